@@ -1,0 +1,63 @@
+"""The `bcr` command line: one subcommand per task, each defined in analysis/commands/."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from analysis import __version__
+from analysis.dictionary import DictionaryError
+from analysis.errors import UserError
+
+app = typer.Typer(
+    name="bcr",
+    help="Statistics and reports for blood-cancer quality registries.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bcr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the toolkit version and exit."),
+) -> None:
+    """Statistics and reports for blood-cancer quality registries."""
+
+
+def _register() -> None:
+    # Subcommands, in the order `bcr --help` lists them. One line each.
+    # -- further subcommands below this line --
+
+
+_register()
+
+
+def run() -> None:
+    """Entry point: a user's mistake is one red line and exit code 2, not a traceback."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except (UserError, DictionaryError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""One module per `bcr` subcommand; each exposes a function registered in analysis/cli.py."""
