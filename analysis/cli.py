@@ -40,6 +40,7 @@ def main(
 def _register() -> None:
     # Subcommands, in the order `bcr --help` lists them. One line each.
     # -- further subcommands below this line --
+    return None
 
 
 _register()
