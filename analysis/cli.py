@@ -39,6 +39,8 @@ def main(
 
 def _register() -> None:
     # Subcommands, in the order `bcr --help` lists them. One line each.
+    from analysis.commands import validate; app.command("validate")(validate.validate)
+    from analysis.commands import dictionary; app.command("dictionary")(dictionary.dictionary)
     # -- further subcommands below this line --
     return None
 

@@ -225,3 +225,30 @@ def field(dataset: str, name: str) -> Field:
         if f.name == name:
             return f
     raise DictionaryError(f"'{dataset}' has no variable '{name}'")
+
+
+def _allowed(f: Field, lang: str) -> str:
+    if f.categories:
+        return "; ".join(f"{c['value']} = {c[f'label_{lang}']}" for c in f.categories)
+    c = f.constraints
+    if "enum" in c:
+        return ", ".join(map(str, c["enum"]))
+    if f.code_list:
+        return {"icd10": "ICD-10", "morphology": "ICD-O-3",
+                "counties": "län" if lang == "sv" else "county codes"}[f.code_list]
+    bounds = [f">= {c['minimum']}" if "minimum" in c else "",
+              f"<= {c['maximum']}" if "maximum" in c else ""]
+    return " ".join(b for b in bounds if b)
+
+
+def variable_table(lang: str = "sv") -> pl.DataFrame:
+    """The variable list as registries publish it: one row per dataset and variable."""
+    datasets = ["core", *subregistry_ids(), "cancer_registry", "population", "lifetable"]
+    rows = []
+    for ds in datasets:
+        for f in _fields(ds):
+            rows.append({
+                "dataset": ds, "variable": f.name, "label": f.label(lang),
+                "type": f.type, "required": f.required, "allowed": _allowed(f, lang),
+                "description": f.description_sv if lang == "sv" else f.description_en})
+    return pl.DataFrame(rows)

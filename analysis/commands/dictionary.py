@@ -1,0 +1,83 @@
+"""`bcr dictionary`: the variable list as a readable document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pypandoc
+import typer
+
+from analysis import dictionary as dd
+from analysis.errors import UserError
+
+TITLES = {
+    "sv": {"title": "Variabelförteckning", "core": "Gemensamma variabler",
+           "cancer_registry": "Cancerregistret", "population": "Befolkning",
+           "lifetable": "Livslängdstabell", "cols": ["Variabel", "Benämning", "Typ", "Krav",
+                                                     "Tillåtna värden", "Beskrivning"],
+           "yes": "obligatorisk", "no": "frivillig",
+           "types": {"string": "text", "integer": "heltal", "number": "tal", "date": "datum",
+                     "boolean": "ja/nej"}},
+    "en": {"title": "Data dictionary", "core": "Core variables",
+           "cancer_registry": "Cancer registry", "population": "Population",
+           "lifetable": "Life table", "cols": ["Variable", "Label", "Type", "Required",
+                                               "Allowed values", "Description"],
+           "yes": "required", "no": "optional",
+           "types": {"string": "text", "integer": "integer", "number": "number", "date": "date",
+                     "boolean": "yes/no"}},
+}
+
+
+def _heading(ds: str, lang: str) -> str:
+    t = TITLES[lang]
+    if ds in t:
+        return t[ds]
+    s = dd.subregistry(ds)
+    return f"{s[f'name_{lang}']} ({s[f'short_{lang}']})"
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(table: pl.DataFrame, lang: str) -> str:
+    """The variable table as Markdown, one section per dataset."""
+    t = TITLES[lang]
+    name = dd.registry()[f"name_{lang}"]
+    out = [f"# {t['title']}: {name}", ""]
+    for (ds,), part in table.group_by("dataset", maintain_order=True):
+        out += [f"## {_heading(ds, lang)}", "", "| " + " | ".join(t["cols"]) + " |",
+                "|" + "---|" * len(t["cols"])]
+        for r in part.iter_rows(named=True):
+            cells = [f"`{r['variable']}`", r["label"], t["types"][r["type"]],
+                     t["yes"] if r["required"] else t["no"], r["allowed"], r["description"]]
+            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def dictionary(
+    lang: str = typer.Option("sv", "--lang", help="sv or en."),
+    fmt: str = typer.Option("md", "--format", help="md, html or csv."),
+    out: Path | None = typer.Option(None, "--out", help="File to write (default: stdout)."),
+) -> None:
+    """Write the data dictionary's variable list as a document (Markdown, HTML or CSV)."""
+    if lang not in TITLES:
+        raise UserError(f"--lang must be sv or en, not '{lang}'")
+    table = dd.variable_table(lang)
+    if fmt == "csv":
+        text = table.write_csv()
+    elif fmt in ("md", "html"):
+        text = markdown(table, lang)
+        if fmt == "html":
+            text = pypandoc.convert_text(
+                text, "html", format="gfm", extra_args=[
+                    "--standalone", f"--metadata=title:{TITLES[lang]['title']}",
+                    f"--metadata=lang:{lang}"])
+    else:
+        raise UserError(f"--format must be md, html or csv, not '{fmt}'")
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text, encoding="utf-8")

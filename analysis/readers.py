@@ -1,0 +1,93 @@
+"""Reading one tabular file (CSV, Parquet, Excel) into a frame of strings.
+
+Every column is read as text, so that validation sees the value exactly as the file holds
+it and can name it in an error. Swedish exports are often cp1252 or latin-1 with ``;``
+separators and decimal commas; those are detected here (decimal commas are accepted by the
+number parser in analysis/validate.py).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import polars as pl
+
+from analysis.errors import UserError
+
+SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xls")
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _separator(header: str) -> str:
+    counts = {sep: header.count(sep) for sep in (";", "\t", ",", "|")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UserError(f"{path}: the file is empty")
+    if raw[:4] == b"PAR1" or raw[:2] == b"PK" or b"\x00" in raw[:1000]:
+        raise UserError(f"{path}: not a text (CSV) file; is it Parquet or Excel under "
+                        "the wrong name?")
+    text = _decode(raw)
+    header = text.split("\n", 1)[0]
+    try:
+        frame = pl.read_csv(io.StringIO(text), separator=_separator(header),
+                            infer_schema=False,
+                            truncate_ragged_lines=False)
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UserError(f"{path}: cannot be read as CSV ({first})") from None
+    return frame
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    """Read a CSV, Parquet or Excel file; every column as String, empty cells as null."""
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            frame = _read_csv(path)
+        elif suffix == ".parquet":
+            frame = pl.read_parquet(path)
+        elif suffix in (".xlsx", ".xls"):
+            frame = pl.read_excel(path, infer_schema_length=0)
+        else:
+            raise UserError(f"{path}: unknown file format '{suffix}' "
+                            f"(use one of {', '.join(SUFFIXES)})")
+    except UserError:
+        raise
+    except Exception as exc:  # a broken Parquet/Excel file: the reader's words, one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: cannot be read as {suffix.lstrip('.')} ({first})") from None
+    if frame.width == 0:
+        raise UserError(f"{path}: the file has no columns")
+    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    return frame.with_columns(
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
+    )
+
+
+def find_file(directory: Path, name: str) -> Path | None:
+    """The file `<name>.<csv|txt|tsv|parquet|xlsx|xls>` in a directory, if there is one."""
+    hits = [directory / f"{name}{s}" for s in SUFFIXES if (directory / f"{name}{s}").exists()]
+    if len(hits) > 1:
+        raise UserError(f"{directory}: more than one file for '{name}': "
+                        + ", ".join(h.name for h in hits))
+    return hits[0] if hits else None

@@ -1,0 +1,197 @@
+"""Checking an extract against the data dictionary, row by row.
+
+`check` takes a frame of strings as read from a file and returns the typed frame with one
+row per input row, and a long frame of failures (one row per broken rule per row). Nothing
+is dropped here: the caller splits accepted from rejected rows, so accepted + rejected =
+read. The pattern follows NORDCAN's column checks (report, assert and test on the same
+per-row problem list).
+
+Rules, by the name used in every message and summary:
+  missing_column     a required column is absent (the whole file is refused)
+  required           a required value is empty
+  type               a value is not an integer, a number or an ISO date (YYYY-MM-DD)
+  enum               a value is not one of the allowed codes
+  pattern            a value does not have the required form
+  minimum, maximum   a number outside its range
+  code_list          an ICD-10 / morphology code outside the subregistry's list, or an
+                     unknown county
+  unique             a case_id seen earlier in the file
+  identity           a personal identity number with a wrong check digit or date
+  date_order         birth <= diagnosis <= treatment start <= death <= vital status date
+  age                age at diagnosis outside 0-110 or below the subregistry's minimum age
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from analysis import dictionary as dd
+from analysis.errors import UserError
+
+MAX_AGE = 110
+ROW = "__row"
+FAILURE_SCHEMA = {"row": pl.Int64, "case_id": pl.String, "column": pl.String,
+                  "value": pl.String, "rule": pl.String, "message": pl.String}
+HIDDEN = "(hidden)"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A checked extract: typed rows (all of them, in file order) and their failures."""
+
+    frame: pl.DataFrame
+    failures: pl.DataFrame
+
+    def accepted(self) -> pl.DataFrame:
+        bad = self.failures.get_column("row").unique()
+        return self.frame.filter(~pl.col(ROW).is_in(bad.implode())).drop(ROW)
+
+    def rejected(self) -> pl.DataFrame:
+        reasons = (self.failures.group_by("row", maintain_order=True)
+                   .agg(pl.col("message").str.join("; ").alias("reasons")))
+        return (self.frame.join(reasons, left_on=ROW, right_on="row", how="inner")
+                .rename({ROW: "row"}))
+
+
+def _parse(f: dd.Field) -> pl.Expr:
+    raw = pl.col(f.name)
+    if f.type == "integer":
+        return raw.str.replace(r"\.0+$", "").str.to_integer(strict=False)
+    if f.type == "number":
+        return raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    if f.type == "date":
+        return raw.str.replace(r"[ T]00:00(:00(\.0+)?)?$", "").str.to_date("%Y-%m-%d",
+                                                                           strict=False)
+    if f.type == "boolean":
+        return raw.str.to_lowercase().replace_strict(
+            {"1": True, "true": True, "ja": True, "yes": True,
+             "0": False, "false": False, "nej": False, "no": False}, default=None)
+    return raw
+
+
+def _code_list_ok(f: dd.Field, dataset: str) -> pl.Expr | None:
+    if f.code_list == "counties":
+        return pl.col(f.name).is_in(dd.counties().get_column("county").implode())
+    if dataset not in dd.subregistry_ids():
+        return None
+    spec = dd.subregistry(dataset)[f.code_list] if f.code_list else None
+    if f.code_list == "icd10":
+        return pl.col(f.name).map_elements(lambda c: dd.icd10_in(c, spec),
+                                           return_dtype=pl.Boolean)
+    if f.code_list == "morphology":
+        return pl.col(f.name).map_elements(lambda c: dd.morphology_in(c, spec),
+                                           return_dtype=pl.Boolean)
+    return None
+
+
+def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame) -> list[tuple[pl.Expr, str, str]]:
+    """(failure mask, rule, message) for one field; masks see raw strings as `name`
+    and the parsed value as `name__typed`."""
+    c = f.constraints
+    value, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
+    rules: list[tuple[pl.Expr, str, str]] = []
+    if c.get("required"):
+        rules.append((value.is_null(), "required", f"{f.name} is required"))
+    if f.type != "string":
+        fmt = {"date": "an ISO date YYYY-MM-DD", "integer": "an integer",
+               "number": "a number", "boolean": "yes/no (1/0)"}[f.type]
+        rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
+    if "enum" in c:
+        allowed = c["enum"]
+        rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed)), "enum",
+                      f"{f.name} must be one of {', '.join(map(str, allowed))}"))
+    if "pattern" in c:
+        rules.append((value.is_not_null() & ~value.str.contains(c["pattern"]), "pattern",
+                      f"{f.name} must match {c['pattern']}"))
+    if "minimum" in c:
+        rules.append((typed < c["minimum"], "minimum", f"{f.name} must be >= {c['minimum']}"))
+    if "maximum" in c:
+        rules.append((typed > c["maximum"], "maximum", f"{f.name} must be <= {c['maximum']}"))
+    ok = _code_list_ok(f, dataset)
+    if ok is not None:
+        where = dataset if f.code_list != "counties" else "the county list (regions.yaml)"
+        rules.append((value.is_not_null() & ~ok.fill_null(False), "code_list",
+                      f"{f.name} is not in {where}"))
+    if c.get("unique"):
+        rules.append((value.is_not_null() & value.is_duplicated()
+                      & (pl.int_range(pl.len()).over(value) > 0),
+                      "unique", f"{f.name} occurs earlier in the file"))
+    if f.identity:
+        scheme = dd.registry().get("identity_scheme", "pseudonym")
+        if scheme != "pseudonym":
+            from analysis.identity import valid_mask
+            ok_id = valid_mask(raw.get_column(f.name).fill_null(""), scheme)
+            rules.append((value.is_not_null() & ~pl.lit(ok_id), "identity",
+                          f"{f.name} is not a valid {scheme}"))
+    return rules
+
+
+def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str, str]]:
+    """Rules across fields: (failure mask, rule, message, column named in the failure)."""
+    if dataset not in dd.subregistry_ids():
+        return []
+    d = {n: pl.col(f"{n}__typed") for n in names}
+    rules = []
+    order = [n for n in ("birth_date", "diagnosis_date", "treatment_start_date", "death_date",
+                         "vital_status_date") if n in names]
+    for a_i, a in enumerate(order):
+        for b in order[a_i + 1:]:
+            rules.append((d[a] > d[b], "date_order", f"{a} is after {b}", b))
+    if {"birth_date", "diagnosis_date"} <= names:
+        age = age_at(d["birth_date"], d["diagnosis_date"])
+        min_age = dd.subregistry(dataset).get("min_age", 0)
+        rules.append(((age < 0) | (age > MAX_AGE), "age",
+                      f"age at diagnosis must be 0-{MAX_AGE}", "birth_date"))
+        if min_age:
+            rules.append((age.is_between(0, min_age - 1), "age",
+                          f"age at diagnosis is below {min_age}, the minimum for {dataset}",
+                          "birth_date"))
+    return rules
+
+
+def age_at(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
+    """Completed years of age at a date (a birthday counts on its day)."""
+    before_birthday = (at.dt.month() * 100 + at.dt.day()) < (birth.dt.month() * 100
+                                                             + birth.dt.day())
+    return at.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int64)
+
+
+
+def check(raw: pl.DataFrame, dataset: str, file: str) -> Checked:
+    """Check a frame of strings against the variables of `dataset` (a subregistry id,
+    ``cancer_registry``, ``population`` or ``lifetable``).
+
+    Raises UserError when a required column is missing (the file cannot be used at all).
+    Optional columns that are absent are added as empty columns.
+    """
+    flds = dd.fields(dataset)
+    missing = [f.name for f in flds if f.required and f.name not in raw.columns]
+    if missing:
+        raise UserError(f"{file}: missing required column(s) {', '.join(missing)} "
+                        f"(rule missing_column; expected the columns of {dataset})")
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(f.name)
+                           for f in flds if f.name not in raw.columns)
+    work = raw.with_columns(_parse(f).alias(f"{f.name}__typed") for f in flds)
+    work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
+    identity_cols = {f.name for f in flds if f.identity}
+    case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
+
+    parts = []
+    checks = [(mask, rule, msg, f.name) for f in flds
+              for mask, rule, msg in _field_rules(f, dataset, raw)]
+    checks += _cross_rules(dataset, {f.name for f in flds})
+    for mask, rule, msg, column in checks:
+        shown = pl.lit(HIDDEN) if column in identity_cols else pl.col(column).cast(pl.String)
+        parts.append(work.filter(mask.fill_null(False)).select(
+            pl.col(ROW).alias("row"), case_id.alias("case_id"), pl.lit(column).alias("column"),
+            shown.alias("value"), pl.lit(rule).alias("rule"), pl.lit(msg).alias("message")))
+    failures = (pl.concat(parts) if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
+    failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
+
+    typed = work.select(
+        [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
+        + [pl.col(c) for c in raw.columns if c not in {f.name for f in flds}]
+        + [pl.col(ROW)])
+    return Checked(typed, failures)
