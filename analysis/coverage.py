@@ -1,0 +1,259 @@
+"""Coverage against the cancer registry, completeness of variables, and timeliness.
+
+Coverage (täckningsgrad) is the share of the cancer registry's cases of a subregistry's
+diagnoses that are also registered in the quality registry. Records are linked by
+``match_registries`` into one frame with one row per record of either source; coverage,
+the discrepancies in both directions and coverage within 3 and 12 months are all computed
+from that linked frame, so a duplicate registration can never be counted twice. All
+proportions carry Wilson score intervals (Wilson 1927).
+
+The linked frame and every result frame leave out ``person_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from analysis import dictionary
+from analysis.errors import UserError
+from analysis.proportions import with_wilson
+
+BOTH = "both"
+CANCER_REGISTRY_ONLY = "cancer_registry_only"
+QUALITY_REGISTRY_ONLY = "quality_registry_only"
+
+GROUP_KEYS = ("region", "county", "hospital", "year")
+
+_LINKED_SCHEMA = {
+    "status": pl.String, "subregistry": pl.String, "cancer_registry_row": pl.Int64,
+    "case_id": pl.String, "diagnosis_date": pl.Date, "registry_diagnosis_date": pl.Date,
+    "report_date": pl.Date, "region": pl.String, "county": pl.String, "hospital": pl.String,
+    "year": pl.Int64, "days_apart": pl.Int64,
+}
+
+
+def _require(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(f"{what} lacks the column(s) {', '.join(missing)}")
+
+
+def _check_by(by: Sequence[str]) -> list[str]:
+    unknown = [b for b in by if b not in GROUP_KEYS]
+    if unknown:
+        raise UserError(f"cannot group by {', '.join(unknown)} "
+                        f"(use any of {', '.join(GROUP_KEYS)})")
+    return ["subregistry", *by]
+
+
+def assign_subregistry(cancer_registry: pl.DataFrame) -> pl.DataFrame:
+    """The cancer registry with a ``subregistry`` column from the ICD-10 code lists.
+
+    Codes outside every subregistry's list (other cancers) get a null subregistry.
+    """
+    codes = cancer_registry["icd10"].unique().to_list()
+    lookup = pl.DataFrame(
+        {"icd10": codes, "subregistry": [dictionary.subregistry_of(c) for c in codes]},
+        schema={"icd10": pl.String, "subregistry": pl.String},
+    )
+    return cancer_registry.join(lookup, on="icd10", how="left", nulls_equal=True)
+
+
+def _greedy_pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-to-one pairs from candidate pairs, closest dates first.
+
+    Candidates sorted by (days apart, cancer-registry row, registry row) are taken in turn
+    unless either record is already used; ties resolve by input order, so the result is
+    deterministic.
+    """
+    ordered = candidates.sort("days_apart", "cr_row", "qr_row")
+    cr, qr, days = (ordered[c].to_numpy() for c in ("cr_row", "qr_row", "days_apart"))
+    used_cr: set[int] = set()
+    used_qr: set[int] = set()
+    keep = np.zeros(len(cr), dtype=bool)
+    for i in range(len(cr)):
+        if cr[i] not in used_cr and qr[i] not in used_qr:
+            used_cr.add(cr[i])
+            used_qr.add(qr[i])
+            keep[i] = True
+    return cr[keep], qr[keep], days[keep]
+
+
+def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
+                     window_days: int | None = None) -> pl.DataFrame:
+    """Link quality-registry cases to cancer-registry records, one to one.
+
+    A cancer-registry record belongs to the subregistry whose ICD-10 list holds its code
+    (records of other cancers are left out). It matches a case of the same person and
+    subregistry whose diagnosis date differs by at most ``window_days`` (default:
+    registry.yaml ``coverage.match_window_days``). Each record is used at most once,
+    closest dates first: a second registration of one tumour stays unmatched, and a person
+    with diagnoses in two subregistries is matched in each.
+
+    Returns one row per record of either source with ``status`` (both,
+    cancer_registry_only, quality_registry_only), ``subregistry``, ``cancer_registry_row``
+    (0-based row of the cancer-registry frame), ``case_id``, ``diagnosis_date`` (the cancer
+    registry's when present), ``registry_diagnosis_date``, ``report_date``, ``region``,
+    ``county`` (the cancer registry's when present), ``hospital``, ``year`` (of
+    ``diagnosis_date``) and ``days_apart``. No person_id.
+    """
+    _require(cases, ["subregistry", "case_id", "person_id", "diagnosis_date", "report_date",
+                     "region", "county", "hospital"], "the registry cases")
+    _require(cancer_registry, ["person_id", "diagnosis_date", "icd10", "county", "region"],
+             "the cancer-registry extract")
+    if window_days is None:
+        window_days = int(dictionary.registry()["coverage"]["match_window_days"])
+    cr = (assign_subregistry(cancer_registry.with_row_index("cr_row"))
+          .filter(pl.col("subregistry").is_not_null())
+          .select("cr_row", "person_id", "subregistry", "diagnosis_date", "county", "region"))
+    qr = cases.with_row_index("qr_row").select(
+        "qr_row", "person_id", "subregistry", "case_id",
+        pl.col("diagnosis_date").alias("registry_diagnosis_date"),
+        "report_date", pl.col("region").alias("qr_region"),
+        pl.col("county").alias("qr_county"), "hospital",
+    )
+    candidates = (
+        cr.select("cr_row", "person_id", "subregistry", "diagnosis_date")
+        .join(qr.select("qr_row", "person_id", "subregistry", "registry_diagnosis_date"),
+              on=["person_id", "subregistry"])
+        .with_columns(days_apart=(pl.col("registry_diagnosis_date") - pl.col("diagnosis_date"))
+                      .dt.total_days().abs())
+        .filter(pl.col("days_apart") <= window_days)
+    )
+    cr_idx, qr_idx, days = _greedy_pairs(candidates)
+    pairs = pl.DataFrame({"cr_row": cr_idx, "qr_row": qr_idx, "days_apart": days},
+                         schema={"cr_row": pl.UInt32, "qr_row": pl.UInt32,
+                                 "days_apart": pl.Int64})
+    cr, qr = cr.drop("person_id"), qr.drop("person_id")
+    both = pairs.join(cr, on="cr_row").join(qr.drop("subregistry"), on="qr_row").with_columns(
+        status=pl.lit(BOTH))
+    cr_only = cr.join(pairs, on="cr_row", how="anti").with_columns(
+        status=pl.lit(CANCER_REGISTRY_ONLY))
+    qr_only = qr.join(pairs, on="qr_row", how="anti").with_columns(
+        status=pl.lit(QUALITY_REGISTRY_ONLY),
+        diagnosis_date=pl.col("registry_diagnosis_date"),
+        county=pl.col("qr_county"), region=pl.col("qr_region"))
+    linked = pl.concat([both, cr_only, qr_only], how="diagonal_relaxed")
+    return (
+        linked.with_columns(cancer_registry_row=pl.col("cr_row").cast(pl.Int64),
+                            year=pl.col("diagnosis_date").dt.year().cast(pl.Int64))
+        .select(*(pl.col(c).cast(t) for c, t in _LINKED_SCHEMA.items()))
+        .sort("subregistry", "status", "cancer_registry_row", "case_id", nulls_last=True)
+    )
+
+
+def _within_months(months: int, start: str = "diagnosis_date") -> pl.Expr:
+    """Reported no later than ``months`` calendar months after ``start``; reaching the
+    boundary day counts as in time, an unknown report date as not in time."""
+    return (pl.col("report_date") <= pl.col(start).dt.offset_by(f"{months}mo")).fill_null(False)
+
+
+def _shares(frame: pl.DataFrame, keys: list[str],
+            measures: Mapping[str, tuple[pl.Expr, pl.Expr]], level: float) -> pl.DataFrame:
+    """Long table of shares: for each measure (outcome, denominator filter) one row per group."""
+    parts = []
+    for order, (name, (outcome, population)) in enumerate(measures.items()):
+        counts = frame.filter(population).group_by(keys).agg(
+            events=outcome.sum().cast(pl.Int64), n=pl.len().cast(pl.Int64))
+        parts.append(counts.with_columns(measure=pl.lit(name), order=pl.lit(order)))
+    counts = pl.concat(parts).sort(*keys, "order", nulls_last=True)
+    return with_wilson(counts.select(*keys, "measure", "events", "n"), level)
+
+
+def _timeliness_months() -> list[int]:
+    return [int(m) for m in dictionary.registry()["coverage"]["timeliness_months"]]
+
+
+def _eligible(months: int, extract_date: date | None, start: str) -> pl.Expr:
+    """Cases whose ``months`` window has closed by the extract date (all when unknown)."""
+    if extract_date is None:
+        return pl.lit(True)
+    return pl.col(start).dt.offset_by(f"{months}mo") <= pl.lit(extract_date)
+
+
+def coverage(linked: pl.DataFrame, by: Sequence[str] = (), level: float = 0.95,
+             extract_date: date | None = None) -> pl.DataFrame:
+    """Coverage of the quality registry against the cancer registry, per group.
+
+    Denominator: the cancer registry's records (of ``match_registries``); numerator: those
+    matched to a registered case. Measures: ``coverage`` (at the extract date) and
+    ``coverage_<k>m`` for each k of registry.yaml ``coverage.timeliness_months``: matched
+    and reported within k calendar months of the registry's diagnosis date. With an
+    ``extract_date``, the k-month measure only counts records whose k months have passed.
+    Groups: subregistry and ``by`` (region, county, hospital, year, of the cancer registry
+    except hospital, which only the quality registry knows: unmatched records have a null
+    hospital). Wilson score CI.
+    """
+    keys = _check_by(by)
+    ref = linked.filter(pl.col("status") != QUALITY_REGISTRY_ONLY)
+    matched = pl.col("status") == BOTH
+    measures = {"coverage": (matched, pl.lit(True))}
+    for k in _timeliness_months():
+        measures[f"coverage_{k}m"] = (
+            matched & _within_months(k, "registry_diagnosis_date"),
+            _eligible(k, extract_date, "diagnosis_date"),
+        )
+    return _shares(ref, keys, measures, level)
+
+
+def discrepancies(linked: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
+    """Counts of linked records per group: ``both``, ``cancer_registry_only`` (missing from
+    the quality registry) and ``quality_registry_only`` (not in the cancer registry)."""
+    keys = _check_by(by)
+    return (
+        linked.group_by(keys).agg(
+            *(pl.col("status").eq(s).sum().cast(pl.Int64).alias(s)
+              for s in (BOTH, CANCER_REGISTRY_ONLY, QUALITY_REGISTRY_ONLY)))
+        .sort(keys, nulls_last=True)
+    )
+
+
+def timeliness(cases: pl.DataFrame, by: Sequence[str] = (), level: float = 0.95,
+               extract_date: date | None = None) -> pl.DataFrame:
+    """Share of registered cases reported within k calendar months of diagnosis.
+
+    One measure ``registered_within_<k>m`` per k of registry.yaml
+    ``coverage.timeliness_months``; report_date <= diagnosis_date + k months counts (a
+    missing report date does not). With an ``extract_date``, only cases whose k months have
+    passed are counted. Wilson score CI.
+    """
+    keys = _check_by(by)
+    _require(cases, [*keys, "diagnosis_date", "report_date"], "the registry cases")
+    measures = {
+        f"registered_within_{k}m": (_within_months(k), _eligible(k, extract_date,
+                                                                  "diagnosis_date"))
+        for k in _timeliness_months()
+    }
+    return _shares(cases, keys, measures, level)
+
+
+def completeness(cases: pl.DataFrame, variables: Mapping[str, Sequence[str]],
+                 by: Sequence[str] = (), level: float = 0.95) -> pl.DataFrame:
+    """Share of cases with a non-missing value, per subregistry, group and variable.
+
+    ``variables`` maps a subregistry id to its key variables; subregistries not named are
+    skipped. Returns the group keys, ``variable``, ``events`` (non-missing), ``n``,
+    ``estimate``, ``lower``, ``upper`` and ``method`` (Wilson score CI).
+    """
+    keys = _check_by(by)
+    parts = []
+    for sid, names in variables.items():
+        _require(cases, [*keys, *names], "the registry cases")
+        sub = cases.filter(pl.col("subregistry") == sid)
+        if sub.is_empty() or not names:
+            continue
+        counts = sub.group_by(keys).agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            *(pl.col(v).is_not_null().sum().cast(pl.Int64).alias(v) for v in names))
+        parts.append(counts.unpivot(index=[*keys, "n"], variable_name="variable",
+                                    value_name="events"))
+    if not parts:
+        return with_wilson(pl.DataFrame(
+            schema={**{k: cases.schema[k] for k in keys}, "variable": pl.String,
+                    "events": pl.Int64, "n": pl.Int64}), level)
+    counts = pl.concat(parts, how="vertical_relaxed").select(*keys, "variable", "events", "n")
+    return with_wilson(counts, level).sort(*keys, "variable", nulls_last=True)
