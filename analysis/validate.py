@@ -100,7 +100,7 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame) -> list[tuple[pl.
         rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
     if "enum" in c:
         allowed = c["enum"]
-        rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed)), "enum",
+        rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed).implode()), "enum",
                       f"{f.name} must be one of {', '.join(map(str, allowed))}"))
     if "pattern" in c:
         rules.append((value.is_not_null() & ~value.str.contains(c["pattern"]), "pattern",
@@ -153,9 +153,12 @@ def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str,
 
 def age_at(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
     """Completed years of age at a date (a birthday counts on its day)."""
-    before_birthday = (at.dt.month() * 100 + at.dt.day()) < (birth.dt.month() * 100
-                                                             + birth.dt.day())
-    return at.dt.year() - birth.dt.year() - before_birthday.cast(pl.Int64)
+    def month_day(d: pl.Expr) -> pl.Expr:
+        return d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
+
+    before_birthday = month_day(at) < month_day(birth)
+    return (at.dt.year().cast(pl.Int64) - birth.dt.year().cast(pl.Int64)
+            - before_birthday.cast(pl.Int64))
 
 
 

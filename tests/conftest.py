@@ -1,0 +1,22 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def luhn_digit(nine: str) -> int:
+    """Luhn check digit of the nine digits YYMMDDNNN (Skatteverket SKV 704)."""
+    total = 0
+    for i, ch in enumerate(nine):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d // 10 + d % 10
+    return (10 - total % 10) % 10
+
+
+def make_pnr(birth: date, serial: int = 12, sex: int = 1) -> str:
+    """A valid 12-digit personnummer YYYYMMDD-NNNC for a birth date and sex (1 man)."""
+    third = (serial % 5) * 2 + (1 if sex == 1 else 0)
+    nnn = f"{serial // 5 % 100:02d}{third}"
+    nine = birth.strftime("%y%m%d") + nnn
+    return f"{birth:%Y%m%d}-{nnn}{luhn_digit(nine)}"

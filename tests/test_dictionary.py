@@ -1,0 +1,66 @@
+import pytest
+
+from analysis import dictionary as dd
+
+
+def test_regions_and_counties_cover_sweden():
+    counties = dd.counties()
+    assert counties.height == 21
+    assert counties.get_column("county").n_unique() == 21
+    assert dd.region_ids() == ["stockholm_gotland", "mellansverige", "sydost", "syd", "vast",
+                               "norr"]
+    assert sorted(r["code"] for r in dd.regions()) == [1, 2, 3, 4, 5, 6]
+    halland = counties.filter(counties["county"] == "13").row(0, named=True)
+    assert halland["region"] == "vast"
+    assert dd.region_name("sydost", "sv") == "Sydöst"
+
+
+@pytest.mark.parametrize(("code", "sid"), [
+    ("C92.0", "aml"), ("C92.3", "aml"), ("C92.6", "aml"), ("C92.7", None), ("C92.1", "cml"),
+    ("C91.0", "all"), ("C91.1", "cll"), ("C81.9", "lymphoma"), ("C86.5", "lymphoma"),
+    ("C87.0", None), ("C88.0", "lymphoma"), ("C90.0", "myeloma"), ("C90.3", "myeloma"),
+    ("D47.2", None), ("D46.9", "mds"), ("D46", "mds"), ("C93.1", "mds"), ("D45", "mpn"),
+    ("D47.1", "mpn"), ("C96.2", "mpn"), ("X99", None), ("", None), ("garbage", None),
+])
+def test_icd10_code_lists(code, sid):
+    assert dd.subregistry_of(code) == sid
+
+
+def test_icd10_category_entry_does_not_match_bare_subcode_range():
+    # "C92.3-C92.6" must not match the bare category C92 (which includes C92.1 CML).
+    assert not dd.icd10_in("C92", ["C92.3-C92.6"])
+    assert dd.icd10_in("C92.5", ["C92.3-C92.6"])
+
+
+@pytest.mark.parametrize(("code", "ok"), [
+    ("9861/3", True), ("9865", True), ("9867/3", True), ("9868/3", False), ("9930/3", True),
+    ("9932/3", False), (None, False), ("abcd", False),
+])
+def test_morphology_ranges(code, ok):
+    assert dd.morphology_in(code, dd.subregistry("aml")["morphology"]) is ok
+
+
+def test_every_subregistry_has_core_and_own_variables():
+    core = {f.name for f in dd.fields("cancer_registry")}
+    assert core == {"person_id", "diagnosis_date", "icd10", "morphology", "county"}
+    expected = {"aml": "eln2022_risk", "all": "ph_status", "cll": "binet_stage",
+                "cml": "bcr_abl1_is_12m", "lymphoma": "ann_arbor_stage", "myeloma": "iss",
+                "mds": "ipss_r", "mpn": "driver_mutation"}
+    for sid, var in expected.items():
+        names = [f.name for f in dd.fields(sid)]
+        assert names[:2] == ["case_id", "person_id"]
+        assert var in names
+        assert "treatment_start_date" in names and "mdt_discussed" in names
+
+
+def test_unknown_subregistry_is_a_clear_error():
+    with pytest.raises(dd.DictionaryError, match="unknown subregistry 'xyz'"):
+        dd.subregistry("xyz")
+
+
+def test_variable_table_is_bilingual():
+    sv = dd.variable_table("sv")
+    en = dd.variable_table("en")
+    assert sv.height == en.height
+    row = sv.filter((sv["dataset"] == "core") & (sv["variable"] == "sex")).row(0, named=True)
+    assert row["allowed"] == "1 = Man; 2 = Kvinna"
