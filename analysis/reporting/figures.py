@@ -1,0 +1,255 @@
+"""The report figures: one plotnine house theme, a colour-blind-safe palette, alt text.
+
+Every figure function takes a tidy frame (already through disclosure control) and the
+report's labels, and returns a ``Figure``: the plot and an alt text describing it for
+screen readers. ``save`` writes it as SVG with fixed metadata and a fixed hash salt, so
+the same data give the same bytes (no dates, no random ids).
+
+Palette: Okabe and Ito (2008), "Color Universal Design", distinguishable with the common
+forms of colour blindness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a screen
+
+import polars as pl  # noqa: E402
+from plotnine import (  # noqa: E402
+    aes,
+    element_blank,
+    element_line,
+    element_rect,
+    element_text,
+    facet_wrap,
+    geom_col,
+    geom_errorbar,
+    geom_errorbarh,
+    geom_hline,
+    geom_line,
+    geom_point,
+    geom_pointrange,
+    geom_step,
+    geom_vline,
+    ggplot,
+    labs,
+    scale_color_manual,
+    scale_fill_manual,
+    scale_linetype_manual,
+    scale_x_continuous,
+    scale_y_continuous,
+    theme,
+    theme_minimal,
+)
+
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+             "#000000")
+# The focus group (a region) is blue, the comparison (the nation) black, others grey.
+FOCUS, REFERENCE, OTHER = "#0072B2", "#000000", "#BBBBBB"
+TARGET_COLOURS = {"high": "#009E73", "intermediate": "#E69F00"}
+WIDTH_IN = 7.0  # fits an A4 portrait text column at 100 %
+
+
+@dataclass
+class Figure:
+    """A plot with its alt text (for the img alt attribute and the PDF)."""
+
+    plot: ggplot
+    alt: str
+    height_in: float = 4.0
+
+
+def house_theme(base_size: float = 9) -> theme:
+    """The house theme: minimal, light grid, legend below, readable facet titles."""
+    return theme_minimal(base_size=base_size) + theme(
+        legend_position="bottom",
+        legend_title=element_blank(),
+        panel_grid_minor=element_blank(),
+        panel_grid_major=element_line(color="#DDDDDD", size=0.4),
+        strip_text=element_text(weight="bold", size=base_size),
+        strip_background=element_rect(fill="#F2F2F2", color="none"),
+        plot_background=element_rect(fill="white", color="none"),
+        axis_title=element_text(size=base_size),
+    )
+
+
+def _palette(groups: Sequence[str], focus: str | None, reference: str | None) -> dict:
+    colours = {}
+    others = iter(OKABE_ITO)
+    for g in groups:
+        if g == focus:
+            colours[g] = FOCUS
+        elif g == reference:
+            colours[g] = REFERENCE
+        elif focus is not None:
+            colours[g] = OTHER
+        else:
+            colours[g] = next(others, OTHER)
+    return colours
+
+
+def _ordered(frame: pl.DataFrame, column: str, order: Sequence[str]) -> pl.DataFrame:
+    """Fix the order of a categorical axis / legend (plotnine follows the Enum order)."""
+    present = [o for o in order if o in set(frame[column].drop_nulls().to_list())]
+    return frame.with_columns(pl.col(column).cast(pl.Enum(present)))
+
+
+def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping[str, str],
+                facet: str | None = None, focus: str | None = None,
+                reference: str | None = None, group_order: Sequence[str] = (),
+                facet_order: Sequence[str] = ()) -> Figure:
+    """Lines over time per group (e.g. incidence per year, region beside the nation)."""
+    groups = list(group_order) or sorted(frame[group].unique().to_list())
+    data = _ordered(frame.drop_nulls(y), group, groups)
+    if facet:
+        data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
+    colours = _palette(groups, focus, reference)
+    plot = (ggplot(data.to_pandas(), aes(x, y, color=group, group=group))
+            + geom_line(size=0.8) + geom_point(size=1.2)
+            + scale_color_manual(values=colours, breaks=groups)
+            + scale_x_continuous(breaks=_year_breaks(data[x]))
+            + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    if facet:
+        plot = plot + facet_wrap(facet, scales="free_y", ncol=4)
+    height = 4.0 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 0.8
+    alt = labels["alt"]
+    return Figure(plot, alt, height)
+
+
+def _year_breaks(years: pl.Series) -> list[int]:
+    lo, hi = int(years.min()), int(years.max())
+    step = max(1, -(-(hi - lo) // 4))
+    return list(range(hi, lo - 1, -step))[::-1]
+
+
+def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str],
+                   facet: str | None = None, focus: str | None = None,
+                   reference: str | None = None, targets: pl.DataFrame | None = None,
+                   category_order: Sequence[str] = (), facet_order: Sequence[str] = (),
+                   reference_line: float | None = None, percent: bool = False) -> Figure:
+    """Point estimates with confidence intervals per category, horizontal (forest style).
+
+    ``targets``: optional frame with the facet column, ``level`` ('high' /
+    'intermediate') and ``value``, drawn as vertical target lines.
+    ``reference_line``: a vertical line at e.g. 1 for ratios.
+    """
+    order = list(category_order) or sorted(frame[category].unique().to_list())
+    data = _ordered(frame.drop_nulls("estimate"), category, order[::-1])
+    if facet:
+        data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
+    colours = {c: (FOCUS if c == focus else REFERENCE if c == reference else "#555555")
+               for c in order}
+    plot = (ggplot(data.to_pandas(), aes(y=category, x="estimate", color=category))
+            + geom_errorbarh(aes(xmin="lower", xmax="upper"), height=0.25, size=0.6)
+            + geom_point(size=1.8)
+            + scale_color_manual(values=colours, guide=None)
+            + labs(x=labels["x"], y="") + house_theme())
+    if percent:
+        plot = plot + scale_x_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
+    if targets is not None and targets.height:
+        plot = plot + geom_vline(
+            aes(xintercept="value", linetype="level"), data=targets.to_pandas(),
+            color=TARGET_COLOURS["high"], size=0.6) + scale_linetype_manual(
+            values={"high": "solid", "intermediate": "dashed"},
+            labels=[labels.get("target_high", "high"),
+                    labels.get("target_intermediate", "intermediate")],
+            breaks=["high", "intermediate"])
+    if reference_line is not None:
+        plot = plot + geom_vline(xintercept=reference_line, color="#777777",
+                                 linetype="dotted")
+    if facet:
+        plot = plot + facet_wrap(facet, ncol=2, scales="free_x")
+    rows = data[category].n_unique()
+    panels = data[facet].n_unique() if facet else 1
+    height = min(9.0, 0.9 + (0.22 * rows + 0.5) * -(-panels // (2 if facet else 1)))
+    return Figure(plot, labels["alt"], height)
+
+
+def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, str],
+                 highlight: str | None = None, facet: str | None = None) -> Figure:
+    """A funnel plot: each unit's proportion against its n, with control limits.
+
+    ``units``: n, estimate, and optionally ``group`` (units of the highlighted region
+    have group == highlight). ``curve``: n, limit ('95 %', '99,8 %'), side, value, p0.
+    """
+    data = units.with_columns(
+        pl.when(pl.col("group") == highlight).then(pl.lit(labels["highlight"]))
+        .otherwise(pl.lit(labels["others"])).alias("shown")) if highlight else \
+        units.with_columns(pl.lit(labels["others"]).alias("shown"))
+    plot = (ggplot(data.to_pandas(), aes("n", "estimate"))
+            + geom_line(aes(y="value", group="side_limit", linetype="limit"),
+                        data=curve.with_columns(
+                            (pl.col("side") + pl.col("limit")).alias("side_limit")).to_pandas(),
+                        color="#555555", size=0.5)
+            + geom_hline(aes(yintercept="p0"), data=curve.unique(
+                [facet] if facet else "p0").to_pandas(), color="#000000", size=0.4)
+            + geom_point(aes(color="shown"), size=1.8, alpha=0.9)
+            + scale_color_manual(values={labels["highlight"]: FOCUS,
+                                         labels["others"]: OTHER})
+            + scale_linetype_manual(values=["dashed", "solid"])
+            + scale_y_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
+            + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    if facet:
+        plot = plot + facet_wrap(facet, ncol=3)
+    return Figure(plot, labels["alt"], 4.2)
+
+
+def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
+                   focus: str | None = None, reference: str | None = None,
+                   group_order: Sequence[str] = (), facet: str | None = None,
+                   facet_order: Sequence[str] = ()) -> Figure:
+    """Survival curves as steps (time in years against the survival proportion)."""
+    groups = list(group_order) or sorted(frame[group].unique().to_list())
+    data = _ordered(frame.drop_nulls("estimate"), group, groups)
+    if facet:
+        data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
+    plot = (ggplot(data.to_pandas(), aes("time", "estimate", color=group))
+            + geom_step(size=0.7)
+            + scale_color_manual(values=_palette(groups, focus, reference), breaks=groups)
+            + scale_y_continuous(limits=(0, 1),
+                                 labels=lambda v: [f"{x * 100:.0f}" for x in v])
+            + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    if facet:
+        plot = plot + facet_wrap(facet, ncol=4)
+    height = 4.0 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 0.9
+    return Figure(plot, labels["alt"], height)
+
+
+def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[str, str],
+              x_order: Sequence[str] = (), fill_order: Sequence[str] = ()) -> Figure:
+    """Bars with confidence intervals (e.g. incidence by age group and sex)."""
+    data = _ordered(frame, x, list(x_order) or sorted(frame[x].unique().to_list()))
+    fills = list(fill_order) or sorted(frame[fill].unique().to_list())
+    data = _ordered(data, fill, fills)
+    plot = (ggplot(data.to_pandas(), aes(x, y, fill=fill))
+            + geom_col(position="dodge", width=0.8)
+            + scale_fill_manual(values=dict(zip(fills, OKABE_ITO[4:] + OKABE_ITO,
+                                                strict=False)))
+            + labs(x=labels["x"], y=labels["y"]) + house_theme()
+            + theme(axis_text_x=element_text(rotation=45, ha="right")))
+    if "lower" in frame.columns:
+        plot = plot + geom_errorbar(aes(ymin="lower", ymax="upper"),
+                                    position="dodge", width=0.8, size=0.3)
+    return Figure(plot, labels["alt"], 3.6)
+
+
+def pointrange_chart(frame: pl.DataFrame, x: str, labels: Mapping[str, str]) -> Figure:
+    """Estimates with confidence intervals along a categorical x axis."""
+    plot = (ggplot(frame.to_pandas(), aes(x, "estimate"))
+            + geom_pointrange(aes(ymin="lower", ymax="upper"), color=FOCUS)
+            + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    return Figure(plot, labels["alt"], 3.4)
+
+
+def save(figure: Figure, path: Path) -> Path:
+    """Write a figure as SVG with reproducible bytes (fixed hash salt, no date)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context({"svg.hashsalt": "bcr", "svg.fonttype": "path"}):
+        figure.plot.save(path, width=WIDTH_IN, height=figure.height_in, units="in",
+                         verbose=False, metadata={"Date": None, "Creator": None})
+    return path

@@ -1,0 +1,76 @@
+"""Numbers, percentages and dates formatted for reading, in Swedish or English.
+
+Uses the CLDR conventions through babel: Swedish has a decimal comma, a non-breaking space
+as thousands separator and a space before the percent sign ("1 234,5", "5,2 %");
+English (British) has "1,234.5" and "5.2%".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+
+LOCALES = {"sv": "sv_SE", "en": "en_GB"}
+
+
+def locale(lang: str) -> str:
+    """The babel locale of a report language ('sv' or 'en')."""
+    try:
+        return LOCALES[lang]
+    except KeyError:
+        from analysis.errors import UserError
+
+        raise UserError(f"unknown report language '{lang}' (use one of: sv, en)") from None
+
+
+def _missing(value: float | int | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _round(value: float | int, decimals: int) -> Decimal:
+    # Half away from zero on the decimal digits as printed (0.125 -> 0.13, 2.5 -> 3), as
+    # Stata and SAS display; babel alone would round half to even.
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def number(value: float | int | None, decimals: int = 0, lang: str = "sv") -> str:
+    """A number with a fixed number of decimals; empty for a missing value."""
+    if _missing(value):
+        return ""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(_round(value, decimals), format=pattern, locale=locale(lang),
+                          decimal_quantization=True)
+
+
+def percent(proportion: float | None, decimals: int = 1, lang: str = "sv") -> str:
+    """A proportion (0..1) as a percentage: "5,2 %" (sv), "5.2%" (en)."""
+    if _missing(proportion):
+        return ""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
+    text = format_percent(_round(proportion, decimals + 2), format=pattern, locale=locale(lang),
+                          decimal_quantization=True)
+    # CLDR's Swedish percent pattern has a non-breaking space before the sign; the
+    # explicit pattern above drops it, so put it back.
+    return text.replace("%", "\u00a0%") if lang == "sv" else text
+
+
+def interval(lower: float | None, upper: float | None, decimals: int = 1,
+             lang: str = "sv", as_percent: bool = False) -> str:
+    """A confidence interval "lower–upper" (en dash), empty when a bound is missing."""
+    if _missing(lower) or _missing(upper):
+        return ""
+    fmt = percent if as_percent else number
+    return f"{fmt(lower, decimals, lang)}\u2013{fmt(upper, decimals, lang)}"
+
+
+def date(value: dt.date | None, lang: str = "sv", style: str = "long") -> str:
+    """A date: "5 januari 2026" (sv long), "2026-01-05" (style 'iso')."""
+    if value is None:
+        return ""
+    if style == "iso":
+        return value.isoformat()
+    return format_date(value, format=style, locale=locale(lang))
