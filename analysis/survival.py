@@ -1,0 +1,357 @@
+"""Observed survival: follow-up preparation, Kaplan-Meier, median survival, log-rank.
+
+Conventions (DESIGN.md §4, settings in data_dictionary/registry.yaml ``survival:``):
+
+* Follow-up runs from ``diagnosis_date`` to ``death_date`` (an event) or else to
+  ``vital_status_date`` (censored), in years of 365.25 days.
+* NORDCAN exclusions: age above ``max_age`` at diagnosis, and a basis of diagnosis in
+  ``exclude_basis_of_diagnosis`` (death certificate only, autopsy). Excluded cases are
+  counted by reason in :class:`FollowUp`, never dropped silently.
+* A death on the day of diagnosis gets ``same_day_death_days`` days of survival instead
+  of 0, so that it counts as an early death rather than vanishing at time 0.
+* A group with fewer than ``min_cases`` cases gets no estimate; its row says why in the
+  ``reason`` column.
+
+Kaplan-Meier estimates come from lifelines (Davidson-Pilon 2019): Greenwood (1926)
+variance and the log(-log) confidence interval of Kalbfleisch & Prentice (2002),
+lifelines' default. The median's confidence interval is where the pointwise log(-log)
+band crosses 0.5 (Brookmeyer & Crowley 1982), as in lifelines' ``median_survival_times``
+applied to the confidence band. A median is the smallest time with S(t) <= 0.5
+(Stata ``stci``; R's ``survfit`` takes the midpoint when S(t) stays exactly at 0.5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+from lifelines import KaplanMeierFitter
+from lifelines.statistics import multivariate_logrank_test
+from lifelines.utils import median_survival_times
+
+from analysis import dictionary as dd
+from analysis.errors import InputError, UserError
+
+DAYS_PER_YEAR = 365.25
+KM_METHOD = "Kaplan-Meier, Greenwood SE, log-log 95% CI"
+MEDIAN_METHOD = "Kaplan-Meier median, Brookmeyer-Crowley log-log 95% CI"
+LOGRANK_METHOD = "log-rank test (Mantel-Haenszel)"
+Z95 = 1.959963984540054
+
+_CASE_COLUMNS = ("diagnosis_date", "death_date", "vital_status_date", "birth_date", "sex")
+
+
+@dataclass(frozen=True)
+class SurvivalSettings:
+    """The ``survival:`` section of registry.yaml."""
+
+    max_age: int
+    exclude_basis_of_diagnosis: tuple[str, ...]
+    same_day_death_days: float
+    min_cases: int
+    times: tuple[float, ...]
+
+
+def settings() -> SurvivalSettings:
+    """Survival settings from the data dictionary."""
+    cfg = dd.registry()["survival"]
+    return SurvivalSettings(
+        max_age=int(cfg["max_age"]),
+        exclude_basis_of_diagnosis=tuple(cfg.get("exclude_basis_of_diagnosis", ())),
+        same_day_death_days=float(cfg["same_day_death_days"]),
+        min_cases=int(cfg["min_cases"]),
+        times=tuple(float(t) for t in cfg["times"]),
+    )
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """Cases prepared for survival analysis and the count of excluded cases by reason.
+
+    ``data`` holds the included cases with ``entry`` (years since diagnosis at which the
+    case enters the risk set; 0 except in period analysis), ``time`` (years at exit) and
+    ``event`` (1 death, 0 censored), plus ``age_exact`` (years at diagnosis) and every
+    original column. ``excluded`` has columns reason and n.
+    """
+
+    data: pl.DataFrame
+    excluded: pl.DataFrame
+
+
+def _require(frame: pl.DataFrame, columns: Sequence[str], source: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise UserError(f"{source}: missing column(s) {', '.join(missing)} needed for survival")
+
+
+def _first_bad_row(frame: pl.DataFrame, bad: pl.Expr, column: str, rule: str,
+                   source: str) -> None:
+    rows = frame.with_row_index("_row", offset=1).filter(bad)
+    if rows.height:
+        first = rows.row(0, named=True)
+        case = f" (case_id {first['case_id']})" if "case_id" in rows.columns else ""
+        raise InputError(source, f"{rule}{case}; {rows.height} row(s) break this rule",
+                         row=int(first["_row"]), column=column, value=first[column])
+
+
+def prepare_followup(cases: pl.DataFrame, config: SurvivalSettings | None = None,
+                     source: str = "cases") -> FollowUp:
+    """Follow-up time and event for each case, with the NORDCAN survival exclusions.
+
+    Raises InputError for a vital-status or death date before diagnosis (the row,
+    column and value are named; never the person_id).
+    """
+    cfg = config or settings()
+    _require(cases, _CASE_COLUMNS, source)
+    _first_bad_row(cases, pl.col("vital_status_date") < pl.col("diagnosis_date"),
+                   "vital_status_date", "vital status date before diagnosis date", source)
+    _first_bad_row(cases, pl.col("death_date") < pl.col("diagnosis_date"),
+                   "death_date", "death date before diagnosis date", source)
+    days = (pl.coalesce("death_date", "vital_status_date") - pl.col("diagnosis_date")
+            ).dt.total_days().cast(pl.Float64)
+    event = pl.col("death_date").is_not_null()
+    age_exact = ((pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days()
+                 / DAYS_PER_YEAR)
+    completed = pl.col("age") if "age" in cases.columns else age_exact.floor().cast(pl.Int64)
+    basis = (pl.col("basis_of_diagnosis") if "basis_of_diagnosis" in cases.columns
+             else pl.lit(None, pl.String))
+    reason = (pl.when(completed > cfg.max_age)
+              .then(pl.lit(f"age above {cfg.max_age} at diagnosis"))
+              .when(basis.is_in(list(cfg.exclude_basis_of_diagnosis)))
+              .then(pl.lit("basis of diagnosis: ") + basis))
+    marked = cases.with_columns(
+        reason.alias("_reason"),
+        pl.lit(0.0).alias("entry"),
+        (pl.when(event & (days == 0)).then(pl.lit(cfg.same_day_death_days)).otherwise(days)
+         / DAYS_PER_YEAR).alias("time"),
+        event.cast(pl.Int64).alias("event"),
+        age_exact.alias("age_exact"),
+    )
+    excluded = (marked.filter(pl.col("_reason").is_not_null())
+                .group_by("_reason").agg(pl.len().cast(pl.Int64).alias("n"))
+                .rename({"_reason": "reason"}).sort("reason"))
+    data = marked.filter(pl.col("_reason").is_null()).drop("_reason")
+    return FollowUp(data=data, excluded=excluded)
+
+
+def period_window(data: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """Restrict follow-up to a calendar window for the period approach (Brenner &
+    Gefeller 1996): a case enters the risk set at the window start (left truncation,
+    ``entry`` > 0 for those diagnosed earlier) and is censored at the window end.
+
+    ``end`` is the last day in the window. Cases with no follow-up inside the window are
+    left out; the result keeps only cases at risk at some time in the window.
+    """
+    if end < start:
+        raise UserError(f"period window ends ({end}) before it starts ({start})")
+    to_start = (pl.lit(start) - pl.col("diagnosis_date")).dt.total_days() / DAYS_PER_YEAR
+    # The window's last day counts in full: it closes at the start of the next day.
+    to_end = ((pl.lit(end) - pl.col("diagnosis_date")).dt.total_days() + 1) / DAYS_PER_YEAR
+    out = data.with_columns(
+        pl.max_horizontal(pl.col("entry"), to_start).alias("entry"),
+        pl.min_horizontal(pl.col("time"), to_end).alias("time"),
+        (pl.col("event") * (pl.col("time") <= to_end).cast(pl.Int64)).alias("event"),
+    )
+    return out.filter(pl.col("time") > pl.col("entry"))
+
+
+def _check_by(data: pl.DataFrame, by: Sequence[str]) -> list[str]:
+    by = list(by)
+    _require(data, [*by, "entry", "time", "event"], "survival data")
+    if "person_id" in by:
+        raise UserError("person_id cannot be a grouping variable (it is never shown)")
+    return by
+
+
+def _groups(data: pl.DataFrame, by: list[str]) -> list[tuple[dict, pl.DataFrame]]:
+    """The groups of `data` by the `by` columns in sorted order (one group if none)."""
+    if not by:
+        return [({}, data)]
+    parts = data.sort(by, nulls_last=True).partition_by(by, maintain_order=True,
+                                                          as_dict=True)
+    return [(dict(zip(by, key, strict=True)), part) for key, part in parts.items()]
+
+
+def _fit(part: pl.DataFrame) -> KaplanMeierFitter:
+    kmf = KaplanMeierFitter(alpha=0.05)
+    entry = part.get_column("entry").to_numpy()
+    kmf.fit(part.get_column("time").to_numpy(), part.get_column("event").to_numpy(),
+            entry=entry if entry.any() else None)
+    return kmf
+
+
+def _greenwood_sum(kmf: KaplanMeierFitter) -> tuple[np.ndarray, np.ndarray]:
+    """Event times and the cumulative Greenwood sum, sum d / (n (n - d))."""
+    table = kmf.event_table
+    d = table["observed"].to_numpy(dtype=float)
+    n = table["at_risk"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(d > 0, d / (n * (n - d)), 0.0)
+    return table.index.to_numpy(dtype=float), np.cumsum(term)
+
+
+def _step(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """A right-continuous step function given at `times`, evaluated at `at`."""
+    idx = np.searchsorted(times, at, side="right") - 1
+    return np.where(idx >= 0, values[np.clip(idx, 0, None)], np.nan)
+
+
+def _row_schema(by_schema: dict[str, pl.DataType], columns: dict[str, pl.DataType]
+                ) -> dict[str, pl.DataType]:
+    return {**by_schema, **columns}
+
+
+_KM_COLUMNS = {"time": pl.Float64, "n": pl.Int64, "n_at_risk": pl.Int64,
+               "n_events": pl.Int64, "estimate": pl.Float64, "se": pl.Float64,
+               "lower": pl.Float64, "upper": pl.Float64, "method": pl.String,
+               "reason": pl.String}
+
+
+def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
+                 times: Sequence[float] | None = None,
+                 min_cases: int | None = None) -> pl.DataFrame:
+    """Kaplan-Meier survival at chosen times (years) per group.
+
+    One row per group and time: n (cases in the group), n_at_risk (cases with
+    entry < t <= time, as R's summary.survfit), n_events (deaths up to t),
+    estimate S(t), se (Greenwood 1926: S(t) * sqrt(sum d / (n (n - d)))), lower and
+    upper (log(-log) 95% CI, lifelines), method and reason (why no estimate). Beyond
+    the last follow-up time S(t) is not given unless it has reached 0.
+    """
+    cfg = settings()
+    by = _check_by(data, by)
+    times_arr = np.asarray(times if times is not None else cfg.times, dtype=float)
+    min_n = cfg.min_cases if min_cases is None else min_cases
+    rows = []
+    for keys, part in _groups(data, by):
+        n = part.height
+        time = part.get_column("time").to_numpy()
+        entry = part.get_column("entry").to_numpy()
+        event = part.get_column("event").to_numpy()
+        at_risk = ((entry[:, None] < times_arr) & (time[:, None] >= times_arr)).sum(0)
+        events = ((event[:, None] == 1) & (time[:, None] <= times_arr)).sum(0)
+        base = {**keys, "n": n, "method": KM_METHOD}
+        if n < min_n:
+            rows += [{**base, "time": t, "n_at_risk": int(r), "n_events": int(e),
+                      "reason": f"fewer than {min_n} cases"}
+                     for t, r, e in zip(times_arr, at_risk, events, strict=True)]
+            continue
+        kmf = _fit(part)
+        grid = kmf.survival_function_.index.to_numpy(dtype=float)
+        surv = _step(grid, kmf.survival_function_.iloc[:, 0].to_numpy(), times_arr)
+        ci = kmf.confidence_interval_survival_function_
+        lower = _step(grid, ci.iloc[:, 0].to_numpy(), times_arr)
+        upper = _step(grid, ci.iloc[:, 1].to_numpy(), times_arr)
+        ev_times, gw = _greenwood_sum(kmf)
+        se = surv * np.sqrt(_step(ev_times, gw, times_arr))
+        for i, t in enumerate(times_arr):
+            row = {**base, "time": t, "n_at_risk": int(at_risk[i]),
+                   "n_events": int(events[i])}
+            if t > time.max() and surv[i] > 0:
+                row["reason"] = "follow-up ends before this time"
+            elif surv[i] == 0:
+                row.update(estimate=0.0, se=0.0)
+            else:
+                row.update(estimate=float(surv[i]), se=float(se[i]),
+                           lower=float(lower[i]), upper=float(upper[i]))
+            rows.append(row)
+    return pl.DataFrame(rows, schema=_row_schema(data.select(by).schema, _KM_COLUMNS))
+
+
+def km_curve(data: pl.DataFrame, by: Sequence[str] = (),
+             min_cases: int | None = None) -> pl.DataFrame:
+    """The whole Kaplan-Meier step curve per group, for plots.
+
+    One row per group and distinct time (starting at 0): estimate, lower, upper
+    (log(-log) 95% CI), n_at_risk, n_events and n_censored at that time. Groups below
+    the minimum size are left out of the curve (their table row says why).
+    """
+    by = _check_by(data, by)
+    min_n = settings().min_cases if min_cases is None else min_cases
+    parts = []
+    for keys, part in _groups(data, by):
+        if part.height < min_n:
+            continue
+        kmf = _fit(part)
+        table = kmf.event_table
+        ci = kmf.confidence_interval_survival_function_
+        frame = pl.DataFrame({
+            "time": kmf.survival_function_.index.to_numpy(dtype=float),
+            "estimate": kmf.survival_function_.iloc[:, 0].to_numpy(),
+            "lower": ci.iloc[:, 0].to_numpy(), "upper": ci.iloc[:, 1].to_numpy(),
+        }).join(pl.DataFrame({
+            "time": table.index.to_numpy(dtype=float),
+            "n_at_risk": table["at_risk"].to_numpy().astype(np.int64),
+            "n_events": table["observed"].to_numpy().astype(np.int64),
+            "n_censored": table["censored"].to_numpy().astype(np.int64),
+        }), on="time", how="left")
+        parts.append(frame.select(*(pl.lit(v).alias(k) for k, v in keys.items()), pl.all()))
+    schema = {**data.select(by).schema, "time": pl.Float64, "estimate": pl.Float64,
+              "lower": pl.Float64, "upper": pl.Float64, "n_at_risk": pl.Int64,
+              "n_events": pl.Int64, "n_censored": pl.Int64}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([p.cast(schema) for p in parts]).with_columns(
+        pl.col("n_at_risk", "n_events", "n_censored").fill_null(0))
+
+
+def km_median(data: pl.DataFrame, by: Sequence[str] = (),
+              min_cases: int | None = None) -> pl.DataFrame:
+    """Median survival (years) per group with a 95% CI (Brookmeyer & Crowley 1982).
+
+    The median is the smallest time with S(t) <= 0.5; its CI runs from where the lower
+    log(-log) band to where the upper band cross 0.5. A bound never reached is null
+    (not estimable within follow-up), with the reason given.
+    """
+    by = _check_by(data, by)
+    min_n = settings().min_cases if min_cases is None else min_cases
+    rows = []
+    for keys, part in _groups(data, by):
+        row = {**keys, "n": part.height, "n_events": int(part.get_column("event").sum()),
+               "method": MEDIAN_METHOD}
+        if part.height < min_n:
+            rows.append({**row, "reason": f"fewer than {min_n} cases"})
+            continue
+        kmf = _fit(part)
+        bounds = median_survival_times(kmf.confidence_interval_survival_function_)
+        values = {"estimate": float(kmf.median_survival_time_),
+                  "lower": float(bounds.iloc[0, 0]), "upper": float(bounds.iloc[0, 1])}
+        unreached = [k for k, v in values.items() if not np.isfinite(v)]
+        row.update({k: v for k, v in values.items() if np.isfinite(v)})
+        if unreached:
+            row["reason"] = f"not reached within follow-up: {', '.join(unreached)}"
+        rows.append(row)
+    columns = {"n": pl.Int64, "n_events": pl.Int64, "estimate": pl.Float64,
+               "lower": pl.Float64, "upper": pl.Float64, "method": pl.String,
+               "reason": pl.String}
+    return pl.DataFrame(rows, schema=_row_schema(data.select(by).schema, columns))
+
+
+def logrank(data: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """Log-rank test of equal survival across the groups formed by `by` (Mantel 1966;
+    Peto & Peto 1972), with lifelines' multivariate_logrank_test.
+
+    One row: groups (the grouping variables), n_groups, n, statistic (chi-square),
+    df, p_value and method. Needs at least two groups.
+    """
+    by = _check_by(data, by)
+    if not by:
+        raise UserError("the log-rank test needs a grouping (--by)")
+    labelled = data.with_columns(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("(missing)") for c in by],
+                      separator=" / ").alias("_group"))
+    n_groups = labelled.get_column("_group").n_unique()
+    if n_groups < 2:
+        raise UserError(f"the log-rank test needs at least two groups of {', '.join(by)}")
+    if labelled.get_column("entry").to_numpy().any():
+        raise UserError("the log-rank test is for cohort data, not a period window")
+    result = multivariate_logrank_test(labelled.get_column("time").to_numpy(),
+                                       labelled.get_column("_group").to_numpy(),
+                                       labelled.get_column("event").to_numpy())
+    return pl.DataFrame({
+        "groups": [", ".join(by)], "n_groups": [n_groups], "n": [data.height],
+        "statistic": [float(result.test_statistic)], "df": [int(result.degrees_of_freedom)],
+        "p_value": [float(result.p_value)], "method": [LOGRANK_METHOD]})
