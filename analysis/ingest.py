@@ -102,9 +102,17 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _canonical_names(raw: pl.DataFrame) -> pl.DataFrame:
+    """Rename columns found under an alias of registry.yaml `column_aliases`."""
+    aliases = dd.registry().get("column_aliases", {})
+    renames = {c: aliases[c] for c in raw.columns
+               if c in aliases and aliases[c] not in raw.columns}
+    return raw.rename(renames)
+
+
 def _check_file(path: Path, dataset: str, raw: pl.DataFrame | None = None,
                 digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
-    raw = read_table(path) if raw is None else raw
+    raw = _canonical_names(read_table(path) if raw is None else raw)
     checked = check(raw, dataset, str(path))
     accepted = checked.accepted()
     rejected = checked.rejected()

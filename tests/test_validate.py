@@ -178,3 +178,13 @@ def test_age_in_completed_years(birth, at, age):
     from analysis.validate import age_at
     frame = pl.DataFrame({"b": [birth], "a": [at]}).with_columns(pl.all().str.to_date())
     assert frame.select(age_at(pl.col("b"), pl.col("a"))).item() == age
+
+
+def test_column_aliases_from_the_dictionary(tmp_path):
+    row = good()
+    frame = pl.DataFrame([row]).rename({"person_id": "Personnummer", "sex": "Kön",
+                                        "county": "län"})
+    frame.write_csv(tmp_path / "aml.csv")
+    data = load_data(tmp_path)
+    assert data.failures().is_empty()
+    assert data.cases.row(0, named=True)["region"] == "syd"
