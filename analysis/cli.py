@@ -42,6 +42,7 @@ def _register() -> None:
     from analysis.commands import validate; app.command("validate")(validate.validate)
     from analysis.commands import dictionary; app.command("dictionary")(dictionary.dictionary)
     # -- further subcommands below this line --
+    from analysis.commands import incidence; app.command("incidence")(incidence.incidence)
     return None
 
 

@@ -97,7 +97,10 @@ def available() -> list[str]:
 
 
 def default_standard() -> str:
-    return dd.load(FILE)["default"]
+    """The registry's standard (registry.yaml incidence.standard_population), else the
+    default of standard_populations.yaml."""
+    chosen = dd.registry().get("incidence", {}).get("standard_population")
+    return chosen or dd.load(FILE)["default"]
 
 
 def _builtin(sid: str) -> StandardPopulation:

@@ -1,0 +1,127 @@
+"""`bcr incidence`: incidence rates, SIR, rate ratios and trends from a data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from analysis import dictionary as dd
+from analysis import incidence as inc
+from analysis.errors import UserError
+from analysis.output import write_frame
+from analysis.standard_populations import default_standard, load_standard
+
+# Columns that repeat one value on every row: shown in the title of a terminal table.
+_CAPTION_COLUMNS = ("per", "standard", "method")
+
+
+def _split(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def _years(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    first, _, last = text.partition("-")
+    try:
+        return int(first), int(last or first)
+    except ValueError:
+        raise UserError(f"--years '{text}': write a year or a range, e.g. 2016-2025") from None
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ")
+
+
+def _breaks(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(p) for p in _split(text)]
+    except ValueError:
+        raise UserError(f"--age-groups '{text}': write the first age of each group, e.g. "
+                        "18,40,60,80") from None
+
+
+def incidence(
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
+                                                 help="Only these subregistries."),
+    by: str = typer.Option("", "--by", help="Group by any of subregistry, icd10, morphology, "
+                           "year, period, region, county, sex, age_group (comma-separated)."),
+    years: str | None = typer.Option(None, "--years",
+                                     help="Years of diagnosis, e.g. 2016-2025 (default: "
+                                     "the years of the cases)."),
+    period_length: int = typer.Option(5, "--period-length",
+                                      help="Years per period when grouping by period."),
+    standard: str | None = typer.Option(None, "--standard",
+                                        help="Standard population: esp2013, world1960, "
+                                        "who2000, or a CSV file (age_group, weight)."),
+    age_groups: str | None = typer.Option(None, "--age-groups",
+                                          help="First age of each age group, e.g. "
+                                          "18,40,60,80 (default 0,5,...,85)."),
+    per: float | None = typer.Option(None, "--per", help="Rates per this many person-years."),
+    tiwari: bool = typer.Option(False, "--tiwari",
+                                help="Tiwari et al. (2006) modified gamma interval."),
+    sir: bool = typer.Option(False, "--sir", help="Standardised incidence ratio per region "
+                             "(or county, if in --by), national rates as reference."),
+    rate_ratio: bool = typer.Option(False, "--rate-ratio",
+                                    help="Ratio of each region's (or county's) "
+                                    "standardised rate to the nation's."),
+    apc: bool = typer.Option(False, "--apc", help="Annual percent change over the years."),
+    adjust: str = typer.Option("", "--adjust", help="With --apc: adjust the trend for "
+                               "age_group and/or sex (comma-separated)."),
+    conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
+    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+) -> None:
+    """Incidence: counts, person-years, crude and age-standardised rates with CIs.
+
+    By default: age-standardised rates (direct method, Fay-Feuer gamma CI) per group;
+    with age_group in --by: age-specific rates (exact Poisson CI). --sir, --rate-ratio and
+    --apc switch to regional comparison or trends.
+    """
+    from analysis.ingest import load_data
+
+    if sum((sir, rate_ratio, apc)) > 1:
+        raise UserError("choose one of --sir, --rate-ratio and --apc")
+    keys = _split(by)
+    loaded = load_data(data, subregistry or None)
+    cases, population = loaded.require("cases"), loaded.require("population")
+    if subregistry:
+        cases = cases.filter(cases.get_column("subregistry").is_in(subregistry))
+    per = per or float(dd.registry().get("incidence", {}).get("per", 100_000))
+    span = _years(years)
+    breaks = _breaks(age_groups)
+    common = {"years": span, "age_breaks": breaks, "conf_level": conf_level}
+    unit = next((k for k in keys if k in inc.UNITS), "region")
+    std = load_standard(standard or default_standard())
+    if sir:
+        frame = inc.sir(cases, population, unit, keys, period_length=period_length, **common)
+        title = f"Standardised incidence ratio by {unit} (reference: all {unit}s together)"
+    elif rate_ratio:
+        frame = inc.rate_ratios(cases, population, unit, keys, standard=std,
+                                period_length=period_length, **common)
+        title = f"Ratio of age-standardised rates by {unit} to all {unit}s together"
+    elif apc:
+        frame = inc.annual_percent_change(cases, population, keys, adjust=_split(adjust),
+                                          **common)
+        title = "Annual percent change of the incidence rate"
+    elif "age_group" in keys:
+        frame = inc.crude_rates(cases, population, keys, period_length=period_length,
+                                per=per, **common)
+        title = f"Age-specific incidence per {_number(per)} person-years"
+    else:
+        frame = inc.standardised_rates(cases, population, keys, standard=std,
+                                       period_length=period_length, per=per, tiwari=tiwari,
+                                       **common)
+        title = f"Incidence per {_number(per)} person-years"
+    if fmt == "table" and out is None:
+        shown = [c for c in _CAPTION_COLUMNS if c in frame.columns]
+        if "method" in shown:
+            title += f" — {frame.get_column('method')[0]}" if frame.height else ""
+        write_frame(frame.drop(shown), fmt, out, title)
+    else:
+        write_frame(frame, fmt, out, title)
