@@ -91,12 +91,14 @@ def binomial_limit(n: np.ndarray | Sequence[int] | int, p0: float, prob: float,
     ``interpolate`` the limit is (r - a) / n with a = (F(r) - prob) / (F(r) - F(r - 1)),
     the interpolation of Spiegelhalter (2005), Stat Med 24:1185-1202, appendix A.1.1, which
     makes the limit a smooth function of n instead of a staircase. Limits are clipped to
-    [0, 1]; n = 0 gives NaN.
+    [0, 1]; n = 0 gives NaN; p0 = 0 or 1 gives p0.
     """
     n_arr = np.asarray(n, dtype=float)
     safe_n = np.where(n_arr > 0, n_arr, 1.0)
     r = stats.binom.ppf(prob, safe_n, p0)
-    if interpolate:
+    # With p0 = 0 or 1 all mass sits at one count and the limit is p0 itself; the
+    # interpolation would move it off that point.
+    if interpolate and 0 < p0 < 1:
         f_r = stats.binom.cdf(r, safe_n, p0)
         f_below = stats.binom.cdf(r - 1, safe_n, p0)
         step = f_r - f_below

@@ -1,0 +1,58 @@
+"""Funnel-plot limits and flags (Spiegelhalter 2005) against scipy's binomial quantiles."""
+
+import polars as pl
+import pytest
+from scipy import stats
+
+from analysis.errors import UserError
+from analysis.funnel import funnel_curve, funnel_limits
+
+# Pooled proportion 210 / 420 = 1/2 exactly.
+HOSPITALS = pl.DataFrame({
+    "hospital": ["A", "B", "C", "E", "F", "G", "Z"],
+    "events": [8, 2, 80, 20, 63, 37, 0],
+    "n": [10, 10, 100, 100, 100, 100, 0],
+})
+
+
+def test_limits_are_binomial_quantiles_and_flags():
+    out = funnel_limits(HOSPITALS, "hospital", interpolate=False)
+    assert out["target"].unique().to_list() == [0.5]
+    for row in out.filter(pl.col("n") > 0).iter_rows(named=True):
+        n = row["n"]
+        for col, prob in (("lower_95", 0.025), ("upper_95", 0.975),
+                          ("lower_998", 0.001), ("upper_998", 0.999)):
+            assert row[col] == pytest.approx(stats.binom.ppf(prob, n, 0.5) / n), (n, col)
+    # n = 10: 95 % limits 2/10 and 8/10; A and B sit exactly on them and are within.
+    # n = 100: 95 % limits 0.40 / 0.60, 99.8 % limits 0.35 / 0.65 (binom.ppf).
+    flags = dict(zip(out["hospital"], out["flag"], strict=True))
+    assert flags == {"A": "within", "B": "within", "C": "above_998", "E": "below_998",
+                     "F": "above_95", "G": "below_95", "Z": None}
+    z = out.filter(pl.col("hospital") == "Z").row(0, named=True)
+    assert z["estimate"] is None and z["upper_95"] is None
+    assert "simple quantile" in out["method"][0]
+
+
+def test_interpolated_limits_lie_within_one_step_of_the_quantile():
+    out = funnel_limits(HOSPITALS, "hospital").filter(pl.col("n") > 0)
+    for row in out.iter_rows(named=True):
+        n = row["n"]
+        r = stats.binom.ppf(0.975, n, 0.5)
+        assert (r - 1) / n <= row["upper_95"] <= r / n
+    assert "interpolated" in out["method"][0]
+
+
+def test_funnel_curve_hand_value():
+    # n = 1 around 1/2: upper 95 % limit = (1 - (1 - 0.975) / 0.5) / 1 = 0.95,
+    # 99.8 %: 1 - 0.001 / 0.5 = 0.998; lower limits clip at 0.
+    curve = funnel_curve(0.5, [1])
+    assert curve.row(0, named=True) == {
+        "n": 1, "target": 0.5, "lower_95": 0.0, "upper_95": pytest.approx(0.95),
+        "lower_998": 0.0, "upper_998": pytest.approx(0.998)}
+
+
+def test_bad_counts_are_user_errors():
+    with pytest.raises(UserError, match="0 <= events <= n"):
+        funnel_limits(pl.DataFrame({"hospital": ["A"], "events": [3], "n": [2]}), "hospital")
+    with pytest.raises(UserError, match="sum to zero"):
+        funnel_limits(pl.DataFrame({"hospital": ["A"], "events": [0], "n": [0]}), "hospital")
