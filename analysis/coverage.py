@@ -154,11 +154,18 @@ def _within_months(months: int, start: str = "diagnosis_date") -> pl.Expr:
 
 def _shares(frame: pl.DataFrame, keys: list[str],
             measures: Mapping[str, tuple[pl.Expr, pl.Expr]], level: float) -> pl.DataFrame:
-    """Long table of shares: for each measure (outcome, denominator filter) one row per group."""
+    """Long table of shares: for each measure (outcome, denominator condition) one row per
+    group of ``frame``."""
     parts = []
     for order, (name, (outcome, population)) in enumerate(measures.items()):
-        counts = frame.filter(population).group_by(keys).agg(
-            events=outcome.sum().cast(pl.Int64), n=pl.len().cast(pl.Int64))
+        # Aggregate rather than filter, so a group none of whose cases is eligible yet
+        # still shows, with n = 0 and no estimate.
+        counts = (
+            frame.with_columns(_in=population, _event=outcome & population)
+            .group_by(keys)
+            .agg(events=pl.col("_event").sum().cast(pl.Int64),
+                 n=pl.col("_in").sum().cast(pl.Int64))
+        )
         parts.append(counts.with_columns(measure=pl.lit(name), order=pl.lit(order)))
     counts = pl.concat(parts).sort(*keys, "order", nulls_last=True)
     return with_wilson(counts.select(*keys, "measure", "events", "n"), level)
