@@ -138,8 +138,9 @@ def _period_expr(first: int, last: int, length: int | None) -> pl.Expr:
 
 def _age_group_expr(breaks: list[int]) -> pl.Expr:
     labels = age_groups(breaks).get_column("age_group").to_list()
-    return (pl.col("age").cut(breaks[1:], labels=labels, left_closed=True)
-            .cast(pl.String).alias("age_group"))
+    index = pl.sum_horizontal([(pl.col("age") >= b).cast(pl.Int32) for b in breaks]) - 1
+    return index.replace_strict(dict(enumerate(labels)), return_dtype=pl.String
+                                ).alias("age_group")
 
 
 def _check_population(pop: pl.DataFrame, first: int, last: int,
@@ -260,7 +261,8 @@ def _no_person_years(frame: pl.DataFrame, keys: list[str]) -> None:
     empty = frame.filter(pl.col("person_years") <= 0)
     if not empty.is_empty():
         raise UserError("zero person-years (no population) for "
-                        + _listing(empty.select(keys)) + "; a rate cannot be computed there")
+                        + _listing(empty.select(keys).sort(keys))
+                        + "; a rate cannot be computed there")
 
 
 # --- estimators --------------------------------------------------------------------------
