@@ -29,6 +29,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 from lifelines import KaplanMeierFitter
+from lifelines.exceptions import StatError
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times
 
@@ -178,8 +179,13 @@ def _groups(data: pl.DataFrame, by: list[str]) -> list[tuple[dict, pl.DataFrame]
 def _fit(part: pl.DataFrame) -> KaplanMeierFitter:
     kmf = KaplanMeierFitter(alpha=0.05)
     entry = part.get_column("entry").to_numpy()
-    kmf.fit(part.get_column("time").to_numpy(), part.get_column("event").to_numpy(),
-            entry=entry if entry.any() else None)
+    try:
+        kmf.fit(part.get_column("time").to_numpy(), part.get_column("event").to_numpy(),
+                entry=entry if entry.any() else None)
+    except StatError as exc:
+        # With delayed entry the risk set can empty before later cases enter.
+        raise UserError(f"Kaplan-Meier with delayed entry is not estimable here: {exc}"
+                        ) from None
     return kmf
 
 
