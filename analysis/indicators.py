@@ -341,10 +341,9 @@ def classify(estimate: pl.Expr, high: float | None, intermediate: float | None,
 def _shares(frame: pl.DataFrame, keys: list[str], outcome: pl.Expr,
             exclude_unknown: bool) -> pl.DataFrame:
     unknown = outcome.is_null()
-    counted = ~unknown if exclude_unknown else pl.lit(True)
     counts = frame.group_by(keys).agg(
         events=outcome.fill_null(False).sum().cast(pl.Int64),
-        n=counted.sum().cast(pl.Int64),
+        n=((~unknown).sum() if exclude_unknown else pl.len()).cast(pl.Int64),
         n_unknown=unknown.sum().cast(pl.Int64),
     )
     return with_wilson(counts)

@@ -1,0 +1,270 @@
+"""Indicator declarations (checked at load time), computation and classification."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from test_coverage import cancer_frame, cases_frame
+
+from analysis import dictionary
+from analysis.coverage import match_registries
+from analysis.dictionary import DictionaryError
+from analysis.errors import UserError
+from analysis.indicators import (
+    classify,
+    compute_indicator,
+    compute_indicators,
+    key_variables,
+    load_indicators,
+)
+from analysis.proportions import wilson_interval
+
+D = date(2021, 5, 3)
+
+
+def _one(tmp_path: Path, **overrides) -> Path:
+    """An indicators file holding one valid proportion indicator, with overrides."""
+    ind = {
+        "id": "test_ind", "subregistries": ["lymphoma"], "name_sv": "Test", "name_en": "Test",
+        "description_sv": "Test.", "description_en": "Test.", "kind": "proportion",
+        "numerator": [{"variable": "mdt_discussed", "op": "==", "value": 1}],
+        "target": {"high": 0.9, "intermediate": 0.7, "source": "hand-made"},
+        "direction": "higher_is_better", "units": ["region", "hospital"], "min_n": 1,
+    }
+    ind.update(overrides)
+    ind = {k: v for k, v in ind.items() if v is not None}
+    path = tmp_path / "indicators.yaml"
+    path.write_text(yaml.safe_dump({"indicators": [ind]}, allow_unicode=True))
+    return path
+
+
+def _load_one(tmp_path: Path, **overrides):
+    return load_indicators(_one(tmp_path, **overrides))[0]
+
+
+# --- the shipped dictionary ---------------------------------------------------------------
+
+def test_shipped_dictionary_loads_with_three_per_subregistry():
+    indicators = load_indicators()
+    for sid in dictionary.subregistry_ids():
+        assert sum(sid in ind.subregistries for ind in indicators) >= 3, sid
+    svf = {ind.id: ind for ind in indicators}
+    assert svf["acute_leukaemia_svf_lead_time"].target_days == 9
+    assert svf["lymphoma_svf_lead_time"].target_days == 18
+    assert svf["cll_svf_lead_time"].target_days == 22
+    assert svf["coverage"].high == 0.95 and svf["registered_3m"].high == 0.70
+    assert svf["lymphoma_trial_included"].high == 0.10
+    assert svf["cml_mmr_12m"].high is None  # declared unknown, not invented
+    assert set(key_variables()["myeloma"]) >= {"fish_done", "iss", "hospital"}
+
+
+# --- wrong declarations --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"numerator": [{"variable": "no_such_var", "op": "==", "value": 1}]},
+     "unknown variable 'no_such_var'"),
+    # eln2022_risk is an AML variable, not a lymphoma one
+    ({"population": [{"variable": "eln2022_risk", "op": "==", "value": "adverse"}]},
+     "unknown variable 'eln2022_risk'"),
+    ({"numerator": [{"variable": "mdt_discussed", "op": "=~", "value": 1}]},
+     "unknown operator '=~'"),
+    ({"numerator": [{"variable": "mdt_discussed", "op": "==", "value": "yes"}]},
+     "is of type integer"),
+    ({"numerator": [{"variable": "mdt_discussed", "op": "==", "value": 2}]},
+     "has no value 2"),
+    ({"numerator": [{"variable": "ann_arbor_stage", "op": ">=", "value": "III"}]},
+     "compares numbers or dates"),
+    ({"numerator": [{"variable": "treatment_type", "op": "in", "value": "palliative"}]},
+     "non-empty list"),
+    ({"numerator": [{"variable": "hospital", "op": "not_null", "value": 1}]},
+     "takes no value"),
+    ({"numerator": "mdt_discussed == 1"}, "non-empty list"),
+    ({"numerator": [{"variable": "diagnosis_date", "op": ">=", "value": "2020-13-01"}]},
+     "not YYYY-MM-DD"),
+    ({"population": [{"variable": "person_id", "op": "not_null"}]},
+     "unknown variable 'person_id'"),
+    ({"target": None}, "no target"),
+    ({"target": {"high": 0.9}}, "lacks its source"),
+    ({"target": {"high": 90, "source": "x"}}, "between 0 and 1"),
+    ({"target": {"high": 0.7, "intermediate": 0.9, "source": "x"}}, "must be below"),
+    ({"direction": "up"}, "direction must be"),
+    ({"units": ["ward"]}, "units must be"),
+    ({"kind": "ratio"}, "unknown kind 'ratio'"),
+    ({"numerator_typo": []}, "unknown key"),
+    ({"subregistries": ["lymfom"]}, "unknown subregistry 'lymfom'"),
+    ({"min_n": 0}, "min_n"),
+    ({"kind": "lead_time", "numerator": None, "start": "referral_date", "end": "ipi",
+      "target_days": 9}, "end must be a date variable"),
+    ({"kind": "timeliness", "numerator": None, "months": 6}, "months must be one of"),
+    ({"kind": "coverage", "numerator": None, "months": None,
+      "population": [{"variable": "age", "op": ">=", "value": 18}]}, "takes no population"),
+])
+def test_wrong_declaration_is_a_dictionary_error(tmp_path, overrides, message):
+    path = _one(tmp_path, **overrides)
+    with pytest.raises(DictionaryError) as err:
+        load_indicators(path)
+    text = str(err.value)
+    assert message in text
+    assert str(path) in text and "indicator 'test_ind'" in text
+
+
+def test_duplicate_id_and_missing_id(tmp_path):
+    path = _one(tmp_path)
+    content = yaml.safe_load(path.read_text())
+    content["indicators"].append(dict(content["indicators"][0]))
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(DictionaryError, match="used twice"):
+        load_indicators(path)
+    content["indicators"][1].pop("id")
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(DictionaryError, match="indicator 2: lacks 'id'"):
+        load_indicators(path)
+
+
+def test_bad_completeness_variable(tmp_path):
+    path = tmp_path / "indicators.yaml"
+    path.write_text(yaml.safe_dump({"indicators": [], "completeness": {"cml": ["binet"]}}))
+    with pytest.raises(DictionaryError, match="completeness of 'cml'.*binet"):
+        key_variables(path)
+
+
+# --- classification ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("direction", "estimate", "expected"), [
+    ("higher_is_better", 0.95, "high"),          # reaching the high level counts
+    ("higher_is_better", 0.96, "high"),
+    ("higher_is_better", 0.9499, "intermediate"),
+    ("higher_is_better", 0.80, "intermediate"),  # reaching the intermediate level counts
+    ("higher_is_better", 0.7999, "below"),
+    ("lower_is_better", 0.05, "high"),
+    ("lower_is_better", 0.04, "high"),
+    ("lower_is_better", 0.0501, "intermediate"),
+    ("lower_is_better", 0.20, "intermediate"),
+    ("lower_is_better", 0.2001, "below"),
+])
+def test_classify_two_levels(direction, estimate, expected):
+    high, intermediate = (0.95, 0.80) if direction == "higher_is_better" else (0.05, 0.20)
+    out = pl.select(classify(pl.lit(estimate), high, intermediate, direction)).item()
+    assert out == expected
+
+
+def test_classify_one_level_and_unknown():
+    frame = pl.DataFrame({"e": [0.7, 0.69, None]})
+    got = frame.select(classify(pl.col("e"), 0.7, None, "higher_is_better"))
+    assert got.to_series().to_list() == ["high", "below", None]
+    got = frame.with_columns(c=classify(pl.col("e"), None, None, "higher_is_better"))
+    assert got["c"].to_list() == [None, None, None]
+
+
+def test_exact_fraction_at_the_level(tmp_path):
+    # 19 of 20 is exactly 95 %: high.
+    ind = _load_one(tmp_path, target={"high": 0.95, "source": "x"})
+    cases = cases_frame([{"subregistry": "lymphoma", "icd10": "C83.3", "diagnosis_date": D,
+                          "mdt_discussed": int(i < 19)} for i in range(20)])
+    row = compute_indicator(ind, cases).row(0, named=True)
+    assert (row["events"], row["n"], row["classification"]) == (19, 20, "high")
+
+
+# --- computation -----------------------------------------------------------------------------
+
+def _lymphoma(rows):
+    return cases_frame([{"subregistry": "lymphoma", "icd10": "C83.3", "diagnosis_date": D,
+                         **r} for r in rows])
+
+
+def test_proportion_with_unknown_outcomes(tmp_path):
+    cases = _lymphoma([
+        {"mdt_discussed": 1, "hospital": "A"}, {"mdt_discussed": 1, "hospital": "A"},
+        {"mdt_discussed": 0, "hospital": "A"}, {"mdt_discussed": None, "hospital": "A"},
+        {"mdt_discussed": 1, "hospital": "B"},
+    ])
+    excl = compute_indicator(_load_one(tmp_path), cases, ["hospital"])
+    a = excl.filter(pl.col("hospital") == "A").row(0, named=True)
+    assert (a["events"], a["n"], a["n_unknown"]) == (2, 3, 1)
+    assert (a["lower"], a["upper"]) == pytest.approx(wilson_interval(2, 3))
+    assert a["classification"] == "below"  # 0.667 < 0.7
+    not_met = compute_indicator(_load_one(tmp_path, unknown_outcome="not_met"), cases)
+    row = not_met.row(0, named=True)
+    assert (row["events"], row["n"], row["n_unknown"]) == (3, 5, 1)
+    assert row["classification"] == "below"
+    assert "person_id" not in excl.columns
+
+
+def test_population_filter_and_min_n(tmp_path):
+    ind = _load_one(tmp_path, min_n=3, population=[
+        {"variable": "age", "op": ">=", "value": 60},
+        {"any": [{"variable": "treatment_type", "op": "in",
+                  "value": ["chemoimmunotherapy", "radiotherapy"]},
+                 {"variable": "ann_arbor_stage", "op": "==", "value": "IV"}]}])
+    cases = _lymphoma([
+        # born 1950: age 71 at diagnosis
+        {"treatment_type": "radiotherapy", "mdt_discussed": 1},
+        {"ann_arbor_stage": "IV", "mdt_discussed": 1},
+        {"treatment_type": "palliative", "mdt_discussed": 0},          # not in population
+        {"birth_date": date(1980, 1, 1), "treatment_type": "radiotherapy",
+         "mdt_discussed": 0},                                             # age 41
+    ])
+    row = compute_indicator(ind, cases).row(0, named=True)
+    assert (row["events"], row["n"]) == (2, 2)
+    assert row["enough_cases"] is False and row["classification"] is None
+
+
+def test_lead_time_median_quartiles_and_share(tmp_path):
+    ind = _load_one(tmp_path, kind="lead_time", numerator=None, start="referral_date",
+                    end="treatment_start_date", target_days=9)
+    days = {"A": [2, 5, 9, 10, 20], "B": [1, 2, 3, 4]}
+    rows = [{"hospital": h, "referral_date": D, "treatment_start_date": D + timedelta(d)}
+            for h, ds in days.items() for d in ds]
+    rows += [{"hospital": "A", "referral_date": None, "treatment_start_date": D},
+             {"hospital": "A", "referral_date": D, "treatment_start_date": D - timedelta(1)}]
+    out = compute_indicator(ind, _lymphoma(rows), ["hospital"])
+    a = out.filter(pl.col("hospital") == "A").row(0, named=True)
+    # A: 2, 5, 9, 10, 20 -> median 9; type-7 quartiles at positions 1 and 3 -> 5, 10;
+    # within 9 days (9 counts): 3 of 5. Two cases with unknown lead time are left out.
+    assert (a["median"], a["q1"], a["q3"]) == (9.0, 5.0, 10.0)
+    assert (a["events"], a["n"], a["n_unknown"]) == (3, 5, 2)
+    assert a["estimate"] == pytest.approx(0.6)
+    assert a["classification"] == "below"
+    b = out.filter(pl.col("hospital") == "B").row(0, named=True)
+    # B: 1, 2, 3, 4 -> median 2.5, q1 1 + 0.75 = 1.75, q3 3 + 0.25 = 3.25; all within.
+    assert (b["median"], b["q1"], b["q3"]) == (2.5, 1.75, 3.25)
+    assert (b["events"], b["n"], b["classification"]) == (4, 4, "high")
+
+
+def test_lead_time_all_unknown(tmp_path):
+    ind = _load_one(tmp_path, kind="lead_time", numerator=None, start="referral_date",
+                    end="treatment_start_date", target_days=9)
+    row = compute_indicator(ind, _lymphoma([{"referral_date": None}])).row(0, named=True)
+    assert (row["n"], row["n_unknown"], row["estimate"], row["median"]) == (0, 1, None, None)
+    assert row["classification"] is None
+
+
+def test_coverage_and_timeliness_indicators(tmp_path):
+    cases = _lymphoma([
+        {"person_id": "p1", "report_date": D + timedelta(30)},
+        {"person_id": "p2", "report_date": D + timedelta(200)},
+    ])
+    cancer = cancer_frame([{"person_id": "p1", "diagnosis_date": D, "icd10": "C83.3"},
+                           {"person_id": "p9", "diagnosis_date": D, "icd10": "C83.3"}])
+    linked = match_registries(cases, cancer)
+    cov = _load_one(tmp_path, kind="coverage", numerator=None, months=None)
+    row = compute_indicator(cov, cases, linked=linked).row(0, named=True)
+    assert (row["events"], row["n"], row["classification"]) == (1, 2, "below")
+    with pytest.raises(UserError, match="needs the cancer-registry extract"):
+        compute_indicator(cov, cases)
+    tim = _load_one(tmp_path, kind="timeliness", numerator=None, months=3,
+                    target={"high": 0.5, "source": "x"})
+    row = compute_indicator(tim, cases).row(0, named=True)
+    assert (row["events"], row["n"], row["classification"]) == (1, 2, "high")
+    both = compute_indicators([cov, tim], cases, linked=linked)
+    assert both.height == 2
+
+
+def test_by_must_be_a_reporting_unit(tmp_path):
+    ind = _load_one(tmp_path, units=["region"])
+    cases = _lymphoma([{"mdt_discussed": 1}])
+    with pytest.raises(UserError, match="not reported by hospital"):
+        compute_indicator(ind, cases, ["hospital"])
+    assert compute_indicator(ind, cases, ["region", "year"])["year"].to_list() == [2021]
