@@ -1,0 +1,60 @@
+"""One publishing run: load, analyse once, build every document, render in parallel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.ingest import load_data
+from analysis.reporting import context
+from analysis.reporting.analyses import compute_all
+from analysis.reporting.render import Result, engine, render_all
+
+
+@dataclass
+class Publication:
+    """What a run produced: the output folder, the documents and seconds per step."""
+
+    out_dir: Path
+    results: list[Result]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str = "sv",
+            formats: Sequence[str] = ("html", "pdf"), regions: Sequence[str] | None = None,
+            subregistries: Sequence[str] | None = None, with_publication: bool = True,
+            workers: int | None = None,
+            on_start: Callable[[int], None] | None = None,
+            on_done: Callable[[Result], None] | None = None) -> Publication:
+    """Render the requested documents into ``out/<year>/<lang>/<document>/``.
+
+    Analyses are computed once (``compute_all``) and shared by every document; documents
+    are written and rendered in parallel worker processes. Seconds per step are summed
+    over the documents (figures, templating, rendering) or measured once (loading,
+    analysis, building).
+    """
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    data = load_data(data_dir)
+    seconds["loading"] = time.perf_counter() - start
+    start = time.perf_counter()
+    analyses = compute_all(data, year)
+    seconds["analysis"] = time.perf_counter() - start
+    start = time.perf_counter()
+    options = {"year": str(analyses.year), "lang": lang, "format": ",".join(formats)}
+    run = context.Run(analyses, lang, data.summary(), options, engine())
+    jobs = context.all_jobs(run, regions, subregistries, with_publication)
+    seconds["building"] = time.perf_counter() - start
+    if on_start:
+        on_start(len(jobs))
+    out_dir = context.default_out(out, analyses.year, lang)
+    start = time.perf_counter()
+    results = render_all(jobs, out_dir, formats, workers, on_done)
+    seconds["parallel wall time"] = time.perf_counter() - start
+    for r in results:
+        for step, s in r.seconds.items():
+            seconds[f"{step} (sum over documents)"] = seconds.get(
+                f"{step} (sum over documents)", 0.0) + s
+    return Publication(out_dir, results, seconds)
