@@ -43,6 +43,8 @@ def _register() -> None:
     from analysis.commands import dictionary; app.command("dictionary")(dictionary.dictionary)
     # -- further subcommands below this line --
     from analysis.commands import incidence; app.command("incidence")(incidence.incidence)
+    from analysis.commands import coverage; app.command("coverage")(coverage.coverage)
+    from analysis.commands import indicators; app.command("indicators")(indicators.indicators)
     return None
 
 

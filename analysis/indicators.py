@@ -364,26 +364,29 @@ def _lead_time(ind: Indicator, frame: pl.DataFrame, keys: list[str]) -> pl.DataF
                       "(Hyndman and Fan 1996, type 7)"))
 
 
-def _registry_share(ind: Indicator, frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+def _registry_share(ind: Indicator, frame: pl.DataFrame, keys: list[str],
+                    extract_date: dt.date | None) -> pl.DataFrame:
     """Coverage and timeliness indicators: one measure of analysis.coverage."""
     by = keys[1:]
     if ind.kind == "coverage":
-        table = coverage(frame, by)
+        table = coverage(frame, by, extract_date=extract_date)
         measure = "coverage" if ind.months is None else f"coverage_{ind.months}m"
     else:
-        table = timeliness(frame, by)
+        table = timeliness(frame, by, extract_date=extract_date)
         measure = f"registered_within_{ind.months}m"
     return table.filter(pl.col("measure") == measure).drop("measure").with_columns(
         n_unknown=pl.lit(0, pl.Int64))
 
 
 def compute_indicator(ind: Indicator, cases: pl.DataFrame, by: Sequence[str] = (),
-                      linked: pl.DataFrame | None = None) -> pl.DataFrame:
+                      linked: pl.DataFrame | None = None,
+                      extract_date: dt.date | None = None) -> pl.DataFrame:
     """One indicator per subregistry (and per group of ``by``), classified.
 
     ``cases``: the canonical cases frame; ``linked``: the output of
     analysis.coverage.match_registries, needed for coverage indicators only. ``by`` may
-    hold the indicator's reporting units and ``year``.
+    hold the indicator's reporting units and ``year``. ``extract_date``: coverage and
+    timeliness within k months count only cases whose k months have passed by then.
     Returns ``indicator``, ``subregistry``, the ``by`` keys, ``events``, ``n``,
     ``n_unknown``, ``estimate``, ``lower``, ``upper`` (and ``median``, ``q1``, ``q3``
     for lead times), ``high``, ``intermediate``, ``direction``, ``enough_cases``
@@ -409,7 +412,7 @@ def compute_indicator(ind: Indicator, cases: pl.DataFrame, by: Sequence[str] = (
     elif ind.kind == "lead_time":
         table = _lead_time(ind, frame, keys)
     else:
-        table = _registry_share(ind, frame, keys)
+        table = _registry_share(ind, frame, keys, extract_date)
     classification = classify(pl.col("estimate"), ind.high, ind.intermediate, ind.direction)
     enough = pl.col("n") >= ind.min_n
     lead_cols = ["median", "q1", "q3"] if ind.kind == "lead_time" else []
@@ -425,9 +428,10 @@ def compute_indicator(ind: Indicator, cases: pl.DataFrame, by: Sequence[str] = (
 
 def compute_indicators(indicators: Sequence[Indicator], cases: pl.DataFrame,
                        by: Sequence[str] = (),
-                       linked: pl.DataFrame | None = None) -> pl.DataFrame:
+                       linked: pl.DataFrame | None = None,
+                       extract_date: dt.date | None = None) -> pl.DataFrame:
     """Several indicators stacked into one frame (lead-time columns null for the others)."""
-    parts = [compute_indicator(ind, cases, by, linked) for ind in indicators]
+    parts = [compute_indicator(ind, cases, by, linked, extract_date) for ind in indicators]
     if not parts:
         raise UserError("no indicator selected")
     return pl.concat(parts, how="diagonal_relaxed")

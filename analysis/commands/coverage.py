@@ -1,0 +1,101 @@
+"""`bcr coverage`: coverage against the cancer registry, completeness and timeliness."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import typer
+
+from analysis import coverage as cov
+from analysis.commands.incidence import _split, _years
+from analysis.errors import UserError
+from analysis.indicators import key_variables
+from analysis.output import write_frame
+
+MEASURES = ("coverage", "discrepancies", "completeness", "timeliness")
+
+
+def parse_date(text: str | None, option: str) -> date | None:
+    """An ISO date option, or a clear error."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{option} '{text}': write a date as YYYY-MM-DD") from None
+
+
+def in_years(frame: pl.DataFrame, years: str | None) -> pl.DataFrame:
+    """Rows whose ``year`` lies in a --years range (all rows without one)."""
+    span = _years(years)
+    return frame if span is None else frame.filter(pl.col("year").is_between(*span))
+
+
+def coverage(
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
+                                                 help="Only these subregistries."),
+    measure: str = typer.Option("coverage", "--measure",
+                                help="coverage, discrepancies, completeness or timeliness."),
+    by: str = typer.Option("", "--by", help="Group by any of region, county, hospital, year "
+                           "(comma-separated); always by subregistry."),
+    years: str | None = typer.Option(None, "--years",
+                                     help="Years of diagnosis, e.g. 2016-2025."),
+    window_days: int | None = typer.Option(None, "--window-days",
+                                           help="Largest difference in diagnosis dates for "
+                                           "a match (default: registry.yaml)."),
+    extract_date: str | None = typer.Option(None, "--extract-date",
+                                            help="Date of the extract, YYYY-MM-DD (default: "
+                                            "the latest vital-status date)."),
+    conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
+    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+) -> None:
+    """Coverage (täckningsgrad) against the cancer registry, completeness and timeliness.
+
+    coverage: share of the cancer registry's cases found in the quality registry (same
+    person, subregistry and diagnosis date within the window, one to one), at the extract
+    date and within 3 and 12 months of diagnosis, with Wilson score CIs. discrepancies:
+    records in only one of the two sources. completeness: share of cases with each key
+    variable filled in. timeliness: share registered within 3 and 12 months.
+    """
+    from analysis.ingest import load_data
+
+    if measure not in MEASURES:
+        raise UserError(f"--measure '{measure}': use one of {', '.join(MEASURES)}")
+    keys = _split(by)
+    loaded = load_data(data, subregistry or None)
+    cases = loaded.require("cases")
+    if subregistry:
+        cases = cases.filter(pl.col("subregistry").is_in(subregistry))
+    extract = parse_date(extract_date, "--extract-date") or loaded.extract_date()
+    if measure in ("coverage", "discrepancies"):
+        cancer = loaded.require("cancer_registry")
+        linked = cov.match_registries(cases, cancer, window_days)
+        if subregistry:
+            linked = linked.filter(pl.col("subregistry").is_in(subregistry))
+        linked = in_years(linked, years)
+        if measure == "coverage":
+            frame = cov.coverage(linked, keys, conf_level, extract)
+            title = "Coverage against the cancer registry"
+        else:
+            frame = cov.discrepancies(linked, keys)
+            title = "Records in both sources or in only one"
+    elif measure == "completeness":
+        wanted = {sid: names for sid, names in key_variables().items()
+                  if not subregistry or sid in subregistry}
+        frame = cov.completeness(in_years(cases, years), wanted, keys, conf_level)
+        title = "Completeness of key variables"
+    else:
+        frame = cov.timeliness(in_years(cases, years), keys, conf_level, extract)
+        title = "Registered within 3 and 12 months of diagnosis"
+    if extract is not None and measure in ("coverage", "timeliness"):
+        title += f" (extract date {extract})"
+    if fmt == "table" and out is None and "method" in frame.columns:
+        write_frame(frame.drop("method"), fmt, out,
+                    f"{title} — {frame['method'][0]}" if frame.height else title)
+    else:
+        write_frame(frame, fmt, out, title)

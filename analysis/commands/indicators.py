@@ -1,0 +1,83 @@
+"""`bcr indicators`: quality indicators with their target levels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import typer
+
+from analysis.commands.coverage import in_years, parse_date
+from analysis.commands.incidence import _split
+from analysis.coverage import match_registries
+from analysis.errors import UserError
+from analysis.indicators import Indicator, compute_indicators, load_indicators
+from analysis.output import write_frame
+
+
+def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[str],
+            keys: list[str], have_cancer_registry: bool) -> list[Indicator]:
+    """The indicators asked for; without --indicator, every one that can be computed."""
+    if ids:
+        known = {ind.id: ind for ind in all_indicators}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise UserError(f"unknown indicator(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(known)})")
+        return [known[i] for i in ids]
+    return [ind for ind in all_indicators
+            if (not subregistry or set(ind.subregistries) & set(subregistry))
+            and all(k in (*ind.units, "year") for k in keys)
+            and (ind.kind != "coverage" or have_cancer_registry)]
+
+
+def indicators(
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
+                                                 help="Only these subregistries."),
+    indicator: list[str] | None = typer.Option(None, "--indicator", "-i",
+                                               help="Only these indicators (ids of "
+                                               "data_dictionary/indicators.yaml)."),
+    by: str = typer.Option("", "--by", help="Reporting unit: region, county or hospital, "
+                           "and/or year (comma-separated); default national."),
+    years: str | None = typer.Option(None, "--years",
+                                     help="Years of diagnosis, e.g. 2016-2025."),
+    extract_date: str | None = typer.Option(None, "--extract-date",
+                                            help="Date of the extract, YYYY-MM-DD (default: "
+                                            "the latest vital-status date)."),
+    lang: str = typer.Option("sv", "--lang", help="Language of indicator names: sv or en."),
+    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+) -> None:
+    """Quality indicators, classified against their target levels (high / intermediate /
+    below).
+
+    Proportions with Wilson score CIs; lead times with median, quartiles and the share
+    within the target number of days. Groups smaller than an indicator's min_n are shown
+    but not classified. Without --indicator: every indicator reported at the --by level
+    (coverage ones only when the data folder has a cancer-registry extract).
+    """
+    from analysis.ingest import load_data
+
+    if lang not in ("sv", "en"):
+        raise UserError(f"--lang '{lang}': use sv or en")
+    keys = _split(by)
+    loaded = load_data(data, subregistry or None)
+    cases = loaded.require("cases")
+    chosen = _select(load_indicators(), indicator or [], subregistry or [], keys,
+                     loaded.cancer_registry is not None)
+    linked = None
+    if any(ind.kind == "coverage" for ind in chosen):
+        linked = in_years(match_registries(cases, loaded.require("cancer_registry")), years)
+    extract = parse_date(extract_date, "--extract-date") or loaded.extract_date()
+    frame = compute_indicators(chosen, in_years(cases, years), keys, linked, extract)
+    if subregistry:
+        frame = frame.filter(pl.col("subregistry").is_in(subregistry))
+    names = pl.DataFrame({"indicator": [i.id for i in chosen],
+                          "name": [i.name(lang) for i in chosen]})
+    frame = frame.join(names, on="indicator", how="left", maintain_order="left")
+    frame = frame.select("indicator", "name", pl.exclude("indicator", "name"))
+    title = "Kvalitetsindikatorer" if lang == "sv" else "Quality indicators"
+    write_frame(frame.drop("method") if fmt == "table" and out is None else frame,
+                fmt, out, title)
