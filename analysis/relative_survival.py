@@ -101,7 +101,7 @@ def rate_table(lifetable: pl.DataFrame, source: str = "lifetable") -> RateTable:
             raise InputError(source, rule, row=int(rows["_row"][0]), column=col,
                              value=rows[col][0])
     keys = [*([area] if area else []), "sex", "age", "year"]
-    dup = lt.filter(pl.struct(keys).is_duplicated())
+    dup = lt.filter(~pl.struct(keys).is_first_distinct())
     if dup.height:
         first = dup.row(0, named=True)
         raise InputError(source, f"duplicate row for {', '.join(f'{k}={first[k]}' for k in keys)}",
