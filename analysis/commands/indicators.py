@@ -79,5 +79,9 @@ def indicators(
     frame = frame.join(names, on="indicator", how="left", maintain_order="left")
     frame = frame.select("indicator", "name", pl.exclude("indicator", "name"))
     title = "Kvalitetsindikatorer" if lang == "sv" else "Quality indicators"
-    write_frame(frame.drop("method") if fmt == "table" and out is None else frame,
-                fmt, out, title)
+    if fmt == "table" and out is None:
+        # A terminal is narrow: the figures a reader compares; files keep every column.
+        lead = ["median", "q1", "q3"] if "median" in frame.columns else []
+        frame = frame.select("name", "subregistry", *keys, "n", "estimate", "lower",
+                             "upper", *lead, "high", "classification")
+    write_frame(frame, fmt, out, title)
