@@ -42,9 +42,11 @@ def _register() -> None:
     from analysis.commands import validate; app.command("validate")(validate.validate)
     from analysis.commands import dictionary; app.command("dictionary")(dictionary.dictionary)
     # -- further subcommands below this line --
+    from analysis.commands import demo; app.command("demo")(demo.demo)
     from analysis.commands import incidence; app.command("incidence")(incidence.incidence)
     from analysis.commands import coverage; app.command("coverage")(coverage.coverage)
     from analysis.commands import indicators; app.command("indicators")(indicators.indicators)
+    from analysis.commands import survival; app.command("survival")(survival.survival)
     return None
 
 
