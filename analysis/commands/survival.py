@@ -1,0 +1,166 @@
+"""`bcr survival`: observed, relative and net survival, age-standardised, and Cox models."""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.console import Console
+
+from analysis import cox as cx
+from analysis import relative_survival as rs
+from analysis import survival as sv
+from analysis.errors import UserError
+from analysis.output import write_frame
+
+_ALIASES = {"agegroup": "age_group"}
+
+
+def _split(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def _times(text: str | None) -> list[float] | None:
+    if not text:
+        return None
+    try:
+        return [float(t) for t in _split(text)]
+    except ValueError:
+        raise UserError(f"--times '{text}': write years separated by commas, e.g. 1,3,5"
+                        ) from None
+
+
+def _period(text: str | None) -> tuple[date, date] | None:
+    if not text:
+        return None
+    first, _, last = text.partition("-")
+    try:
+        start, end = int(first), int(last or first)
+    except ValueError:
+        raise UserError(f"--period '{text}': write a year range, e.g. 2021-2025") from None
+    return date(start, 1, 1), date(end, 12, 31)
+
+
+def _link(folder: Path, source: Path, name: str) -> None:
+    if not source.exists():
+        raise UserError(f"{source}: file not found")
+    (folder / f"{name}{source.suffix.lower()}").symlink_to(source.resolve())
+
+
+def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
+          subregistry: list[str], stack: ExitStack):
+    """The registry data: a folder, or single files in the registry-extract contract."""
+    from analysis.ingest import load_data
+
+    if cases is None and lifetable is None:
+        return load_data(data, subregistry or None), None
+    if cases is not None and data is not None:
+        raise UserError("give either --data or --cases, not both")
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bcr-survival-")))
+    if lifetable is not None:
+        _link(folder, lifetable, "lifetable")
+    if cases is not None:
+        # One subregistry: the file needs no subregistry column.
+        _link(folder, cases, subregistry[0] if len(subregistry) == 1 else "cases")
+        return load_data(folder, subregistry or None), None
+    own_lifetable = load_data(folder).lifetable
+    return load_data(data, subregistry or None), own_lifetable
+
+
+def survival(
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    cases: Path | None = typer.Option(None, "--cases", help="A registry extract file "
+                                      "(CSV, Parquet or Excel) instead of a data folder."),
+    lifetable: Path | None = typer.Option(None, "--lifetable",
+                                          help="A life table file (year, sex, age, "
+                                          "mortality_rate or qx; optional region/county)."),
+    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
+                                                 help="Only these subregistries."),
+    by: str = typer.Option("", "--by", help="Group by columns, e.g. region,sex,agegroup "
+                           "(comma-separated)."),
+    method: str = typer.Option("km", "--method", help="km, ederer2 or pohar-perme."),
+    times: str | None = typer.Option(None, "--times", help="Years, e.g. 1,3,5 (default "
+                                     "from registry.yaml)."),
+    period: str | None = typer.Option(None, "--period", help="Period analysis window of "
+                                      "calendar years, e.g. 2021-2025 (Brenner)."),
+    age_standardise: str | None = typer.Option(None, "--age-standardise",
+                                               help="icss1, icss2, icss3 or nordcan_icss1; "
+                                               "'auto' takes the subregistry's set."),
+    conf_type: str = typer.Option("log", "--ci", help="Relative survival CI scale: log "
+                                  "or log-log."),
+    median: bool = typer.Option(False, "--median", help="Median survival (km) instead."),
+    logrank: bool = typer.Option(False, "--logrank", help="Log-rank test across --by."),
+    cox: bool = typer.Option(False, "--cox", help="Cox model of region adjusted for age "
+                             "and sex."),
+    reference: str | None = typer.Option(None, "--reference",
+                                         help="Reference region of --cox."),
+    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+) -> None:
+    """Survival: Kaplan-Meier (default), relative (Ederer II) or net (Pohar Perme)
+    survival by group, optionally for a period window and age-standardised (ICSS), the
+    median, a log-rank test, or a Cox model of region.
+
+    NORDCAN exclusions (age 90+, death certificate or autopsy only) are applied and
+    counted on stderr; groups below the minimum size get no estimate.
+    """
+    keys = [_ALIASES.get(k, k) for k in _split(by)]
+    subs = list(subregistry or [])
+    if method not in ("km", *rs.METHODS):
+        raise UserError(f"--method '{method}': use km, ederer2 or pohar-perme")
+    with ExitStack() as stack:
+        loaded, own_lifetable = _load(data, cases, lifetable, subs, stack)
+        frame = loaded.require("cases")
+        if subs:
+            frame = frame.filter(pl.col("subregistry").is_in(subs))
+        source = str(cases) if cases is not None else "cases"
+        fu = sv.prepare_followup(frame, source=source)
+        life = own_lifetable if own_lifetable is not None else loaded.lifetable
+    err = Console(stderr=True)
+    for reason, n in fu.excluded.iter_rows():
+        err.print(f"excluded from survival: {n} case(s), {reason}", highlight=False)
+    followup = fu.data
+    window = _period(period)
+    if window is not None:
+        followup = sv.period_window(followup, *window)
+    when = f", period {period}" if window else ""
+    if cox:
+        result = cx.cox_region(followup, reference=reference)
+        title = "Cox model of region, adjusted for age and sex"
+    elif logrank:
+        result = sv.logrank(followup, keys)
+        title = "Log-rank test"
+    elif median:
+        result = sv.km_median(followup, keys)
+        title = f"Median survival (years){when}"
+    elif method == "km":
+        result = sv.kaplan_meier(followup, keys, _times(times))
+        title = f"Observed survival (Kaplan-Meier){when}"
+    else:
+        if life is None:
+            raise UserError("relative survival needs a life table (lifetable.csv in the "
+                            "data folder, or --lifetable FILE)")
+        if age_standardise:
+            standard = age_standardise
+            if standard == "auto":
+                if len(subs) != 1:
+                    raise UserError("--age-standardise auto needs exactly one --subregistry")
+                standard = rs.standard_for(subs[0])
+            result = rs.age_standardised(followup, life, standard, keys, _times(times),
+                                         method, conf_type=conf_type)
+            title = f"Age-standardised {rs.METHODS[method]}{when}"
+        else:
+            result = rs.relative_survival(followup, life, keys, _times(times), method,
+                                          conf_type=conf_type)
+            title = f"{rs.METHODS[method]}{when}"
+    if fmt == "table" and out is None and "method" in result.columns \
+            and result.get_column("method").n_unique() == 1:
+        # A terminal table shows the method once, in its title.
+        title = f"{title}\n{result['method'][0]}"
+        result = result.drop("method")
+    write_frame(result, fmt, out, title)
