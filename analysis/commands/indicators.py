@@ -11,6 +11,7 @@ from analysis.commands.coverage import in_years, parse_date
 from analysis.commands.incidence import _split
 from analysis.coverage import match_registries
 from analysis.errors import UserError
+from analysis.funnel import funnel_limits
 from analysis.indicators import Indicator, compute_indicators, load_indicators
 from analysis.output import write_frame
 
@@ -46,6 +47,9 @@ def indicators(
     extract_date: str | None = typer.Option(None, "--extract-date",
                                             help="Date of the extract, YYYY-MM-DD (default: "
                                             "the latest vital-status date)."),
+    funnel: bool = typer.Option(False, "--funnel", help="With --by hospital: each hospital "
+                                "against 95 % and 99.8 % exact binomial funnel limits "
+                                "around the national proportion (Spiegelhalter 2005)."),
     lang: str = typer.Option("sv", "--lang", help="Language of indicator names: sv or en."),
     fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
@@ -74,12 +78,20 @@ def indicators(
     frame = compute_indicators(chosen, in_years(cases, years), keys, linked, extract)
     if subregistry:
         frame = frame.filter(pl.col("subregistry").is_in(subregistry))
+    if funnel:
+        if keys != ["hospital"]:
+            raise UserError("--funnel needs --by hospital")
+        frame = pl.concat(
+            [funnel_limits(part, "hospital").select(
+                pl.lit(ind).alias("indicator"), pl.lit(sid).alias("subregistry"), pl.all())
+             for (ind, sid), part in frame.group_by("indicator", "subregistry",
+                                                    maintain_order=True)])
     names = pl.DataFrame({"indicator": [i.id for i in chosen],
                           "name": [i.name(lang) for i in chosen]})
     frame = frame.join(names, on="indicator", how="left", maintain_order="left")
     frame = frame.select("indicator", "name", pl.exclude("indicator", "name"))
     title = "Kvalitetsindikatorer" if lang == "sv" else "Quality indicators"
-    if fmt == "table" and out is None:
+    if fmt == "table" and out is None and not funnel:
         # A terminal is narrow: the figures a reader compares; files keep every column.
         lead = ["median", "q1", "q3"] if "median" in frame.columns else []
         frame = frame.select("name", "subregistry", *keys, "n", "estimate", "lower",
