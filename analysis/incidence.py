@@ -479,25 +479,23 @@ def rate_ratios(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "regi
     return _sorted(out, [*keys, unit], agg)
 
 
-def _fit_trend(frame: pl.DataFrame, adjust: list[str], first: int,
+def _fit_trend(t: np.ndarray, n: np.ndarray, py: np.ndarray, stratum: np.ndarray,
                z: float) -> tuple[float, float, float, float] | None:
-    """(b, lower b, upper b, p) of year in a Poisson GLM, or None without cases."""
-    frame = frame.filter(pl.col("person_years") > 0)
-    if adjust:  # strata without any case carry no information on the trend
-        frame = frame.filter(pl.col("n").sum().over(adjust) > 0)
-    if frame.get_column("n").sum() == 0 or frame.get_column("year").n_unique() < 2:
+    """(b, lower b, upper b, p) of year t in a Poisson GLM with a term per stratum, or
+    None without cases. Pure numpy: polars' worker threads, woken by a query between fits,
+    make BLAS many times slower."""
+    # Strata without any case carry no information on the trend (their MLE is -inf).
+    keep = (py > 0) & (np.bincount(stratum, weights=n)[stratum] > 0)
+    t, n, py, stratum = t[keep], n[keep], py[keep], stratum[keep]
+    if n.sum() == 0 or np.unique(t).size < 2:
         return None
-    exog = frame.select((pl.col("year") - first).cast(pl.Float64).alias("year"))
-    if adjust:
-        exog = pl.concat([exog, frame.select(adjust).cast(pl.String)
-                          .to_dummies(drop_first=True).cast(pl.Float64)], how="horizontal")
-    x = sm.add_constant(exog.to_numpy(), has_constant="add")
-    model = sm.GLM(frame.get_column("n").to_numpy().astype(float), x,
-                   family=sm.families.Poisson(),
-                   offset=np.log(frame.get_column("person_years").to_numpy()))
+    levels = np.unique(stratum)
+    dummies = (stratum[:, None] == levels[None, 1:]).astype(float)
+    x = np.column_stack([np.ones_like(t), t, dummies])
+    model = sm.GLM(n, x, family=sm.families.Poisson(), offset=np.log(py))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a perfect fit warns; its estimates are exact
-        res = model.fit()
+        res = model.fit(wls_method="qr")
     b, se = float(res.params[1]), float(res.bse[1])
     return b, b - z * se, b + z * se, float(res.pvalues[1])
 
@@ -527,15 +525,20 @@ def annual_percent_change(cases: pl.DataFrame, population: pl.DataFrame,
     _no_person_years(agg.group_by("year", *keys).agg(pl.col("person_years").sum()),
                      [*keys, "year"])
     cell = list(dict.fromkeys([*keys, "year", *adj]))
-    cells = agg.group_by(cell).agg(pl.col("n").sum(), pl.col("person_years").sum())
+    strata = [a for a in adj if a not in keys]
+    cells = (agg.group_by(cell).agg(pl.col("n").sum(), pl.col("person_years").sum())
+             .with_columns((pl.struct(strata).rank("dense") - 1 if strata else pl.lit(0))
+                           .cast(pl.Int64).alias("stratum")))
     z = stats.norm.ppf(1 - _alpha(conf_level) / 2)
-    rows = []
     parts = cells.partition_by(keys, as_dict=True, maintain_order=True) if keys else {(): cells}
-    for key, part in parts.items():
-        fit = _fit_trend(part, [a for a in adj if a not in keys], first, z)
+    arrays = {key: [part.get_column(c).to_numpy().astype(float if c != "stratum" else int)
+                    for c in ("year", "n", "person_years", "stratum")]
+              for key, part in parts.items()}
+    rows = []
+    for key, (t, n, py, stratum) in arrays.items():
+        fit = _fit_trend(t - first, n, py, stratum, z)
         apc = [None] * 3 if fit is None else [100 * math.expm1(b) for b in fit[:3]]
-        rows.append((*key, int(part.get_column("n").sum()), first, last, *apc,
-                     None if fit is None else fit[3]))
+        rows.append((*key, int(n.sum()), first, last, *apc, None if fit is None else fit[3]))
     schema = {**{k: cells.schema[k] for k in keys}, "n": pl.Int64, "first_year": pl.Int64,
               "last_year": pl.Int64, "estimate": pl.Float64, "lower": pl.Float64,
               "upper": pl.Float64, "p_value": pl.Float64}
