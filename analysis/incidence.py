@@ -175,12 +175,15 @@ def _check_population(pop: pl.DataFrame, first: int, last: int,
     return pop
 
 
-def _check_cases(cases: pl.DataFrame, pop: pl.DataFrame, keys: list[str]) -> None:
+def _check_dated(cases: pl.DataFrame) -> None:
     for col in ("year", "age"):
         missing = cases.filter(pl.col(col).is_null())
         if not missing.is_empty():
             raise UserError(f"{missing.height} case(s) lack the {col} of diagnosis: "
                             + _listing(missing.select("subregistry", "case_id")))
+
+
+def _check_cases(cases: pl.DataFrame, pop: pl.DataFrame, keys: list[str]) -> None:
     known = pop.get_column("county").unique().implode()
     outside = cases.filter(~pl.col("county").is_in(known) | pl.col("county").is_null())
     if not outside.is_empty():
@@ -225,6 +228,7 @@ def aggregate(cases: pl.DataFrame, population: pl.DataFrame, by: Sequence[str] =
                              "region", *[k for k in CASE_KEYS if k in keys]), "case")
     breaks = list(age_breaks) if age_breaks is not None else default_age_breaks()
     groups = age_groups(breaks)
+    _check_dated(cases)
     first, last = _year_range(cases, years)
     cases = cases.filter(pl.col("year").is_between(first, last) & (pl.col("age") >= breaks[0]))
     pop = _check_population(population, first, last, breaks)
@@ -427,7 +431,8 @@ def rate_ratios(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "regi
                 by: Sequence[str] = (), *,
                 standard: str | Path | StandardPopulation | None = None,
                 years: tuple[int, int] | None = None, age_breaks: Sequence[int] | None = None,
-                period_length: int | None = None, conf_level: float = 0.95) -> pl.DataFrame:
+                period_length: int | None = None, per: float = 100_000,
+                conf_level: float = 0.95) -> pl.DataFrame:
     """Ratio of each unit's age-standardised rate to that of all units (the nation).
 
     RR = R_u / R_N with R = sum_i w_i x_i / n_i (direct standardisation as in
@@ -439,8 +444,8 @@ def rate_ratios(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "regi
     interval too wide. A unit without cases has ratio 0, lower limit 0 and no upper limit
     (the log-normal interval is undefined there).
 
-    Columns: the keys, unit, n, rate, reference_rate, estimate, lower, upper, standard,
-    method.
+    Columns: the keys, unit, n, rate and reference_rate (per `per` person-years),
+    estimate, lower, upper, standard, method.
     """
     keys = _unit_keys(by, unit)
     std = _standard(standard)
@@ -468,8 +473,8 @@ def rate_ratios(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "regi
     ratio = np.where(r_n > 0, r_u / np.where(r_n > 0, r_n, 1.0), np.nan)
     half = z * np.sqrt(var)
     out = grouped.select(
-        *keys, unit, "n", (pl.col("r_u") * 100_000).alias("rate"),
-        (pl.col("r_n") * 100_000).alias("reference_rate"),
+        *keys, unit, "n", (pl.col("r_u") * per).alias("rate"),
+        (pl.col("r_n") * per).alias("reference_rate"),
         pl.Series("estimate", ratio).fill_nan(None),
         pl.Series("lower", np.where(pos, ratio * np.exp(-half), 0.0)),
         pl.Series("upper", np.where(pos, ratio * np.exp(half), np.nan)).fill_nan(None),

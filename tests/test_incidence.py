@@ -364,6 +364,14 @@ def test_unknown_sex_counts_in_totals_but_not_by_sex():
     assert "c1" in str(exc.value) and "19500101" not in str(exc.value)  # never person_id
 
 
+def test_case_without_age_is_refused_not_dropped():
+    pop = population(two_group_population(1000, 1000))
+    c = cases([(2020, "01", 1, 70), (2020, "01", 1, 70)]).with_columns(
+        pl.when(pl.col("case_id") == "c1").then(None).otherwise(pl.col("age")).alias("age"))
+    with pytest.raises(UserError, match="1 case\\(s\\) lack the age .*case_id c1"):
+        inc.crude_rates(c, pop)
+
+
 def test_unknown_grouping_key():
     pop = population(two_group_population(1000, 1000))
     with pytest.raises(UserError, match="cannot group by hospital"):

@@ -103,7 +103,7 @@ def incidence(
         title = f"Standardised incidence ratio by {unit} (reference: all {unit}s together)"
     elif rate_ratio:
         frame = inc.rate_ratios(cases, population, unit, keys, standard=std,
-                                period_length=period_length, **common)
+                                period_length=period_length, per=per, **common)
         title = f"Ratio of age-standardised rates by {unit} to all {unit}s together"
     elif apc:
         frame = inc.annual_percent_change(cases, population, keys, adjust=_split(adjust),
