@@ -47,6 +47,8 @@ def _register() -> None:
     from analysis.commands import coverage; app.command("coverage")(coverage.coverage)
     from analysis.commands import indicators; app.command("indicators")(indicators.indicators)
     from analysis.commands import survival; app.command("survival")(survival.survival)
+    from analysis.commands import pseudonymise as ps; app.command("pseudonymise")(ps.pseudonymise)
+    from analysis.commands import erase; app.command("erase")(erase.erase)
     return None
 
 

@@ -28,6 +28,8 @@ ever puts an identity number into a message.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
 import polars as pl
 
@@ -78,6 +80,7 @@ def _personnummer(frame: pl.DataFrame, reference: dt.date) -> pl.DataFrame:
     g = g.with_columns(
         pl.col("yy", "mm", "dd", "check").cast(pl.Int64, strict=False),
         pl.concat_str("yy", "mm", "dd", "serial").alias("nine"),
+        pl.concat_str("yy", "mm", "dd", "serial", "check").alias("ten"),
     ).with_columns(pl.when(pl.col("dd") > 60).then(pl.col("dd") - 60).otherwise("dd"))
     # Ten-digit form: the latest YYMMDD on or before the reference date; '+' adds a century.
     ref_year = reference.year
@@ -92,7 +95,8 @@ def _personnummer(frame: pl.DataFrame, reference: dt.date) -> pl.DataFrame:
         .otherwise("candidate")
     )
     g = g.with_columns(birth_date=_date(year, pl.col("mm"), pl.col("dd")),
-                       luhn=_luhn_ok(pl.col("nine"), pl.col("check")))
+                       luhn=_luhn_ok(pl.col("nine"), pl.col("check")),
+                       canonical=pl.concat_str((year // 100).cast(pl.String), "ten"))
     valid = (
         pl.col("yy").is_not_null()
         # '+' only belongs to the ten-digit form, where it carries the century.
@@ -102,7 +106,7 @@ def _personnummer(frame: pl.DataFrame, reference: dt.date) -> pl.DataFrame:
         & pl.col("luhn")
     ).fill_null(False)
     sex = pl.when(_digit(pl.col("serial"), 2) % 2 == 1).then(1).otherwise(2)
-    return g.select(valid.alias("valid"), "birth_date", sex.alias("sex"))
+    return g.select(valid.alias("valid"), "birth_date", sex.alias("sex"), "canonical")
 
 
 def _mod11(digits: list[pl.Expr], weights: tuple[int, ...]) -> pl.Expr:
@@ -118,7 +122,8 @@ def _fodselsnummer(frame: pl.DataFrame) -> pl.DataFrame:
     parts = ("dd", "mm", "yy", "ind", "k1", "k2")
     g = frame.select(pl.col("pid").str.extract_groups(_NO).struct.rename_fields(list(parts))) \
         .unnest("pid")
-    g = g.with_columns(pl.concat_str("dd", "mm", "yy", "ind").alias("body"))
+    g = g.with_columns(pl.concat_str("dd", "mm", "yy", "ind").alias("body"),
+                       pl.concat_str(*parts).alias("canonical"))
     g = g.with_columns(pl.col(*parts).cast(pl.Int64, strict=False),
                        *(_digit(pl.col("body"), i).alias(f"d{i}") for i in range(9)))
     digits = [pl.col(f"d{i}") for i in range(9)]
@@ -141,22 +146,26 @@ def _fodselsnummer(frame: pl.DataFrame) -> pl.DataFrame:
     valid = (pl.col("birth_date").is_not_null() & (pl.col("c1") == pl.col("k1"))
              & (pl.col("c2") == pl.col("k2"))).fill_null(False)
     sex = pl.when(ind % 2 == 1).then(1).otherwise(2)
-    return g.select(valid.alias("valid"), "birth_date", sex.alias("sex"))
+    return g.select(valid.alias("valid"), "birth_date", sex.alias("sex"), "canonical")
 
 
 def parse(series: pl.Series, scheme: str, reference: dt.date | None = None) -> pl.DataFrame:
     """Validate identity numbers and decode them, one row per input value.
 
-    Returns columns ``valid`` (Boolean), ``birth_date`` (Date) and ``sex`` (Int64, 1 man,
-    2 woman); the last two are null where the number is invalid or the scheme encodes
-    nothing (``pseudonym``). ``reference`` (default today) resolves the century of the
+    Returns columns ``valid`` (Boolean), ``birth_date`` (Date), ``sex`` (Int64, 1 man,
+    2 woman) and ``canonical`` (String); birth date and sex are null where the number is
+    invalid or the scheme encodes nothing (``pseudonym``). ``canonical`` is one spelling
+    per identity, so that files writing it differently still link: twelve digits without
+    separator for a personnummer, eleven digits for a fødselsnummer, and otherwise the
+    value without surrounding blanks. ``reference`` (default today) resolves the century of the
     ten-digit personnummer; use the extract date for reproducible results.
     """
     _check_scheme(scheme)
     frame = pl.DataFrame({"pid": series.cast(pl.String).str.strip_chars()})
     if scheme == "pseudonym":
         out = frame.select(valid=(pl.col("pid").str.len_chars() > 0).fill_null(False),
-                           birth_date=pl.lit(None, pl.Date), sex=pl.lit(None, pl.Int64))
+                           birth_date=pl.lit(None, pl.Date), sex=pl.lit(None, pl.Int64),
+                           canonical="pid")
     elif scheme == "personnummer":
         out = _personnummer(frame, reference or dt.date.today())
     else:
@@ -165,7 +174,14 @@ def parse(series: pl.Series, scheme: str, reference: dt.date | None = None) -> p
         "valid",
         pl.when("valid").then("birth_date").alias("birth_date"),
         pl.when("valid").then("sex").cast(pl.Int64).alias("sex"),
+        pl.when("valid").then("canonical").otherwise(frame["pid"]).alias("canonical"),
     )
+
+
+def canonical(series: pl.Series, scheme: str, reference: dt.date | None = None) -> pl.Series:
+    """One spelling per identity (see :func:`parse`), e.g. ``811218-9876`` ->
+    ``198112189876``; invalid values are only stripped of surrounding blanks."""
+    return parse(series, scheme, reference)["canonical"].rename(series.name)
 
 
 def valid_mask(series: pl.Series, scheme: str, reference: dt.date | None = None) -> pl.Series:
@@ -188,3 +204,10 @@ def birth_date_and_sex(pid: str, scheme: str,
     if row["birth_date"] is None:
         return None
     return row["birth_date"], row["sex"]
+
+
+def pseudonym(canonical_id: str, key: bytes) -> str:
+    """The keyed pseudonym of a canonical identity: HMAC-SHA256 (Krawczyk, Bellare and
+    Canetti 1997, RFC 2104) as 64 hex digits. Without the key it can neither be reversed
+    nor recomputed by hashing every possible identity number."""
+    return hmac.new(key, canonical_id.encode("utf-8"), hashlib.sha256).hexdigest()

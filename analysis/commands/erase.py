@@ -1,0 +1,55 @@
+"""`bcr erase`: remove a person who opts out (reservation) from every dataset."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from analysis.erasure import AUDIT_LOG
+from analysis.erasure import erase as erase_person
+from analysis.errors import UserError
+from analysis.pseudonymise import KEY_ENV, load_key
+
+
+def erase(
+    person: str = typer.Option(..., "--person",
+                               help="The person's identity number, or - to read it from "
+                               "standard input (keeps it out of the shell history)."),
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    key_file: Path | None = typer.Option(None, "--key-file",
+                                         help="Pseudonymisation key: also finds the person "
+                                         f"in pseudonymised files (default: ${KEY_ENV} if "
+                                         "set)."),
+) -> None:
+    """Erase every record of one person from every extract of a data folder.
+
+    All subregistry extracts and the cancer-registry extract are rewritten at once: an
+    interrupted run leaves every file as before or as after, and the next run finishes
+    or undoes it. An audit line (time, a keyed or salted one-way hash of the identity,
+    rows removed per file) is appended to erasure_audit.log in the data folder; the
+    identity number itself is written nowhere. Running it again changes nothing.
+    """
+    if person == "-":
+        person = sys.stdin.readline().strip()
+    if not person.strip():
+        raise UserError("--person: no identity number given")
+    keyed = key_file is not None or os.environ.get(KEY_ENV, "").strip()
+    key = load_key(key_file) if keyed else None
+    if data is None:
+        from analysis.demo import cached_demo_dir
+        data = cached_demo_dir()
+    result = erase_person(data, person, key=key)
+    console = Console(stderr=True)
+    if result.recovered:
+        console.print(f"an interrupted earlier erasure in {data} was {result.recovered}")
+    if not result.total:
+        console.print(f"no records of this person in {data}; nothing was changed")
+        return
+    for name, n in result.removed.items():
+        console.print(f"{name}: {n} row{'s' if n != 1 else ''} removed", highlight=False)
+    console.print(f"recorded in {Path(data) / AUDIT_LOG}", highlight=False)
