@@ -70,7 +70,12 @@ def _greedy_pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.
     unless either record is already used; ties resolve by input order, so the result is
     deterministic.
     """
-    ordered = candidates.sort("days_apart", "cr_row", "qr_row")
+    # A pair whose two records have no other candidate cannot conflict: keep it directly
+    # and run the loop over the rest only (fast at registry scale).
+    alone = ((pl.len().over("cr_row") == 1) & (pl.len().over("qr_row") == 1)).alias("alone")
+    candidates = candidates.with_columns(alone)
+    single = candidates.filter("alone")
+    ordered = candidates.filter(~pl.col("alone")).sort("days_apart", "cr_row", "qr_row")
     cr, qr, days = (ordered[c].to_numpy() for c in ("cr_row", "qr_row", "days_apart"))
     used_cr: set[int] = set()
     used_qr: set[int] = set()
@@ -80,7 +85,9 @@ def _greedy_pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.
             used_cr.add(cr[i])
             used_qr.add(qr[i])
             keep[i] = True
-    return cr[keep], qr[keep], days[keep]
+    return (np.concatenate([single["cr_row"].to_numpy(), cr[keep]]),
+            np.concatenate([single["qr_row"].to_numpy(), qr[keep]]),
+            np.concatenate([single["days_apart"].to_numpy(), days[keep]]))
 
 
 def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,

@@ -54,23 +54,6 @@ def wilson_interval(events: int, n: int, level: float = 0.95) -> tuple[float, fl
     return row[0], row[1]
 
 
-def proportion_table(frame: pl.DataFrame, by: Sequence[str], outcome: pl.Expr,
-                     level: float = 0.95) -> pl.DataFrame:
-    """Share of rows meeting ``outcome`` per group, with a Wilson score CI.
-
-    ``outcome`` is a Boolean expression; a null outcome counts as not met (the caller
-    decides beforehand which rows belong to the denominator). Returns one row per group
-    with the group keys, ``events``, ``n``, ``estimate``, ``lower``, ``upper`` and
-    ``method``, sorted by the keys.
-    """
-    aggs = {"events": outcome.fill_null(False).sum().cast(pl.Int64),
-            "n": pl.len().cast(pl.Int64)}
-    if not by:
-        return with_wilson(frame.select(**aggs), level)
-    return with_wilson(frame.group_by(list(by)).agg(**aggs), level).sort(
-        list(by), nulls_last=True)
-
-
 def with_wilson(counts: pl.DataFrame, level: float = 0.95) -> pl.DataFrame:
     """Add ``estimate``, ``lower``, ``upper`` and ``method`` to a frame of events and n."""
     lower, upper = wilson_exprs(pl.col("events"), pl.col("n"), level)

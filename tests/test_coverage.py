@@ -218,3 +218,34 @@ def test_completeness():
     with pytest.raises(UserError, match="no_such_variable"):
         completeness(cases, {"cll": ["no_such_variable"]})
     assert completeness(cases, {"aml": ["hospital"]}).is_empty()
+
+
+def test_cli_coverage_round_trip(tmp_path):
+    from conftest import make_pnr
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    people = [make_pnr(date(1950, 3, 14), s, 1) for s in (21, 22, 23)]
+    registry = pl.DataFrame({
+        "case_id": ["A1", "A2"], "person_id": people[:2], "sex": [1, 1],
+        "birth_date": ["1950-03-14"] * 2, "diagnosis_date": ["2020-05-04", "2020-05-04"],
+        "icd10": ["C92.0"] * 2, "county": ["12", "01"], "hospital": ["SUS", "KS"],
+        "vital_status_date": ["2025-12-31"] * 2, "report_date": ["2020-06-01", "2021-06-01"]})
+    registry.write_csv(tmp_path / "aml.csv")
+    pl.DataFrame({"person_id": people, "diagnosis_date": ["2020-05-01"] * 3,
+                  "icd10": ["C92.0"] * 3, "county": ["12", "01", "12"]}).write_csv(
+        tmp_path / "cancer_registry.csv")
+    result = CliRunner().invoke(app, ["coverage", "--data", str(tmp_path), "--by", "region",
+                                      "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    out = pl.read_csv(result.stdout.encode())
+    got = {(r["region"], r["measure"]): (r["events"], r["n"]) for r in out.iter_rows(named=True)}
+    # Syd: 2 cancer-registry cases, 1 matched, reported within 3 months.
+    # Stockholm Gotland: 1 case, matched, reported after 13 months.
+    assert got == {("stockholm_gotland", "coverage"): (1, 1),
+                   ("stockholm_gotland", "coverage_3m"): (0, 1),
+                   ("stockholm_gotland", "coverage_12m"): (0, 1),
+                   ("syd", "coverage"): (1, 2), ("syd", "coverage_3m"): (1, 2),
+                   ("syd", "coverage_12m"): (1, 2)}
+    assert not any(p in result.stdout for p in people)

@@ -10,8 +10,8 @@ from scipy import stats
 from analysis.proportions import (
     WILSON_METHOD,
     binomial_limit,
-    proportion_table,
     wilson_interval,
+    with_wilson,
 )
 
 Z95 = 1.959963984540054  # standard normal 0.975 quantile
@@ -62,23 +62,15 @@ def test_wilson_other_level():
         wilson_interval(7, 10, level=95)
 
 
-def test_proportion_table_groups_and_null_outcome():
-    frame = pl.DataFrame({"g": ["a", "a", "a", "b", "b"], "ok": [1, 0, None, 1, 1]})
-    out = proportion_table(frame, ["g"], pl.col("ok") == 1)
-    assert out["g"].to_list() == ["a", "b"]
-    assert out["events"].to_list() == [1, 2]
-    assert out["n"].to_list() == [3, 2]  # a null outcome counts as not met
-    assert out["estimate"].to_list() == pytest.approx([1 / 3, 1.0])
+def test_with_wilson_frame():
+    counts = pl.DataFrame({"g": ["a", "b", "c"], "events": [1, 2, 0], "n": [3, 2, 0]})
+    out = with_wilson(counts)
+    assert out["estimate"][:2].to_list() == pytest.approx([1 / 3, 1.0])
+    assert out["estimate"][2] is None
     assert out["lower"][0] == pytest.approx(wilson_closed_form(1, 3)[0])
     assert out["upper"][1] == 1.0
+    assert out["lower"][2] is None and out["upper"][2] is None  # empty group
     assert out["method"].unique().to_list() == [WILSON_METHOD]
-    total = proportion_table(frame, [], pl.col("ok") == 1)
-    assert total.select("events", "n").row(0) == (3, 5)
-
-
-def test_proportion_table_empty_frame():
-    frame = pl.DataFrame(schema={"g": pl.String, "ok": pl.Int64})
-    assert proportion_table(frame, ["g"], pl.col("ok") == 1).is_empty()
 
 
 def test_binomial_limit_simple_is_scipy_quantile():
