@@ -441,8 +441,8 @@ def _care(rng: np.random.Generator, cfg: dict[str, Any], subs: list[_Sub],
     c["start"] = np.where(treated, c["diag"] + after, NO_DATE)
     # died (or the extract came) before the planned start: recorded as not treated
     late = treated & (c["start"] > end)
-    for k, s in enumerate(subs):
-        fallback = [i for i, t in enumerate(treated_of[k]) if not t]
+    for k, flags in enumerate(treated_of):
+        fallback = [i for i, t in enumerate(flags) if not t]
         rows = late & (c["sub"] == k)
         ttype[rows] = fallback[0] if fallback else -1
     c["start"][late] = NO_DATE
@@ -487,10 +487,12 @@ class DemoRegistry:
 
 
 def _optional_fields() -> list[str]:
-    """Every optional variable of every subregistry, in dictionary order."""
+    """Every optional variable of every subregistry that may be left empty, in dictionary
+    order; an empty death_date means alive, so it is never blanked at random."""
     names: list[str] = []
     for sid in dd.subregistry_ids():
-        names += [f.name for f in dd.fields(sid) if not f.required and f.name not in names]
+        names += [f.name for f in dd.fields(sid)
+                  if not f.required and f.name not in names and f.name != "death_date"]
     return names
 
 
