@@ -18,9 +18,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from analysis import dictionary
+from analysis import dictionary, identity
 from analysis.errors import UserError
 from analysis.proportions import with_wilson
+from analysis.validate import age_at
 
 BOTH = "both"
 CANCER_REGISTRY_ONLY = "cancer_registry_only"
@@ -53,14 +54,27 @@ def _check_by(by: Sequence[str]) -> list[str]:
 def assign_subregistry(cancer_registry: pl.DataFrame) -> pl.DataFrame:
     """The cancer registry with a ``subregistry`` column from the ICD-10 code lists.
 
-    Codes outside every subregistry's list (other cancers) get a null subregistry.
+    Codes outside every subregistry's list (other cancers) get a null subregistry. A
+    ``birth_date`` column, when present, also applies each subregistry's ``min_age``
+    (adult lymphoma): a younger patient's record gets a null subregistry.
     """
     codes = cancer_registry["icd10"].unique().to_list()
     lookup = pl.DataFrame(
         {"icd10": codes, "subregistry": [dictionary.subregistry_of(c) for c in codes]},
         schema={"icd10": pl.String, "subregistry": pl.String},
     )
-    return cancer_registry.join(lookup, on="icd10", how="left", nulls_equal=True)
+    out = cancer_registry.join(lookup, on="icd10", how="left", nulls_equal=True)
+    if "birth_date" not in out.columns:
+        return out
+    min_age = pl.DataFrame(
+        {"subregistry": dictionary.subregistry_ids(),
+         "min_age": [int(dictionary.subregistry(s).get("min_age", 0))
+                     for s in dictionary.subregistry_ids()]})
+    too_young = (age_at(pl.col("birth_date"), pl.col("diagnosis_date"))
+                 < pl.col("min_age")).fill_null(False)
+    return (out.join(min_age, on="subregistry", how="left")
+            .with_columns(subregistry=pl.when(~too_young).then("subregistry"))
+            .drop("min_age"))
 
 
 def _greedy_pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,7 +109,11 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
     """Link quality-registry cases to cancer-registry records, one to one.
 
     A cancer-registry record belongs to the subregistry whose ICD-10 list holds its code
-    (records of other cancers are left out). It matches a case of the same person and
+    (records of other cancers are left out, and so are patients younger than the
+    subregistry's ``min_age`` when the identity number gives the birth date). Identity
+    numbers are compared in their canonical spelling (analysis.identity, scheme of
+    registry.yaml), so ``19501214-1234`` and ``195012141234`` link. It matches a case of
+    the same person and
     subregistry whose diagnosis date differs by at most ``window_days`` (default:
     registry.yaml ``coverage.match_window_days``). Each record is used at most once,
     closest dates first: a second registration of one tumour stays unmatched, and a person
@@ -114,6 +132,17 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
              "the cancer-registry extract")
     if window_days is None:
         window_days = int(dictionary.registry()["coverage"]["match_window_days"])
+    scheme = dictionary.registry().get("identity_scheme", "pseudonym")
+    # The latest diagnosis resolves the century of ten-digit numbers reproducibly.
+    reference = pl.concat([cases["diagnosis_date"], cancer_registry["diagnosis_date"]]).max()
+    ids = identity.parse(cancer_registry["person_id"], scheme, reference)
+    birth = ids["birth_date"]
+    cancer_registry = cancer_registry.with_columns(
+        person_id=ids["canonical"],
+        birth_date=(pl.coalesce(pl.lit(birth), "birth_date")
+                    if "birth_date" in cancer_registry.columns else pl.lit(birth)))
+    cases = cases.with_columns(
+        person_id=identity.canonical(cases["person_id"], scheme, reference))
     cr = (assign_subregistry(cancer_registry.with_row_index("cr_row"))
           .filter(pl.col("subregistry").is_not_null())
           .select("cr_row", "person_id", "subregistry", "diagnosis_date", "county", "region"))

@@ -249,3 +249,20 @@ def test_cli_coverage_round_trip(tmp_path):
                    ("syd", "coverage"): (1, 2), ("syd", "coverage_3m"): (1, 2),
                    ("syd", "coverage_12m"): (1, 2)}
     assert not any(p in result.stdout for p in people)
+
+
+def test_identity_spellings_link_and_children_leave_adult_lymphoma():
+    from conftest import make_pnr
+
+    adult = make_pnr(date(1950, 3, 14), 23, 1)          # "19500314-NNNC"
+    child = make_pnr(date(2010, 6, 1), 24, 2)
+    cases = cases_frame([{"subregistry": "lymphoma", "icd10": "C83.3", "person_id": adult,
+                          "diagnosis_date": D}])
+    cancer = cancer_frame([
+        {"person_id": adult.replace("-", ""), "diagnosis_date": D, "icd10": "C83.3"},
+        # aged 9 at diagnosis: below lymphoma's min_age 18, outside the subregistry
+        {"person_id": child, "diagnosis_date": D, "icd10": "C83.3"},
+    ])
+    linked = match_registries(cases, cancer)
+    assert linked["status"].to_list() == [BOTH]
+    assert linked["cancer_registry_row"].to_list() == [0]
