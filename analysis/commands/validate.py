@@ -35,10 +35,11 @@ def _print_failures(failures: pl.DataFrame, console: Console) -> None:
                     .alias("examples")))
     for r in by_rule.iter_rows(named=True):
         console.print(f"[bold]{r['dataset']}[/]: {r['rows']} × [red]{r['rule']}[/] — "
-                      f"{r['message']}", highlight=False)
+                      f"{r['message']}", highlight=False, soft_wrap=True)
         for ex in r["examples"]:
             console.print(f"    {ex['file']} row {ex['row']}, case_id {ex['case_id']}, "
-                          f"column {ex['column']}, value '{ex['value']}'", highlight=False)
+                          f"column {ex['column']}, value '{ex['value']}'", highlight=False,
+                          soft_wrap=True)
 
 
 def _write_rejected(data: RegistryData, out: Path) -> None:

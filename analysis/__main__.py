@@ -1,0 +1,5 @@
+"""`python -m analysis` runs the `bcr` command."""
+
+from analysis.cli import run
+
+run()

@@ -1,0 +1,68 @@
+"""`bcr demo` then `bcr validate`, end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+
+def bcr(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "data"
+    done = bcr("demo", "--out", str(out), "--years", "2019-2025", "--error-rate", "0.002")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_validate_finds_exactly_the_planted_errors(demo, tmp_path):
+    done = bcr("validate", str(demo), "--out", str(tmp_path / "val"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    planted = pl.read_csv(demo / "demo_errors.csv")
+    assert planted.height > 0
+    failures = pl.read_csv(tmp_path / "val" / "failures.csv", infer_schema=False)
+    found = set(failures.select("dataset", "case_id").iter_rows())
+    assert found == set(planted.select("subregistry", "case_id").iter_rows())
+    for rule in planted.get_column("rule").unique():
+        assert rule in set(failures.get_column("rule"))
+    # accepted + rejected = read, for every file
+    assert "rows rejected" in done.stdout
+
+
+def test_no_identity_number_in_validation_output(demo, tmp_path):
+    done = bcr("validate", str(demo), "--out", str(tmp_path / "val"))
+    ids = set()
+    for path in demo.glob("*.csv"):
+        frame = pl.read_csv(path, infer_schema=False)
+        if "person_id" in frame.columns:
+            ids |= set(frame.get_column("person_id").drop_nulls())
+    written = done.stdout + done.stderr + "".join(
+        p.read_text() for p in (tmp_path / "val").glob("*.csv"))
+    assert ids and not any(i in written for i in ids)
+
+
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path):
+    done = bcr("validate", str(tmp_path / "missing"))
+    assert done.returncode == 2
+    assert "data folder not found" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "aml.csv").write_text("")
+    done = bcr("validate", str(tmp_path))
+    assert done.returncode == 2 and "the file is empty" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_clean_folder_exits_0(tmp_path, demo):
+    clean = tmp_path / "clean"
+    done = bcr("demo", "--out", str(clean), "--years", "2024-2025", "--error-rate", "0")
+    assert done.returncode == 0, done.stderr
+    done = bcr("validate", str(clean), "--out", str(tmp_path / "val"))
+    assert done.returncode == 0, done.stdout
+    assert "All rows accepted" in done.stdout
