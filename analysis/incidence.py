@@ -224,8 +224,10 @@ def aggregate(cases: pl.DataFrame, population: pl.DataFrame, by: Sequence[str] =
     zero or missing person-years.
     """
     keys = _check_keys(by)
-    _require_columns(cases, ("subregistry", "case_id", "year", "age", "county", "sex",
-                             "region", *[k for k in CASE_KEYS if k in keys]), "case")
+    needed = list(dict.fromkeys(("subregistry", "case_id", "year", "age", "county", "sex",
+                                 "region", *[k for k in CASE_KEYS if k in keys])))
+    _require_columns(cases, needed, "case")
+    cases = cases.select(needed)  # a registry extract has dozens of columns we do not need
     breaks = list(age_breaks) if age_breaks is not None else default_age_breaks()
     groups = age_groups(breaks)
     _check_dated(cases)
