@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from analysis import coverage, funnel, incidence, indicators, relative_survival, survival
+from analysis import coverage, funnel, incidence, indicators, survival
 from analysis import dictionary as dd
 from analysis.errors import UserError
 
@@ -43,7 +43,6 @@ class Analyses:
     funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
     survival: pl.DataFrame  # subregistry, region (or NATION), time: Kaplan-Meier
     survival_curves: pl.DataFrame  # subregistry, region (or NATION): whole KM curves
-    relative: pl.DataFrame  # subregistry, region (or NATION), time: age-standardised net
     completeness: pl.DataFrame  # subregistry, region (or NATION), variable, estimate
     indicator_list: list[indicators.Indicator]
 
@@ -157,30 +156,10 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                       survival.kaplan_meier(followup, ["subregistry", "region"], times))
     km_curves = _with_nation(survival.km_curve(followup, ["subregistry"]),
                              survival.km_curve(followup, ["subregistry", "region"]))
-    relative = _relative(followup, data.lifetable, times)
 
     current = cases.filter(pl.col("year") == last)
     key_vars = indicators.key_variables()
     completeness = _with_nation(coverage.completeness(current, key_vars),
                                 coverage.completeness(current, key_vars, ["region"]))
     return Analyses(last, first, extract, asr, asr_sex, apc, sir, age_sex, ind, hospitals,
-                    curves, km, km_curves, relative, completeness, indicator_list)
-
-
-def _relative(followup: pl.DataFrame, lifetable: pl.DataFrame | None,
-              times: tuple[float, ...]) -> pl.DataFrame:
-    """Age-standardised net survival (Pohar Perme) per subregistry, nation and region,
-    with each subregistry's ICSS weights; empty without a life table."""
-    if lifetable is None:
-        return pl.DataFrame()
-    parts = []
-    for sid in dd.subregistry_ids():
-        sub = followup.filter(pl.col("subregistry") == sid)
-        if sub.is_empty():
-            continue
-        std = relative_survival.standard_for(sid)
-        parts.append(_with_nation(
-            relative_survival.age_standardised(sub, lifetable, std, ["subregistry"], times),
-            relative_survival.age_standardised(sub, lifetable, std, ["subregistry", "region"],
-                                               times)))
-    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+                    curves, km, km_curves, completeness, indicator_list)

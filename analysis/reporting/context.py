@@ -8,8 +8,10 @@ protected frames. The builders select, format and arrange; they compute no stati
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -44,6 +46,27 @@ class Run:
     @property
     def text(self) -> Text:
         return Text(self.lang)
+
+    # Each table kind is protected once, whole (every region and the nation, all years),
+    # so that every document shows the same cells masked: two documents masking
+    # differently could be combined to undo the masking.
+    @cached_property
+    def asr(self) -> pl.DataFrame:
+        return _protect(self.analyses.asr, ["subregistry", "region", "year"], "incidence")
+
+    @cached_property
+    def indicators(self) -> pl.DataFrame:
+        return _protect(self.analyses.indicators,
+                        ["indicator", "subregistry", "region", "year"], "share")
+
+    @cached_property
+    def survival(self) -> pl.DataFrame:
+        return _protect(self.analyses.survival, ["subregistry", "region", "time"], "survival")
+
+    @cached_property
+    def completeness(self) -> pl.DataFrame:
+        return _protect(self.analyses.completeness, ["subregistry", "variable", "region"],
+                        "share")
 
 
 # --- formatting helpers -------------------------------------------------------------------
@@ -97,17 +120,13 @@ _ESTIMATES = {
 def _protect(frame: pl.DataFrame, keys: Sequence[str], kind: str) -> pl.DataFrame:
     """Disclosure control of a table before it is shown (analysis.disclosure): the
     national row is the margin of the regional rows when both are present."""
-    margins = {"region": NATION} if "region" in keys and frame["region"].is_in(
-        [NATION]).any() and frame["region"].n_unique() > 1 else {}
     estimates = {c: b for c, b in _ESTIMATES[kind].items() if c in frame.columns}
-    return disclosure.suppress(frame, keys, estimates=estimates, margins=margins)
+    return disclosure.suppress(frame, keys, estimates=estimates, margins={"region": NATION})
 
 
-def _shown(frame: pl.DataFrame, keys: Sequence[str], kind: str, key: str,
-           order: Sequence[str], show: pl.Expr | None = None) -> pl.DataFrame:
-    """Protect the whole table (all regions and the nation, so the margins are right),
-    then keep the rows to show, ordered by `order` of the row key."""
-    protected = _protect(frame, keys, kind)
+def _shown(protected: pl.DataFrame, key: str, order: Sequence[str],
+           show: pl.Expr | None = None) -> pl.DataFrame:
+    """The rows of a protected frame to show, ordered by `order` of the row key."""
     if show is not None:
         protected = protected.filter(show)
     return _order(protected.filter(pl.col(key).is_in(list(order))), key, order)
@@ -126,10 +145,9 @@ def _regions_nation_last() -> list[str]:
 
 def methods_section(run: Run) -> Section:
     text = run.text
-    standard = dd.load("standard_populations.yaml")
     std_id = dd.registry()["incidence"]["standard_population"]
-    name = next((s.get(f"name_{run.lang}", s.get("name", std_id))
-                 for s in standard.get("standards", []) if s.get("id") == std_id), std_id)
+    std = dd.load("standard_populations.yaml")["standards"].get(std_id, {})
+    name = std.get(f"name_{run.lang}", std_id)
     body = text("methods.text", standard=name, k=_k(), symbol=_symbol())
     return Section(text("sections.methods"), paragraphs=body.strip().split("\n\n"))
 
@@ -162,13 +180,13 @@ def provenance_section(run: Run, doc_id: str) -> Section:
 
 # --- building blocks of the subregistry sections -----------------------------------------
 
-def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[str], key: str,
+def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                     order: Sequence[str], label: Callable[[str], str],
                     show: pl.Expr | None = None) -> Table:
     """New cases, crude and age-standardised rate with CI per row of `key`."""
     text, lang = run.text, run.lang
     rows = []
-    for r in _shown(frame, keys, "incidence", key, order, show).iter_rows(named=True):
+    for r in _shown(frame, key, order, show).iter_rows(named=True):
         rows.append([
             label(r[key]),
             _cell(r, "n", lambda v: fmt.number(v, 0, lang)),
@@ -188,7 +206,7 @@ def indicator_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
     text, lang = run.text, run.lang
     names = {i.id: i.name(lang) for i in run.analyses.indicator_list}
     rows = []
-    for r in _shown(frame, ["indicator", "region"], "share", key, order).iter_rows(named=True):
+    for r in _shown(frame, key, order).iter_rows(named=True):
         target = "" if r["high"] is None else fmt.percent(r["high"], 0, lang)
         level = text(f"levels.{r['classification']}") if r["classification"] else ""
         rows.append([
@@ -211,7 +229,7 @@ def survival_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
     text, lang = run.text, run.lang
     times = sorted(frame["time"].unique().to_list())
     wide = {}
-    for r in _shown(frame, ["region", "time"], "survival", key, order).iter_rows(named=True):
+    for r in _shown(frame, key, order).iter_rows(named=True):
         value = _cell(r, "estimate", lambda v: fmt.percent(v, 0, lang))
         if r["estimate"] is not None and r["lower"] is not None:
             value += f" ({_ci(r, lang, 0, as_percent=True)})"
@@ -227,8 +245,8 @@ def survival_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
 def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
                   focus: str | None, facet: bool) -> FigureSpec:
     text, a = run.text, run.analyses
-    shown = _protect(frame, ["subregistry", "region", "year"], "incidence").filter(
-        pl.col(disclosure.FLAG).is_null() & pl.col("region").is_in(list(regions)))
+    shown = frame.filter(pl.col(disclosure.FLAG).is_null()
+                         & pl.col("region").is_in(list(regions)))
     shown = shown.with_columns(
         pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
         pl.col("subregistry").map_elements(lambda s: subregistry_label(s, run.lang),
@@ -272,9 +290,11 @@ def _survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | No
 
 def _indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
                       focus: str | None) -> FigureSpec:
+    """Indicators against their targets: in a regional report one panel, the region
+    beside the nation per indicator; in a subregistry report one panel per indicator."""
     text, lang = run.text, run.lang
-    names = {i.id: i.name(lang) for i in run.analyses.indicator_list}
-    shown = _protect(frame, ["indicator", "region"], "share").filter(
+    names = {i.id: textwrap.fill(i.name(lang), 38) for i in run.analyses.indicator_list}
+    shown = frame.filter(
         pl.col(disclosure.FLAG).is_null() & pl.col("region").is_in(list(regions))
     ).with_columns(
         pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
@@ -286,42 +306,53 @@ def _indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Seque
     ]).drop_nulls("value").unique(maintain_order=True)
     labels = {"x": text("axes.percent"), "alt": text("alt.indicators"),
               **text.section("legend")}
+    indicator_order = list(dict.fromkeys(shown["indicator"].to_list()))
+    region_order = [region_label(r, text) for r in regions]
+    layout = ({"category": "indicator", "group": "region", "category_order": indicator_order,
+               "group_order": region_order} if focus else
+              {"category": "region", "facet": "indicator", "category_order": region_order,
+               "facet_order": indicator_order})
     return FigureSpec(f"fig-{doc_id}", text("captions.indicators_figure", year=run.analyses.year),
                       "estimate_chart", {
                           "frame": shown.select("region", "indicator", "estimate", "lower",
                                                 "upper"),
-                          "category": "region", "labels": labels, "facet": "indicator",
+                          "labels": labels, "targets": targets, "percent": True,
                           "focus": region_label(focus, text) if focus else None,
-                          "reference": text("nation"), "targets": targets,
-                          "category_order": [region_label(r, text) for r in regions],
-                          "facet_order": list(dict.fromkeys(shown["indicator"].to_list())),
-                          "percent": True})
+                          "reference": text("nation"), **layout})
 
 
-def _funnel_figure(run: Run, doc_id: str, sid: str, focus: str | None) -> FigureSpec | None:
+def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
+                   ) -> FigureSpec | None:
+    """Hospitals on funnel plots, one panel per subregistry; a region's own highlighted."""
     a, text = run.analyses, run.text
-    units = a.hospitals.filter(pl.col("subregistry") == sid) if a.hospitals.height else None
-    if units is None or units.is_empty():
+    if not a.hospitals.height:
         return None
-    ind = units["indicator"][0]
-    name = next(i.name(run.lang) for i in a.indicator_list if i.id == ind)
-    shown = units.filter(disclosure.drawable(units, "funnel"))
-    curve = a.funnel_curves.filter(pl.col("subregistry") == sid)
+    units = a.hospitals.filter(pl.col("subregistry").is_in(list(sids)))
+    units = units.filter(disclosure.drawable(units, "funnel"))
+    if units.is_empty():
+        return None
+    names = {i.id: i.name(run.lang) for i in a.indicator_list}
+    indicator = ", ".join(dict.fromkeys(names[i] for i in units["indicator"]))
+    curve = a.funnel_curves.filter(pl.col("subregistry").is_in(list(sids)))
     long = pl.concat([
-        curve.select("n", "p0", pl.lit(side).alias("side"), pl.lit(label).alias("limit"),
-                     pl.col(f"{side}_{suffix}").alias("value"))
+        curve.select("subregistry", "n", "p0", pl.lit(side).alias("side"),
+                     pl.lit(label).alias("limit"), pl.col(f"{side}_{suffix}").alias("value"))
         for side in ("lower", "upper")
         for suffix, label in (("95", text("legend.limit_95")), ("998", text("legend.limit_998")))
     ]).drop_nulls("value")
+    short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
+    facet = "subregistry" if len(sids) > 1 else None
     labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
               "alt": text("alt.funnel"), "others": text("legend.others"),
               "highlight": text("legend.highlight", region=region_label(focus, text))
               if focus else text("legend.others")}
-    return FigureSpec(f"fig-{doc_id}", text("captions.funnel_figure", indicator=name),
+    return FigureSpec(f"fig-{doc_id}", text("captions.funnel_figure", indicator=indicator),
                       "funnel_chart", {
-                          "units": shown.select("n", "estimate",
-                                                pl.col("region").alias("group")),
-                          "curve": long, "labels": labels, "highlight": focus})
+                          "units": units.select(
+                              "n", "estimate", pl.col("region").alias("group"),
+                              pl.col("subregistry").replace_strict(short)),
+                          "curve": long.with_columns(pl.col("subregistry").replace_strict(short)),
+                          "labels": labels, "highlight": focus, "facet": facet})
 
 
 # --- the documents --------------------------------------------------------------------------
@@ -345,8 +376,8 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     rname = dd.region_name(region, lang)
     pair = [region, NATION]
     sids = _subregistries_present(a)
-    now = a.asr.filter(pl.col("year") == a.year)
-    key_table = incidence_table(run, "key", now, ["subregistry", "region"], "subregistry",
+    now = run.asr.filter(pl.col("year") == a.year)
+    key_table = incidence_table(run, "key", now, "subregistry",
                                 sids, lambda s: subregistry_label(s, lang),
                                 show=pl.col("region") == region)
     key_table.caption = text("captions.key_figures", year=a.year, region=rname)
@@ -354,28 +385,28 @@ def regional_report(run: Run, region: str) -> DocumentJob:
                   paragraphs=[md(text("regional.intro", region=rname, year=a.year))],
                   tables=[key_table], callout=text("notes.preliminary", year=a.year))
     trend = Section(text("sections.trend"), figures=[_trend_figure(
-        run, "trend", a.asr, pair, region, facet=True)])
+        run, "trend", run.asr, pair, region, facet=True)])
     per_sub = []
     for sid in sids:
         of_sid = pl.col("subregistry") == sid
         sub = Section(dd.subregistry(sid)[f"name_{lang}"])
         sub.tables.append(incidence_table(
-            run, f"{sid}-inc", now.filter(of_sid), ["region"], "region",
+            run, f"{sid}-inc", now.filter(of_sid), "region",
             _regions_nation_last(), lambda r: region_label(r, text)))
-        ind = a.indicators.filter(of_sid & (pl.col("year") == a.year))
+        ind = run.indicators.filter(of_sid & (pl.col("year") == a.year))
         if ind.height:
             sub.tables.append(indicator_table(run, f"{sid}-ind", ind, "region", pair,
                                               lambda r: region_label(r, text)))
             sub.figures.append(_indicator_figure(run, f"{sid}-ind", ind, pair, region))
-        funnel_fig = _funnel_figure(run, f"{sid}-funnel", sid, region)
-        if funnel_fig:
-            sub.figures.append(funnel_fig)
-        km = a.survival.filter(of_sid)
+        km = run.survival.filter(of_sid)
         if km.height:
             sub.tables.append(survival_table(run, f"{sid}-surv", km, "region", pair,
                                              lambda r: region_label(r, text)))
         per_sub.append(sub)
     curves = a.survival_curves.filter(pl.col("region").is_in(pair))
+    funnel_fig = _funnel_figure(run, "funnel", sids, region)
+    hospitals = Section(text("sections.funnel"), figures=[funnel_fig] if funnel_fig else [],
+                        paragraphs=[] if funnel_fig else [text("notes.not_available")])
     survival_sec = Section(text("sections.survival"))
     if curves.height:
         survival_sec.figures.append(_survival_figure(run, "survival", curves, region, True))
@@ -383,7 +414,7 @@ def regional_report(run: Run, region: str) -> DocumentJob:
         survival_sec.paragraphs.append(text("notes.not_available"))
     sections = [key, trend, Section(text("publication.chapters"), subsections=per_sub,
                                     tabset=True),
-                survival_sec, _data_quality(run, "dq", region), methods_section(run),
+                hospitals, survival_sec, _data_quality(run, "dq", region), methods_section(run),
                 provenance_section(run, "prov")]
     return _job(run, f"region-{region}", f"region-{region}-{a.year}",
                 text("regional.title", region=rname, year=a.year),
@@ -398,10 +429,8 @@ def _data_quality(run: Run, doc_id: str, region: str) -> Section:
     for sid in dd.subregistry_ids():
         for f in dd.fields(sid):
             labels.setdefault(f.name, f.label(lang))
-    comp = run.analyses.completeness
     rows = []
-    shown = _protect(comp, ["subregistry", "variable", "region"], "share").filter(
-        pl.col("region") == region)
+    shown = run.completeness.filter(pl.col("region") == region)
     for r in shown.iter_rows(named=True):
         rows.append([subregistry_label(r["subregistry"], lang),
                      labels.get(r["variable"], r["variable"]),
@@ -424,20 +453,20 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     incidence = Section(
         text("sections.incidence"),
         paragraphs=[md(text("subregistry.intro", subregistry=sname, year=a.year))],
-        tables=[incidence_table(run, "inc", a.asr.filter(of_sid & (pl.col("year") == a.year)),
-                                ["region"], "region", regions, label)],
-        figures=[_trend_figure(run, "trend", a.asr.filter(of_sid), regions, None,
+        tables=[incidence_table(run, "inc", run.asr.filter(of_sid & (pl.col("year") == a.year)),
+                                "region", regions, label)],
+        figures=[_trend_figure(run, "trend", run.asr.filter(of_sid), regions, None,
                                facet=False)])
     quality = Section(text("sections.indicators"))
-    ind = a.indicators.filter(of_sid & (pl.col("year") == a.year))
+    ind = run.indicators.filter(of_sid & (pl.col("year") == a.year))
     if ind.height:
         quality.tables.append(indicator_table(run, "ind", ind, "region", regions, label))
         quality.figures.append(_indicator_figure(run, "ind", ind, regions, None))
-    funnel_fig = _funnel_figure(run, "funnel", sid, None)
+    funnel_fig = _funnel_figure(run, "funnel", [sid], None)
     if funnel_fig:
         quality.figures.append(funnel_fig)
     surv = Section(text("sections.survival"))
-    km = a.survival.filter(of_sid)
+    km = run.survival.filter(of_sid)
     if km.height:
         surv.tables.append(survival_table(run, "surv", km, "region", regions, label))
         surv.figures.append(_survival_figure(run, "survival", a.survival_curves.filter(
@@ -461,11 +490,11 @@ def publication(run: Run) -> DocumentJob:
     a, text, lang = run.analyses, run.text, run.lang
     registry_name = dd.registry()[f"name_{lang}"]
     sids = _subregistries_present(a)
-    nation_now = a.asr.filter((pl.col("region") == NATION) & (pl.col("year") == a.year))
+    nation_now = run.asr.filter((pl.col("region") == NATION) & (pl.col("year") == a.year))
     summary = Section(text("publication.summary"), paragraphs=[md(text(
         "publication.intro", cases=fmt.number(int(nation_now["n"].sum()), 0, lang),
         year=a.year, n_subregistries=len(sids)))],
-        tables=[incidence_table(run, "summary", nation_now, ["subregistry"], "subregistry",
+        tables=[incidence_table(run, "summary", nation_now, "subregistry",
                                 sids, lambda s: subregistry_label(s, lang))])
     pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary])]
     for sid in sids:

@@ -10,6 +10,9 @@ the jinja2 templates of ``templates/`` into ``.qmd`` files.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
+import pickle
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,6 +28,7 @@ from analysis.reporting.render import TEMPLATES_DIR, RenderError
 
 ROOT_QUARTO = TEMPLATES_DIR.parent / "_quarto.yml"
 CSS = TEMPLATES_DIR / "report.css"
+FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
 _MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>#|@$~^"})
 
 
@@ -65,11 +69,23 @@ class FigureSpec:
     file: str = ""
     alt: str = ""
 
-    def draw(self, directory: Path) -> None:
-        made: figures.Figure = getattr(figures, self.function)(**self.arguments)
-        self.alt = made.alt
+    def draw(self, directory: Path, cache: Path) -> None:
+        """Draw into ``directory/figures/<id>.svg``. The same figure in another document of
+        the run (a subregistry report's figures reappear in the publication) is drawn
+        once and copied from ``cache``."""
         self.file = f"figures/{self.id}.svg"
-        figures.save(made, directory / self.file)
+        key = hashlib.sha256(pickle.dumps((self.function, self.arguments))).hexdigest()
+        cached = cache / f"{key}.svg"
+        self.alt = self.arguments["labels"]["alt"]
+        target = directory / self.file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cached.exists():
+            made: figures.Figure = getattr(figures, self.function)(**self.arguments)
+            cache.mkdir(parents=True, exist_ok=True)
+            partial = cache / f".{key}.{os.getpid()}.svg"
+            figures.save(made, partial)
+            os.replace(partial, cached)  # atomic: a parallel worker never sees half a file
+        shutil.copyfile(cached, target)
 
 
 @dataclass
@@ -115,7 +131,7 @@ class DocumentJob:
         for page in self.pages:
             for spec in _all_figures(page.sections):
                 try:
-                    spec.draw(directory)
+                    spec.draw(directory, directory.parent / FIGURE_CACHE)
                 except Exception as exc:
                     raise RenderError(self.name, f"drawing figure '{spec.id}'",
                                       f"{type(exc).__name__}: {exc}") from None

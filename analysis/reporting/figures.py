@@ -22,6 +22,7 @@ matplotlib.use("Agg")  # files only, never a screen
 import polars as pl  # noqa: E402
 from plotnine import (  # noqa: E402
     aes,
+    coord_flip,
     element_blank,
     element_line,
     element_rect,
@@ -29,18 +30,18 @@ from plotnine import (  # noqa: E402
     facet_wrap,
     geom_col,
     geom_errorbar,
-    geom_errorbarh,
     geom_hline,
     geom_line,
     geom_point,
     geom_pointrange,
     geom_step,
-    geom_vline,
     ggplot,
     labs,
+    position_dodge,
     scale_color_manual,
     scale_fill_manual,
     scale_linetype_manual,
+    scale_shape_manual,
     scale_x_continuous,
     scale_y_continuous,
     theme,
@@ -128,45 +129,58 @@ def _year_breaks(years: pl.Series) -> list[int]:
 
 
 def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str],
-                   facet: str | None = None, focus: str | None = None,
-                   reference: str | None = None, targets: pl.DataFrame | None = None,
-                   category_order: Sequence[str] = (), facet_order: Sequence[str] = (),
+                   group: str | None = None, facet: str | None = None,
+                   focus: str | None = None, reference: str | None = None,
+                   targets: pl.DataFrame | None = None, category_order: Sequence[str] = (),
+                   group_order: Sequence[str] = (), facet_order: Sequence[str] = (),
                    reference_line: float | None = None, percent: bool = False) -> Figure:
     """Point estimates with confidence intervals per category, horizontal (forest style).
 
-    ``targets``: optional frame with the facet column, ``level`` ('high' /
-    'intermediate') and ``value``, drawn as vertical target lines.
-    ``reference_line``: a vertical line at e.g. 1 for ratios.
+    ``group``: a second grouping drawn in colour side by side within a category (a region
+    beside the nation); without it the categories themselves are coloured. ``targets``:
+    optional frame with the category (and facet) column, ``level`` ('high' /
+    'intermediate') and ``value``, drawn as target marks. ``reference_line``: a vertical
+    line at e.g. 1 for ratios.
     """
     order = list(category_order) or sorted(frame[category].unique().to_list())
     data = _ordered(frame.drop_nulls("estimate"), category, order[::-1])
     if facet:
         data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
+    colour_by = group or category
+    groups = list(group_order) or order
+    if group:
+        data = _ordered(data, group, groups[::-1])
     colours = {c: (FOCUS if c == focus else REFERENCE if c == reference else "#555555")
-               for c in order}
-    plot = (ggplot(data.to_pandas(), aes(y=category, x="estimate", color=category))
-            + geom_errorbarh(aes(xmin="lower", xmax="upper"), height=0.25, size=0.6)
-            + geom_point(size=1.8)
-            + scale_color_manual(values=colours, guide=None)
-            + labs(x=labels["x"], y="") + house_theme())
+               for c in groups}
+    # Drawn vertically and flipped: plotnine dodges groups along x only.
+    dodge = position_dodge(width=0.6)
+    plot = (ggplot(data.to_pandas(), aes(x=category, y="estimate", color=colour_by))
+            + geom_errorbar(aes(ymin="lower", ymax="upper"), width=0.3, size=0.6,
+                            position=dodge)
+            + geom_point(size=1.8, position=dodge)
+            + scale_color_manual(values=colours, breaks=groups if group else None,
+                                 guide="legend" if group else None)
+            + coord_flip()
+            + labs(y=labels["x"], x="") + house_theme())
     if percent:
-        plot = plot + scale_x_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
+        plot = plot + scale_y_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
     if targets is not None and targets.height:
-        plot = plot + geom_vline(
-            aes(xintercept="value", linetype="level"), data=targets.to_pandas(),
-            color=TARGET_COLOURS["high"], size=0.6) + scale_linetype_manual(
-            values={"high": "solid", "intermediate": "dashed"},
+        marks = _ordered(targets, category, order[::-1])
+        plot = plot + geom_point(aes(y="value", x=category, shape="level"),
+                                 data=marks.to_pandas(), color=TARGET_COLOURS["high"],
+                                 size=5, inherit_aes=False) + scale_shape_manual(
+            values={"high": "|", "intermediate": "|"},
             labels=[labels.get("target_high", "high"),
                     labels.get("target_intermediate", "intermediate")],
             breaks=["high", "intermediate"])
     if reference_line is not None:
-        plot = plot + geom_vline(xintercept=reference_line, color="#777777",
+        plot = plot + geom_hline(yintercept=reference_line, color="#777777",
                                  linetype="dotted")
     if facet:
         plot = plot + facet_wrap(facet, ncol=2, scales="free_x")
-    rows = data[category].n_unique()
+    rows = data[category].n_unique() * (1.6 if group else 1)
     panels = data[facet].n_unique() if facet else 1
-    height = min(9.0, 0.9 + (0.22 * rows + 0.5) * -(-panels // (2 if facet else 1)))
+    height = min(9.5, 1.0 + (0.24 * rows + 0.5) * -(-panels // (2 if facet else 1)))
     return Figure(plot, labels["alt"], height)
 
 
@@ -187,7 +201,7 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
                             (pl.col("side") + pl.col("limit")).alias("side_limit")).to_pandas(),
                         color="#555555", size=0.5)
             + geom_hline(aes(yintercept="p0"), data=curve.unique(
-                [facet] if facet else "p0").to_pandas(), color="#000000", size=0.4)
+                facet or "p0", maintain_order=True).to_pandas(), color="#000000", size=0.4)
             + geom_point(aes(color="shown"), size=1.8, alpha=0.9)
             + scale_color_manual(values={labels["highlight"]: FOCUS,
                                          labels["others"]: OTHER})
@@ -195,8 +209,9 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
             + scale_y_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
     if facet:
-        plot = plot + facet_wrap(facet, ncol=3)
-    return Figure(plot, labels["alt"], 4.2)
+        plot = plot + facet_wrap(facet, ncol=4, scales="free")
+    height = 4.2 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 1.0
+    return Figure(plot, labels["alt"], height)
 
 
 def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
