@@ -49,6 +49,8 @@ def _register() -> None:
     from analysis.commands import survival; app.command("survival")(survival.survival)
     from analysis.commands import pseudonymise as ps; app.command("pseudonymise")(ps.pseudonymise)
     from analysis.commands import erase; app.command("erase")(erase.erase)
+    from analysis.commands import publish; app.command("publish")(publish.publish)
+    from analysis.commands import report; app.command("report")(report.report)
     return None
 
 

@@ -1,0 +1,26 @@
+"""`bcr publish`: every regional and subregistry report and the annual publication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from analysis.reporting.progress import run_with_progress
+
+
+def publish(
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
+                                    "(default: the last complete year in the data)."),
+    lang: str = typer.Option("sv", "--lang", help="Language of the reports: sv or en."),
+    formats: str = typer.Option("html,pdf", "--format", help="html, pdf or html,pdf."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/); "
+                                    "documents go to <out>/<year>/<lang>/<document>/."),
+    workers: int | None = typer.Option(None, "--workers",
+                                       help="Documents rendered at once (default: CPUs)."),
+) -> None:
+    """Render the regional reports (6), the subregistry reports (8) and the annual
+    publication (a Quarto book) to self-contained HTML and PDF."""
+    run_with_progress(data, out, year, lang, formats, workers=workers)

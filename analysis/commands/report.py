@@ -1,0 +1,37 @@
+"""`bcr report`: one regional or one subregistry report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from analysis import dictionary as dd
+from analysis.errors import UserError
+from analysis.reporting.progress import run_with_progress
+
+
+def report(
+    region: str | None = typer.Option(None, "--region", help="Region id, e.g. syd "
+                                      "(see data_dictionary/regions.yaml)."),
+    subregistry: str | None = typer.Option(None, "--subregistry",
+                                           help="Subregistry id, e.g. myeloma."),
+    data: Path | None = typer.Option(None, "--data",
+                                     help="Data folder (default: the demo registry)."),
+    year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
+                                    "(default: the last complete year in the data)."),
+    lang: str = typer.Option("sv", "--lang", help="Language of the report: sv or en."),
+    formats: str = typer.Option("html,pdf", "--format", help="html, pdf or html,pdf."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/)."),
+) -> None:
+    """Render one report: `--region syd` (a regional report) or `--subregistry myeloma`."""
+    if (region is None) == (subregistry is None):
+        raise UserError("give either --region or --subregistry (one of them)")
+    if region is not None and region not in dd.region_ids():
+        raise UserError(f"--region '{region}': unknown (known: {', '.join(dd.region_ids())})")
+    if subregistry is not None:
+        dd.subregistry(subregistry)  # an unknown id is a clear error
+    run_with_progress(data, out, year, lang, formats,
+                      regions=[region] if region else [],
+                      subregistries=[subregistry] if subregistry else [],
+                      with_publication=False)
