@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from analysis.errors import UserError
-from analysis.identity import birth_date_and_sex, is_valid, parse, valid_mask
+from analysis.identity import birth_date_and_sex, canonical, is_valid, parse, valid_mask
 
 REF = dt.date(2024, 6, 15)
 D = dt.date
@@ -130,3 +130,14 @@ def test_unknown_scheme_is_a_user_error_without_the_number() -> None:
     with pytest.raises(UserError, match="unknown identity scheme 'ssn'") as info:
         is_valid("811218-9876", "ssn")
     assert "811218" not in str(info.value)
+
+
+def test_canonical_spelling_links_the_forms_of_one_number() -> None:
+    ids = pl.Series("p", ["811218-9876", " 8112189876", "19811218-9876", "121212+1212",
+                          "701063-2391", "010190 12480", "bad ", None])
+    se = canonical(ids, "personnummer", REF).to_list()
+    # The century comes from the century rule: 121212+1212 is 1912, 701063 is 1970.
+    assert se[:5] == ["198112189876", "198112189876", "198112189876", "191212121212",
+                      "197010632391"]
+    assert se[6:] == ["bad", None]                 # invalid: only stripped
+    assert canonical(ids[5:6], "fodselsnummer").to_list() == ["01019012480"]
