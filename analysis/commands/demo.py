@@ -24,9 +24,9 @@ def demo(
 ) -> None:
     """Write a synthetic national blood-cancer registry (all persons made up).
 
-    Eight subregistry extracts, a cancer-registry extract, population and life table as
-    CSV, plus README.txt and demo_errors.csv (the rows made faulty on purpose). Parameters
-    are in data_dictionary/demo.yaml.
+    Writes eight subregistry extracts, a cancer-registry extract, population and life table
+    as CSV files, with README.txt and demo_errors.csv (the rows made faulty on purpose).
+    The parameters are in data_dictionary/demo.yaml.
     """
     registry = write_demo(out, seed=seed, scale=scale, years=parse_years(years),
                           error_rate=error_rate)
