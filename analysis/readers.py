@@ -8,7 +8,6 @@ number parser in analysis/validate.py).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import polars as pl
@@ -18,17 +17,19 @@ from analysis.errors import UserError
 SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xls")
 
 
-def _decode(raw: bytes) -> str:
+def _utf8(raw: bytes) -> bytes:
+    """The file's bytes as UTF-8: UTF-8 (with or without BOM) as is, else cp1252/latin-1."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
-        return raw.decode("utf-8")
+        raw.decode("utf-8")
+        return raw
     except UnicodeDecodeError:
         pass
     try:
-        return raw.decode("cp1252")
+        return raw.decode("cp1252").encode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        return raw.decode("latin-1").encode("utf-8")
 
 
 def _separator(header: str) -> str:
@@ -44,10 +45,10 @@ def _read_csv(path: Path) -> pl.DataFrame:
     if raw[:4] == b"PAR1" or raw[:2] == b"PK" or b"\x00" in raw[:1000]:
         raise UserError(f"{path}: not a text (CSV) file; is it Parquet or Excel under "
                         "the wrong name?")
-    text = _decode(raw)
-    header = text.split("\n", 1)[0]
+    data = _utf8(raw)
+    header = data[:data.find(b"\n")].decode("utf-8")
     try:
-        frame = pl.read_csv(io.StringIO(text), separator=_separator(header),
+        frame = pl.read_csv(data, separator=_separator(header),
                             infer_schema=False,
                             truncate_ragged_lines=False)
     except pl.exceptions.PolarsError as exc:

@@ -178,16 +178,17 @@ def check(raw: pl.DataFrame, dataset: str, file: str) -> Checked:
     identity_cols = {f.name for f in flds if f.identity}
     case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
 
-    parts = []
     checks = [(mask, rule, msg, f.name) for f in flds
               for mask, rule, msg in _field_rules(f, dataset, raw)]
     checks += _cross_rules(dataset, {f.name for f in flds})
-    for mask, rule, msg, column in checks:
-        shown = pl.lit(HIDDEN) if column in identity_cols else pl.col(column).cast(pl.String)
-        parts.append(work.filter(mask.fill_null(False)).select(
-            pl.col(ROW).alias("row"), case_id.alias("case_id"), pl.lit(column).alias("column"),
-            shown.alias("value"), pl.lit(rule).alias("rule"), pl.lit(msg).alias("message")))
-    failures = (pl.concat(parts) if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
+    lazy = work.lazy()
+    # Lazy, so that each check reads only the columns it needs, and all run in parallel.
+    parts = [lazy.filter(mask.fill_null(False)).select(
+        pl.col(ROW).alias("row"), case_id.alias("case_id"), pl.lit(column).alias("column"),
+        (pl.lit(HIDDEN) if column in identity_cols else pl.col(column)).cast(pl.String)
+        .alias("value"), pl.lit(rule).alias("rule"), pl.lit(msg).alias("message"))
+        for mask, rule, msg, column in checks]
+    failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
     failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
 
     typed = work.select(

@@ -33,7 +33,8 @@ def main() -> None:
     else:
         data = Path(tempfile.mkdtemp()) / "demo10"
         t = time.perf_counter()
-        subprocess.run(["bcr", "demo", "--out", str(data), "--scale", "10"], check=True)
+        subprocess.run([sys.executable, "-m", "analysis", "demo", "--out", str(data),
+                        "--scale", "10"], check=True)
         print(f"generated in {time.perf_counter() - t:.1f} s")
     subprocess.run([sys.executable, "-c", CHILD, str(data)], check=True)
 
