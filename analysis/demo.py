@@ -149,7 +149,7 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
     region = county_region[c["county"]]
     n_hosp = len(hospitals())
     hosp = hospital_draw(rng, county_codes, c["county"])
-    band = np.digitize(c["age"], [40, 65])
+    band = np.digitize(c["age"], cfg["code_age_bands"])
     c["code"] = np.zeros(n, dtype=np.int64)
     c["basis"] = np.zeros(n, dtype=np.int64)
     for k, s in enumerate(subs):
@@ -270,16 +270,17 @@ def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
     the list of them becomes frames["demo_errors"] (no identity numbers)."""
     faults = cfg["faults"]
     # Faulty rows sit at odd positions only, so no two are neighbours: a duplicated
-    # case_id copies its (clean) predecessor's. A 31-day margin after birth keeps a
-    # treatment start moved before diagnosis after birth.
+    # case_id copies its (clean) predecessor's. A margin after birth keeps a treatment
+    # start moved before diagnosis after birth.
     pool = [(k, pos) for k, s in enumerate(subs) for pos in np.flatnonzero(
         frames[s.sid].select(
-            ((pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days() > 31)
+            ((pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days()
+             > cfg["fault_shift_days"])
             & (pl.int_range(pl.len()) % 2 == 1)).to_series().to_numpy())]
     n_faults = min(round(error_rate * sum(frames[s.sid].height for s in subs)), len(pool))
     picked = [pool[i] for i in rng.choice(len(pool), n_faults, replace=False)]
     kinds = rng.permutation(np.arange(n_faults) % len(faults))
-    shifts = rng.integers(1, 31, n_faults)
+    shifts = rng.integers(1, cfg["fault_shift_days"] + 1, n_faults)
     errors = []
     for k, s in enumerate(subs):
         mine = [i for i, (kk, _) in enumerate(picked) if kk == k]

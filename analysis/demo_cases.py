@@ -107,7 +107,8 @@ def primary_cases(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub]
     sub, yi, county, sex, age = np.unravel_index(flat, counts.shape)
     n = flat.size
     # the open age group (e.g. 100+) is spread over its first few years
-    age = age + np.where(age == cfg["population"]["max_age"], rng.integers(0, 4, n), 0)
+    top = cfg["population"]["max_age"]
+    age = age + np.where(age == top, rng.integers(0, cfg["population"]["open_age_years"], n), 0)
     year = cal[yi]
     start = jan1(year)
     diag = start + (rng.random(n) * (jan1(year + 1) - start)).astype(np.int64)
@@ -297,6 +298,6 @@ def care(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
     u = rng.random(n)
     late_p = rep["late_share"] * factor["late_factor"]
     very_p = late_p + rep["very_late_share"] * factor["late_factor"]
-    lag = np.where(u < late_p, rng.uniform(91, 365, n), lag)
-    lag = np.where((u >= late_p) & (u < very_p), rng.uniform(366, 900, n), lag)
+    lag = np.where(u < late_p, rng.uniform(*rep["late_days"], n), lag)
+    lag = np.where((u >= late_p) & (u < very_p), rng.uniform(*rep["very_late_days"], n), lag)
     c["report"] = c["diag"] + np.round(lag).astype(np.int64)
