@@ -42,7 +42,7 @@ import polars as pl
 from analysis import dictionary as dd
 from analysis.errors import UserError
 from analysis.identity import canonical, is_valid, pseudonym
-from analysis.readers import SUFFIXES, _decode, _separator, find_file
+from analysis.readers import SUFFIXES, decode, detect_separator, find_file
 
 AUDIT_LOG = "erasure_audit.log"
 JOURNAL = ".erasure-journal.json"
@@ -105,12 +105,12 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
     if suffix not in SUFFIXES or suffix == ".xls":
         raise UserError(f"{path}: cannot rewrite '{suffix}' files; save it as .xlsx or .csv")
     raw = path.read_bytes()
-    text = _decode(raw)
+    text = decode(raw)
     bom = raw.startswith(b"\xef\xbb\xbf")
     encoding = "utf-8" if bom or text.encode("utf-8", "ignore") == raw else (
         "cp1252" if _fits(text, "cp1252") else "latin-1")
     header = text.split("\n", 1)[0]
-    fmt = _Format(encoding, bom, _separator(header), "\r\n" if header.endswith("\r") else "\n")
+    fmt = _Format(encoding, bom, detect_separator(header), "\r\n" if header.endswith("\r") else "\n")
     try:
         frame = pl.read_csv(io.StringIO(text), separator=fmt.separator, infer_schema=False)
     except pl.exceptions.PolarsError as exc:

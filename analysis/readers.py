@@ -17,6 +17,11 @@ from analysis.errors import UserError
 SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xls")
 
 
+def decode(raw: bytes) -> str:
+    """Text of a file's bytes: UTF-8 (with or without BOM), else cp1252, else latin-1."""
+    return _utf8(raw).decode("utf-8")
+
+
 def _utf8(raw: bytes) -> bytes:
     """The file's bytes as UTF-8: UTF-8 (with or without BOM) as is, else cp1252/latin-1."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -32,7 +37,8 @@ def _utf8(raw: bytes) -> bytes:
         return raw.decode("latin-1").encode("utf-8")
 
 
-def _separator(header: str) -> str:
+def detect_separator(header: str) -> str:
+    """The separator a CSV header line uses: ; tab , or |."""
     counts = {sep: header.count(sep) for sep in (";", "\t", ",", "|")}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] else ","
@@ -48,7 +54,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
     data = _utf8(raw)
     header = data[:data.find(b"\n")].decode("utf-8")
     try:
-        frame = pl.read_csv(data, separator=_separator(header),
+        frame = pl.read_csv(data, separator=detect_separator(header),
                             infer_schema=False,
                             truncate_ragged_lines=False)
     except pl.exceptions.PolarsError as exc:
