@@ -63,6 +63,13 @@ def _with_nation(national: pl.DataFrame, regional: pl.DataFrame) -> pl.DataFrame
                      how="diagonal_relaxed")
 
 
+def _collapse(agg: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Counts and person-years summed to the keys and age group: the standardised rate
+    weights the age-specific rates of exactly these cells (not of finer strata)."""
+    return agg.group_by([*keys, "age_group", "age_start"]).agg(
+        pl.col("n").sum(), pl.col("person_years").sum())
+
+
 def _funnel_indicator(indicator_list: list[indicators.Indicator], sid: str
                       ) -> indicators.Indicator | None:
     """The subregistry's first proportion indicator reported by hospital."""
@@ -119,14 +126,14 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
 
     agg = incidence.aggregate(cases, population, ["subregistry", "region", "sex", "year"],
                               years=(first, last))
-    asr = _with_nation(
-        incidence.standardised_rates_from(agg, ["subregistry", "year"], standard),
-        incidence.standardised_rates_from(agg, ["subregistry", "region", "year"], standard))
+
+    def rates(keys: list[str], rows: pl.DataFrame = agg) -> pl.DataFrame:
+        return incidence.standardised_rates_from(_collapse(rows, keys), keys, standard)
+
+    asr = _with_nation(rates(["subregistry", "year"]), rates(["subregistry", "region", "year"]))
     this_year = agg.filter(pl.col("year") == last)
-    asr_sex = _with_nation(
-        incidence.standardised_rates_from(this_year, ["subregistry", "sex"], standard),
-        incidence.standardised_rates_from(this_year, ["subregistry", "region", "sex"],
-                                          standard))
+    asr_sex = _with_nation(rates(["subregistry", "sex"], this_year),
+                           rates(["subregistry", "region", "sex"], this_year))
     pooled = (max(first, last - SIR_YEARS + 1), last)
     age_sex = incidence.crude_rates(cases, population, ["subregistry", "sex", "age_group"],
                                     years=pooled)

@@ -165,14 +165,22 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
     if percent:
         plot = plot + scale_y_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
     if targets is not None and targets.height:
-        marks = _ordered(targets, category, order[::-1])
-        plot = plot + geom_point(aes(y="value", x=category, shape="level"),
-                                 data=marks.to_pandas(), color=TARGET_COLOURS["high"],
-                                 size=5, inherit_aes=False) + scale_shape_manual(
-            values={"high": "|", "intermediate": "|"},
-            labels=[labels.get("target_high", "high"),
-                    labels.get("target_intermediate", "intermediate")],
-            breaks=["high", "intermediate"])
+        target_labels = [labels.get("target_high", "high"),
+                         labels.get("target_intermediate", "intermediate")]
+        if facet:  # one target line across each panel (the panel is one indicator)
+            plot = plot + geom_hline(
+                aes(yintercept="value", linetype="level"),
+                data=_ordered(targets, facet, list(data[facet].dtype.categories))
+                .to_pandas(), color=TARGET_COLOURS["high"], size=0.6) + scale_linetype_manual(
+                values={"high": "solid", "intermediate": "dashed"}, labels=target_labels,
+                breaks=["high", "intermediate"])
+        else:  # a target tick on each category's row
+            plot = plot + geom_point(
+                aes(y="value", x=category, shape="level"),
+                data=_ordered(targets, category, order[::-1]).to_pandas(),
+                color=TARGET_COLOURS["high"], size=5, inherit_aes=False) + scale_shape_manual(
+                values={"high": "|", "intermediate": "|"}, labels=target_labels,
+                breaks=["high", "intermediate"])
     if reference_line is not None:
         plot = plot + geom_hline(yintercept=reference_line, color="#777777",
                                  linetype="dotted")
