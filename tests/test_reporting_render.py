@@ -1,0 +1,132 @@
+"""Rendering: the built-in pandoc + typst path, cross-references, determinism, atomicity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pypdf
+import pytest
+
+from analysis.errors import UserError
+from analysis.reporting import documents, render
+from analysis.reporting.documents import DocumentJob, FigureSpec, Page, Section, Table
+
+
+@pytest.fixture(autouse=True)
+def builtin(monkeypatch):
+    monkeypatch.setenv("BCR_RENDERER", "builtin")
+
+
+def _job(name: str = "doc-a", template: str = "report.qmd.j2") -> DocumentJob:
+    table = Table("tbl-cases", "Nya fall per region", ["Region", "Nya fall", "Andel"],
+                  [["Sydöst", "1\u00a0234", "5,2\u00a0%"], ["Syd", "–", "–"]],
+                  ["l", "r", "r"], "– = otillräckligt underlag")
+    figure = FigureSpec("fig-trend", "Incidens över tid", "trend_chart", {
+        "frame": pl.DataFrame({"year": [2024, 2025, 2024, 2025], "estimate": [1.0, 2.0, 1.5, 1.2],
+                               "region": ["Syd", "Syd", "Riket", "Riket"]}),
+        "x": "year", "y": "estimate", "group": "region",
+        "labels": {"x": "År", "y": "Incidens", "alt": "Linjediagram över incidens"},
+        "focus": "Syd", "reference": "Riket"})
+    section = Section("Översikt", paragraphs=["Se @tbl-cases och @fig-trend."],
+                      tables=[table], figures=[figure], callout="Preliminära uppgifter.")
+    front = documents.front_matter("Regionrapport Sydöst", "Blodcancerregistret", "sv",
+                                   "31 mars 2026")
+    return DocumentJob(name, name, dt.date(2026, 3, 31), [Page("index.qmd", template, front,
+                                                                [section])])
+
+
+def test_builtin_render_gives_html_and_pdf_with_numbered_references(tmp_path):
+    [result] = render.render_all([_job()], tmp_path, ["html", "pdf"], workers=1)
+    html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
+    # @tbl-cases -> a link "Tabell 1"; the caption is numbered; the figure is embedded.
+    assert '<a href="#tbl-cases">Tabell 1</a>' in html
+    assert "Tabell 1: Nya fall per region" in html
+    assert 'aria-label="Linjediagram över incidens"' in html or \
+        'alt="Linjediagram över incidens"' in html
+    assert 'src="data:image/svg+xml' in html
+    assert "bcr-callout" in html and "<style" in html
+    reader = pypdf.PdfReader(tmp_path / "doc-a" / "doc-a.pdf")
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert "Regionrapport Sydöst" in text
+    text = text.replace("\u00a0", " ")
+    assert "Tabell 1" in text and "Figur 1" in text
+    assert "5,2 %" in text
+    # The PDF's creation date is the data's date (fixed), not the clock.
+    assert reader.metadata["/CreationDate"].startswith("D:20260331")
+    assert [f.name for f in result.files] == ["doc-a.html", "doc-a.pdf"]
+
+
+def test_same_sources_give_the_same_bytes(tmp_path):
+    render.render_all([_job()], tmp_path / "one", ["html", "pdf"], workers=1)
+    render.render_all([_job()], tmp_path / "two", ["html", "pdf"], workers=1)
+    for name in ("doc-a.html", "doc-a.pdf", "figures/fig-trend.svg"):
+        assert (tmp_path / "one" / "doc-a" / name).read_bytes() == \
+            (tmp_path / "two" / "doc-a" / name).read_bytes(), name
+
+
+def test_a_broken_template_names_document_and_step_and_keeps_earlier_output(tmp_path,
+                                                                            monkeypatch):
+    render.render_all([_job()], tmp_path, ["html"], workers=1)
+    before = (tmp_path / "doc-a" / "doc-a.html").read_bytes()
+    broken = tmp_path / "templates"
+    shutil.copytree(render.TEMPLATES_DIR, broken)
+    (broken / "report.qmd.j2").write_text("{% for x in %}", encoding="utf-8")
+    monkeypatch.setattr(render, "TEMPLATES_DIR", broken)
+    monkeypatch.setattr(documents, "TEMPLATES_DIR", broken)
+    documents.environment.cache_clear()
+    try:
+        with pytest.raises(render.RenderError) as err:
+            render.render_all([_job()], tmp_path, ["html"], workers=1)
+    finally:
+        documents.environment.cache_clear()
+    assert "document 'doc-a'" in str(err.value) and "template 'report.qmd.j2'" in str(err.value)
+    assert (tmp_path / "doc-a" / "doc-a.html").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
+
+
+def test_a_failing_render_step_names_the_step_and_keeps_earlier_output(tmp_path, monkeypatch):
+    render.render_all([_job()], tmp_path, ["html", "pdf"], workers=1)
+    before = (tmp_path / "doc-a" / "doc-a.pdf").read_bytes()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("error: unknown font family")
+
+    monkeypatch.setattr("typst.compile", fail)
+    with pytest.raises(render.RenderError, match=r"'doc-a': typst \(typst -> pdf\) failed"):
+        render.render_all([_job()], tmp_path, ["html", "pdf"], workers=1)
+    assert (tmp_path / "doc-a" / "doc-a.pdf").read_bytes() == before
+
+
+def test_one_document_twice_in_a_run_is_refused(tmp_path):
+    with pytest.raises(UserError, match="twice"):
+        render.render_all([_job(), _job()], tmp_path, ["html"])
+
+
+def test_parallel_workers_render_each_document_in_its_own_folder(tmp_path):
+    results = render.render_all([_job("doc-a"), _job("doc-b")], tmp_path, ["html"],
+                                workers=2)
+    assert [r.name for r in results] == ["doc-a", "doc-b"]
+    for name in ("doc-a", "doc-b"):
+        assert (tmp_path / name / f"{name}.html").exists()
+        assert (tmp_path / name / "figures" / "fig-trend.svg").exists()
+
+
+def test_formats_are_checked():
+    assert render.parse_formats("pdf, html") == ["html", "pdf"]
+    with pytest.raises(UserError, match="docx"):
+        render.parse_formats("html,docx")
+
+
+def test_root_quarto_yml_is_the_base_of_every_front_matter():
+    front = documents.front_matter("T", "S", "en", "1 January 2026")
+    base = documents.root_quarto()
+    assert front["format"]["typst"] == base["format"]["typst"]
+    assert front["lang"] == "en" and "project" not in front
+
+
+def test_markdown_special_characters_in_names_are_escaped():
+    assert documents.md("S:t Göran | *x* @y") == "S:t Göran \\| \\*x\\* \\@y"
+    assert Path(render.LUA_FILTER).exists()
