@@ -220,32 +220,54 @@ def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple
     return False, False
 
 
-def _derivable(table: _Table, masked: list[bool]) -> list[int]:
-    """Masked cells whose value the margin equations fix, given the visible cells.
+def _components(table: _Table, hidden: list[int]) -> list[tuple[list[int], list[list[int]]]]:
+    """The masked cells split into sets linked by shared margin equations, each with its
+    equations as (margin cell, masked cells of the equation)."""
+    root = {i: i for i in hidden}
 
-    Cell j is fixed iff every solution of the homogeneous system on the masked cells has
-    a zero in position j, i.e. column j vanishes in a basis of the null space.
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    eqs = []
+    for parent, members in table.groups:
+        cells = [i for i in (parent, *members) if i in root]
+        if cells:
+            eqs.append((parent, cells))
+            for i in cells[1:]:
+                root[find(i)] = find(cells[0])
+    comps: dict[int, tuple[list[int], list]] = {}
+    for i in hidden:
+        comps.setdefault(find(i), ([], []))[0].append(i)
+    for parent, cells in eqs:
+        comps[find(cells[0])][1].append((parent, cells))
+    return list(comps.values())
+
+
+def _derivable(table: _Table, masked: list[bool]) -> list[list[int]]:
+    """Masked cells whose value the margin equations fix, given the visible cells, per
+    linked set of masked cells.
+
+    Cell j is fixed iff every solution of the homogeneous system A x = 0 on the masked
+    cells has x_j = 0, i.e. position j vanishes in a basis of the null space of A,
+    computed as the eigenvectors of A'A with eigenvalue 0.
     """
     hidden = [i for i, m in enumerate(masked) if m]
-    if not hidden:
-        return []
-    col = {i: c for c, i in enumerate(hidden)}
-    rows = []
-    for parent, members in table.groups:
-        row = np.zeros(len(hidden))
-        for i, sign in ((parent, 1.0), *((m, -1.0) for m in members)):
-            if i in col:
-                row[col[i]] += sign
-        if row.any():
-            rows.append(row)
-    if not rows:
-        return []
-    a = np.array(rows)
-    _, s, vt = np.linalg.svd(a)
-    rank = int((s > 1e-9 * max(1.0, s[0])).sum())
-    null = vt[rank:]
-    fixed = np.all(np.abs(null) < 1e-9, axis=0) if len(null) else np.ones(len(hidden), bool)
-    return [hidden[c] for c in np.flatnonzero(fixed)]
+    out = []
+    for cells, eqs in _components(table, hidden):
+        col = {i: c for c, i in enumerate(cells)}
+        a = np.zeros((max(len(eqs), 1), len(cells)))
+        for r, (parent, members) in enumerate(eqs):
+            for i in members:
+                a[r, col[i]] = 1.0 if i == parent else -1.0
+        values, vectors = np.linalg.eigh(a.T @ a)
+        null = vectors[:, values < 1e-9 * max(1.0, values[-1])]
+        fixed = np.all(np.abs(null) < 1e-7, axis=1)
+        if fixed.any():
+            out.append([cells[c] for c in np.flatnonzero(fixed)])
+    return out
 
 
 def _secondary(table: _Table, masked: list[bool], k: int) -> None:
@@ -262,15 +284,18 @@ def _secondary(table: _Table, masked: list[bool], k: int) -> None:
                         break
                     masked[pick] = changed = True
                     need, need_sum = _group_needs(table, masked, g, k)
-        fixed = _derivable(table, masked)
-        pick = None
-        for j in fixed:
-            pick = _reach(table, masked, j)
-            if pick is not None:
-                break
-        if pick is None:
+        # One complement per linked set per round: sets do not affect each other.
+        picks = set()
+        for fixed in _derivable(table, masked):
+            for j in fixed:
+                pick = _reach(table, masked, j)
+                if pick is not None:
+                    picks.add(pick)
+                    break
+        if not picks:
             return
-        masked[pick] = True
+        for pick in picks:
+            masked[pick] = True
 
 
 def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
