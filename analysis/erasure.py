@@ -110,7 +110,8 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
     encoding = "utf-8" if bom or text.encode("utf-8", "ignore") == raw else (
         "cp1252" if _fits(text, "cp1252") else "latin-1")
     header = text.split("\n", 1)[0]
-    fmt = _Format(encoding, bom, detect_separator(header), "\r\n" if header.endswith("\r") else "\n")
+    newline = "\r\n" if header.endswith("\r") else "\n"
+    fmt = _Format(encoding, bom, detect_separator(header), newline)
     try:
         frame = pl.read_csv(io.StringIO(text), separator=fmt.separator, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
