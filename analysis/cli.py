@@ -9,6 +9,19 @@ import typer
 from rich.console import Console
 
 from analysis import __version__
+from analysis.commands import (
+    coverage,
+    demo,
+    dictionary,
+    erase,
+    incidence,
+    indicators,
+    pseudonymise,
+    publish,
+    report,
+    survival,
+    validate,
+)
 from analysis.dictionary import DictionaryError
 from analysis.errors import UserError
 
@@ -37,24 +50,11 @@ def main(
     """Statistics and reports for blood-cancer quality registries."""
 
 
-def _register() -> None:
-    # Subcommands, in the order `bcr --help` lists them. One line each.
-    from analysis.commands import validate; app.command("validate")(validate.validate)
-    from analysis.commands import dictionary; app.command("dictionary")(dictionary.dictionary)
-    # -- further subcommands below this line --
-    from analysis.commands import demo; app.command("demo")(demo.demo)
-    from analysis.commands import incidence; app.command("incidence")(incidence.incidence)
-    from analysis.commands import coverage; app.command("coverage")(coverage.coverage)
-    from analysis.commands import indicators; app.command("indicators")(indicators.indicators)
-    from analysis.commands import survival; app.command("survival")(survival.survival)
-    from analysis.commands import pseudonymise as ps; app.command("pseudonymise")(ps.pseudonymise)
-    from analysis.commands import erase; app.command("erase")(erase.erase)
-    from analysis.commands import publish; app.command("publish")(publish.publish)
-    from analysis.commands import report; app.command("report")(report.report)
-    return None
-
-
-_register()
+# The subcommands, in the order `bcr --help` lists them.
+for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.incidence,
+                survival.survival, coverage.coverage, indicators.indicators, publish.publish,
+                report.report, pseudonymise.pseudonymise, erase.erase):
+    app.command(command.__name__)(command)
 
 
 def run() -> None:

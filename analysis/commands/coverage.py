@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 import typer
 
 from analysis import coverage as cov
-from analysis.commands.incidence import _split, _years
+from analysis.commands.options import in_years, parse_date, split_list
 from analysis.errors import UserError
 from analysis.indicators import key_variables
 from analysis.output import write_frame
 
 MEASURES = ("coverage", "discrepancies", "completeness", "timeliness")
-
-
-def parse_date(text: str | None, option: str) -> date | None:
-    """An ISO date option, or a clear error."""
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{option} '{text}': write a date as YYYY-MM-DD") from None
-
-
-def in_years(frame: pl.DataFrame, years: str | None) -> pl.DataFrame:
-    """Rows whose ``year`` lies in a --years range (all rows without one)."""
-    span = _years(years)
-    return frame if span is None else frame.filter(pl.col("year").is_between(*span))
 
 
 def coverage(
@@ -66,7 +49,7 @@ def coverage(
 
     if measure not in MEASURES:
         raise UserError(f"--measure '{measure}': use one of {', '.join(MEASURES)}")
-    keys = _split(by)
+    keys = split_list(by)
     loaded = load_data(data, subregistry or None)
     cases = loaded.require("cases")
     if subregistry:

@@ -8,26 +8,13 @@ import typer
 
 from analysis import dictionary as dd
 from analysis import incidence as inc
+from analysis.commands.options import split_list, year_span
 from analysis.errors import UserError
 from analysis.output import write_frame
 from analysis.standard_populations import default_standard, load_standard
 
 # Columns that repeat one value on every row: shown in the title of a terminal table.
 _CAPTION_COLUMNS = ("per", "standard", "method")
-
-
-def _split(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
-
-
-def _years(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    first, _, last = text.partition("-")
-    try:
-        return int(first), int(last or first)
-    except ValueError:
-        raise UserError(f"--years '{text}': write a year or a range, e.g. 2016-2025") from None
 
 
 def _number(value: float) -> str:
@@ -38,7 +25,7 @@ def _breaks(text: str | None) -> list[int] | None:
     if not text:
         return None
     try:
-        return [int(p) for p in _split(text)]
+        return [int(p) for p in split_list(text)]
     except ValueError:
         raise UserError(f"--age-groups '{text}': write the first age of each group, e.g. "
                         "18,40,60,80") from None
@@ -87,13 +74,13 @@ def incidence(
 
     if sum((sir, rate_ratio, apc)) > 1:
         raise UserError("choose one of --sir, --rate-ratio and --apc")
-    keys = _split(by)
+    keys = split_list(by)
     loaded = load_data(data, subregistry or None)
     cases, population = loaded.require("cases"), loaded.require("population")
     if subregistry:
         cases = cases.filter(cases.get_column("subregistry").is_in(subregistry))
     per = per or float(dd.registry().get("incidence", {}).get("per", 100_000))
-    span = _years(years)
+    span = year_span(years)
     breaks = _breaks(age_groups)
     common = {"years": span, "age_breaks": breaks, "conf_level": conf_level}
     unit = next((k for k in keys if k in inc.UNITS), "region")
@@ -106,7 +93,7 @@ def incidence(
                                 period_length=period_length, per=per, **common)
         title = f"Ratio of age-standardised rates by {unit} to all {unit}s together"
     elif apc:
-        frame = inc.annual_percent_change(cases, population, keys, adjust=_split(adjust),
+        frame = inc.annual_percent_change(cases, population, keys, adjust=split_list(adjust),
                                           **common)
         title = "Annual percent change of the incidence rate"
     elif "age_group" in keys:

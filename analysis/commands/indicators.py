@@ -7,8 +7,7 @@ from pathlib import Path
 import polars as pl
 import typer
 
-from analysis.commands.coverage import in_years, parse_date
-from analysis.commands.incidence import _split
+from analysis.commands.options import in_years, parse_date, split_list
 from analysis.coverage import match_registries
 from analysis.errors import UserError
 from analysis.funnel import funnel_limits
@@ -66,7 +65,7 @@ def indicators(
 
     if lang not in ("sv", "en"):
         raise UserError(f"--lang '{lang}': use sv or en")
-    keys = _split(by)
+    keys = split_list(by)
     loaded = load_data(data, subregistry or None)
     cases = loaded.require("cases")
     chosen = _select(load_indicators(), indicator or [], subregistry or [], keys,

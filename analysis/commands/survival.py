@@ -14,21 +14,18 @@ from rich.console import Console
 from analysis import cox as cx
 from analysis import relative_survival as rs
 from analysis import survival as sv
+from analysis.commands.options import split_list
 from analysis.errors import UserError
 from analysis.output import write_frame
 
 _ALIASES = {"agegroup": "age_group"}
 
 
-def _split(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
-
-
 def _times(text: str | None) -> list[float] | None:
     if not text:
         return None
     try:
-        return [float(t) for t in _split(text)]
+        return [float(t) for t in split_list(text)]
     except ValueError:
         raise UserError(f"--times '{text}': write years separated by commas, e.g. 1,3,5"
                         ) from None
@@ -109,7 +106,7 @@ def survival(
     NORDCAN exclusions (age 90+, death certificate or autopsy only) are applied and
     counted on stderr; groups below the minimum size get no estimate.
     """
-    keys = [_ALIASES.get(k, k) for k in _split(by)]
+    keys = [_ALIASES.get(k, k) for k in split_list(by)]
     subs = list(subregistry or [])
     if method not in ("km", *rs.METHODS):
         raise UserError(f"--method '{method}': use km, ederer2 or pohar-perme")
