@@ -30,12 +30,20 @@ def _cell(value: object) -> str:
 def print_table(frame: pl.DataFrame, title: str | None = None,
                 console: Console | None = None) -> None:
     """Print a frame as a rich table with numbers rounded for reading."""
+    from analysis.disclosure import FLAG, footnote, rules
+
+    masked = frame.get_column(FLAG).is_not_null().to_list() if FLAG in frame.columns \
+        else [False] * frame.height
     table = Table(title=title, show_lines=False, header_style="bold")
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left")
-    for row in frame.iter_rows():
-        table.add_row(*(_cell(v) for v in row))
-    (console or Console()).print(table)
+    symbol = rules().symbol
+    for row, hidden in zip(frame.iter_rows(), masked, strict=True):
+        table.add_row(*(symbol if hidden and v is None else _cell(v) for v in row))
+    console = console or Console()
+    console.print(table)
+    if any(masked):
+        console.print(footnote("en"))
 
 
 def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None,
@@ -49,6 +57,10 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
     if fmt not in FORMATS:
         raise UserError(f"unknown output format '{fmt}' (use one of {', '.join(FORMATS)})")
     if fmt == "table":
+        if "method" in frame.columns and frame.get_column("method").n_unique() == 1:
+            # The method is the same on every row: named once, in the title.
+            title = f"{title or ''}\n{frame.get_column('method')[0]}".strip()
+            frame = frame.drop("method")
         print_table(frame, title)
         return
     if out is None:

@@ -8,7 +8,7 @@ import polars as pl
 import typer
 
 from analysis import coverage as cov
-from analysis.commands.options import in_years, parse_date, split_list
+from analysis.commands.options import in_years, parse_date, public, split_list
 from analysis.errors import UserError
 from analysis.indicators import key_variables
 from analysis.output import write_frame
@@ -36,6 +36,8 @@ def coverage(
     conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
     fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+    public_: bool = typer.Option(False, "--public",
+                                 help="Pass the table through disclosure control, as published."),
 ) -> None:
     """Coverage (täckningsgrad) against the cancer registry, completeness and timeliness.
 
@@ -77,8 +79,6 @@ def coverage(
         title = "Registered within 3 and 12 months of diagnosis"
     if extract is not None and measure in ("coverage", "timeliness"):
         title += f" (extract date {extract})"
-    if fmt == "table" and out is None and "method" in frame.columns:
-        write_frame(frame.drop("method"), fmt, out,
-                    f"{title} — {frame['method'][0]}" if frame.height else title)
-    else:
-        write_frame(frame, fmt, out, title)
+    if public_:
+        frame = public(frame, ["subregistry", *keys])
+    write_frame(frame, fmt, out, title)

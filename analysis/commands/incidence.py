@@ -8,7 +8,7 @@ import typer
 
 from analysis import dictionary as dd
 from analysis import incidence as inc
-from analysis.commands.options import split_list, year_span
+from analysis.commands.options import public, split_list, year_span
 from analysis.errors import UserError
 from analysis.output import write_frame
 from analysis.standard_populations import default_standard, load_standard
@@ -63,6 +63,8 @@ def incidence(
     conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
     fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+    public_: bool = typer.Option(False, "--public",
+                                 help="Pass the table through disclosure control, as published."),
 ) -> None:
     """Incidence: counts, person-years, crude and age-standardised rates with CIs.
 
@@ -105,10 +107,8 @@ def incidence(
                                        period_length=period_length, per=per, tiwari=tiwari,
                                        **common)
         title = f"Incidence per {_number(per)} person-years"
+    if public_:
+        frame = public(frame, ["subregistry", *keys])
     if fmt == "table" and out is None:
-        shown = [c for c in _CAPTION_COLUMNS if c in frame.columns]
-        if "method" in shown:
-            title += f" — {frame.get_column('method')[0]}" if frame.height else ""
-        write_frame(frame.drop(shown), fmt, out, title)
-    else:
-        write_frame(frame, fmt, out, title)
+        frame = frame.drop(c for c in _CAPTION_COLUMNS if c in frame.columns and c != "method")
+    write_frame(frame, fmt, out, title)

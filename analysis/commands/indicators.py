@@ -7,8 +7,9 @@ from pathlib import Path
 import polars as pl
 import typer
 
-from analysis.commands.options import in_years, parse_date, split_list
+from analysis.commands.options import in_years, parse_date, public, split_list
 from analysis.coverage import match_registries
+from analysis.disclosure import FLAG
 from analysis.errors import UserError
 from analysis.funnel import funnel_limits
 from analysis.indicators import Indicator, compute_indicators, load_indicators
@@ -52,6 +53,8 @@ def indicators(
     lang: str = typer.Option("sv", "--lang", help="Language of indicator names: sv or en."),
     fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+    public_: bool = typer.Option(False, "--public",
+                                 help="Pass the table through disclosure control, as published."),
 ) -> None:
     """Quality indicators, classified against their target levels (high / intermediate /
     below).
@@ -90,9 +93,12 @@ def indicators(
     frame = frame.join(names, on="indicator", how="left", maintain_order="left")
     frame = frame.select("indicator", "name", pl.exclude("indicator", "name"))
     title = "Kvalitetsindikatorer" if lang == "sv" else "Quality indicators"
+    if public_:
+        frame = public(frame, ["subregistry", *keys])
     if fmt == "table" and out is None and not funnel:
         # A terminal is narrow: the figures a reader compares; files keep every column.
         lead = ["median", "q1", "q3"] if "median" in frame.columns else []
         frame = frame.select("name", "subregistry", *keys, "n", "estimate", "lower",
-                             "upper", *lead, "high", "classification")
+                             "upper", *lead, "high", "classification",
+                             *([FLAG] if public_ else []))
     write_frame(frame, fmt, out, title)

@@ -34,3 +34,30 @@ def in_years(frame: pl.DataFrame, years: str | None) -> pl.DataFrame:
     """Rows whose ``year`` lies in a --years range (all rows without one)."""
     span = year_span(years)
     return frame if span is None else frame.filter(pl.col("year").is_between(*span))
+
+
+# Numeric columns that describe the table, not the cases: never masked.
+_NOT_CASE_BASED = {"time", "year", "per", "person_years", "high", "intermediate", "sex",
+                   "age_start", "region_code", "weight"}
+# Count columns besides n: masked when they hold 1..k-1 themselves.
+_COUNTS = ("events", "n_events", "n_at_risk", "n_unknown", "observed", "n_cases")
+
+
+def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """A result frame passed through disclosure control for publication (``--public``).
+
+    Groups are the `keys` (plus `time` for survival tables); totals over every key are
+    taken as published elsewhere, so complementary suppression protects against them.
+    """
+    from analysis.disclosure import suppress
+
+    if "n" not in frame.columns:
+        raise UserError("--public needs a table with a count column n")
+    keys = [k for k in keys if k in frame.columns]
+    cells = [*keys, *(c for c in ("time", "indicator", "measure") if c in frame.columns
+                      and c not in keys)]
+    counts = {c: c for c in _COUNTS if c in frame.columns}
+    estimates = {c: "n" for c, t in frame.schema.items()
+                 if t.is_numeric() and c not in {*cells, "n", *counts, *_NOT_CASE_BASED}}
+    return suppress(frame, cells, n="n", estimates={**estimates, **counts},
+                    margins=keys, external_margins=True)

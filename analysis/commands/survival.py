@@ -14,7 +14,7 @@ from rich.console import Console
 from analysis import cox as cx
 from analysis import relative_survival as rs
 from analysis import survival as sv
-from analysis.commands.options import split_list
+from analysis.commands.options import public, split_list
 from analysis.errors import UserError
 from analysis.output import write_frame
 
@@ -98,6 +98,8 @@ def survival(
                                          help="Reference region of --cox."),
     fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file."),
+    public_: bool = typer.Option(False, "--public",
+                                 help="Pass the table through disclosure control, as published."),
 ) -> None:
     """Survival: Kaplan-Meier (default), relative (Ederer II) or net (Pohar Perme)
     survival by group, optionally for a period window and age-standardised (ICSS), the
@@ -155,9 +157,6 @@ def survival(
             result = rs.relative_survival(followup, life, keys, _times(times), method,
                                           conf_type=conf_type)
             title = f"{rs.METHODS[method]}{when}"
-    if fmt == "table" and out is None and "method" in result.columns \
-            and result.get_column("method").n_unique() == 1:
-        # A terminal table shows the method once, in its title.
-        title = f"{title}\n{result['method'][0]}"
-        result = result.drop("method")
+    if public_:
+        result = public(result, ["subregistry", *keys])
     write_frame(result, fmt, out, title)

@@ -34,7 +34,6 @@ class Analyses:
     first_year: int
     extract_date: dt.date
     asr: pl.DataFrame  # subregistry, region (or NATION), year, n, crude_rate, estimate, ...
-    asr_sex: pl.DataFrame  # subregistry, region, sex: report year
     apc: pl.DataFrame  # subregistry, region: annual percent change over the trend years
     sir: pl.DataFrame  # subregistry, region: SIR over the last SIR_YEARS
     age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates, SIR_YEARS pooled
@@ -127,13 +126,10 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     agg = incidence.aggregate(cases, population, ["subregistry", "region", "sex", "year"],
                               years=(first, last))
 
-    def rates(keys: list[str], rows: pl.DataFrame = agg) -> pl.DataFrame:
-        return incidence.standardised_rates_from(_collapse(rows, keys), keys, standard)
+    def rates(keys: list[str]) -> pl.DataFrame:
+        return incidence.standardised_rates_from(_collapse(agg, keys), keys, standard)
 
     asr = _with_nation(rates(["subregistry", "year"]), rates(["subregistry", "region", "year"]))
-    this_year = agg.filter(pl.col("year") == last)
-    asr_sex = _with_nation(rates(["subregistry", "sex"], this_year),
-                           rates(["subregistry", "region", "sex"], this_year))
     pooled = (max(first, last - SIR_YEARS + 1), last)
     age_sex = incidence.crude_rates(cases, population, ["subregistry", "sex", "age_group"],
                                     years=pooled)
@@ -168,5 +164,5 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     key_vars = indicators.key_variables()
     completeness = _with_nation(coverage.completeness(current, key_vars),
                                 coverage.completeness(current, key_vars, ["region"]))
-    return Analyses(last, first, extract, asr, asr_sex, apc, sir, age_sex, ind, hospitals,
+    return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, completeness, indicator_list)

@@ -19,7 +19,7 @@ import polars as pl
 from analysis import __version__, disclosure
 from analysis import dictionary as dd
 from analysis.reporting import formatting as fmt
-from analysis.reporting.analyses import NATION, Analyses
+from analysis.reporting.analyses import NATION, SIR_YEARS, Analyses
 from analysis.reporting.documents import (
     DocumentJob,
     FigureSpec,
@@ -53,6 +53,21 @@ class Run:
     @cached_property
     def asr(self) -> pl.DataFrame:
         return _protect(self.analyses.asr, ["subregistry", "region", "year"], "incidence")
+
+    @cached_property
+    def apc(self) -> pl.DataFrame:
+        return _protect(self.analyses.apc, ["subregistry", "region"], "incidence")
+
+    @cached_property
+    def sir(self) -> pl.DataFrame:
+        return _protect(self.analyses.sir, ["subregistry", "region"], "incidence")
+
+    @cached_property
+    def age_sex(self) -> pl.DataFrame:
+        # Not a margin table: no national rows, sexes and age groups side by side.
+        frame = self.analyses.age_sex
+        return disclosure.suppress(frame, ["subregistry", "sex", "age_group"], estimates={
+            c: b for c, b in _ESTIMATES["incidence"].items() if c in frame.columns})
 
     @cached_property
     def indicators(self) -> pl.DataFrame:
@@ -240,6 +255,50 @@ def survival_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                  [text(f"columns.{key}"), text("columns.n"),
                   *(text("columns.time", years=fmt.number(t, 0, lang)) for t in times)],
                  rows, ["l", "r", *("r" for _ in times)], _suppressed_note(text))
+
+
+def apc_table(run: Run, doc_id: str, frame: pl.DataFrame, order: Sequence[str],
+              label: Callable[[str], str]) -> Table:
+    """Annual percent change of the incidence per region with CI (log-linear Poisson)."""
+    text, lang, a = run.text, run.lang, run.analyses
+    rows = [[label(r["region"]), _cell(r, "n", lambda v: fmt.number(v, 0, lang)),
+             _cell(r, "estimate", lambda v: fmt.number(v, 1, lang)), _ci(r, lang, 1)]
+            for r in _shown(frame, "region", order).iter_rows(named=True)]
+    return Table(f"tbl-{doc_id}", f"{text('columns.apc')}, {a.first_year}\u2013{a.year}",
+                 [text("columns.region"), text("columns.cases"), text("columns.apc"),
+                  text("columns.ci")], rows, ["l", "r", "r", "r"], _suppressed_note(text))
+
+
+def _sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
+    text, a = run.text, run.analyses
+    shown = run.sir.filter((pl.col("subregistry") == sid) & pl.col(disclosure.FLAG).is_null()
+                           ).with_columns(pl.col("region").map_elements(
+                               lambda r: region_label(r, text), pl.String))
+    first = max(a.first_year, a.year - SIR_YEARS + 1)
+    return FigureSpec(f"fig-{doc_id}", text("captions.sir_figure", first=first, last=a.year),
+                      "estimate_chart", {
+                          "frame": shown.select("region", "estimate", "lower", "upper"),
+                          "category": "region", "reference_line": 1.0,
+                          "category_order": [region_label(r, text) for r in dd.region_ids()],
+                          "labels": {"x": text("axes.sir"), "alt": text("alt.sir")}})
+
+
+def _age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
+    text, a = run.text, run.analyses
+    sexes = {1: text("men"), 2: text("women")}
+    shown = run.age_sex.filter((pl.col("subregistry") == sid)
+                               & pl.col(disclosure.FLAG).is_null()).with_columns(
+        pl.col("sex").replace_strict(sexes, return_dtype=pl.String))
+    first = max(a.first_year, a.year - SIR_YEARS + 1)
+    ages = list(dict.fromkeys(run.age_sex["age_group"].to_list()))
+    return FigureSpec(f"fig-{doc_id}", text("captions.age_sex_figure", first=first, last=a.year),
+                      "bar_chart", {
+                          "frame": shown.select("age_group", "sex", "estimate", "lower",
+                                                "upper"),
+                          "x": "age_group", "y": "estimate", "fill": "sex",
+                          "x_order": ages, "fill_order": list(sexes.values()),
+                          "labels": {"x": text("axes.age_group"), "y": text("axes.rate"),
+                                     "alt": text("alt.age_sex")}})
 
 
 def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
@@ -457,6 +516,8 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
                                 "region", regions, label)],
         figures=[_trend_figure(run, "trend", run.asr.filter(of_sid), regions, None,
                                facet=False)])
+    incidence.tables.append(apc_table(run, "apc", run.apc.filter(of_sid), regions, label))
+    incidence.figures += [_sir_figure(run, "sir", sid), _age_sex_figure(run, "agesex", sid)]
     quality = Section(text("sections.indicators"))
     ind = run.indicators.filter(of_sid & (pl.col("year") == a.year))
     if ind.height:

@@ -33,7 +33,6 @@ from plotnine import (  # noqa: E402
     geom_hline,
     geom_line,
     geom_point,
-    geom_pointrange,
     geom_step,
     ggplot,
     labs,
@@ -259,14 +258,6 @@ def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[st
         plot = plot + geom_errorbar(aes(ymin="lower", ymax="upper"),
                                     position="dodge", width=0.8, size=0.3)
     return Figure(plot, labels["alt"], 3.6)
-
-
-def pointrange_chart(frame: pl.DataFrame, x: str, labels: Mapping[str, str]) -> Figure:
-    """Estimates with confidence intervals along a categorical x axis."""
-    plot = (ggplot(frame.to_pandas(), aes(x, "estimate"))
-            + geom_pointrange(aes(ymin="lower", ymax="upper"), color=FOCUS)
-            + labs(x=labels["x"], y=labels["y"]) + house_theme())
-    return Figure(plot, labels["alt"], 3.4)
 
 
 def save(figure: Figure, path: Path) -> Path:

@@ -1,0 +1,35 @@
+"""`--public`: CLI tables pass through disclosure control before they are written."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from analysis.cli import app
+
+K = 5  # data_dictionary/registry.yaml disclosure.k
+
+
+@pytest.mark.parametrize("args", [
+    ["incidence", "-s", "cml", "--by", "region,sex", "--years", "2025"],
+    ["coverage", "-s", "all", "--by", "region", "--years", "2025"],
+    ["indicators", "-s", "all", "--by", "region", "--years", "2025"],
+])
+def test_public_tables_show_no_small_counts(args):
+    runner = CliRunner()
+    raw = runner.invoke(app, [*args, "--format", "csv"])
+    assert raw.exit_code == 0, raw.output
+    before = pl.read_csv(io.StringIO(raw.stdout))
+    assert before.filter(pl.col("n").is_between(1, K - 1)).height > 0, "no small cell to mask"
+    done = runner.invoke(app, [*args, "--format", "csv", "--public"])
+    assert done.exit_code == 0, done.output
+    after = pl.read_csv(io.StringIO(done.stdout), schema_overrides={"n": pl.Int64})
+    assert after.height == before.height
+    assert after.filter(pl.col("n").is_between(1, K - 1)).is_empty()
+    hidden = after.filter(pl.col("suppressed").is_in(["primary", "secondary"]))
+    assert hidden.height >= 2  # a lone masked cell would follow from the total
+    assert hidden.get_column("estimate").is_null().all()
+    assert hidden.get_column("n").is_null().all()
