@@ -122,14 +122,15 @@ def _check_file(path: Path, dataset: str, raw: pl.DataFrame | None = None,
     return fc, accepted
 
 
-def _age_groups() -> tuple[int, int]:
+def age_group_layout() -> tuple[int, int]:
+    """(width, first age of the open last group) of registry.yaml `age_groups`."""
     cfg = dd.registry().get("age_groups", {})
     return int(cfg.get("width", 5)), int(cfg.get("open_from", 85))
 
 
 def age_group_expr(age: pl.Expr) -> pl.Expr:
     """Five-year age group labels 0-4 ... 80-84 and 85+ (registry.yaml `age_groups`)."""
-    width, open_from = _age_groups()
+    width, open_from = age_group_layout()
     start = (pl.min_horizontal(age, pl.lit(open_from)) // width) * width
     return (pl.when(age >= open_from).then(pl.lit(f"{open_from}+"))
             .otherwise(start.cast(pl.String) + "-" + (start + width - 1).cast(pl.String)))

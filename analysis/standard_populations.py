@@ -17,7 +17,7 @@ import polars as pl
 
 from analysis import dictionary as dd
 from analysis.errors import InputError, UserError
-from analysis.ingest import _age_groups
+from analysis.ingest import age_group_layout
 from analysis.readers import read_table
 
 FILE = "standard_populations.yaml"
@@ -60,7 +60,7 @@ def parse_age_group(label: str) -> tuple[int, int | None]:
 
 def default_age_breaks() -> list[int]:
     """The registry's age groups as break points: 0, 5, ..., 85 (85+ open; registry.yaml)."""
-    width, open_from = _age_groups()
+    width, open_from = age_group_layout()
     return [*range(0, open_from, width), open_from]
 
 
