@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 from analysis import dictionary as dd
 from analysis.errors import UserError
@@ -29,6 +30,8 @@ from analysis.validate import FAILURE_SCHEMA, age_at, check
 # hazard; it is capped so that expected survival stays finite.
 MAX_QX = 0.9999
 AUX_DATASETS = ("cancer_registry", "population", "lifetable")
+# Settings of one data folder that override registry.yaml (written by `bcr pseudonymise`).
+FOLDER_SETTINGS = "data_folder.yaml"
 COMBINED = "cases"
 
 
@@ -102,6 +105,17 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def identity_scheme(directory: Path) -> str:
+    """The identity scheme of a data folder: its data_folder.yaml's, else registry.yaml's."""
+    settings = directory / FOLDER_SETTINGS
+    if settings.exists():
+        scheme = (yaml.safe_load(settings.read_text(encoding="utf-8")) or {}).get(
+            "identity_scheme")
+        if scheme:
+            return scheme
+    return dd.registry().get("identity_scheme", "pseudonym")
+
+
 def _canonical_names(raw: pl.DataFrame) -> pl.DataFrame:
     """Rename columns found under an alias of registry.yaml `column_aliases`."""
     aliases = dd.registry().get("column_aliases", {})
@@ -113,7 +127,7 @@ def _canonical_names(raw: pl.DataFrame) -> pl.DataFrame:
 def _check_file(path: Path, dataset: str, raw: pl.DataFrame | None = None,
                 digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
     raw = _canonical_names(read_table(path) if raw is None else raw)
-    checked = check(raw, dataset, str(path))
+    checked = check(raw, dataset, str(path), identity_scheme(path.parent))
     accepted = checked.accepted()
     rejected = checked.rejected()
     identity = [f.name for f in dd.fields(dataset) if f.identity]

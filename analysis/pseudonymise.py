@@ -24,6 +24,7 @@ from analysis import dictionary as dd
 from analysis.erasure import JOURNAL, TMP_SUFFIX, identity_files, read_extract, write_extract
 from analysis.errors import UserError
 from analysis.identity import canonical, pseudonym, valid_mask
+from analysis.ingest import FOLDER_SETTINGS
 from analysis.readers import find_file
 
 KEY_ENV = "BCR_PSEUDONYM_KEY"
@@ -94,6 +95,10 @@ def pseudonymise_dir(source: Path, target: Path, key: bytes,
         os.replace(tmp, out)
         rows.append({"file": ex.path.name, "rows": frame.height, "identities": distinct,
                      "invalid_identities": invalid})
+    # Tell ingest that person_id now holds pseudonyms, with no check digit to validate.
+    (target / FOLDER_SETTINGS).write_text(
+        "# Written by `bcr pseudonymise`: person_id holds keyed pseudonyms.\n"
+        "identity_scheme: pseudonym\n", encoding="utf-8")
     for name in PLAIN_DATASETS:
         path = find_file(source, name)
         if path is not None:

@@ -83,7 +83,8 @@ def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | Non
     return pl.col(f.name).is_in(pl.Series(valid, dtype=pl.String).implode())
 
 
-def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame) -> list[tuple[pl.Expr, str, str]]:
+def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame,
+                 scheme: str) -> list[tuple[pl.Expr, str, str]]:
     """(failure mask, rule, message) for one field; masks see raw strings as `name`
     and the parsed value as `name__typed`."""
     c = f.constraints
@@ -115,13 +116,11 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame) -> list[tuple[pl.
         rules.append((value.is_not_null() & value.is_duplicated()
                       & (pl.int_range(pl.len()).over(value) > 0),
                       "unique", f"{f.name} occurs earlier in the file"))
-    if f.identity:
-        scheme = dd.registry().get("identity_scheme", "pseudonym")
-        if scheme != "pseudonym":
-            from analysis.identity import valid_mask
-            ok_id = valid_mask(raw.get_column(f.name).fill_null(""), scheme)
-            rules.append((value.is_not_null() & ~pl.lit(ok_id), "identity",
-                          f"{f.name} is not a valid {scheme}"))
+    if f.identity and scheme != "pseudonym":
+        from analysis.identity import valid_mask
+        ok_id = valid_mask(raw.get_column(f.name).fill_null(""), scheme)
+        rules.append((value.is_not_null() & ~pl.lit(ok_id), "identity",
+                      f"{f.name} is not a valid {scheme}"))
     return rules
 
 
@@ -159,13 +158,16 @@ def age_at(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
 
 
 
-def check(raw: pl.DataFrame, dataset: str, file: str) -> Checked:
+def check(raw: pl.DataFrame, dataset: str, file: str,
+          identity_scheme: str | None = None) -> Checked:
     """Check a frame of strings against the variables of `dataset` (a subregistry id,
     ``cancer_registry``, ``population`` or ``lifetable``).
 
     Raises UserError when a required column is missing (the file cannot be used at all).
-    Optional columns that are absent are added as empty columns.
+    Optional columns that are absent are added as empty columns. `identity_scheme`
+    overrides registry.yaml's (e.g. ``pseudonym`` for a pseudonymised folder).
     """
+    scheme = identity_scheme or dd.registry().get("identity_scheme", "pseudonym")
     flds = dd.fields(dataset)
     missing = [f.name for f in flds if f.required and f.name not in raw.columns]
     if missing:
@@ -179,7 +181,7 @@ def check(raw: pl.DataFrame, dataset: str, file: str) -> Checked:
     case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
 
     checks = [(mask, rule, msg, f.name) for f in flds
-              for mask, rule, msg in _field_rules(f, dataset, raw)]
+              for mask, rule, msg in _field_rules(f, dataset, raw, scheme)]
     checks += _cross_rules(dataset, {f.name for f in flds})
     lazy = work.lazy()
     # Lazy, so that each check reads only the columns it needs, and all run in parallel.

@@ -107,3 +107,21 @@ def test_refuses_same_folder_and_cli_refuses_without_key(
     assert result.exit_code == 0, result.output
     assert KEY.decode() not in result.output
     assert (tmp_path / "o" / "aml.csv").exists()
+
+
+def test_pseudonymised_folder_validates_without_check_digits(tmp_path):
+    from analysis.ingest import load_data
+    from analysis.pseudonymise import pseudonymise_dir
+    source = tmp_path / "src"
+    source.mkdir()
+    from datetime import date
+
+    from conftest import make_pnr
+    pnr = make_pnr(date(1950, 3, 14), 23, 1)
+    (source / "aml.csv").write_text(
+        "case_id,person_id,sex,birth_date,diagnosis_date,icd10,county,vital_status_date\n"
+        f"A1,{pnr},1,1950-03-14,2020-05-04,C92.0,12,2025-12-31\n")
+    pseudonymise_dir(source, tmp_path / "out", b"k" * 32)
+    data = load_data(tmp_path / "out")
+    assert data.failures().is_empty()
+    assert data.cases.get_column("person_id")[0] != pnr
