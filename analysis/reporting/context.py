@@ -280,7 +280,8 @@ def _sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
                           "frame": shown.select("region", "estimate", "lower", "upper"),
                           "category": "region", "reference_line": 1.0,
                           "category_order": [region_label(r, text) for r in dd.region_ids()],
-                          "labels": {"x": text("axes.sir"), "alt": text("alt.sir")}})
+                          "labels": {"x": text("axes.sir"), "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.sir")}})
 
 
 def _age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
@@ -298,7 +299,8 @@ def _age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
                           "x": "age_group", "y": "estimate", "fill": "sex",
                           "x_order": ages, "fill_order": list(sexes.values()),
                           "labels": {"x": text("axes.age_group"), "y": text("axes.rate"),
-                                     "alt": text("alt.age_sex")}})
+                                     "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.age_sex")}})
 
 
 def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
@@ -313,6 +315,7 @@ def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[
     order = [region_label(r, text) for r in _regions_nation_last()]
     what = region_label(focus, text) if focus else text("all_regions")
     labels = {"x": text("axes.year"), "y": text("axes.rate"),
+              "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.trend", what=what,
                           per=text("columns.subregistry").lower() if facet
                           else text("columns.region").lower())}
@@ -337,6 +340,7 @@ def _survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | No
                                            pl.String))
     what = region_label(focus, text) if focus else text("all_regions")
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
+              "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.survival", what=what)}
     return FigureSpec(f"fig-{doc_id}", text("captions.survival_figure"), "survival_chart", {
         "frame": shown.select("time", "estimate", "region", "subregistry"), "group": "region",
@@ -363,7 +367,8 @@ def _indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Seque
         shown.select("indicator", pl.lit("intermediate").alias("level"),
                      pl.col("intermediate").alias("value")),
     ]).drop_nulls("value").unique(maintain_order=True)
-    labels = {"x": text("axes.percent"), "alt": text("alt.indicators"),
+    labels = {"x": text("axes.percent"), "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.indicators"),
               **text.section("legend")}
     indicator_order = list(dict.fromkeys(shown["indicator"].to_list()))
     region_order = [region_label(r, text) for r in regions]
@@ -402,6 +407,7 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
     short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
     facet = "subregistry" if len(sids) > 1 else None
     labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
+              "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.funnel"), "others": text("legend.others"),
               "highlight": text("legend.highlight", region=region_label(focus, text))
               if focus else text("legend.others")}

@@ -78,6 +78,12 @@ def house_theme(base_size: float = 9) -> theme:
     )
 
 
+def _numbers(labels: Mapping[str, str]):  # noqa: ANN202 (a plotnine label function)
+    """Axis labels with the report language's decimal mark ("2,5" in Swedish)."""
+    mark = labels.get("decimal", ".")
+    return lambda values: [f"{v:g}".replace(".", mark) for v in values]
+
+
 def _palette(groups: Sequence[str], focus: str | None, reference: str | None) -> dict:
     colours = {}
     others = iter(OKABE_ITO)
@@ -113,6 +119,7 @@ def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping
             + geom_line(size=0.8) + geom_point(size=1.2)
             + scale_color_manual(values=colours, breaks=groups)
             + scale_x_continuous(breaks=_year_breaks(data[x]))
+            + scale_y_continuous(labels=_numbers(labels))
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
     if facet:
         plot = plot + facet_wrap(facet, scales="free_y", ncol=4)
@@ -161,8 +168,8 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
                                  guide="legend" if group else None)
             + coord_flip()
             + labs(y=labels["x"], x="") + house_theme())
-    if percent:
-        plot = plot + scale_y_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
+    plot = plot + scale_y_continuous(
+        labels=(lambda v: [f"{x * 100:.0f}" for x in v]) if percent else _numbers(labels))
     if targets is not None and targets.height:
         target_labels = [labels.get("target_high", "high"),
                          labels.get("target_intermediate", "intermediate")]
@@ -252,6 +259,7 @@ def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[st
             + geom_col(position="dodge", width=0.8)
             + scale_fill_manual(values=dict(zip(fills, OKABE_ITO[4:] + OKABE_ITO,
                                                 strict=False)))
+            + scale_y_continuous(labels=_numbers(labels))
             + labs(x=labels["x"], y=labels["y"]) + house_theme()
             + theme(axis_text_x=element_text(rotation=45, ha="right")))
     if "lower" in frame.columns:

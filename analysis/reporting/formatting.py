@@ -12,7 +12,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
 LOCALES = {"sv": "sv_SE", "en": "en_GB"}
 
@@ -74,3 +74,8 @@ def date(value: dt.date | None, lang: str = "sv", style: str = "long") -> str:
     if style == "iso":
         return value.isoformat()
     return format_date(value, format=style, locale=locale(lang))
+
+
+def decimal_mark(lang: str) -> str:
+    """The decimal separator of a report language ("," in Swedish), for figure axes."""
+    return get_decimal_symbol(locale(lang))
