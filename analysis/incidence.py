@@ -320,11 +320,17 @@ def _age_weights(agg: pl.DataFrame, standard: StandardPopulation) -> pl.DataFram
 def standardised_rates_from(agg: pl.DataFrame, by: Sequence[str],
                             standard: StandardPopulation, *, per: float = 100_000,
                             conf_level: float = 0.95, tiwari: bool = False) -> pl.DataFrame:
-    """Directly age-standardised rates of aggregated counts (see standardised_rates)."""
+    """Directly age-standardised rates of aggregated counts (see standardised_rates).
+
+    `agg` may be finer than `by` (e.g. still split by sex): counts and person-years are
+    first summed to `by` x age group, as the rate of a group must be.
+    """
     keys = list(by)
     if "age_group" in keys:
         raise UserError("age-standardised rates cannot be grouped by age group; use crude "
                         "(age-specific) rates for that")
+    agg = agg.group_by([*keys, "age_group", "age_start"]).agg(
+        pl.col("n").sum(), pl.col("person_years").sum())
     _no_person_years(agg, [*keys, "age_group"])
     terms = agg.join(_age_weights(agg, standard), on="age_group").with_columns(
         (pl.col("w") / pl.col("person_years")).alias("wi"))

@@ -410,3 +410,14 @@ def test_cli_writes_standardised_rates(tmp_path: Path, monkeypatch, two_group_st
                                       "--age-groups", "0,50", "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert "norr" in result.output and "expected" in result.output
+
+
+def test_standardised_rate_from_a_finer_aggregate_sums_counts_first():
+    # Two sexes and one (open) age group, so the standardised rate is the crude rate of the
+    # total: (3 + 1) / (1000 + 3000) per 1000 = 1, not the sum of the two sexes' rates.
+    from analysis.incidence import standardised_rates_from
+    from analysis.standard_populations import load_standard
+    agg = pl.DataFrame({"sex": [1, 2], "age_group": ["0+", "0+"], "age_start": [0, 0],
+                        "n": [3, 1], "person_years": [1000.0, 3000.0]})
+    out = standardised_rates_from(agg, [], load_standard("esp2013"), per=1000)
+    assert out.get_column("estimate").item() == pytest.approx(1.0)
