@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import typer
 
 from analysis import coverage as cov
-from analysis.commands.options import in_years, parse_date, public, split_list
+from analysis.commands.options import (
+    ConfLevelOption,
+    DataOption,
+    FormatOption,
+    OutOption,
+    PublicOption,
+    SubregistryOption,
+    in_years,
+    parse_date,
+    public,
+    split_list,
+)
 from analysis.errors import UserError
 from analysis.indicators import key_variables
 from analysis.output import write_frame
@@ -17,10 +26,8 @@ MEASURES = ("coverage", "discrepancies", "completeness", "timeliness")
 
 
 def coverage(
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
-    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
-                                                 help="Only these subregistries."),
+    data: DataOption = None,
+    subregistry: SubregistryOption = None,
     measure: str = typer.Option("coverage", "--measure",
                                 help="coverage, discrepancies, completeness or timeliness."),
     by: str = typer.Option("", "--by", help="Group by any of region, county, hospital, year "
@@ -33,11 +40,10 @@ def coverage(
     extract_date: str | None = typer.Option(None, "--extract-date",
                                             help="Date of the extract, YYYY-MM-DD (default: "
                                             "the latest vital-status date)."),
-    conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
-    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
-    public_: bool = typer.Option(False, "--public",
-                                 help="Pass the table through disclosure control, as published."),
+    conf_level: ConfLevelOption = 0.95,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    public_: PublicOption = False,
 ) -> None:
     """Coverage (täckningsgrad) against the cancer registry, completeness and timeliness.
 

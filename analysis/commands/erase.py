@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from analysis.commands.options import DataOption
 from analysis.erasure import AUDIT_LOG
 from analysis.erasure import erase as erase_person
 from analysis.errors import UserError
@@ -19,8 +20,7 @@ def erase(
     person: str = typer.Option(..., "--person",
                                help="The person's identity number, or - to read it from "
                                "standard input (keeps it out of the shell history)."),
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
+    data: DataOption = None,
     key_file: Path | None = typer.Option(None, "--key-file",
                                          help="Pseudonymisation key: also finds the person "
                                          f"in pseudonymised files (default: ${KEY_ENV} if "

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from analysis import dictionary as dd
 from analysis import incidence as inc
-from analysis.commands.options import public, split_list, year_span
+from analysis.commands.options import (
+    ConfLevelOption,
+    DataOption,
+    FormatOption,
+    OutOption,
+    PublicOption,
+    SubregistryOption,
+    public,
+    split_list,
+    year_span,
+)
 from analysis.errors import UserError
 from analysis.output import write_frame
 from analysis.standard_populations import default_standard, load_standard
@@ -32,10 +40,8 @@ def _breaks(text: str | None) -> list[int] | None:
 
 
 def incidence(
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
-    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
-                                                 help="Only these subregistries."),
+    data: DataOption = None,
+    subregistry: SubregistryOption = None,
     by: str = typer.Option("", "--by", help="Group by any of subregistry, icd10, morphology, "
                            "year, period, region, county, sex, age_group (comma-separated)."),
     years: str | None = typer.Option(None, "--years",
@@ -60,11 +66,10 @@ def incidence(
     apc: bool = typer.Option(False, "--apc", help="Annual percent change over the years."),
     adjust: str = typer.Option("", "--adjust", help="With --apc: adjust the trend for "
                                "age_group and/or sex (comma-separated)."),
-    conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
-    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
-    public_: bool = typer.Option(False, "--public",
-                                 help="Pass the table through disclosure control, as published."),
+    conf_level: ConfLevelOption = 0.95,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    public_: PublicOption = False,
 ) -> None:
     """Incidence: counts, person-years, crude and age-standardised rates with CIs.
 

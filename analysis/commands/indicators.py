@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import typer
 
-from analysis.commands.options import in_years, parse_date, public, split_list
+from analysis.commands.options import (
+    DataOption,
+    FormatOption,
+    OutOption,
+    PublicOption,
+    SubregistryOption,
+    in_years,
+    parse_date,
+    public,
+    split_list,
+)
 from analysis.coverage import match_registries
 from analysis.disclosure import FLAG
 from analysis.errors import UserError
@@ -33,10 +41,8 @@ def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[s
 
 
 def indicators(
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
-    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
-                                                 help="Only these subregistries."),
+    data: DataOption = None,
+    subregistry: SubregistryOption = None,
     indicator: list[str] | None = typer.Option(None, "--indicator", "-i",
                                                help="Only these indicators (ids of "
                                                "data_dictionary/indicators.yaml)."),
@@ -51,10 +57,9 @@ def indicators(
                                 "against 95 % and 99.8 % exact binomial funnel limits "
                                 "around the national proportion (Spiegelhalter 2005)."),
     lang: str = typer.Option("sv", "--lang", help="Language of indicator names: sv or en."),
-    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
-    public_: bool = typer.Option(False, "--public",
-                                 help="Pass the table through disclosure control, as published."),
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    public_: PublicOption = False,
 ) -> None:
     """Quality indicators, classified against their target levels (high / intermediate /
     below).

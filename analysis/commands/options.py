@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import Annotated
 
 import polars as pl
+import typer
 
 from analysis.demo import parse_years
 from analysis.errors import UserError
+
+# The options every analysis command shares, declared once.
+DataOption = Annotated[Path | None, typer.Option(
+    "--data", help="Data folder (default: the demo registry).")]
+SubregistryOption = Annotated[list[str] | None, typer.Option(
+    "--subregistry", "-s", help="Only these subregistries.")]
+ConfLevelOption = Annotated[float, typer.Option("--conf-level", help="Confidence level.")]
+FormatOption = Annotated[str, typer.Option("--format", help="table, csv, parquet or xlsx.")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Write to this file.")]
+PublicOption = Annotated[bool, typer.Option(
+    "--public", help="Pass the table through disclosure control, as published.")]
 
 
 def split_list(text: str | None) -> list[str]:

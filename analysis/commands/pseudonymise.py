@@ -7,13 +7,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from analysis.commands.options import DataOption
 from analysis.output import print_table
 from analysis.pseudonymise import KEY_ENV, load_key, pseudonymise_dir
 
 
 def pseudonymise(
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
+    data: DataOption = None,
     out: Path = typer.Option(..., "--out", help="Folder for the pseudonymised copy."),
     key_file: Path | None = typer.Option(None, "--key-file",
                                          help=f"File holding the key (else ${KEY_ENV})."),

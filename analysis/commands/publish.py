@@ -6,12 +6,12 @@ from pathlib import Path
 
 import typer
 
+from analysis.commands.options import DataOption
 from analysis.reporting.progress import run_with_progress
 
 
 def publish(
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
+    data: DataOption = None,
     year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
                                     "(default: the last complete year in the data)."),
     lang: str = typer.Option("sv", "--lang", help="Language of the reports: sv or en."),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from analysis import dictionary as dd
+from analysis.commands.options import DataOption
 from analysis.errors import UserError
 from analysis.reporting.progress import run_with_progress
 
@@ -16,8 +17,7 @@ def report(
                                       "(see data_dictionary/regions.yaml)."),
     subregistry: str | None = typer.Option(None, "--subregistry",
                                            help="Subregistry id, e.g. myeloma."),
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
+    data: DataOption = None,
     year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
                                     "(default: the last complete year in the data)."),
     lang: str = typer.Option("sv", "--lang", help="Language of the report: sv or en."),

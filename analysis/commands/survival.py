@@ -14,7 +14,15 @@ from rich.console import Console
 from analysis import cox as cx
 from analysis import relative_survival as rs
 from analysis import survival as sv
-from analysis.commands.options import public, split_list
+from analysis.commands.options import (
+    DataOption,
+    FormatOption,
+    OutOption,
+    PublicOption,
+    SubregistryOption,
+    public,
+    split_list,
+)
 from analysis.errors import UserError
 from analysis.output import write_frame
 
@@ -69,15 +77,13 @@ def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
 
 
 def survival(
-    data: Path | None = typer.Option(None, "--data",
-                                     help="Data folder (default: the demo registry)."),
+    data: DataOption = None,
     cases: Path | None = typer.Option(None, "--cases", help="A registry extract file "
                                       "(CSV, Parquet or Excel) instead of a data folder."),
     lifetable: Path | None = typer.Option(None, "--lifetable",
                                           help="A life table file (year, sex, age, "
                                           "mortality_rate or qx; optional region/county)."),
-    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
-                                                 help="Only these subregistries."),
+    subregistry: SubregistryOption = None,
     by: str = typer.Option("", "--by", help="Group by columns, e.g. region,sex,agegroup "
                            "(comma-separated)."),
     method: str = typer.Option("km", "--method", help="km, ederer2 or pohar-perme."),
@@ -96,10 +102,9 @@ def survival(
                              "and sex."),
     reference: str | None = typer.Option(None, "--reference",
                                          help="Reference region of --cox."),
-    fmt: str = typer.Option("table", "--format", help="table, csv, parquet or xlsx."),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file."),
-    public_: bool = typer.Option(False, "--public",
-                                 help="Pass the table through disclosure control, as published."),
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+    public_: PublicOption = False,
 ) -> None:
     """Survival: Kaplan-Meier (default), relative (Ederer II) or net (Pohar Perme)
     survival by group, optionally for a period window and age-standardised (ICSS), the

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from analysis.commands.options import SubregistryOption
 from analysis.ingest import RegistryData, load_data
 
 EXIT_REJECTED = 1
@@ -53,8 +54,7 @@ def _write_rejected(data: RegistryData, out: Path) -> None:
 
 def validate(
     data_dir: Path | None = typer.Argument(None, help="Data folder (default: the demo registry)."),
-    subregistry: list[str] | None = typer.Option(None, "--subregistry", "-s",
-                                                 help="Only these subregistries."),
+    subregistry: SubregistryOption = None,
     out: Path = typer.Option(Path("validation"), "--out",
                              help="Folder for failures.csv and rejected_<dataset>.csv."),
 ) -> int:
