@@ -326,8 +326,10 @@ def _curves(data: pl.DataFrame, lifetable: pl.DataFrame, by: list[str], method: 
         "expected": np.where(show & (method == "ederer2"), expected, np.nan).ravel(),
     }
     label = f"{METHODS[method]}, {conf_type} 95% CI"
-    curve = (pl.DataFrame(flat).with_columns(pl.Series("reason", reason.ravel(), pl.String),
-                                             pl.lit(label).alias("method"))
+    # A list, not the object array: polars cannot cast an object array whose first
+    # element is None to String.
+    reasons = pl.Series("reason", reason.ravel().tolist(), pl.String)
+    curve = (pl.DataFrame(flat).with_columns(reasons, pl.lit(label).alias("method"))
              .fill_nan(None))
     out = keys.join(curve, on="_g").sort("_g", "time").drop("_g", "_one", strict=False)
     return out, keys
