@@ -16,7 +16,6 @@ import traceback
 import zipfile
 from pathlib import Path
 
-import click
 import polars as pl
 import pytest
 import typer
@@ -81,7 +80,7 @@ def _leaks(blob: bytes, ids: set[str]) -> list[str]:
     return sorted(found & ids)
 
 
-def _args_for(name: str, command: click.Command, data: Path, work: Path, key: Path,
+def _args_for(name: str, command: object, data: Path, work: Path, key: Path,
               person: str, erase_dir: Path) -> list[str]:
     known = {
         "validate": [str(data), "--out", str(work / "validation")],

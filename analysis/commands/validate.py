@@ -57,7 +57,7 @@ def validate(
     subregistry: SubregistryOption = None,
     out: Path = typer.Option(Path("validation"), "--out",
                              help="Folder for failures.csv and rejected_<dataset>.csv."),
-) -> int:
+) -> None:
     """Check every file of a data folder against the data dictionary.
 
     Prints read / accepted / rejected per file and every broken rule with example rows
@@ -73,9 +73,9 @@ def validate(
         console.print(f"[yellow]ignored[/] {path.name}: not a dataset name the toolkit knows")
     if failures.is_empty():
         console.print("[green]All rows accepted.[/]")
-        return 0
+        return
     _print_failures(failures, console)
     _write_rejected(data, out)
     total = data.summary().get_column("rejected").sum()
     console.print(f"{total} rows rejected; failures and rejected rows written to {out}/")
-    return EXIT_REJECTED
+    raise typer.Exit(EXIT_REJECTED)
