@@ -179,8 +179,10 @@ def _aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np
         p_base, p_age, p_cal = base[sl][pid], age0[sl][pid], cal0[sl][pid]
         full = _integrate(rt, p_base, p_age, p_cal, a, b)
         cum = np.cumsum(full)
-        # Expected cumulative hazard since diagnosis at the start of each interval.
-        cum_start = cum - full - (cum - full)[offsets][pid]
+        # Expected cumulative hazard since diagnosis at the start of each interval
+        # (offsets[pid], not offsets: a last patient with no cells has an offset past
+        # the end).
+        cum_start = cum - full - (cum - full)[offsets[pid]]
         lo = np.maximum(a, entry[sl][pid])
         hi = np.minimum(b, exit_[sl][pid])
         y = np.maximum(hi - lo, 0.0)
