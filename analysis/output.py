@@ -41,6 +41,10 @@ def print_table(frame: pl.DataFrame, title: str | None = None,
     for row, hidden in zip(frame.iter_rows(), masked, strict=True):
         table.add_row(*(symbol if hidden and v is None else _cell(v) for v in row))
     console = console or Console()
+    wanted = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if wanted > console.width:
+        # Wider than the terminal: let it run off the edge rather than cut numbers to "…".
+        console = Console(width=wanted, file=console.file)
     console.print(table)
     if any(masked):
         console.print(footnote("en"))
