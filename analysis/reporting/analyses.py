@@ -10,13 +10,14 @@ No statistic is computed here.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from analysis import coverage, funnel, incidence, indicators, survival
+from analysis import coverage, cox, funnel, incidence, indicators, survival
 from analysis import dictionary as dd
+from analysis import relative_survival as rs
 from analysis.errors import UserError
 
 NATION = "nation"
@@ -24,6 +25,13 @@ TREND_YEARS = 10  # incidence trends over the last ten diagnosis years
 SIR_YEARS = 5  # SIR and age-specific rates pool five years for stable estimates
 SURVIVAL_YEARS = 10  # survival of the cases diagnosed in the last ten years
 FUNNEL_POINTS = 200
+RS_TIMES = (1.0, 5.0)  # relative survival reported at one and five years
+PERIOD_YEARS = 5  # period approach (Brenner): follow-up in the last five calendar years
+RS_CURVE_YEARS = 5.0
+# An age group of the survival standard with fewer cases than this makes the
+# age-standardised estimate unstable: the non-standardised one is reported instead
+# (registry.yaml survival.min_age_group_cases overrides it).
+MIN_AGE_GROUP_CASES = 10
 
 
 @dataclass
@@ -44,6 +52,12 @@ class Analyses:
     survival_curves: pl.DataFrame  # subregistry, region (or NATION): whole KM curves
     completeness: pl.DataFrame  # subregistry, region (or NATION), variable, estimate
     indicator_list: list[indicators.Indicator]
+    # subregistry, region (or NATION), approach (cohort/period), time, n, estimate, lower,
+    # upper, standardised, standard, reason, method: net survival (Pohar Perme)
+    relative: pl.DataFrame = field(default_factory=pl.DataFrame)
+    relative_curves: pl.DataFrame = field(default_factory=pl.DataFrame)  # whole curves
+    cox: pl.DataFrame = field(default_factory=pl.DataFrame)  # subregistry + cox_region rows
+    period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
 
 
 def report_year(cases: pl.DataFrame, extract_date: dt.date | None) -> int:
@@ -106,6 +120,101 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
 
 
+def min_age_group_cases() -> int:
+    return int(dd.registry()["survival"].get("min_age_group_cases", MIN_AGE_GROUP_CASES))
+
+
+def _smallest_age_group(data: pl.DataFrame, standard: str, by: list[str]) -> pl.DataFrame:
+    """Per group: the number of cases in its smallest age group of the standard."""
+    weights = rs.standard_weights(standard)
+    label = pl.lit(None, pl.String)
+    for g in weights.iter_rows(named=True):
+        label = pl.when(pl.col("age").is_between(g["age_min"], g["age_max"])).then(
+            pl.lit(g["age_group"])).otherwise(label)
+    counts = data.with_columns(label.alias("_std_group")).group_by([*by, "_std_group"]).len()
+    cells = data.select(by).unique().join(
+        weights.select(pl.col("age_group").alias("_std_group")), how="cross")
+    return (cells.join(counts, on=[*by, "_std_group"], how="left")
+            .group_by(by).agg(pl.col("len").fill_null(0).min().alias("smallest_age_group")))
+
+
+def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str]
+                  ) -> pl.DataFrame:
+    """Age-standardised net survival (Pohar Perme, the subregistry's ICSS weights) at
+    RS_TIMES per group; the non-standardised estimate where an age group is too small
+    or has no estimate (``standardised`` False). Groups under survival.min_cases keep
+    their reason and no estimate."""
+    standard = rs.standard_for(sid)
+    keys = [*by, "time"]
+    cols = ["n", "estimate", "lower", "upper", "reason", "method"]
+    stdz = (rs.age_standardised(data, lifetable, standard, by, RS_TIMES)
+            .join(_smallest_age_group(data, standard, by), on=by, how="left"))
+    small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
+    fallback = (((pl.col("smallest_age_group") < min_age_group_cases())
+                 | pl.col("estimate").is_null()) & ~small).any().over(by)
+    stdz = stdz.with_columns(fallback.alias("_fallback"))
+    name = dd.load("survival.yaml")["standards"][standard]["name"]
+    out = stdz.filter(~pl.col("_fallback")).select(
+        *keys, *cols, pl.col("estimate").is_not_null().alias("standardised"),
+        "smallest_age_group")
+    redo = stdz.filter(pl.col("_fallback")).select(by).unique()
+    if redo.height:  # the non-standardised estimate, only for the groups that need it
+        crude = rs.relative_survival(data.join(redo, on=by, how="semi", nulls_equal=True),
+                                     lifetable, by, RS_TIMES)
+        out = pl.concat([out, crude.select(*keys, *cols).join(
+            stdz.select(*keys, "smallest_age_group"), on=keys, how="left").with_columns(
+            pl.lit(False).alias("standardised")).select(out.columns)])
+    return out.with_columns(pl.lit(name).alias("standard")).sort(keys)
+
+
+def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: int
+                       ) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int]]:
+    """Net survival by subregistry and region (and the nation): the cohort of the last
+    SURVIVAL_YEARS diagnosis years and the period window of the last PERIOD_YEARS
+    calendar years (Brenner), plus whole cohort curves for the figures."""
+    window = (last - PERIOD_YEARS + 1, last)
+    period = survival.period_window(followup, dt.date(window[0], 1, 1),
+                                    dt.date(window[1], 12, 31))
+    parts = []
+    for approach, frame in (("cohort", followup), ("period", period)):
+        for sid in dd.subregistry_ids():
+            sub = frame.filter(pl.col("subregistry") == sid)
+            if sub.is_empty():
+                continue
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"])
+                         .with_columns(pl.lit(approach).alias("approach")))
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"]).with_columns(
+                pl.lit(NATION).alias("region"), pl.lit(approach).alias("approach")))
+    cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",
+            "standardised", "standard", "smallest_age_group", "reason", "method"]
+    relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()
+    curves = _with_nation(
+        rs.relative_survival_curve(followup, lifetable, ["subregistry"], RS_CURVE_YEARS),
+        rs.relative_survival_curve(followup, lifetable, ["subregistry", "region"],
+                                   RS_CURVE_YEARS))
+    return relative, curves, window
+
+
+def _cox_by_subregistry(followup: pl.DataFrame) -> pl.DataFrame:
+    """Hazard ratios of region adjusted for age and sex (analysis.cox) per subregistry,
+    with each region's number of cases (``region_n``; the reference's too)."""
+    parts = []
+    for sid in dd.subregistry_ids():
+        sub = followup.filter(pl.col("subregistry") == sid)
+        if sub.is_empty():
+            continue
+        try:
+            fitted = cox.cox_region(sub)
+        except UserError:  # fewer than two regions: no comparison to make
+            continue
+        counts = sub.group_by("region").len("region_n")
+        parts.append(fitted.with_columns(pl.lit(sid).alias("subregistry")).join(
+            counts, left_on="level", right_on="region", how="left", maintain_order="left")
+            .join(counts.rename({"region_n": "reference_n"}), left_on="reference",
+                  right_on="region", how="left", maintain_order="left"))
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
 def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (RegistryData)
     """Compute every analysis of the reports once: incidence, trends, SIR, indicators,
     funnels, survival and completeness for the report year (default: the last complete
@@ -164,5 +273,9 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     key_vars = indicators.key_variables()
     completeness = _with_nation(coverage.completeness(current, key_vars),
                                 coverage.completeness(current, key_vars, ["region"]))
+    relative, relative_curves, window = (
+        _relative_survival(followup, data.lifetable, last) if data.lifetable is not None
+        else (pl.DataFrame(), pl.DataFrame(), (0, 0)))
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
-                    curves, km, km_curves, completeness, indicator_list)
+                    curves, km, km_curves, completeness, indicator_list, relative,
+                    relative_curves, _cox_by_subregistry(followup), window)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -19,7 +19,14 @@ import polars as pl
 from analysis import __version__, disclosure
 from analysis import dictionary as dd
 from analysis.reporting import formatting as fmt
-from analysis.reporting.analyses import NATION, SIR_YEARS, Analyses
+from analysis.reporting.analyses import (
+    NATION,
+    RS_TIMES,
+    SIR_YEARS,
+    SURVIVAL_YEARS,
+    Analyses,
+    min_age_group_cases,
+)
 from analysis.reporting.documents import (
     DocumentJob,
     FigureSpec,
@@ -42,6 +49,8 @@ class Run:
     files: pl.DataFrame  # dataset, file, read, accepted, rejected, sha256
     options: dict[str, str]
     renderer: str
+    # file, rule, column, n: how many rows broke each validation rule (counts only)
+    rules: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def text(self) -> Text:
@@ -77,6 +86,13 @@ class Run:
     @cached_property
     def survival(self) -> pl.DataFrame:
         return _protect(self.analyses.survival, ["subregistry", "region", "time"], "survival")
+
+    @cached_property
+    def relative(self) -> pl.DataFrame:
+        frame = self.analyses.relative
+        if frame.is_empty():
+            return frame
+        return _protect(frame, ["subregistry", "approach", "time", "region"], "survival")
 
     @cached_property
     def completeness(self) -> pl.DataFrame:
@@ -163,7 +179,11 @@ def methods_section(run: Run) -> Section:
     std_id = dd.registry()["incidence"]["standard_population"]
     std = dd.load("standard_populations.yaml")["standards"].get(std_id, {})
     name = std.get(f"name_{run.lang}", std_id)
-    body = text("methods.text", standard=name, k=_k(), symbol=_symbol())
+    a = run.analyses
+    body = text("methods.text", standard=name, k=_k(), symbol=_symbol(),
+                min_cases=_min_cases(), min_age_group=min_age_group_cases(),
+                cohort_first=a.year - SURVIVAL_YEARS + 1, cohort_last=a.year,
+                period_first=a.period[0], period_last=a.period[1])
     return Section(text("sections.methods"), paragraphs=body.strip().split("\n\n"))
 
 
@@ -385,6 +405,44 @@ def _indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Seque
                           "reference": text("nation"), **layout})
 
 
+def _level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
+                       sids: Sequence[str]) -> FigureSpec | None:
+    """All indicators of a region in one figure: a tile per indicator and subregistry,
+    coloured by the target level the region reached, the region's and (in brackets) the
+    nation's share printed in it."""
+    text, lang = run.text, run.lang
+    names = {i.id: textwrap.fill(i.name(lang), 44) for i in run.analyses.indicator_list}
+    nation = {(r["indicator"], r["subregistry"]): r["estimate"]
+              for r in frame.filter(pl.col("region") == NATION).iter_rows(named=True)}
+    tiles = []
+    for r in frame.filter(pl.col("region") == region).iter_rows(named=True):
+        if r["subregistry"] not in sids:
+            continue
+        own = _symbol() if r["estimate"] is None else fmt.number(r["estimate"] * 100, 0, lang)
+        other = nation.get((r["indicator"], r["subregistry"]))
+        other = _symbol() if other is None else fmt.number(other * 100, 0, lang)
+        level = ("hidden" if r["estimate"] is None else r["classification"] or "none")
+        tiles.append({"x": subregistry_label(r["subregistry"], lang),
+                      "y": names.get(r["indicator"], r["indicator"]), "level": level,
+                      "label": f"{own}\n({other})"})
+    if not tiles:
+        return None
+    grid = pl.DataFrame(tiles)
+    order = [names[i.id] for i in run.analyses.indicator_list if names[i.id] in
+             set(grid["y"].to_list())]
+    cfg = dd.registry()["disclosure"]
+    labels = {"alt": text("alt.level_grid", region=region_label(region, text)),
+              "level_high": text("legend.target_high"),
+              "level_intermediate": text("legend.target_intermediate"),
+              "level_below": text("legend.below"), "level_none": text("levels.none"),
+              "level_hidden": f"{cfg['symbol']} {cfg[f'label_{lang}']}"}
+    return FigureSpec(f"fig-{doc_id}", text("captions.level_grid", year=run.analyses.year,
+                                            region=region_label(region, text)),
+                      "level_grid", {"frame": grid, "labels": labels,
+                                     "x_order": [subregistry_label(s, lang) for s in sids],
+                                     "y_order": order})
+
+
 def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
                    ) -> FigureSpec | None:
     """Hospitals on funnel plots, one panel per subregistry; a region's own highlighted."""
@@ -418,6 +476,267 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
                               pl.col("subregistry").replace_strict(short)),
                           "curve": long.with_columns(pl.col("subregistry").replace_strict(short)),
                           "labels": labels, "highlight": focus, "facet": facet})
+
+
+# --- relative survival, Cox regression, validation, indicators that moved --------------
+
+def _min_cases() -> int:
+    return disclosure.min_group_size("survival")
+
+
+def _rs_note(r: dict, text: Text) -> str:
+    """Why a net-survival cell has no estimate, or that it is not age-standardised."""
+    reason = r.get("reason")
+    if r.get(disclosure.FLAG) and r["estimate"] is None:
+        return ""
+    if reason:
+        if reason.startswith("fewer than"):
+            return text("relative.too_few", min_cases=_min_cases())
+        if reason.startswith("no follow-up"):
+            return text("relative.no_followup")
+        return text("relative.no_estimate")
+    return "" if r["standardised"] else text("relative.not_standardised")
+
+
+def _rs_cell(r: dict | None, lang: str) -> str:
+    if r is None:
+        return ""
+    value = _cell(r, "estimate", lambda v: fmt.percent(v, 0, lang))
+    if r["estimate"] is not None and r["lower"] is not None:
+        value += f" ({_ci(r, lang, 0, as_percent=True)})"
+    return value
+
+
+def relative_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[str],
+                   labels: Sequence[Callable[[str], str]], orders: Sequence[Sequence[str]],
+                   caption: str, headers: Sequence[str], explain: bool = True) -> Table:
+    """Net survival at 1 and 5 years, one row per combination of `keys` (in `orders`):
+    n, the two estimates with CI, and a note (not age-standardised, or why no estimate).
+    """
+    text, lang = run.text, run.lang
+    cells: dict[tuple, dict[float, dict]] = {}
+    for r in frame.iter_rows(named=True):
+        cells.setdefault(tuple(r[k] for k in keys), {})[r["time"]] = r
+    rank = [{v: i for i, v in enumerate(o)} for o in orders]
+    rows = []
+    for key in sorted((k for k in cells if all(v in rk for v, rk in zip(k, rank,
+                                                                         strict=True))),
+                      key=lambda k: tuple(rk[v] for v, rk in zip(k, rank, strict=True))):
+        by_time = cells[key]
+        first = by_time[min(by_time)]
+        notes = list(dict.fromkeys(n for n in (_rs_note(by_time[t], text)
+                                                for t in sorted(by_time)) if n))
+        rows.append([*(lab(v) for lab, v in zip(labels, key, strict=True)),
+                     _cell(first, "n", lambda v: fmt.number(v, 0, lang)),
+                     *(_rs_cell(by_time.get(t), lang) for t in RS_TIMES),
+                     "; ".join(notes)])
+    note = (text("relative.note", min_age_group=min_age_group_cases(),
+                 min_cases=_min_cases()) + " " if explain else "") + _suppressed_note(text)
+    return Table(f"tbl-{doc_id}", caption,
+                 [*headers, text("columns.n"),
+                  *(text("columns.time", years=fmt.number(t, 0, lang)) for t in RS_TIMES),
+                  text("relative.note_column")],
+                 rows, [*("l" for _ in headers), "r", *("r" for _ in RS_TIMES), "l"], note)
+
+
+def _relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None, str]:
+    """Net survival curves by region and for the nation; groups under the minimum size
+    are not drawn (disclosure.may_draw) and named in the returned note."""
+    a, text = run.analyses, run.text
+    curves = a.relative_curves.filter(pl.col("subregistry") == sid)
+    if curves.is_empty():
+        return None, ""
+    sizes = curves.group_by("region").agg(pl.col("n").first())
+    hidden = [r for r in _regions_nation_last() if r in set(sizes["region"].to_list())
+              and not disclosure.may_draw(sizes.filter(pl.col("region") == r)["n"].item(),
+                                          "survival")]
+    shown = curves.filter(~pl.col("region").is_in(hidden))
+    note = (text("relative.not_drawn", groups=", ".join(region_label(r, text) for r in hidden),
+                 min_cases=_min_cases()) if hidden else "")
+    if shown.is_empty():
+        return None, note
+    # Start every curve at 100 % at diagnosis.
+    start = shown.select("region").unique().with_columns(
+        pl.lit(0.0).alias("time"), pl.lit(1.0).alias("estimate"))
+    frame = pl.concat([start, shown.select("region", "time", "estimate")]).with_columns(
+        pl.col("region").map_elements(lambda r: region_label(r, text), pl.String)
+    ).sort("region", "time")
+    labels = {"x": text("axes.years"), "y": text("axes.survival"),
+              "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
+    first = a.year - SURVIVAL_YEARS + 1
+    return FigureSpec(f"fig-{doc_id}", text("relative.caption_figure", first=first,
+                                            last=a.year), "survival_chart", {
+        "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),
+        "group_order": [region_label(r, text) for r in _regions_nation_last()],
+        "step": False}), note
+
+
+def _p_value(p: float | None, lang: str) -> str:
+    if p is None:
+        return ""
+    return ("<" + fmt.number(0.001, 3, lang)) if p < 0.001 else fmt.number(p, 3, lang)
+
+
+def cox_section(run: Run, doc_id: str, sid: str) -> Section:
+    """Hazard ratios by region against the reference region, adjusted for age and sex,
+    and the proportional-hazards test in words."""
+    a, text, lang = run.analyses, run.text, run.lang
+    section = Section(text("sections.cox"))
+    fitted = a.cox.filter(pl.col("subregistry") == sid) if a.cox.height else a.cox
+    if fitted.is_empty():
+        section.paragraphs.append(text("cox.not_available"))
+        return section
+    first = fitted.row(0, named=True)
+    reference = region_label(first["reference"], text)
+    minimum = _min_cases()
+    k = _k()
+
+    def count(n: int | None) -> str:
+        return _symbol() if n is not None and 0 < n < k else fmt.number(n, 0, lang)
+
+    rows = [[reference, count(first["reference_n"]), text("cox.reference"), "", ""]]
+    hidden = False
+    for r in fitted.iter_rows(named=True):
+        if r["term"] == "region":
+            label, n = region_label(r["level"], text), r["region_n"]
+        elif r["term"] == "sex":
+            label, n = text("cox.women"), None
+        elif r["level"] == "per year":
+            label, n = text("cox.age"), None
+        else:
+            continue
+        if n is not None and n < minimum:
+            hidden = True
+            rows.append([label, count(n), _symbol(), _symbol(), _symbol()])
+            continue
+        rows.append([label, "" if n is None else count(n),
+                     fmt.number(r["hazard_ratio"], 2, lang),
+                     fmt.interval(r["lower"], r["upper"], 2, lang),
+                     _p_value(r["p_value"], lang)])
+    years = dict(first=a.year - SURVIVAL_YEARS + 1, last=a.year)
+    table = Table(f"tbl-{doc_id}", text("cox.caption", reference=reference, **years),
+                  [text("cox.term"), text("columns.n"), text("columns.hazard_ratio"),
+                   text("columns.ci"), text("cox.p")], rows, ["l", "r", "r", "r", "r"],
+                  text("cox.too_few", min_cases=minimum) if hidden else "")
+    section.paragraphs.append(md(text("cox.intro", reference=reference,
+                                      n=fmt.number(first["n"], 0, lang),
+                                      events=fmt.number(first["n_events"], 0, lang))))
+    violated = [r for r in fitted.iter_rows(named=True) if r["ph_p_value"] < 0.05]
+    names = []
+    for r in violated:
+        name = (region_label(r["level"], text) if r["term"] == "region" else
+                text("cox.women") if r["term"] == "sex" else text("cox.age"))
+        names.append(f"{name} (p = {_p_value(r['ph_p_value'], lang)})")
+    section.paragraphs.append(md(text("cox.ph_violated", terms=", ".join(names))
+                                 if names else text("cox.ph_ok")))
+    section.tables.append(table)
+    return section
+
+
+def validation_table(run: Run, doc_id: str) -> Table:
+    """Per subregistry file: rows read, accepted, rejected and the rules broken most
+    often (counts of rows only: no identity number, no value from the rows)."""
+    text, lang = run.text, run.lang
+    sids = set(dd.subregistry_ids()) | {"cases"}
+    rules = run.rules
+    names = {}
+    for sid in dd.subregistry_ids():
+        for f in dd.fields(sid):
+            names.setdefault(f.name, f.label(lang))
+    names["person_id"] = text("quality.identity_column")  # never the column's own name
+    rows = []
+    for f in run.files.filter(pl.col("dataset").is_in(list(sids))).iter_rows(named=True):
+        broken = (rules.filter(pl.col("file") == f["file"]).sort(
+            ["n", "rule", "column"], descending=[True, False, False]).head(3)
+            if rules.height else rules)
+        top = "; ".join(
+            f"{names.get(r['column'], r['column'])}: "
+            f"{text.section('quality.rules').get(r['rule'], r['rule'])} "
+            f"({fmt.number(r['n'], 0, lang)})" for r in broken.iter_rows(named=True))
+        rows.append([f["file"], fmt.number(f["read"], 0, lang),
+                     fmt.number(f["accepted"], 0, lang), fmt.number(f["rejected"], 0, lang),
+                     top or text("quality.none")])
+    return Table(f"tbl-{doc_id}", text("quality.caption"),
+                 [text("columns.file"), text("columns.read"), text("columns.accepted"),
+                  text("columns.rejected"), text("quality.top_rules")], rows,
+                 ["l", "r", "r", "r", "l"], text("quality.note"))
+
+
+_LEVEL_RANK = {"below": 0, "intermediate": 1, "high": 2}
+
+
+def _crossing(previous: str | None, current: str | None, text: Text) -> str:
+    """The target level crossed between the years (the analysis' classification, so the
+    indicator's direction is respected): "reached high target", "fell below ..."."""
+    if previous is None or current is None or previous == current:
+        return ""
+    if _LEVEL_RANK[current] > _LEVEL_RANK[previous]:
+        return text("summary.crossed_up", level=text(f"summary.{current}"))
+    return text("summary.crossed_down", level=text(f"summary.{previous}"))
+
+
+def moved_table(run: Run, doc_id: str) -> Table | None:
+    """National indicators this year against last year: the change in percentage points,
+    largest first, and whether a target level was crossed."""
+    a, text, lang = run.analyses, run.text, run.lang
+    names = {i.id: i.name(lang) for i in a.indicator_list}
+    nation = run.indicators.filter(pl.col("region") == NATION)
+    now = nation.filter(pl.col("year") == a.year)
+    before = nation.filter(pl.col("year") == a.year - 1).select(
+        "indicator", "subregistry", pl.col("estimate").alias("previous"),
+        pl.col("classification").alias("previous_level"))
+    both = now.join(before, on=["indicator", "subregistry"], how="inner").filter(
+        pl.col("estimate").is_not_null() & pl.col("previous").is_not_null()).with_columns(
+        ((pl.col("estimate") - pl.col("previous")) * 100).alias("change"))
+    if both.is_empty():
+        return None
+    sorted_rows = both.sort([pl.col("change").abs(), "indicator", "subregistry"],
+                            descending=[True, False, False])
+    rows = []
+    for r in sorted_rows.iter_rows(named=True):
+        crossed = _crossing(r["previous_level"], r["classification"], text)
+        change = fmt.number(r["change"], 1, lang)
+        if r["change"] > 0 and change.strip("0,.") != "":
+            change = "+" + change
+        rows.append([names.get(r["indicator"], r["indicator"]),
+                     subregistry_label(r["subregistry"], lang),
+                     fmt.percent(r["previous"], 1, lang), fmt.percent(r["estimate"], 1, lang),
+                     change, crossed])
+    return Table(f"tbl-{doc_id}", text("captions.moved_table", previous=a.year - 1,
+                                       year=a.year),
+                 [text("columns.indicator"), text("columns.subregistry"),
+                  str(a.year - 1), str(a.year), text("summary.change"),
+                  text("summary.crossed")], rows, ["l", "l", "r", "r", "r", "l"])
+
+
+def key_numbers_table(run: Run, doc_id: str, sids: Sequence[str]) -> Table:
+    """The year's key numbers per subregistry, nationally: new cases, age-standardised
+    incidence with CI, and 5-year net survival (period approach)."""
+    a, text, lang = run.analyses, run.text, run.lang
+    inc = run.asr.filter((pl.col("region") == NATION) & (pl.col("year") == a.year))
+    rel = (run.relative.filter((pl.col("region") == NATION) & (pl.col("approach") == "period")
+                               & (pl.col("time") == max(RS_TIMES)))
+           if run.relative.height else pl.DataFrame())
+    rows = []
+    for sid in sids:
+        i = inc.filter(pl.col("subregistry") == sid)
+        ir = i.row(0, named=True) if i.height else None
+        rr = rel.filter(pl.col("subregistry") == sid) if rel.height else rel
+        rrow = rr.row(0, named=True) if rr.height else None
+        note = _rs_note(rrow, text) if rrow else ""
+        rows.append([
+            subregistry_label(sid, lang),
+            _cell(ir, "n", lambda v: fmt.number(v, 0, lang)) if ir else "",
+            _cell(ir, "estimate", lambda v: fmt.number(v, 1, lang)) if ir else "",
+            _ci(ir, lang, 1) if ir else "",
+            _rs_cell(rrow, lang) + (f" ({note})" if note else ""),
+        ])
+    first, last = a.period
+    return Table(f"tbl-{doc_id}", text("summary.key_caption", year=a.year),
+                 [text("columns.subregistry"), text("columns.cases"), text("columns.asr"),
+                  text("columns.ci"),
+                  f"{text('summary.survival_column')} ({first}–{last})"],
+                 rows, ["l", "r", "r", "r", "r"], _suppressed_note(text))
 
 
 # --- the documents --------------------------------------------------------------------------
@@ -462,7 +781,6 @@ def regional_report(run: Run, region: str) -> DocumentJob:
         if ind.height:
             sub.tables.append(indicator_table(run, f"{sid}-ind", ind, "region", pair,
                                               lambda r: region_label(r, text)))
-            sub.figures.append(_indicator_figure(run, f"{sid}-ind", ind, pair, region))
         km = run.survival.filter(of_sid)
         if km.height:
             sub.tables.append(survival_table(run, f"{sid}-surv", km, "region", pair,
@@ -473,12 +791,27 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     hospitals = Section(text("sections.funnel"), figures=[funnel_fig] if funnel_fig else [],
                         paragraphs=[] if funnel_fig else [text("notes.not_available")])
     survival_sec = Section(text("sections.survival"))
+    if run.relative.height:
+        first, last = a.period
+        survival_sec.tables.append(relative_table(
+            run, "relsurv", run.relative.filter(
+                (pl.col("approach") == "period") & pl.col("region").is_in(pair)),
+            ["subregistry", "region"],
+            [lambda s: subregistry_label(s, lang), lambda r: region_label(r, text)],
+            [sids, pair], text("relative.caption_regional", first=first, last=last,
+                               region=rname),
+            [text("columns.subregistry"), text("relative.area")]))
     if curves.height:
         survival_sec.figures.append(_survival_figure(run, "survival", curves, region, True))
-    else:
+    elif not run.relative.height:
         survival_sec.paragraphs.append(text("notes.not_available"))
-    sections = [key, trend, Section(text("publication.chapters"), subsections=per_sub,
-                                    tabset=True),
+    grid = _level_grid_figure(run, "levels", run.indicators.filter(
+        pl.col("year") == a.year), region, sids)
+    levels = Section(text("sections.indicators"), figures=[grid] if grid else [],
+                     paragraphs=[text("notes.level_grid")] if grid else
+                     [text("notes.not_available")])
+    sections = [key, trend, levels,
+                Section(text("publication.chapters"), subsections=per_sub, tabset=True),
                 hospitals, survival_sec, _data_quality(run, "dq", region), methods_section(run),
                 provenance_section(run, "prov")]
     return _job(run, f"region-{region}", f"region-{region}-{a.year}",
@@ -487,7 +820,7 @@ def regional_report(run: Run, region: str) -> DocumentJob:
                      region=rname), sections)
 
 
-def _data_quality(run: Run, doc_id: str, region: str) -> Section:
+def _data_quality(run: Run, doc_id: str, region: str = NATION) -> Section:
     """Completeness of the key variables in the region (validation is in provenance)."""
     text, lang = run.text, run.lang
     labels = {}
@@ -505,7 +838,8 @@ def _data_quality(run: Run, doc_id: str, region: str) -> Section:
                   [text("columns.subregistry"), text("columns.variable"),
                    text("columns.completeness"), text("columns.n")], rows,
                   ["l", "l", "r", "r"], _suppressed_note(text))
-    return Section(text("sections.data_quality"), tables=[table])
+    return Section(text("sections.data_quality"), paragraphs=[text("quality.intro")],
+                   tables=[validation_table(run, f"{doc_id}-validation"), table])
 
 
 def subregistry_sections(run: Run, sid: str) -> list[Section]:
@@ -538,7 +872,23 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
         surv.tables.append(survival_table(run, "surv", km, "region", regions, label))
         surv.figures.append(_survival_figure(run, "survival", a.survival_curves.filter(
             of_sid), None, facet=False))
-    return [incidence, quality, surv]
+    rel = run.relative.filter(of_sid) if run.relative.height else run.relative
+    if rel.height:
+        std = rel.filter(pl.col("standardised"))["standard"]
+        standard = std[0] if std.len() else rel["standard"][0]
+        for approach, (first, last) in (("cohort", (a.year - SURVIVAL_YEARS + 1, a.year)),
+                                        ("period", a.period)):
+            surv.tables.append(relative_table(
+                run, f"rs-{approach}", rel.filter(pl.col("approach") == approach),
+                ["region"], [label], [regions],
+                text(f"relative.caption_{approach}", standard=standard, first=first,
+                     last=last), [text("columns.region")], explain=approach == "cohort"))
+        figure, note = _relative_figure(run, "rs", sid)
+        if figure:
+            surv.figures.append(figure)
+        if note:
+            surv.paragraphs.append(md(note))
+    return [incidence, quality, surv, cox_section(run, "cox", sid)]
 
 
 def subregistry_report(run: Run, sid: str) -> DocumentJob:
@@ -561,14 +911,21 @@ def publication(run: Run) -> DocumentJob:
     summary = Section(text("publication.summary"), paragraphs=[md(text(
         "publication.intro", cases=fmt.number(int(nation_now["n"].sum()), 0, lang),
         year=a.year, n_subregistries=len(sids)))],
-        tables=[incidence_table(run, "summary", nation_now, "subregistry",
-                                sids, lambda s: subregistry_label(s, lang))])
+        tables=[key_numbers_table(run, "summary", sids)])
+    moved = moved_table(run, "moved")
+    summary.subsections.append(Section(
+        text("publication.moved"),
+        paragraphs=[md(text("summary.moved_intro", previous=a.year - 1, year=a.year)
+                       if moved else text("summary.none_moved"))],
+        tables=[moved] if moved else []))
     pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary])]
     for sid in sids:
         chapter = Section(dd.subregistry(sid)[f"name_{lang}"],
                           subsections=subregistry_sections(run, sid))
         _prefix_ids(chapter, sid)
         pages.append(Page(f"{sid}.qmd", "chapter.qmd.j2", {}, [chapter]))
+    quality = _data_quality(run, "dq")
+    pages.append(Page("quality.qmd", "chapter.qmd.j2", {}, [quality]))
     pages.append(Page("methods.qmd", "chapter.qmd.j2", {}, [methods_section(run)]))
     pages.append(Page("provenance.qmd", "chapter.qmd.j2", {},
                       [provenance_section(run, "prov")]))

@@ -34,6 +34,8 @@ from plotnine import (  # noqa: E402
     geom_line,
     geom_point,
     geom_step,
+    geom_text,
+    geom_tile,
     ggplot,
     labs,
     position_dodge,
@@ -231,14 +233,15 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
 def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
                    focus: str | None = None, reference: str | None = None,
                    group_order: Sequence[str] = (), facet: str | None = None,
-                   facet_order: Sequence[str] = ()) -> Figure:
-    """Survival curves as steps (time in years against the survival proportion)."""
+                   facet_order: Sequence[str] = (), step: bool = True) -> Figure:
+    """Survival curves (time in years against the survival proportion): steps for
+    Kaplan-Meier, lines for a curve given on a fine grid (net survival)."""
     groups = list(group_order) or sorted(frame[group].unique().to_list())
     data = _ordered(frame.drop_nulls("estimate"), group, groups)
     if facet:
         data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
     plot = (ggplot(data.to_pandas(), aes("time", "estimate", color=group))
-            + geom_step(size=0.7)
+            + (geom_step(size=0.7) if step else geom_line(size=0.7))
             + scale_color_manual(values=_palette(groups, focus, reference), breaks=groups)
             + scale_y_continuous(limits=(0, 1),
                                  labels=lambda v: [f"{x * 100:.0f}" for x in v])
@@ -266,6 +269,34 @@ def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[st
         plot = plot + geom_errorbar(aes(ymin="lower", ymax="upper"),
                                     position="dodge", width=0.8, size=0.3)
     return Figure(plot, labels["alt"], 3.6)
+
+
+LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
+               "none": "#E6E6E6", "hidden": "#FFFFFF"}
+
+
+def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence[str],
+               y_order: Sequence[str]) -> Figure:
+    """One tile per indicator (rows) and subregistry (columns), coloured by the target
+    level reached, with the printed values (e.g. the region's share over the nation's).
+
+    ``frame``: x, y, level ('high', 'intermediate', 'below', 'none', 'hidden') and label.
+    ``labels``: the legend text of each level (keys level_high, ...), alt.
+    """
+    data = _ordered(_ordered(frame, "x", x_order), "y", list(y_order)[::-1])
+    levels = [lvl for lvl in LEVEL_FILLS if lvl in set(frame["level"].to_list())]
+    plot = (ggplot(data.with_columns(pl.col("level").cast(pl.Enum(levels))).to_pandas(),
+                   aes("x", "y"))
+            + geom_tile(aes(fill="level"), color="white", size=0.8)
+            + geom_text(aes(label="label"), size=6.2, lineheight=1.0)
+            + scale_fill_manual(values={lvl: LEVEL_FILLS[lvl] for lvl in levels},
+                                labels=[labels[f"level_{lvl}"] for lvl in levels],
+                                breaks=levels)
+            + labs(x="", y="") + house_theme()
+            + theme(panel_grid_major=element_blank(), axis_text_x=element_text(weight="bold"),
+                    axis_text_y=element_text(size=7.5)))
+    height = 1.2 + 0.36 * data["y"].n_unique()
+    return Figure(plot, labels["alt"], height)
 
 
 def save(figure: Figure, path: Path) -> Path:

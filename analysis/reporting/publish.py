@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.ingest import load_data
+from analysis.ingest import RegistryData, load_data
 from analysis.reporting import context
-from analysis.reporting.analyses import compute_all
+from analysis.reporting.analyses import Analyses, compute_all
 from analysis.reporting.render import Result, engine, render_all
 
 
@@ -22,19 +22,19 @@ class Publication:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str = "sv",
-            formats: Sequence[str] = ("html", "pdf"), regions: Sequence[str] | None = None,
-            subregistries: Sequence[str] | None = None, with_publication: bool = True,
-            workers: int | None = None,
-            on_start: Callable[[int], None] | None = None,
-            on_done: Callable[[Result], None] | None = None) -> Publication:
-    """Render the requested documents into ``out/<year>/<lang>/<document>/``.
+@dataclass
+class Prepared:
+    """What every document of a run is built from: the data, the analyses and the run."""
 
-    Analyses are computed once (``compute_all``) and shared by every document; documents
-    are written and rendered in parallel worker processes. Seconds per step are summed
-    over the documents (figures, templating, rendering) or measured once (loading,
-    analysis, building).
-    """
+    data: RegistryData
+    analyses: Analyses
+    run: context.Run
+    seconds: dict[str, float]
+
+
+def prepare(data_dir: Path | None, year: int | None = None, lang: str = "sv",
+            formats: Sequence[str] = ("html", "pdf")) -> Prepared:
+    """Load the data folder and compute every analysis once (``compute_all``)."""
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     data = load_data(data_dir)
@@ -42,9 +42,32 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     start = time.perf_counter()
     analyses = compute_all(data, year)
     seconds["analysis"] = time.perf_counter() - start
-    start = time.perf_counter()
     options = {"year": str(analyses.year), "lang": lang, "format": ",".join(formats)}
-    run = context.Run(analyses, lang, data.summary(), options, engine())
+    failures = data.failures()  # counts of rows per file and rule only, never the rows
+    rules = failures.group_by("file", "rule", "column").len("n")
+    run = context.Run(analyses, lang, data.summary(), options, engine(), rules)
+    return Prepared(data, analyses, run, seconds)
+
+
+def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str = "sv",
+            formats: Sequence[str] = ("html", "pdf"), regions: Sequence[str] | None = None,
+            subregistries: Sequence[str] | None = None, with_publication: bool = True,
+            workers: int | None = None,
+            on_start: Callable[[int], None] | None = None,
+            on_done: Callable[[Result], None] | None = None,
+            prepared: Prepared | None = None) -> Publication:
+    """Render the requested documents into ``out/<year>/<lang>/<document>/``.
+
+    Analyses are computed once (``compute_all``, or taken from ``prepared``) and shared
+    by every document; documents are written and rendered in parallel worker processes.
+    Seconds per step are summed over the documents (figures, templating, rendering) or
+    measured once (loading, analysis, building).
+    """
+    if prepared is None:
+        prepared = prepare(data_dir, year, lang, formats)
+    seconds = dict(prepared.seconds)
+    analyses, run = prepared.analyses, prepared.run
+    start = time.perf_counter()
     jobs = context.all_jobs(run, regions, subregistries, with_publication)
     seconds["building"] = time.perf_counter() - start
     if on_start:
