@@ -100,6 +100,9 @@ class Run:
                         "share")
 
 
+CURVE_POINTS_PER_YEAR = 100  # survival curves drawn at 1/100 year (under 4 days)
+
+
 # --- formatting helpers -------------------------------------------------------------------
 
 def _k() -> int:
@@ -354,10 +357,24 @@ def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[
 def _survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | None,
                      facet: bool) -> FigureSpec:
     text = run.text
-    shown = frame.with_columns(
-        pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
-        pl.col("subregistry").map_elements(lambda s: subregistry_label(s, run.lang),
-                                           pl.String))
+    # Only groups large enough for a survival estimate are drawn (disclosure.may_draw).
+    sizes = frame.group_by("subregistry", "region").agg(pl.col("n_at_risk").max().alias("n"))
+    keep = sizes.filter(disclosure.drawable(sizes, "survival")).select("subregistry", "region")
+    # The first point of each curve and then the last point per 1/CURVE_POINTS_PER_YEAR
+    # year: the same step curve at print resolution, drawn in a fraction of the time.
+    group = ["subregistry", "region"]
+    shown = (frame.join(keep, on=group, how="semi", maintain_order="left")
+             .with_columns((pl.col("time") * CURVE_POINTS_PER_YEAR).floor().alias("_bin"))
+             .filter((pl.col("_bin") != pl.col("_bin").shift(-1).over(group))
+                     | pl.col("_bin").shift(-1).over(group).is_null()
+                     | (pl.int_range(pl.len()).over(group) == 0))
+             .with_columns(
+                 pl.col("region").replace_strict(
+                     {r: region_label(r, text) for r in _regions_nation_last()},
+                     return_dtype=pl.String),
+                 pl.col("subregistry").replace_strict(
+                     {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()},
+                     return_dtype=pl.String)))
     what = region_label(focus, text) if focus else text("all_regions")
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang),
@@ -663,6 +680,7 @@ def validation_table(run: Run, doc_id: str) -> Table:
 
 
 _LEVEL_RANK = {"below": 0, "intermediate": 1, "high": 2}
+MOVED_ROWS = 12  # the largest changes shown, plus every indicator that crossed a level
 
 
 def _crossing(previous: str | None, current: str | None, text: Text) -> str:
@@ -693,8 +711,10 @@ def moved_table(run: Run, doc_id: str) -> Table | None:
     sorted_rows = both.sort([pl.col("change").abs(), "indicator", "subregistry"],
                             descending=[True, False, False])
     rows = []
-    for r in sorted_rows.iter_rows(named=True):
+    for i, r in enumerate(sorted_rows.iter_rows(named=True)):
         crossed = _crossing(r["previous_level"], r["classification"], text)
+        if i >= MOVED_ROWS and not crossed:
+            continue
         change = fmt.number(r["change"], 1, lang)
         if r["change"] > 0 and change.strip("0,.") != "":
             change = "+" + change
@@ -915,7 +935,8 @@ def publication(run: Run) -> DocumentJob:
     moved = moved_table(run, "moved")
     summary.subsections.append(Section(
         text("publication.moved"),
-        paragraphs=[md(text("summary.moved_intro", previous=a.year - 1, year=a.year)
+        paragraphs=[md(text("summary.moved_intro", previous=a.year - 1, year=a.year,
+                            n=MOVED_ROWS)
                        if moved else text("summary.none_moved"))],
         tables=[moved] if moved else []))
     pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary])]

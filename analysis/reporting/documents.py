@@ -24,11 +24,10 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from analysis.reporting import figures
-from analysis.reporting.render import TEMPLATES_DIR, RenderError
+from analysis.reporting.render import FIGURE_CACHE, TEMPLATES_DIR, RenderError
 
 ROOT_QUARTO = TEMPLATES_DIR.parent / "_quarto.yml"
 CSS = TEMPLATES_DIR / "report.css"
-FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
 _MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>#|@$~^"})
 
 
@@ -69,23 +68,34 @@ class FigureSpec:
     file: str = ""
     alt: str = ""
 
+    @property
+    def key(self) -> str:
+        """The same function and arguments give the same figure (and the same bytes)."""
+        return hashlib.sha256(pickle.dumps((self.function, self.arguments))).hexdigest()
+
+    def draw_cached(self, cache: Path) -> float:
+        """Draw into ``cache/<key>.svg`` unless it is there; the seconds spent drawing."""
+        cached = cache / f"{self.key}.svg"
+        if cached.exists():
+            return 0.0
+        start = time.perf_counter()
+        made: figures.Figure = getattr(figures, self.function)(**self.arguments)
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = cache / f".{self.key}.{os.getpid()}.svg"
+        figures.save(made, partial)
+        os.replace(partial, cached)  # atomic: a parallel worker never sees half a file
+        return time.perf_counter() - start
+
     def draw(self, directory: Path, cache: Path) -> None:
         """Draw into ``directory/figures/<id>.svg``. The same figure in another document of
         the run (a subregistry report's figures reappear in the publication) is drawn
         once and copied from ``cache``."""
         self.file = f"figures/{self.id}.svg"
-        key = hashlib.sha256(pickle.dumps((self.function, self.arguments))).hexdigest()
-        cached = cache / f"{key}.svg"
         self.alt = self.arguments["labels"]["alt"]
         target = directory / self.file
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not cached.exists():
-            made: figures.Figure = getattr(figures, self.function)(**self.arguments)
-            cache.mkdir(parents=True, exist_ok=True)
-            partial = cache / f".{key}.{os.getpid()}.svg"
-            figures.save(made, partial)
-            os.replace(partial, cached)  # atomic: a parallel worker never sees half a file
-        shutil.copyfile(cached, target)
+        self.draw_cached(cache)
+        shutil.copyfile(cache / f"{self.key}.svg", target)
 
 
 @dataclass
@@ -125,6 +135,11 @@ class DocumentJob:
     @property
     def kind(self) -> str:
         return "project" if self.project is not None else "document"
+
+    def figure_specs(self) -> list[FigureSpec]:
+        """Every figure of the document (render.render_all draws the distinct ones of a
+        run first, spread over the workers, into the shared cache)."""
+        return [f for page in self.pages for f in _all_figures(page.sections)]
 
     def write(self, directory: Path) -> dict[str, float]:
         start = time.perf_counter()

@@ -74,8 +74,8 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
         on_start(len(jobs))
     out_dir = context.default_out(out, analyses.year, lang)
     start = time.perf_counter()
-    results = render_all(jobs, out_dir, formats, workers, on_done)
-    seconds["parallel wall time"] = time.perf_counter() - start
+    results = render_all(jobs, out_dir, formats, workers, on_done, seconds)
+    seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start
     for r in results:
         for step, s in r.seconds.items():
             seconds[f"{step} (sum over documents)"] = seconds.get(

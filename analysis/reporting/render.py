@@ -190,15 +190,49 @@ def _swap_into_place(staged: Path, final: Path) -> None:
         shutil.rmtree(old)
 
 
+FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
+
+
+def _draw_figures(specs: Sequence[tuple[str, object]], cache: Path) -> float:
+    """Draw figures (document name, figure) into the run's cache (in a worker); the
+    seconds spent."""
+    total = 0.0
+    for document, spec in specs:
+        try:
+            total += spec.draw_cached(cache)
+        except Exception as exc:  # a figure bug: name the document and the figure
+            raise RenderError(document, f"drawing figure '{spec.id}'",
+                              f"{type(exc).__name__}: {exc}") from None
+    return total
+
+
+def _distinct_figures(jobs: Sequence[Job]) -> list[tuple[str, object]]:
+    """(document name, figure) for the figures of every job that offers them
+    (``figure_specs``), each distinct figure once, in a fixed order."""
+    seen: dict[str, tuple[str, object]] = {}
+    for job in jobs:
+        for spec in getattr(job, "figure_specs", list)():
+            seen.setdefault(spec.key, (job.name, spec))
+    return list(seen.values())
+
+
 def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
-               on_done: Callable[[Result], None] | None = None) -> list[Result]:
+               on_done: Callable[[Result], None] | None = None,
+               seconds: dict[str, float] | None = None) -> list[Result]:
     """Render every job in parallel processes into `out_dir/<job.name>/`.
+
+    First the distinct figures of the run are drawn, spread evenly over the workers,
+    into a cache the documents copy from (a figure shared by documents is drawn once);
+    then the documents are written and rendered, the largest (a book) first. Seconds of
+    the figure phase go into ``seconds`` ("figures, drawn once" summed over the
+    workers, "figure phase wall time").
 
     All documents are built in a staging directory inside `out_dir` and moved into place
     only when every one succeeded; on any failure nothing in `out_dir` changes and a
     RenderError (naming the document and step) is raised.
     """
+    seconds = seconds if seconds is not None else {}
     names = [j.name for j in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
@@ -207,10 +241,17 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
     renderer = engine()
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     results: list[Result] = []
+    cache = staging / FIGURE_CACHE
+    specs = _distinct_figures(jobs)
+    # Largest first: a book renders longest, so it should not start last.
+    ordered = sorted(jobs, key=lambda j: j.kind != "project")
     try:
         workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+        start = time.perf_counter()
         if workers == 1:
-            for job in jobs:
+            seconds["figures, drawn once (sum)"] = _draw_figures(specs, cache)
+            seconds["figure phase wall time"] = time.perf_counter() - start
+            for job in ordered:
                 results.append(build_and_render(job, staging / job.name, formats, renderer))
                 if on_done:
                     on_done(results[-1])
@@ -218,8 +259,13 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
             # spawn, not fork: polars' thread pool does not survive a fork.
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                # Round-robin chunks: each worker gets a similar mix of figure kinds.
+                chunks = [specs[i::workers * 4] for i in range(workers * 4)]
+                drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
+                seconds["figures, drawn once (sum)"] = sum(f.result() for f in drawn)
+                seconds["figure phase wall time"] = time.perf_counter() - start
                 pending = {pool.submit(build_and_render, job, staging / job.name, formats,
-                                       renderer) for job in jobs}
+                                       renderer) for job in ordered}
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     for future in done:
