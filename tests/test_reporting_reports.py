@@ -264,6 +264,10 @@ def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
         row = rows[context.region_label(r["level"], run.text)]
         assert row[2] == fmt.number(r["hazard_ratio"], 2, "sv")
         assert row[3] == fmt.interval(r["lower"], r["upper"], 2, "sv")
+    [forest] = section.figures  # every region here has enough cases to be drawn
+    regions = expected.filter(pl.col("term") == "region")
+    assert forest.arguments["frame"]["estimate"].to_list() == regions["hazard_ratio"].to_list()
+    assert forest.arguments["log_scale"] and forest.arguments["reference_line"] == 1.0
     violated = expected.filter(pl.col("ph_p_value") < 0.05).height
     words = " ".join(section.paragraphs)
     assert ("förkastades inte" in words) == (violated == 0)

@@ -594,6 +594,10 @@ def _p_value(p: float | None, lang: str) -> str:
     return ("<" + fmt.number(0.001, 3, lang)) if p < 0.001 else fmt.number(p, 3, lang)
 
 
+def _lower_first(words: str) -> str:
+    return words[:1].lower() + words[1:]
+
+
 def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     """Hazard ratios by region against the reference region, adjusted for age and sex,
     and the proportional-hazards test in words."""
@@ -642,11 +646,25 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     names = []
     for r in violated:
         name = (region_label(r["level"], text) if r["term"] == "region" else
-                text("cox.women") if r["term"] == "sex" else text("cox.age"))
-        names.append(f"{name} (p = {_p_value(r['ph_p_value'], lang)})")
+                _lower_first(text("cox.women") if r["term"] == "sex" else text("cox.age")))
+        p = _p_value(r["ph_p_value"], lang)
+        names.append(f"{name} (p {p.replace('<', '< ') if p.startswith('<') else '= ' + p})")
     section.paragraphs.append(md(text("cox.ph_violated", terms=", ".join(names))
                                  if names else text("cox.ph_ok")))
     section.tables.append(table)
+    shown = fitted.filter((pl.col("term") == "region")
+                          & (pl.col("region_n") >= minimum)).with_columns(
+        pl.col("level").replace_strict({r: region_label(r, text) for r in dd.region_ids()},
+                                       default=pl.col("level")).alias("region"),
+        pl.col("hazard_ratio").alias("estimate"))
+    if shown.height:
+        section.figures.append(FigureSpec(
+            f"fig-{doc_id}", text("cox.figure", reference=reference), "estimate_chart", {
+                "frame": shown.select("region", "estimate", "lower", "upper"),
+                "category": "region", "reference_line": 1.0, "log_scale": True,
+                "category_order": [region_label(r, text) for r in dd.region_ids()],
+                "labels": {"x": text("axes.hazard_ratio"), "alt": text("cox.alt"),
+                           "decimal": fmt.decimal_mark(lang)}}))
     return section
 
 

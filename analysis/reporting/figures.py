@@ -45,6 +45,7 @@ from plotnine import (  # noqa: E402
     scale_shape_manual,
     scale_x_continuous,
     scale_y_continuous,
+    scale_y_log10,
     theme,
     theme_minimal,
 )
@@ -141,14 +142,16 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
                    focus: str | None = None, reference: str | None = None,
                    targets: pl.DataFrame | None = None, category_order: Sequence[str] = (),
                    group_order: Sequence[str] = (), facet_order: Sequence[str] = (),
-                   reference_line: float | None = None, percent: bool = False) -> Figure:
+                   reference_line: float | None = None, percent: bool = False,
+                   log_scale: bool = False) -> Figure:
     """Point estimates with confidence intervals per category, horizontal (forest style).
 
     ``group``: a second grouping drawn in colour side by side within a category (a region
     beside the nation); without it the categories themselves are coloured. ``targets``:
     optional frame with the category (and facet) column, ``level`` ('high' /
     'intermediate') and ``value``, drawn as target marks. ``reference_line``: a vertical
-    line at e.g. 1 for ratios.
+    line at e.g. 1 for ratios. ``log_scale``: a logarithmic estimate axis (hazard
+    ratios: 0.5 and 2 equally far from 1).
     """
     order = list(category_order) or sorted(frame[category].unique().to_list())
     data = _ordered(frame.drop_nulls("estimate"), category, order[::-1])
@@ -174,8 +177,11 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
                                  guide="legend" if group else None)
             + coord_flip()
             + labs(y=labels["x"], x="") + house_theme())
-    plot = plot + scale_y_continuous(
-        labels=(lambda v: [f"{x * 100:.0f}" for x in v]) if percent else _numbers(labels))
+    if log_scale:
+        plot = plot + scale_y_log10(labels=_numbers(labels))
+    else:
+        plot = plot + scale_y_continuous(
+            labels=(lambda v: [f"{x * 100:.0f}" for x in v]) if percent else _numbers(labels))
     if targets is not None and targets.height:
         target_labels = [labels.get("target_high", "high"),
                          labels.get("target_intermediate", "intermediate")]
