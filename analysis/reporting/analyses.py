@@ -275,7 +275,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                 coverage.completeness(current, key_vars, ["region"]))
     relative, relative_curves, window = (
         _relative_survival(followup, data.lifetable, last) if data.lifetable is not None
-        else (pl.DataFrame(), pl.DataFrame(), (0, 0)))
+        else (pl.DataFrame(), pl.DataFrame(), (last - PERIOD_YEARS + 1, last)))
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window)
