@@ -225,6 +225,17 @@ def test_min_cases_zero_events_and_grid() -> None:
         relative_survival(_data([2.0], [0]), lt, times=[0.51], min_cases=1)
 
 
+def test_reason_when_first_group_has_an_estimate_and_a_later_one_not() -> None:
+    # Regression: the reason column starts with None here (group "a" has an estimate).
+    lt = _lifetable(lambda y, s, a: 0.0)
+    data = pl.concat([_data([2.0] * 30, [0] * 30, group=["a"] * 30),
+                      _data([2.0] * 3, [0] * 3, group=["b"] * 3)])
+    rows = {r["group"]: r for r in relative_survival(data, lt, by=["group"], times=[1])
+            .iter_rows(named=True)}
+    assert (rows["a"]["estimate"], rows["a"]["reason"]) == (1.0, None)
+    assert (rows["b"]["estimate"], rows["b"]["reason"]) == (None, "fewer than 25 cases")
+
+
 def test_life_table_errors() -> None:
     lt = _lifetable(lambda y, s, a: 0.01, years=[2010, 2011], ages=range(0, 3))
     with pytest.raises(UserError, match="no row for sex 2, age 1, year 2011"):
