@@ -5,7 +5,7 @@ Run:  /tmp/venv/bin/python bench/bench_publish.py [--workers N]
 Prints wall time, the breakdown (loading, analysis, building the documents; the figure
 phase, where every distinct figure of the run is drawn once in the worker pool; templating
 and rendering summed over the documents, which run in parallel) and peak memory (this
-process and, separately, the largest worker process). Results: bench/RESULTS_publish.md.
+process and, separately, the largest worker process). Results: bench/RESULTS.md.
 """
 
 from __future__ import annotations
