@@ -18,7 +18,6 @@ from analysis import cox, incidence, relative_survival, survival
 from analysis import dictionary as dd
 from analysis.reporting import analyses, context, documents
 from analysis.reporting import formatting as fmt
-from analysis.reporting.analyses import SURVIVAL_YEARS
 from analysis.reporting.publish import prepare, publish
 
 REGION = "syd"
@@ -202,7 +201,7 @@ def _followup(prepared, sid: str) -> pl.DataFrame:
     a = prepared.analyses
     cases = prepared.data.cases.filter(
         (pl.col("subregistry") == sid)
-        & pl.col("year").is_between(a.year - SURVIVAL_YEARS + 1, a.year))
+        & pl.col("year").is_between(a.year - a.settings.survival_years + 1, a.year))
     return survival.prepare_followup(cases).data
 
 
@@ -238,7 +237,8 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     fu = _followup(prepared, "cml")
     data = pl.concat([fu.filter(pl.col("region") == "norr").head(20),
                       fu.filter(pl.col("region") == "syd")])
-    frame = analyses._net_survival(data, lifetable, "cml", ["subregistry", "region"])
+    frame = analyses._net_survival(data, lifetable, "cml", ["subregistry", "region"],
+                                   analyses.report_settings())
     table = context.relative_table(run, "x", frame, ["region"],
                                    [lambda r: context.region_label(r, run.text)],
                                    [["norr", "syd"]], "caption", ["Region"])
@@ -316,9 +316,9 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
                                 and None not in (before["classification"],
                                                  now["classification"]))
         changes.append((abs(change), bool(row[5])))
-    top = [c for c, _ in changes[:context.MOVED_ROWS]]
+    top = [c for c, _ in changes[:a.settings.indicators_moved_rows]]
     assert top == sorted(top, reverse=True)
-    assert all(crossed for _, crossed in changes[context.MOVED_ROWS:])
+    assert all(crossed for _, crossed in changes[a.settings.indicators_moved_rows:])
 
 
 def test_regional_report_draws_one_indicator_figure(prepared):

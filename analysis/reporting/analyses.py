@@ -21,17 +21,34 @@ from analysis import relative_survival as rs
 from analysis.errors import UserError
 
 NATION = "nation"
-TREND_YEARS = 10  # incidence trends over the last ten diagnosis years
-SIR_YEARS = 5  # SIR and age-specific rates pool five years for stable estimates
-SURVIVAL_YEARS = 10  # survival of the cases diagnosed in the last ten years
-FUNNEL_POINTS = 200
-RS_TIMES = (1.0, 5.0)  # relative survival reported at one and five years
-PERIOD_YEARS = 5  # period approach (Brenner): follow-up in the last five calendar years
-RS_CURVE_YEARS = 5.0
-# An age group of the survival standard with fewer cases than this makes the
-# age-standardised estimate unstable: the non-standardised one is reported instead
-# (registry.yaml survival.min_age_group_cases overrides it).
-MIN_AGE_GROUP_CASES = 10
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the reports show (registry.yaml, section reports)."""
+
+    trend_years: int
+    pooled_years: int
+    survival_years: int
+    period_years: int
+    net_survival_times: tuple[float, ...]
+    net_survival_curve_years: float
+    min_age_group_cases: int
+    funnel_points: int
+    indicators_moved_rows: int
+
+
+def report_settings() -> ReportSettings:
+    """The reports section of registry.yaml."""
+    cfg = dd.registry().get("reports") or {}
+    missing = [name for name in ReportSettings.__dataclass_fields__ if name not in cfg]
+    if missing:
+        raise dd.DictionaryError(f"{dd.dictionary_dir() / 'registry.yaml'}: section "
+                                 f"'reports' lacks {', '.join(missing)}")
+    return ReportSettings(**{
+        name: (tuple(float(t) for t in cfg[name]) if name == "net_survival_times"
+               else float(cfg[name]) if name == "net_survival_curve_years" else int(cfg[name]))
+        for name in ReportSettings.__dataclass_fields__})
 
 
 @dataclass
@@ -43,8 +60,8 @@ class Analyses:
     extract_date: dt.date
     asr: pl.DataFrame  # subregistry, region (or NATION), year, n, crude_rate, estimate, ...
     apc: pl.DataFrame  # subregistry, region: annual percent change over the trend years
-    sir: pl.DataFrame  # subregistry, region: SIR over the last SIR_YEARS
-    age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates, SIR_YEARS pooled
+    sir: pl.DataFrame  # subregistry, region: SIR over the pooled years
+    age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates over the pooled years
     indicators: pl.DataFrame  # indicator, subregistry, region (or NATION), year, ...
     hospitals: pl.DataFrame  # funnel: indicator, subregistry, hospital, region, limits
     funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
@@ -58,6 +75,7 @@ class Analyses:
     relative_curves: pl.DataFrame = field(default_factory=pl.DataFrame)  # whole curves
     cox: pl.DataFrame = field(default_factory=pl.DataFrame)  # subregistry + cox_region rows
     period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
+    settings: ReportSettings = field(default_factory=report_settings)
 
 
 def report_year(cases: pl.DataFrame, extract_date: dt.date | None) -> int:
@@ -93,7 +111,7 @@ def _funnel_indicator(indicator_list: list[indicators.Indicator], sid: str
 
 
 def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indicator],
-                      year: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+                      year: int, points: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     hospital_region = {h["code"]: dd.counties().filter(pl.col("county") == h["county"])
                        ["region"].item() for h in dd.load("hospitals.yaml")["hospitals"]}
     units, curves = [], []
@@ -112,16 +130,12 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
             pl.lit(ind.id).alias("indicator"), pl.lit(sid).alias("subregistry"),
             pl.col("hospital").replace_strict(hospital_region, default=None).alias("region")))
         p0 = limits.get_column("target")[0]
-        grid = np.unique(np.geomspace(1, counts["n"].max(), FUNNEL_POINTS).round())
+        grid = np.unique(np.geomspace(1, counts["n"].max(), points).round())
         curves.append(funnel.funnel_curve(p0, grid).with_columns(
             pl.lit(sid).alias("subregistry"), pl.lit(p0).alias("p0")))
     if not units:
         return pl.DataFrame(), pl.DataFrame()
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
-
-
-def min_age_group_cases() -> int:
-    return int(dd.registry()["survival"].get("min_age_group_cases", MIN_AGE_GROUP_CASES))
 
 
 def _smallest_age_group(data: pl.DataFrame, standard: str, by: list[str]) -> pl.DataFrame:
@@ -138,19 +152,19 @@ def _smallest_age_group(data: pl.DataFrame, standard: str, by: list[str]) -> pl.
             .group_by(by).agg(pl.col("len").fill_null(0).min().alias("smallest_age_group")))
 
 
-def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str]
-                  ) -> pl.DataFrame:
+def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
+                  cfg: ReportSettings) -> pl.DataFrame:
     """Age-standardised net survival (Pohar Perme, the subregistry's ICSS weights) at
-    RS_TIMES per group; the non-standardised estimate where an age group is too small
-    or has no estimate (``standardised`` False). Groups under survival.min_cases keep
-    their reason and no estimate."""
+    the report's times per group; the non-standardised estimate where an age group has
+    fewer than cfg.min_age_group_cases cases or no estimate (``standardised`` False).
+    Groups under survival.min_cases keep their reason and no estimate."""
     standard = rs.standard_for(sid)
     keys = [*by, "time"]
     cols = ["n", "estimate", "lower", "upper", "reason", "method"]
-    stdz = (rs.age_standardised(data, lifetable, standard, by, RS_TIMES)
+    stdz = (rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
             .join(_smallest_age_group(data, standard, by), on=by, how="left"))
     small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
-    fallback = (((pl.col("smallest_age_group") < min_age_group_cases())
+    fallback = (((pl.col("smallest_age_group") < cfg.min_age_group_cases)
                  | pl.col("estimate").is_null()) & ~small).any().over(by)
     stdz = stdz.with_columns(fallback.alias("_fallback"))
     name = dd.load("survival.yaml")["standards"][standard]["name"]
@@ -160,19 +174,20 @@ def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: lis
     redo = stdz.filter(pl.col("_fallback")).select(by).unique()
     if redo.height:  # the non-standardised estimate, only for the groups that need it
         crude = rs.relative_survival(data.join(redo, on=by, how="semi", nulls_equal=True),
-                                     lifetable, by, RS_TIMES)
+                                     lifetable, by, cfg.net_survival_times)
         out = pl.concat([out, crude.select(*keys, *cols).join(
             stdz.select(*keys, "smallest_age_group"), on=keys, how="left").with_columns(
             pl.lit(False).alias("standardised")).select(out.columns)])
     return out.with_columns(pl.lit(name).alias("standard")).sort(keys)
 
 
-def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: int
+def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: int,
+                       cfg: ReportSettings
                        ) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int]]:
-    """Net survival by subregistry and region (and the nation): the cohort of the last
-    SURVIVAL_YEARS diagnosis years and the period window of the last PERIOD_YEARS
-    calendar years (Brenner), plus whole cohort curves for the figures."""
-    window = (last - PERIOD_YEARS + 1, last)
+    """Net survival by subregistry and region (and the nation): the cohort followed up
+    (the survival years) and the period window of the last cfg.period_years calendar
+    years (Brenner), plus whole cohort curves for the figures."""
+    window = (last - cfg.period_years + 1, last)
     period = survival.period_window(followup, dt.date(window[0], 1, 1),
                                     dt.date(window[1], 12, 31))
     parts = []
@@ -181,17 +196,18 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
             sub = frame.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"])
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
                          .with_columns(pl.lit(approach).alias("approach")))
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"]).with_columns(
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg).with_columns(
                 pl.lit(NATION).alias("region"), pl.lit(approach).alias("approach")))
     cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",
             "standardised", "standard", "smallest_age_group", "reason", "method"]
     relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()
     curves = _with_nation(
-        rs.relative_survival_curve(followup, lifetable, ["subregistry"], RS_CURVE_YEARS),
+        rs.relative_survival_curve(followup, lifetable, ["subregistry"],
+                                   cfg.net_survival_curve_years),
         rs.relative_survival_curve(followup, lifetable, ["subregistry", "region"],
-                                   RS_CURVE_YEARS))
+                                   cfg.net_survival_curve_years))
     return relative, curves, window
 
 
@@ -220,6 +236,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     funnels, survival and completeness for the report year (default: the last complete
     year in the data).
     """
+    cfg = report_settings()
     cases = data.require("cases")
     population = data.require("population")
     extract = data.extract_date()
@@ -229,7 +246,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     if last < data_first or last > int(cases.get_column("year").max()):
         raise UserError(f"--year {last}: the data hold diagnosis years {data_first}-"
                         f"{int(cases.get_column('year').max())}")
-    first = max(last - TREND_YEARS + 1, data_first, pop_first)
+    first = max(last - cfg.trend_years + 1, data_first, pop_first)
     standard = incidence.load_standard(dd.registry()["incidence"]["standard_population"])
 
     agg = incidence.aggregate(cases, population, ["subregistry", "region", "sex", "year"],
@@ -239,7 +256,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
         return incidence.standardised_rates_from(_collapse(agg, keys), keys, standard)
 
     asr = _with_nation(rates(["subregistry", "year"]), rates(["subregistry", "region", "year"]))
-    pooled = (max(first, last - SIR_YEARS + 1), last)
+    pooled = (max(first, last - cfg.pooled_years + 1), last)
     age_sex = incidence.crude_rates(cases, population, ["subregistry", "sex", "age_group"],
                                     years=pooled)
     sir = incidence.sir(cases, population, "region", ["subregistry"], years=pooled)
@@ -259,10 +276,10 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     ind = _with_nation(
         indicators.compute_indicators(usable, recent, ["year"], recent_linked),
         indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked))
-    hospitals, curves = _hospital_funnels(cases, usable, last)
+    hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 
     followup = survival.prepare_followup(cases.filter(
-        pl.col("year").is_between(last - SURVIVAL_YEARS + 1, last))).data
+        pl.col("year").is_between(last - cfg.survival_years + 1, last))).data
     times = survival.settings().times
     km = _with_nation(survival.kaplan_meier(followup, ["subregistry"], times),
                       survival.kaplan_meier(followup, ["subregistry", "region"], times))
@@ -274,8 +291,8 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     completeness = _with_nation(coverage.completeness(current, key_vars),
                                 coverage.completeness(current, key_vars, ["region"]))
     relative, relative_curves, window = (
-        _relative_survival(followup, data.lifetable, last) if data.lifetable is not None
-        else (pl.DataFrame(), pl.DataFrame(), (last - PERIOD_YEARS + 1, last)))
+        _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
+        else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, completeness, indicator_list, relative,
-                    relative_curves, _cox_by_subregistry(followup), window)
+                    relative_curves, _cox_by_subregistry(followup), window, cfg)

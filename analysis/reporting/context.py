@@ -21,11 +21,7 @@ from analysis import dictionary as dd
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import (
     NATION,
-    RS_TIMES,
-    SIR_YEARS,
-    SURVIVAL_YEARS,
     Analyses,
-    min_age_group_cases,
 )
 from analysis.reporting.documents import (
     DocumentJob,
@@ -184,8 +180,8 @@ def methods_section(run: Run) -> Section:
     name = std.get(f"name_{run.lang}", std_id)
     a = run.analyses
     body = text("methods.text", standard=name, k=_k(), symbol=_symbol(),
-                min_cases=_min_cases(), min_age_group=min_age_group_cases(),
-                cohort_first=a.year - SURVIVAL_YEARS + 1, cohort_last=a.year,
+                min_cases=_min_cases(), min_age_group=a.settings.min_age_group_cases,
+                cohort_first=a.year - a.settings.survival_years + 1, cohort_last=a.year,
                 period_first=a.period[0], period_last=a.period[1])
     return Section(text("sections.methods"), paragraphs=body.strip().split("\n\n"))
 
@@ -297,7 +293,7 @@ def _sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
     shown = run.sir.filter((pl.col("subregistry") == sid) & pl.col(disclosure.FLAG).is_null()
                            ).with_columns(pl.col("region").map_elements(
                                lambda r: region_label(r, text), pl.String))
-    first = max(a.first_year, a.year - SIR_YEARS + 1)
+    first = max(a.first_year, a.year - a.settings.pooled_years + 1)
     return FigureSpec(f"fig-{doc_id}", text("captions.sir_figure", first=first, last=a.year),
                       "estimate_chart", {
                           "frame": shown.select("region", "estimate", "lower", "upper"),
@@ -313,7 +309,7 @@ def _age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
     shown = run.age_sex.filter((pl.col("subregistry") == sid)
                                & pl.col(disclosure.FLAG).is_null()).with_columns(
         pl.col("sex").replace_strict(sexes, return_dtype=pl.String))
-    first = max(a.first_year, a.year - SIR_YEARS + 1)
+    first = max(a.first_year, a.year - a.settings.pooled_years + 1)
     ages = list(dict.fromkeys(run.age_sex["age_group"].to_list()))
     return FigureSpec(f"fig-{doc_id}", text("captions.age_sex_figure", first=first, last=a.year),
                       "bar_chart", {
@@ -527,10 +523,11 @@ def _rs_cell(r: dict | None, lang: str) -> str:
 def relative_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[str],
                    labels: Sequence[Callable[[str], str]], orders: Sequence[Sequence[str]],
                    caption: str, headers: Sequence[str], explain: bool = True) -> Table:
-    """Net survival at 1 and 5 years, one row per combination of `keys` (in `orders`):
-    n, the two estimates with CI, and a note (not age-standardised, or why no estimate).
+    """Net survival at the report's times (reports.net_survival_times), one row per
+    combination of `keys` (in `orders`): n, the estimates with CI, and a note (not
+    age-standardised, or why no estimate).
     """
-    text, lang = run.text, run.lang
+    text, lang, cfg = run.text, run.lang, run.analyses.settings
     cells: dict[tuple, dict[float, dict]] = {}
     for r in frame.iter_rows(named=True):
         cells.setdefault(tuple(r[k] for k in keys), {})[r["time"]] = r
@@ -545,15 +542,16 @@ def relative_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[st
                                                 for t in sorted(by_time)) if n))
         rows.append([*(lab(v) for lab, v in zip(labels, key, strict=True)),
                      _cell(first, "n", lambda v: fmt.number(v, 0, lang)),
-                     *(_rs_cell(by_time.get(t), lang) for t in RS_TIMES),
+                     *(_rs_cell(by_time.get(t), lang) for t in cfg.net_survival_times),
                      "; ".join(notes)])
-    note = (text("relative.note", min_age_group=min_age_group_cases(),
+    note = (text("relative.note", min_age_group=cfg.min_age_group_cases,
                  min_cases=_min_cases()) + " " if explain else "") + _suppressed_note(text)
+    times = cfg.net_survival_times
     return Table(f"tbl-{doc_id}", caption,
                  [*headers, text("columns.n"),
-                  *(text("columns.time", years=fmt.number(t, 0, lang)) for t in RS_TIMES),
+                  *(text("columns.time", years=fmt.number(t, 0, lang)) for t in times),
                   text("relative.note_column")],
-                 rows, [*("l" for _ in headers), "r", *("r" for _ in RS_TIMES), "l"], note)
+                 rows, [*("l" for _ in headers), "r", *("r" for _ in times), "l"], note)
 
 
 def _relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None, str]:
@@ -580,7 +578,7 @@ def _relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None
     ).sort("region", "time")
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
-    first = a.year - SURVIVAL_YEARS + 1
+    first = a.year - a.settings.survival_years + 1
     return FigureSpec(f"fig-{doc_id}", text("relative.caption_figure", first=first,
                                             last=a.year), "survival_chart", {
         "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),
@@ -634,7 +632,7 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
                      fmt.number(r["hazard_ratio"], 2, lang),
                      fmt.interval(r["lower"], r["upper"], 2, lang),
                      _p_value(r["p_value"], lang)])
-    years = dict(first=a.year - SURVIVAL_YEARS + 1, last=a.year)
+    years = dict(first=a.year - a.settings.survival_years + 1, last=a.year)
     table = Table(f"tbl-{doc_id}", text("cox.caption", reference=reference, **years),
                   [text("cox.term"), text("columns.n"), text("columns.hazard_ratio"),
                    text("columns.ci"), text("cox.p")], rows, ["l", "r", "r", "r", "r"],
@@ -645,8 +643,12 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     violated = [r for r in fitted.iter_rows(named=True) if r["ph_p_value"] < 0.05]
     names = []
     for r in violated:
-        name = (region_label(r["level"], text) if r["term"] == "region" else
-                _lower_first(text("cox.women") if r["term"] == "sex" else text("cox.age")))
+        if r["term"] == "region":
+            name = region_label(r["level"], text)
+        elif r["term"] == "sex":
+            name = _lower_first(text("cox.women"))
+        else:
+            name = text("cox.age_in_text")
         p = _p_value(r["ph_p_value"], lang)
         names.append(f"{name} (p {p.replace('<', '< ') if p.startswith('<') else '= ' + p})")
     section.paragraphs.append(md(text("cox.ph_violated", terms=", ".join(names))
@@ -698,7 +700,6 @@ def validation_table(run: Run, doc_id: str) -> Table:
 
 
 _LEVEL_RANK = {"below": 0, "intermediate": 1, "high": 2}
-MOVED_ROWS = 12  # the largest changes shown, plus every indicator that crossed a level
 
 
 def _crossing(previous: str | None, current: str | None, text: Text) -> str:
@@ -731,7 +732,7 @@ def moved_table(run: Run, doc_id: str) -> Table | None:
     rows = []
     for i, r in enumerate(sorted_rows.iter_rows(named=True)):
         crossed = _crossing(r["previous_level"], r["classification"], text)
-        if i >= MOVED_ROWS and not crossed:
+        if i >= a.settings.indicators_moved_rows and not crossed:
             continue
         change = fmt.number(r["change"], 1, lang)
         if r["change"] > 0 and change.strip("0,.") != "":
@@ -753,7 +754,7 @@ def key_numbers_table(run: Run, doc_id: str, sids: Sequence[str]) -> Table:
     a, text, lang = run.analyses, run.text, run.lang
     inc = run.asr.filter((pl.col("region") == NATION) & (pl.col("year") == a.year))
     rel = (run.relative.filter((pl.col("region") == NATION) & (pl.col("approach") == "period")
-                               & (pl.col("time") == max(RS_TIMES)))
+                               & (pl.col("time") == max(a.settings.net_survival_times)))
            if run.relative.height else pl.DataFrame())
     rows = []
     for sid in sids:
@@ -914,8 +915,8 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     if rel.height:
         std = rel.filter(pl.col("standardised"))["standard"]
         standard = std[0] if std.len() else rel["standard"][0]
-        for approach, (first, last) in (("cohort", (a.year - SURVIVAL_YEARS + 1, a.year)),
-                                        ("period", a.period)):
+        cohort = (a.year - a.settings.survival_years + 1, a.year)
+        for approach, (first, last) in (("cohort", cohort), ("period", a.period)):
             surv.tables.append(relative_table(
                 run, f"rs-{approach}", rel.filter(pl.col("approach") == approach),
                 ["region"], [label], [regions],
@@ -954,7 +955,7 @@ def publication(run: Run) -> DocumentJob:
     summary.subsections.append(Section(
         text("publication.moved"),
         paragraphs=[md(text("summary.moved_intro", previous=a.year - 1, year=a.year,
-                            n=MOVED_ROWS)
+                            n=a.settings.indicators_moved_rows)
                        if moved else text("summary.none_moved"))],
         tables=[moved] if moved else []))
     pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary])]
