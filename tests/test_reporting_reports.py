@@ -103,7 +103,8 @@ def test_html_has_the_sections_and_tables(rendered):
     tables = _tables(html)
     assert "tbl-key" in tables and "tbl-prov-files" in tables
     assert tables["tbl-key"][0] == ["Delregister", "Nya fall", "Grov incidens",
-                                    "Åldersstand. incidens", "95 % KI"]
+                                    "Åldersstand. incidens", "95 % KI",
+                                    "Riket, åldersstand.", "95 % KI"]
     assert "person_id" not in page and "Personnummer" not in page
 
 
@@ -114,12 +115,17 @@ def test_printed_numbers_equal_the_analysis_functions(rendered, prepared):
     expected = incidence.standardised_rates(
         data.cases, data.population, ["subregistry", "region"], years=(year, year)
     ).filter(pl.col("region") == REGION)
+    nation = {r["subregistry"]: r for r in incidence.standardised_rates(
+        data.cases, data.population, ["subregistry"], years=(year, year)).iter_rows(named=True)}
     rows = {r[0]: r for r in _tables(html)["tbl-key"][1:]}
     checked = 0
     for r in expected.iter_rows(named=True):
         label = {"aml": "AML", "all": "ALL", "cll": "KLL", "cml": "KML", "lymphoma": "Lymfom",
                  "myeloma": "Myelom", "mds": "MDS", "mpn": "MPN"}[r["subregistry"]]
         row = rows[label]
+        whole = nation[r["subregistry"]]
+        assert row[5:] == [fmt.number(whole["estimate"], 1, "sv"),
+                           fmt.interval(whole["lower"], whole["upper"], 1, "sv")]
         if row[1] == "–":
             continue  # suppressed: see the disclosure test
         assert row[1] == fmt.number(r["n"], 0, "sv")
@@ -326,3 +332,16 @@ def test_regional_report_draws_one_indicator_figure(prepared):
     figures = [f for p in job.pages for f in documents._all_figures(p.sections)]
     assert [f.function for f in figures].count("level_grid") == 1
     assert len(figures) <= 4
+
+
+def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
+    run = prepared.run
+    sids = context._subregistries_present(prepared.analyses)
+    figure = context._funnel_figure(run, "funnel", sids, REGION)
+    names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
+    for sid, ind in (prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
+                     .select("subregistry", "indicator").unique().iter_rows()):
+        name = context._lower_first(names[ind])
+        assert name in figure.caption, (sid, name)
+    assert figure.caption.startswith("Sjukhus i trattdiagram: ")
+    assert "fISH" not in figure.caption

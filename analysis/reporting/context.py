@@ -216,22 +216,32 @@ def provenance_section(run: Run, doc_id: str) -> Section:
 
 def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                     order: Sequence[str], label: Callable[[str], str],
-                    show: pl.Expr | None = None) -> Table:
-    """New cases, crude and age-standardised rate with CI per row of `key`."""
+                    show: pl.Expr | None = None, with_nation: bool = False) -> Table:
+    """New cases, crude and age-standardised rate with CI per row of `key`; with
+    `with_nation`, the nation's age-standardised rate with CI of the same row beside it."""
     text, lang = run.text, run.lang
+    nation = ({r[key]: r for r in frame.filter(pl.col("region") == NATION).iter_rows(named=True)}
+              if with_nation else {})
     rows = []
     for r in _shown(frame, key, order, show).iter_rows(named=True):
-        rows.append([
+        row = [
             label(r[key]),
             _cell(r, "n", lambda v: fmt.number(v, 0, lang)),
             _cell(r, "crude_rate", lambda v: fmt.number(v, 1, lang)),
             _cell(r, "estimate", lambda v: fmt.number(v, 1, lang)),
             _ci(r, lang, 1),
-        ])
+        ]
+        if with_nation:
+            other = nation.get(r[key], {"lower": None})
+            row += [_cell(other, "estimate", lambda v: fmt.number(v, 1, lang)),
+                    _ci(other, lang, 1)]
+        rows.append(row)
+    headers = [text(f"columns.{key}"), text("columns.cases"), text("columns.crude_rate"),
+               text("columns.asr"), text("columns.ci")]
+    if with_nation:
+        headers += [text("columns.asr_nation"), text("columns.ci")]
     return Table(f"tbl-{doc_id}", text("captions.incidence_table", year=run.analyses.year),
-                 [text(f"columns.{key}"), text("columns.cases"), text("columns.crude_rate"),
-                  text("columns.asr"), text("columns.ci")], rows, ["l", "r", "r", "r", "r"],
-                 _suppressed_note(text))
+                 headers, rows, ["l", *("r" for _ in headers[1:])], _suppressed_note(text))
 
 
 def indicator_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
@@ -467,7 +477,13 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
     if units.is_empty():
         return None
     names = {i.id: i.name(run.lang) for i in a.indicator_list}
-    indicator = ", ".join(dict.fromkeys(names[i] for i in units["indicator"]))
+    short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
+    panels: dict[str, list[str]] = {}  # which panels show which indicator, in panel order
+    for sid in sids:
+        for ind in units.filter(pl.col("subregistry") == sid)["indicator"].unique():
+            panels.setdefault(ind, []).append(short[sid])
+    indicator = "; ".join(_lower_first(names[i]) + (f" ({', '.join(p)})" if len(p) > 1 else "")
+                          for i, p in panels.items())
     curve = a.funnel_curves.filter(pl.col("subregistry").is_in(list(sids)))
     long = pl.concat([
         curve.select("subregistry", "n", "p0", pl.lit(side).alias("side"),
@@ -475,7 +491,6 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
         for side in ("lower", "upper")
         for suffix, label in (("95", text("legend.limit_95")), ("998", text("legend.limit_998")))
     ]).drop_nulls("value")
-    short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
     facet = "subregistry" if len(sids) > 1 else None
     labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
               "decimal": fmt.decimal_mark(run.lang),
@@ -593,7 +608,8 @@ def _p_value(p: float | None, lang: str) -> str:
 
 
 def _lower_first(words: str) -> str:
-    return words[:1].lower() + words[1:]
+    """The words inside a sentence: first letter lowered unless it starts an acronym."""
+    return words if words[1:2].isupper() else words[:1].lower() + words[1:]
 
 
 def cox_section(run: Run, doc_id: str, sid: str) -> Section:
@@ -802,7 +818,7 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     now = run.asr.filter(pl.col("year") == a.year)
     key_table = incidence_table(run, "key", now, "subregistry",
                                 sids, lambda s: subregistry_label(s, lang),
-                                show=pl.col("region") == region)
+                                show=pl.col("region") == region, with_nation=True)
     key_table.caption = text("captions.key_figures", year=a.year, region=rname)
     key = Section(text("sections.key_figures"),
                   paragraphs=[md(text("regional.intro", region=rname, year=a.year))],
