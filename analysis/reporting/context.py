@@ -906,7 +906,7 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     sname = dd.subregistry(sid)[f"name_{lang}"]
     incidence = Section(
         text("sections.incidence"),
-        paragraphs=[md(text("subregistry.intro", subregistry=sname, year=a.year))],
+        paragraphs=[md(text("subregistry.intro", subregistry=_lower_first(sname), year=a.year))],
         tables=[incidence_table(run, "inc", run.asr.filter(of_sid & (pl.col("year") == a.year)),
                                 "region", regions, label)],
         figures=[_trend_figure(run, "trend", run.asr.filter(of_sid), regions, None,
