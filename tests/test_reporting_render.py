@@ -130,3 +130,22 @@ def test_root_quarto_yml_is_the_base_of_every_front_matter():
 def test_markdown_special_characters_in_names_are_escaped():
     assert documents.md("S:t Göran | *x* @y") == "S:t Göran \\| \\*x\\* \\@y"
     assert Path(render.LUA_FILTER).exists()
+
+
+def test_quarto_is_found_by_env_then_beside_the_interpreter_then_on_path(tmp_path,
+                                                                        monkeypatch):
+    venv, elsewhere = tmp_path / "venv" / "bin", tmp_path / "path"
+    for folder in (venv, elsewhere):
+        folder.mkdir(parents=True)
+        (folder / "quarto").write_text("#!/bin/sh\n")
+        (folder / "quarto").chmod(0o755)
+    monkeypatch.setattr(render.sys, "executable", str(venv / "python"))
+    monkeypatch.setenv("PATH", str(elsewhere))
+    monkeypatch.setenv("BCR_QUARTO", "/opt/quarto/bin/quarto")
+    assert render.quarto_path() == "/opt/quarto/bin/quarto"
+    monkeypatch.delenv("BCR_QUARTO")
+    assert render.quarto_path() == str(venv / "quarto")
+    (venv / "quarto").unlink()
+    assert render.quarto_path() == str(elsewhere / "quarto")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert render.quarto_path() is None

@@ -1,7 +1,8 @@
 """Rendering Quarto sources to self-contained HTML and PDF, in parallel and atomically.
 
 Two engines (DESIGN.md §9):
-- ``quarto``: the `quarto` executable, when one is on PATH (or named by ``BCR_QUARTO``);
+- ``quarto``: the `quarto` executable named by ``BCR_QUARTO``, else the one installed beside
+  this Python (``pip install -e '.[quarto]'``, online machines), else one on PATH;
 - ``builtin``: pandoc from pypandoc-binary with the Lua filter ``templates/quarto-compat.lua``
   (.qmd -> self-contained HTML, .qmd -> typst) and the `typst` package (typst -> PDF).
   ``BCR_RENDERER=builtin`` forces it even when Quarto is installed.
@@ -19,6 +20,7 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -78,7 +80,11 @@ def engine() -> str:
 
 
 def quarto_path() -> str | None:
-    return os.environ.get("BCR_QUARTO") or shutil.which("quarto")
+    """The Quarto executable: BCR_QUARTO, the virtual environment's own (quarto-cli from
+    PyPI installs it beside the interpreter, which need not be on PATH), or PATH's."""
+    beside = Path(sys.executable).parent / "quarto"
+    return (os.environ.get("BCR_QUARTO") or (str(beside) if os.access(beside, os.X_OK)
+                                               else None) or shutil.which("quarto"))
 
 
 def parse_formats(text: str | Iterable[str]) -> list[str]:
