@@ -9,10 +9,12 @@ from analysis import coverage as cov
 from analysis.commands.options import (
     ConfLevelOption,
     DataOption,
+    ExtractDateOption,
     FormatOption,
     OutOption,
     PublicOption,
     SubregistryOption,
+    YearsOption,
     in_years,
     parse_date,
     public,
@@ -32,14 +34,11 @@ def coverage(
                                 help="coverage, discrepancies, completeness or timeliness."),
     by: str = typer.Option("", "--by", help="Group by any of region, county, hospital, year "
                            "(comma-separated); always by subregistry."),
-    years: str | None = typer.Option(None, "--years",
-                                     help="Years of diagnosis, e.g. 2016-2025."),
+    years: YearsOption = None,
     window_days: int | None = typer.Option(None, "--window-days",
                                            help="Largest difference in diagnosis dates for "
                                            "a match (default: registry.yaml)."),
-    extract_date: str | None = typer.Option(None, "--extract-date",
-                                            help="Date of the extract, YYYY-MM-DD (default: "
-                                            "the latest vital-status date)."),
+    extract_date: ExtractDateOption = None,
     conf_level: ConfLevelOption = 0.95,
     fmt: FormatOption = "table",
     out: OutOption = None,

@@ -13,6 +13,7 @@ from analysis.commands.options import (
     OutOption,
     PublicOption,
     SubregistryOption,
+    YearsOption,
     public,
     split_list,
     year_span,
@@ -44,9 +45,7 @@ def incidence(
     subregistry: SubregistryOption = None,
     by: str = typer.Option("", "--by", help="Group by any of subregistry, icd10, morphology, "
                            "year, period, region, county, sex, age_group (comma-separated)."),
-    years: str | None = typer.Option(None, "--years",
-                                     help="Years of diagnosis, e.g. 2016-2025 (default: "
-                                     "the years of the cases)."),
+    years: YearsOption = None,
     period_length: int = typer.Option(5, "--period-length",
                                       help="Years per period when grouping by period."),
     standard: str | None = typer.Option(None, "--standard",

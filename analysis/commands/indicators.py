@@ -7,10 +7,12 @@ import typer
 
 from analysis.commands.options import (
     DataOption,
+    ExtractDateOption,
     FormatOption,
     OutOption,
     PublicOption,
     SubregistryOption,
+    YearsOption,
     in_years,
     parse_date,
     public,
@@ -48,11 +50,8 @@ def indicators(
                                                "data_dictionary/indicators.yaml)."),
     by: str = typer.Option("", "--by", help="Reporting unit: region, county or hospital, "
                            "and/or year (comma-separated); default national."),
-    years: str | None = typer.Option(None, "--years",
-                                     help="Years of diagnosis, e.g. 2016-2025."),
-    extract_date: str | None = typer.Option(None, "--extract-date",
-                                            help="Date of the extract, YYYY-MM-DD (default: "
-                                            "the latest vital-status date)."),
+    years: YearsOption = None,
+    extract_date: ExtractDateOption = None,
     funnel: bool = typer.Option(False, "--funnel", help="With --by hospital: each hospital "
                                 "against 95 % and 99.8 % exact binomial funnel limits "
                                 "around the national proportion (Spiegelhalter 2005)."),

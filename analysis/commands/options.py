@@ -22,6 +22,11 @@ FormatOption = Annotated[str, typer.Option("--format", help="table, csv, parquet
 OutOption = Annotated[Path | None, typer.Option("--out", help="Write to this file.")]
 PublicOption = Annotated[bool, typer.Option(
     "--public", help="Pass the table through disclosure control, as published.")]
+YearsOption = Annotated[str | None, typer.Option(
+    "--years", help="Years of diagnosis, e.g. 2016-2025 (default: the years of the cases).")]
+ExtractDateOption = Annotated[str | None, typer.Option(
+    "--extract-date", help="Date of the extract, YYYY-MM-DD (default: the latest "
+    "vital-status date).")]
 
 
 def split_list(text: str | None) -> list[str]:
