@@ -14,10 +14,11 @@ Conventions (DESIGN.md §4, settings in data_dictionary/registry.yaml ``survival
 
 Kaplan-Meier estimates come from lifelines (Davidson-Pilon 2019): Greenwood (1926)
 variance and the log(-log) confidence interval of Kalbfleisch & Prentice (2002),
-lifelines' default. The median's confidence interval is where the pointwise log(-log)
-band crosses 0.5 (Brookmeyer & Crowley 1982), as in lifelines' ``median_survival_times``
-applied to the confidence band. A median is the smallest time with S(t) <= 0.5
-(Stata ``stci``; R's ``survfit`` takes the midpoint when S(t) stays exactly at 0.5).
+lifelines' default; as in R's ``survfit(conf.type = "log-log")`` the band is undefined
+where S(t) is 1 or 0. The median and its confidence interval (Brookmeyer & Crowley 1982:
+where the curve and the pointwise log(-log) band cross 0.5) follow R's
+``quantile.survfit`` (Therneau, survival package): the smallest time with S(t) <= 0.5,
+or, when S(t) stays exactly at 0.5, the midpoint of that flat stretch.
 """
 
 from __future__ import annotations
@@ -31,14 +32,13 @@ import polars as pl
 from lifelines import KaplanMeierFitter
 from lifelines.exceptions import StatError
 from lifelines.statistics import multivariate_logrank_test
-from lifelines.utils import median_survival_times
 
 from analysis import dictionary as dd
 from analysis.errors import InputError, UserError
 
 DAYS_PER_YEAR = 365.25
 KM_METHOD = "Kaplan-Meier, Greenwood SE, log-log 95% CI"
-MEDIAN_METHOD = "Kaplan-Meier median, Brookmeyer-Crowley log-log 95% CI"
+MEDIAN_METHOD = "Kaplan-Meier median (midpoint rule), Brookmeyer-Crowley log-log 95% CI"
 LOGRANK_METHOD = "log-rank test (Mantel-Haenszel)"
 Z95 = 1.959963984540054
 
@@ -199,6 +199,36 @@ def _greenwood_sum(kmf: KaplanMeierFitter) -> tuple[np.ndarray, np.ndarray]:
     return table.index.to_numpy(dtype=float), np.cumsum(term)
 
 
+def _band(kmf: KaplanMeierFitter) -> tuple[np.ndarray, np.ndarray]:
+    """The log(-log) band at lifelines' timeline, undefined (NaN) where S is 1 or 0."""
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy()
+    ci = kmf.confidence_interval_survival_function_
+    defined = (surv > 0) & (surv < 1)
+    return (np.where(defined, ci.iloc[:, 0].to_numpy(), np.nan),
+            np.where(defined, ci.iloc[:, 1].to_numpy(), np.nan))
+
+
+def _crossing(times: np.ndarray, surv: np.ndarray, p: float = 0.5) -> float:
+    """When the step curve `surv` (at `times`, NaN where undefined) falls to `p`: R's
+    quantile.survfit rule (survival package, Therneau): the first time with
+    S <= p, the midpoint up to the next drop where S stays at p, NaN if never reached."""
+    tol = np.sqrt(np.finfo(float).eps)
+    x, y = np.r_[0.0, times], np.r_[0.0, 1 - surv]
+    xmax = x[-1]
+    _, first = np.unique(np.where(np.isnan(y), -1.0, y), return_index=True)
+    x, y = x[np.sort(first)], y[np.sort(first)]  # a level's first time; censorings add none
+    ends_undefined = np.isnan(y[-1])
+    x, y = x[~np.isnan(y)], y[~np.isnan(y)]
+    if y.max() < p:
+        return np.nan
+    reached, below = np.flatnonzero(y + tol >= p), np.flatnonzero(y - tol >= p)
+    if not reached.size:
+        return np.nan
+    if not ends_undefined and abs(p - y[-1]) < tol:  # the curve ends on the flat at p
+        return float((x[reached[0]] + xmax) / 2)
+    return float((x[reached[0]] + x[below[0]]) / 2) if below.size else np.nan
+
+
 def _step(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """A right-continuous step function given at `times`, evaluated at `at`."""
     idx = np.searchsorted(times, at, side="right") - 1
@@ -248,9 +278,7 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
         kmf = _fit(part)
         grid = kmf.survival_function_.index.to_numpy(dtype=float)
         surv = _step(grid, kmf.survival_function_.iloc[:, 0].to_numpy(), times_arr)
-        ci = kmf.confidence_interval_survival_function_
-        lower = _step(grid, ci.iloc[:, 0].to_numpy(), times_arr)
-        upper = _step(grid, ci.iloc[:, 1].to_numpy(), times_arr)
+        lower, upper = (_step(grid, band, times_arr) for band in _band(kmf))
         ev_times, gw = _greenwood_sum(kmf)
         se = surv * np.sqrt(_step(ev_times, gw, times_arr))
         for i, t in enumerate(times_arr):
@@ -258,8 +286,8 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
                    "n_events": int(events[i])}
             if t > time.max() and surv[i] > 0:
                 row["reason"] = "follow-up ends before this time"
-            elif surv[i] == 0:
-                row.update(estimate=0.0, se=0.0)
+            elif surv[i] in (0.0, 1.0):  # no confidence interval at 0 or 1
+                row.update(estimate=float(surv[i]), se=0.0)
             else:
                 row.update(estimate=float(surv[i]), se=float(se[i]),
                            lower=float(lower[i]), upper=float(upper[i]))
@@ -272,8 +300,9 @@ def km_curve(data: pl.DataFrame, by: Sequence[str] = (),
     """The whole Kaplan-Meier step curve per group, for plots.
 
     One row per group and distinct time (starting at 0): estimate, lower, upper
-    (log(-log) 95% CI), n_at_risk, n_events and n_censored at that time. Groups below
-    the minimum size are left out of the curve (their table row says why).
+    (log(-log) 95% CI, null where S is 1 or 0), n_at_risk, n_events and n_censored at
+    that time. Groups below the minimum size are left out of the curve (their table row
+    says why).
     """
     by = _check_by(data, by)
     min_n = settings().min_cases if min_cases is None else min_cases
@@ -283,12 +312,12 @@ def km_curve(data: pl.DataFrame, by: Sequence[str] = (),
             continue
         kmf = _fit(part)
         table = kmf.event_table
-        ci = kmf.confidence_interval_survival_function_
+        lower, upper = _band(kmf)
         frame = pl.DataFrame({
             "time": kmf.survival_function_.index.to_numpy(dtype=float),
             "estimate": kmf.survival_function_.iloc[:, 0].to_numpy(),
-            "lower": ci.iloc[:, 0].to_numpy(), "upper": ci.iloc[:, 1].to_numpy(),
-        }).join(pl.DataFrame({
+            "lower": lower, "upper": upper,
+        }).fill_nan(None).join(pl.DataFrame({
             "time": table.index.to_numpy(dtype=float),
             "n_at_risk": table["at_risk"].to_numpy().astype(np.int64),
             "n_events": table["observed"].to_numpy().astype(np.int64),
@@ -308,9 +337,11 @@ def km_median(data: pl.DataFrame, by: Sequence[str] = (),
               min_cases: int | None = None) -> pl.DataFrame:
     """Median survival (years) per group with a 95% CI (Brookmeyer & Crowley 1982).
 
-    The median is the smallest time with S(t) <= 0.5; its CI runs from where the lower
-    log(-log) band to where the upper band cross 0.5. A bound never reached is null
-    (not estimable within follow-up), with the reason given.
+    The median is the smallest time with S(t) <= 0.5 (the midpoint of the stretch where
+    S(t) stays exactly at 0.5); its CI runs from where the lower log(-log) band to where
+    the upper band cross 0.5, by the same rule (R's quantile.survfit). A bound never
+    reached within follow-up, or only where the band is undefined (S = 0), is null, with
+    the reason given.
     """
     by = _check_by(data, by)
     min_n = settings().min_cases if min_cases is None else min_cases
@@ -322,9 +353,10 @@ def km_median(data: pl.DataFrame, by: Sequence[str] = (),
             rows.append({**row, "reason": f"fewer than {min_n} cases"})
             continue
         kmf = _fit(part)
-        bounds = median_survival_times(kmf.confidence_interval_survival_function_)
-        values = {"estimate": float(kmf.median_survival_time_),
-                  "lower": float(bounds.iloc[0, 0]), "upper": float(bounds.iloc[0, 1])}
+        times = kmf.survival_function_.index.to_numpy(dtype=float)
+        lower, upper = _band(kmf)
+        values = {"estimate": _crossing(times, kmf.survival_function_.iloc[:, 0].to_numpy()),
+                  "lower": _crossing(times, lower), "upper": _crossing(times, upper)}
         unreached = [k for k, v in values.items() if not np.isfinite(v)]
         row.update({k: v for k, v in values.items() if np.isfinite(v)})
         if unreached:

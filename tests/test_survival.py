@@ -104,6 +104,33 @@ def test_median_6mp() -> None:
     assert out["upper"] is None and "upper" in out["reason"]
 
 
+def _loglog_lower(s: float, greenwood: float) -> float:
+    return s ** (1 / math.exp(1.959964 * math.sqrt(greenwood) / math.log(s)))
+
+
+def test_median_midpoint_rule_and_undefined_band_as_r_survfit() -> None:
+    # Four deaths at 1..4: S = 3/4, 1/2, 1/4, 0. S stays exactly at 0.5 from 2 to 3, so
+    # the median is the midpoint 2.5 (R quantile.survfit). The upper band is undefined
+    # at S = 0 (R: NA) and above 0.5 before, so the upper limit is not estimable.
+    four = km_median(_frame([1, 2, 3, 4], [1] * 4), min_cases=1).row(0, named=True)
+    assert four["estimate"] == 2.5
+    assert _loglog_lower(0.75, 1 / 12) <= 0.5 and four["lower"] == 1.0
+    assert four["upper"] is None and four["reason"] == "not reached within follow-up: upper"
+    # Ten deaths at 1..10: S(5) = 0.5 exactly, S(6) = 0.4: median (5 + 6) / 2.
+    ten = km_median(_frame(range(1, 11), [1] * 10), min_cases=1).row(0, named=True)
+    assert ten["estimate"] == 5.5
+    # A curve that ends on the flat at 0.5 (censored at 3 and 4): midpoint of 2 and the
+    # last follow-up time 4.
+    flat = km_median(_frame([1, 2, 3, 4], [1, 1, 0, 0]), min_cases=1).row(0, named=True)
+    assert flat["estimate"] == 3.0
+    # No event before 1.5: S = 1 there and, as in R, no confidence interval.
+    start = kaplan_meier(_frame([2, 3, 4], [1, 1, 0]), times=[1.5, 2.5], min_cases=1)
+    assert start.row(0, named=True)["lower"] is None and start["estimate"][0] == 1.0
+    assert start.row(1, named=True)["lower"] == pytest.approx(_loglog_lower(2 / 3, 1 / 6))
+    curve = km_curve(_frame([1, 2], [1, 1]), min_cases=1)
+    assert curve["lower"].to_list()[0] is None and curve["lower"].to_list()[-1] is None
+
+
 def test_logrank_freireich() -> None:
     data = pl.concat([_frame(MP6_TIME, MP6_EVENT, "6-MP"),
                       _frame(PLACEBO_TIME, [1] * 21, "placebo")])
