@@ -4,9 +4,10 @@ Fitted with lifelines' CoxPHFitter (Cox 1972; Efron's method for tied times, as 
 coxph). Region enters as indicator variables against a chosen reference region, sex as
 an indicator for women, and age at diagnosis either linearly (per year) or as a cubic
 B-spline with `spline_df` degrees of freedom. The proportional-hazards assumption is
-checked per term with the scaled Schoenfeld residual test of Grambsch & Therneau (1994)
-(lifelines' proportional_hazard_test, rank-transformed time) and reported in the same
-frame.
+checked per term (region, sex, age) and globally with the score test of Grambsch &
+Therneau (1994) as R's survival package computes it since version 3.0 (``cox.zph``,
+Therneau 2019): the score test, at the fitted coefficients, for adding each term times
+g(t) = 1 - KM(t-) (transform "km", R's default), with Efron's handling of ties.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from lifelines import CoxPHFitter
-from lifelines.statistics import proportional_hazard_test
+from scipy import stats
 
 from analysis import dictionary as dd
 from analysis.errors import UserError
 
 METHOD = "Cox proportional hazards (lifelines, Efron ties), 95% Wald CI"
-PH_METHOD = "Grambsch-Therneau test of scaled Schoenfeld residuals (rank time)"
+PH_METHOD = "Grambsch-Therneau score test per term, KM time transform (as R cox.zph)"
 _REGION = "region_"
 
 
@@ -31,8 +32,10 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
     `data` is prepared follow-up (analysis.survival.prepare_followup): time, event,
     region, sex, age_exact. `reference` defaults to the first region of regions.yaml
     present in the data. One row per model term: term, level, hazard_ratio, lower,
-    upper, p_value (Wald), ph_statistic and ph_p_value (proportional-hazards test), n,
-    n_events, reference, method. Spline terms of age have no single hazard ratio; they
+    upper, p_value (Wald), ph_statistic, ph_df and ph_p_value (the proportional-hazards
+    test of the row's term: all region columns together, as R's cox.zph), the global
+    test ph_global_statistic, ph_global_df and ph_global_p_value, n, n_events,
+    reference, method. Spline terms of age have no single hazard ratio; they
     are reported with their PH test only.
     """
     if age not in ("linear", "spline"):
@@ -67,17 +70,20 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
     cph = CoxPHFitter()
     cph.fit(frame, duration_col="time", event_col="event", formula=formula)
     summary = cph.summary
-    ph = proportional_hazard_test(cph, frame, time_transform="rank").summary
-    rows = []
+    columns = []
     for name in summary.index:
         if name.startswith(_REGION):
-            term, level = "region", name[len(_REGION):]
+            columns.append(("region", name[len(_REGION):]))
         elif name == "sex_woman":
-            term, level = "sex", "2"
-        elif name == "age":
-            term, level = "age", "per year"
+            columns.append(("sex", "2"))
         else:
-            term, level = "age", f"spline basis {name}"
+            columns.append(("age", "per year" if name == "age" else f"spline basis {name}"))
+    terms = {t: [i for i, (u, _) in enumerate(columns) if u == t] for t, _ in columns}
+    design = cph.regressors.transform_df(frame)["beta_"][list(summary.index)].to_numpy(float)
+    ph = zph_test(frame["time"].to_numpy(float), frame["event"].to_numpy(), design,
+                  cph.params_.to_numpy(), terms)
+    rows = []
+    for name, (term, level) in zip(summary.index, columns, strict=True):
         hr_row = term != "age" or age == "linear"
         rows.append({
             "term": term, "level": level,
@@ -85,13 +91,16 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
             "lower": float(summary.loc[name, "exp(coef) lower 95%"]) if hr_row else None,
             "upper": float(summary.loc[name, "exp(coef) upper 95%"]) if hr_row else None,
             "p_value": float(summary.loc[name, "p"]),
-            "ph_statistic": float(ph.loc[name, "test_statistic"]),
-            "ph_p_value": float(ph.loc[name, "p"]),
+            **dict(zip(("ph_statistic", "ph_df", "ph_p_value"), ph[term], strict=True)),
+            **dict(zip(("ph_global_statistic", "ph_global_df", "ph_global_p_value"),
+                       ph["global"], strict=True)),
         })
     out = pl.DataFrame(rows, schema={
         "term": pl.String, "level": pl.String, "hazard_ratio": pl.Float64,
         "lower": pl.Float64, "upper": pl.Float64, "p_value": pl.Float64,
-        "ph_statistic": pl.Float64, "ph_p_value": pl.Float64})
+        "ph_statistic": pl.Float64, "ph_df": pl.Int64, "ph_p_value": pl.Float64,
+        "ph_global_statistic": pl.Float64, "ph_global_df": pl.Int64,
+        "ph_global_p_value": pl.Float64})
     order = {f"region/{r}": i for i, r in enumerate(levels)}
     out = out.with_columns(
         pl.concat_str("term", pl.lit("/"), "level").replace_strict(
@@ -101,3 +110,58 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
         pl.lit(int(np.sum(frame["event"]))).cast(pl.Int64).alias("n_events"),
         pl.lit(reference).alias("reference"),
         pl.lit(f"{METHOD}; PH check: {PH_METHOD}").alias("method"))
+
+
+def zph_test(time: np.ndarray, event: np.ndarray, design: np.ndarray, beta: np.ndarray,
+             terms: dict[str, list[int]]) -> dict[str, tuple[float, int, float]]:
+    """Test of proportional hazards per term and globally (Grambsch & Therneau 1994), as
+    R's survival::cox.zph computes it since version 3.0 (Therneau 2019).
+
+    The score test, at the fitted `beta` (Efron ties), for adding the covariates times
+    g(t) = 1 - KM(t-), the left-continuous Kaplan-Meier estimate of all cases (R's
+    default transform "km"). A term's test uses the score of its own time-interaction
+    columns and the information of those columns together with every coefficient of the
+    model. Returns, per term and for "global", (chi-square, df, p-value).
+    """
+    order = np.argsort(-time, kind="stable")  # latest first: risk sets are prefixes
+    t, dead = time[order], event[order] == 1
+    x = design[order] - design.mean(axis=0)  # centring changes no mean or variance below
+    risk = np.exp(x @ beta)
+    at_risk = (np.cumsum(risk), np.cumsum(risk[:, None] * x, axis=0),
+               np.cumsum(risk[:, None, None] * x[:, :, None] * x[:, None, :], axis=0))
+    death_times, inverse = np.unique(t[dead], return_inverse=True)
+    k = death_times.size
+    last = np.searchsorted(-t, -death_times, side="right") - 1  # end of each risk set
+    d = np.bincount(inverse, minlength=k)
+    tied = [np.zeros((k, *a.shape[1:])) for a in at_risk]
+    for total, value in zip(tied, (risk[dead], risk[dead][:, None] * x[dead],
+                                   (risk[dead][:, None, None] * x[dead][:, :, None]
+                                    * x[dead][:, None, :])), strict=True):
+        np.add.at(total, inverse, value)
+    summed_x = np.zeros((k, x.shape[1]))
+    np.add.at(summed_x, inverse, x[dead])
+    # Efron: the m-th of d tied deaths sees the risk set less m/d of the tied deaths.
+    row = np.repeat(np.arange(k), d)
+    frac = (np.arange(row.size) - np.repeat(np.cumsum(d) - d, d)) / np.repeat(d, d)
+    s0 = at_risk[0][last][row] - frac * tied[0][row]
+    mean = (at_risk[1][last][row] - frac[:, None] * tied[1][row]) / s0[:, None]
+    var = ((at_risk[2][last][row] - frac[:, None, None] * tied[2][row]) / s0[:, None, None]
+           - mean[:, :, None] * mean[:, None, :])
+    # g(t) = 1 - KM just before t, from the Kaplan-Meier estimate of all cases.
+    n_risk = last + 1
+    survival = np.cumprod(1 - d / n_risk)  # death_times are in ascending order
+    g = 1 - np.r_[1.0, survival[:-1]]
+    residual = summed_x.copy()
+    np.add.at(residual, row, -mean)
+    p = x.shape[1]
+    score = np.r_[np.zeros(p), (g[:, None] * residual).sum(axis=0)]
+    gr = g[row][:, None, None]
+    info = np.block([[var.sum(axis=0), (gr * var).sum(axis=0)],
+                     [(gr * var).sum(axis=0), (gr * gr * var).sum(axis=0)]])
+    out = {}
+    for name, cols in {**terms, "global": list(range(p))}.items():
+        keep = list(range(p)) + [p + c for c in cols]
+        u = score[keep]
+        chi2 = float(u @ np.linalg.solve(info[np.ix_(keep, keep)], u))
+        out[name] = (chi2, len(cols), float(stats.chi2.sf(chi2, len(cols))))
+    return out

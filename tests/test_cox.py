@@ -7,8 +7,9 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from scipy import optimize
 
-from analysis.cox import cox_region
+from analysis.cox import cox_region, zph_test
 from analysis.errors import UserError
 
 
@@ -56,7 +57,53 @@ def test_cox_recovers_simulated_hazard_ratios() -> None:
 def test_cox_ph_check_flags_crossing_hazards() -> None:
     out = cox_region(_simulate(4000, seed=2, crossing=True))
     norr = out.filter(pl.col("level") == "norr").row(0, named=True)
-    assert norr["ph_p_value"] < 1e-6
+    assert norr["ph_p_value"] < 1e-6 and norr["ph_df"] == 2  # one test of region, 2 df
+    assert out["ph_global_p_value"][0] < 1e-6 and out["ph_global_df"][0] == 4
+
+
+def _efron_loglik(beta, gamma, time, event, x, g):
+    """Efron partial log-likelihood with covariates x and x * g(t) (g at death times)."""
+    total = 0.0
+    for t in np.unique(time[event == 1]):
+        z = x @ beta + (x @ gamma) * g[t]
+        at_risk, died = time >= t, (time == t) & (event == 1)
+        d = died.sum()
+        total += z[died].sum() - sum(np.log(np.exp(z[at_risk]).sum()
+                                            - m / d * np.exp(z[died]).sum()) for m in range(d))
+    return total
+
+
+def test_zph_equals_the_score_test_computed_by_numerical_derivatives() -> None:
+    # The PH test is the score test for adding x * g(t), g = 1 - KM(t-) (R cox.zph since
+    # survival 3.0): check it against the score and information of the Efron
+    # log-likelihood taken by central differences, on data with tied death times.
+    rng = np.random.default_rng(5)
+    n = 40
+    x = np.column_stack([rng.integers(0, 2, n), rng.normal(0, 1, n)]).astype(float)
+    time = np.ceil(rng.exponential(1 / (0.5 * np.exp(0.7 * x[:, 0] - 0.4 * x[:, 1])), n) * 4)
+    event = (rng.random(n) < 0.8).astype(np.int64)
+    km, g = 1.0, {}
+    for t in np.unique(time):
+        if event[time == t].any():
+            g[t] = 1 - km
+            km *= 1 - event[time == t].sum() / (time >= t).sum()
+    beta = optimize.minimize(lambda b: -_efron_loglik(b, np.zeros(2), time, event, x, g),
+                             np.zeros(2), method="BFGS", options={"gtol": 1e-10}).x
+    result = zph_test(time, event, x, beta, {"a": [0], "b": [1]})
+    h = 1e-4
+    for name, cols in {"a": [0], "b": [1], "global": [0, 1]}.items():
+        def f(theta, cols=cols):
+            gamma = np.zeros(2)
+            gamma[cols] = theta[2:]
+            return _efron_loglik(theta[:2], gamma, time, event, x, g)
+        theta0, m = np.r_[beta, np.zeros(len(cols))], 2 + len(cols)
+        eye = np.eye(m) * h
+        score = np.array([(f(theta0 + e) - f(theta0 - e)) / (2 * h) for e in eye])
+        info = -np.array([[(f(theta0 + a + b) - f(theta0 + a - b) - f(theta0 - a + b)
+                            + f(theta0 - a - b)) / (4 * h * h) for b in eye] for a in eye])
+        expected = score @ np.linalg.solve(info, score)
+        assert result[name][0] == pytest.approx(expected, rel=1e-4), name
+        assert result[name][1] == len(cols)
 
 
 def test_cox_reference_and_spline() -> None:

@@ -656,17 +656,14 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     section.paragraphs.append(md(text("cox.intro", reference=reference,
                                       n=fmt.number(first["n"], 0, lang),
                                       events=fmt.number(first["n_events"], 0, lang))))
-    violated = [r for r in fitted.iter_rows(named=True) if r["ph_p_value"] < 0.05]
+    words = {"region": text("cox.region_in_text"), "sex": _lower_first(text("cox.women")),
+             "age": text("cox.age_in_text")}
     names = []
-    for r in violated:
-        if r["term"] == "region":
-            name = region_label(r["level"], text)
-        elif r["term"] == "sex":
-            name = _lower_first(text("cox.women"))
-        else:
-            name = text("cox.age_in_text")
-        p = _p_value(r["ph_p_value"], lang)
-        names.append(f"{name} (p {p.replace('<', '< ') if p.startswith('<') else '= ' + p})")
+    for r in fitted.unique("term", keep="first", maintain_order=True).iter_rows(named=True):
+        if r["ph_p_value"] < 0.05:
+            p = _p_value(r["ph_p_value"], lang)
+            names.append(f"{words[r['term']]} "
+                         f"(p {p.replace('<', '< ') if p.startswith('<') else '= ' + p})")
     section.paragraphs.append(md(text("cox.ph_violated", terms=", ".join(names))
                                  if names else text("cox.ph_ok")))
     section.tables.append(table)
