@@ -12,9 +12,12 @@ g(t) = 1 - KM(t-) (transform "km", R's default), with Efron's handling of ties.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 from lifelines import CoxPHFitter
+from lifelines.exceptions import ConvergenceWarning
 from scipy import stats
 
 from analysis import dictionary as dd
@@ -35,8 +38,9 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
     upper, p_value (Wald), ph_statistic, ph_df and ph_p_value (the proportional-hazards
     test of the row's term: all region columns together, as R's cox.zph), the global
     test ph_global_statistic, ph_global_df and ph_global_p_value, n, n_events,
-    reference, method. Spline terms of age have no single hazard ratio; they
-    are reported with their PH test only.
+    reference, convergence_problem (lifelines' convergence warnings, e.g. separation
+    when a region has no deaths; null when none) and method. Spline terms of age have
+    no single hazard ratio; they are reported with their PH test only.
     """
     if age not in ("linear", "spline"):
         raise UserError(f"age must be 'linear' or 'spline', not '{age}'")
@@ -68,7 +72,12 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
     formula = " + ".join(covariates + (["age"] if age == "linear"
                                        else [f"bs(age, df={spline_df})"]))
     cph = CoxPHFitter()
-    cph.fit(frame, duration_col="time", event_col="event", formula=formula)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        cph.fit(frame, duration_col="time", event_col="event", formula=formula)
+    # Separation (e.g. a region without deaths) makes the estimates unreliable: say so.
+    problems = list(dict.fromkeys(str(w.message).split(". ")[0] for w in caught
+                                  if issubclass(w.category, ConvergenceWarning)))
     summary = cph.summary
     columns = []
     for name in summary.index:
@@ -109,6 +118,7 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
         pl.lit(frame.shape[0]).cast(pl.Int64).alias("n"),
         pl.lit(int(np.sum(frame["event"]))).cast(pl.Int64).alias("n_events"),
         pl.lit(reference).alias("reference"),
+        pl.lit("; ".join(problems) or None, pl.String).alias("convergence_problem"),
         pl.lit(f"{METHOD}; PH check: {PH_METHOD}").alias("method"))
 
 

@@ -61,6 +61,15 @@ def test_cox_ph_check_flags_crossing_hazards() -> None:
     assert out["ph_global_p_value"][0] < 1e-6 and out["ph_global_df"][0] == 4
 
 
+def test_separation_is_reported_not_printed(recwarn) -> None:
+    data = _simulate(300, seed=4).with_columns(
+        pl.when(pl.col("region") == "norr").then(0).otherwise(pl.col("event")).alias("event"))
+    out = cox_region(data)  # norr has no deaths: its hazard ratio runs off towards 0
+    assert "region_norr" in out["convergence_problem"][0]
+    assert not [w for w in recwarn if "convergence" in str(w.message).lower()]
+    assert cox_region(_simulate(1500, seed=3))["convergence_problem"][0] is None
+
+
 def _efron_loglik(beta, gamma, time, event, x, g):
     """Efron partial log-likelihood with covariates x and x * g(t) (g at death times)."""
     total = 0.0

@@ -280,6 +280,17 @@ def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
     assert "Grambsch–Therneau" in words
 
 
+def test_cox_section_warns_when_the_model_did_not_converge(prepared):
+    run = prepared.run
+    assert "konvergerade" not in " ".join(context.cox_section(run, "cox", "cml").paragraphs)
+    broken = run.analyses.cox.with_columns(
+        pl.lit("Newton-Raphson convergence completed successfully but norm(delta) is "
+               "still high").alias("convergence_problem"))
+    bad_run = replace(run, analyses=replace(run.analyses, cox=broken))
+    words = " ".join(context.cox_section(bad_run, "cox", "cml").paragraphs)
+    assert "konvergerade inte väl" in words
+
+
 def test_validation_table_counts_rows_and_shows_no_identity_number(rendered, prepared):
     _, html, _ = rendered
     summary = prepared.data.summary().filter(pl.col("dataset").is_in(dd.subregistry_ids()))

@@ -666,6 +666,8 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
                          f"(p {p.replace('<', '< ') if p.startswith('<') else '= ' + p})")
     section.paragraphs.append(md(text("cox.ph_violated", terms=", ".join(names))
                                  if names else text("cox.ph_ok")))
+    if first["convergence_problem"]:
+        section.paragraphs.append(md(text("cox.not_converged")))
     section.tables.append(table)
     shown = fitted.filter((pl.col("term") == "region")
                           & (pl.col("region_n") >= minimum)).with_columns(
