@@ -11,6 +11,7 @@ forms of colour blindness.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ from plotnine import (  # noqa: E402
     theme,
     theme_minimal,
 )
+from plotnine.exceptions import PlotnineWarning  # noqa: E402
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
              "#000000")
@@ -312,7 +314,11 @@ def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence
 def save(figure: Figure, path: Path) -> Path:
     """Write a figure as SVG with reproducible bytes (fixed hash salt, no date)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context({"svg.hashsalt": "bcr", "svg.fonttype": "path"}):
+    # plotnine's notes (e.g. a line of one point in a sparse region) are for
+    # developers, not for the person running the reports.
+    with (matplotlib.rc_context({"svg.hashsalt": "bcr", "svg.fonttype": "path"}),
+          warnings.catch_warnings()):
+        warnings.simplefilter("ignore", PlotnineWarning)
         figure.plot.save(path, width=WIDTH_IN, height=figure.height_in, units="in",
                          verbose=False, metadata={"Date": None, "Creator": None})
     return path
