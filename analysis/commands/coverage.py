@@ -5,7 +5,6 @@ from __future__ import annotations
 import polars as pl
 import typer
 
-from analysis import coverage as cov
 from analysis.commands.options import (
     ConfLevelOption,
     DataOption,
@@ -21,7 +20,6 @@ from analysis.commands.options import (
     split_list,
 )
 from analysis.errors import UserError
-from analysis.indicators import key_variables
 from analysis.output import write_frame
 
 MEASURES = ("coverage", "discrepancies", "completeness", "timeliness")
@@ -52,6 +50,8 @@ def coverage(
     records in only one of the two sources. completeness: share of cases with each key
     variable filled in. timeliness: share registered within 3 and 12 months.
     """
+    from analysis import coverage as cov
+    from analysis.indicators import key_variables
     from analysis.ingest import load_data
 
     if measure not in MEASURES:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from analysis import dictionary as dd
-from analysis import incidence as inc
 from analysis.commands.options import (
     ConfLevelOption,
     DataOption,
@@ -20,7 +19,6 @@ from analysis.commands.options import (
 )
 from analysis.errors import UserError
 from analysis.output import write_frame
-from analysis.standard_populations import default_standard, load_standard
 
 # Columns that repeat one value on every row: shown in the title of a terminal table.
 _CAPTION_COLUMNS = ("per", "standard", "method")
@@ -76,7 +74,9 @@ def incidence(
     with age_group in --by: age-specific rates (exact Poisson CI). --sir, --rate-ratio and
     --apc switch to regional comparison or trends.
     """
+    from analysis import incidence as inc
     from analysis.ingest import load_data
+    from analysis.standard_populations import default_standard, load_standard
 
     if sum((sir, rate_ratio, apc)) > 1:
         raise UserError("choose one of --sir, --rate-ratio and --apc")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 import typer
 
@@ -18,12 +20,12 @@ from analysis.commands.options import (
     public,
     split_list,
 )
-from analysis.coverage import match_registries
 from analysis.disclosure import FLAG
 from analysis.errors import UserError
-from analysis.funnel import funnel_limits
-from analysis.indicators import Indicator, compute_indicators, load_indicators
 from analysis.output import write_frame
+
+if TYPE_CHECKING:
+    from analysis.indicators import Indicator
 
 
 def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[str],
@@ -68,6 +70,9 @@ def indicators(
     but not classified. Without --indicator: every indicator reported at the --by level
     (coverage ones only when the data folder has a cancer-registry extract).
     """
+    from analysis.coverage import match_registries
+    from analysis.funnel import funnel_limits
+    from analysis.indicators import compute_indicators, load_indicators
     from analysis.ingest import load_data
 
     if lang not in ("sv", "en"):

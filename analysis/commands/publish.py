@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from analysis.commands.options import DataOption
-from analysis.reporting.progress import run_with_progress
 
 
 def publish(
@@ -23,4 +22,5 @@ def publish(
 ) -> None:
     """Render the regional reports (6), the subregistry reports (8) and the annual
     publication (a Quarto book) to self-contained HTML and PDF."""
+    from analysis.reporting.progress import run_with_progress
     run_with_progress(data, out, year, lang, formats, workers=workers)

@@ -9,7 +9,6 @@ import typer
 from analysis import dictionary as dd
 from analysis.commands.options import DataOption
 from analysis.errors import UserError
-from analysis.reporting.progress import run_with_progress
 
 
 def report(
@@ -25,6 +24,7 @@ def report(
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/)."),
 ) -> None:
     """Render one report: `--region syd` (a regional report) or `--subregistry myeloma`."""
+    from analysis.reporting.progress import run_with_progress
     if (region is None) == (subregistry is None):
         raise UserError("give either --region or --subregistry (one of them)")
     if region is not None and region not in dd.region_ids():

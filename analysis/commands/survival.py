@@ -11,9 +11,6 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from analysis import cox as cx
-from analysis import relative_survival as rs
-from analysis import survival as sv
 from analysis.commands.options import (
     DataOption,
     FormatOption,
@@ -113,6 +110,9 @@ def survival(
     NORDCAN exclusions (age 90+, death certificate or autopsy only) are applied and
     counted on stderr; groups below the minimum size get no estimate.
     """
+    from analysis import cox as cx
+    from analysis import relative_survival as rs
+    from analysis import survival as sv
     keys = [_ALIASES.get(k, k) for k in split_list(by)]
     subs = list(subregistry or [])
     if method not in ("km", *rs.METHODS):
