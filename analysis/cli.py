@@ -61,5 +61,10 @@ def run() -> None:
     try:
         app()
     except (UserError, DictionaryError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # e.g. --out names a folder, or a file that must not exist
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False,
+                  soft_wrap=True)
         sys.exit(2)

@@ -260,6 +260,8 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
     cfg = settings()
     by = _check_by(data, by)
     times_arr = np.asarray(times if times is not None else cfg.times, dtype=float)
+    if (times_arr < 0).any() or not np.isfinite(times_arr).all():
+        raise UserError(f"survival times must be 0 or more years: {times_arr.tolist()}")
     min_n = cfg.min_cases if min_cases is None else min_cases
     rows = []
     for keys, part in _groups(data, by):
@@ -267,7 +269,9 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
         time = part.get_column("time").to_numpy()
         entry = part.get_column("entry").to_numpy()
         event = part.get_column("event").to_numpy()
-        at_risk = ((entry[:, None] < times_arr) & (time[:, None] >= times_arr)).sum(0)
+        # At time 0 everyone followed from diagnosis is at risk (R's summary.survfit).
+        started = (entry[:, None] < times_arr) | ((entry[:, None] == 0) & (times_arr == 0))
+        at_risk = (started & (time[:, None] >= times_arr)).sum(0)
         events = ((event[:, None] == 1) & (time[:, None] <= times_arr)).sum(0)
         base = {**keys, "n": n, "method": KM_METHOD}
         if n < min_n:

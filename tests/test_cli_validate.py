@@ -66,3 +66,41 @@ def test_clean_folder_exits_0(tmp_path, demo):
     done = bcr("validate", str(clean), "--out", str(tmp_path / "val"))
     assert done.returncode == 0, done.stdout
     assert "All rows accepted" in done.stdout
+
+
+def test_analysis_commands_count_the_rows_they_leave_out(demo, tmp_path):
+    done = bcr("incidence", "--data", str(demo), "--format", "csv", "--out",
+               str(tmp_path / "inc.csv"))
+    assert done.returncode == 0, done.stderr
+    planted = pl.read_csv(demo / "demo_errors.csv").select("subregistry", "case_id").unique()
+    line = next(x for x in done.stderr.splitlines() if x.startswith("left out:"))
+    assert line.startswith(f"left out: {planted.height} row(s) that failed validation (")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["incidence", "--per", "-5"], "--per -5: rates are per a positive number"),
+    (["survival", "--period", "99999"], "--period '99999': write a year range"),
+    (["survival", "--age-standardise", "icss1"], "--age-standardise applies to relative"),
+    (["survival", "--times", "-1"], "survival times must be 0 or more years"),
+])
+def test_option_mistakes_give_one_line_and_exit_2(demo, args, message):
+    done = bcr(*args, "--data", str(demo))
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_output_path_mistakes_give_one_line_and_exit_2(demo, tmp_path):
+    done = bcr("incidence", "--data", str(demo), "--format", "csv", "--out", str(tmp_path))
+    assert done.returncode == 2 and str(tmp_path) in done.stderr, done.stderr
+    existing = tmp_path / "file"
+    existing.write_text("x")
+    done = bcr("demo", "--out", str(existing))
+    assert done.returncode == 2 and f"error: {existing}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_survival_cases_file_errors_name_the_users_file(demo, tmp_path):
+    done = bcr("survival", "--cases", str(demo / "aml.csv"))
+    assert done.returncode == 2, done.stderr
+    assert f"{demo / 'aml.csv'}: missing required column subregistry" in done.stderr
+    assert "bcr-survival-" not in done.stderr

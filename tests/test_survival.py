@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from analysis.errors import InputError
+from analysis.errors import InputError, UserError
 from analysis.survival import (
     kaplan_meier,
     km_curve,
@@ -75,6 +75,11 @@ def test_km_edge_cases() -> None:
     base = kaplan_meier(_frame(MP6_TIME, MP6_EVENT), times=[10, 23], min_cases=1)
     zero = kaplan_meier(_frame([0, *MP6_TIME], [0, *MP6_EVENT]), times=[10, 23], min_cases=1)
     assert zero["estimate"].to_list() == pytest.approx(base["estimate"].to_list(), rel=1e-12)
+    # At time 0 every case is at risk and S = 1; a negative time is an error.
+    start = kaplan_meier(_frame(MP6_TIME, MP6_EVENT), times=[0], min_cases=1).row(0, named=True)
+    assert (start["n_at_risk"], start["estimate"]) == (21, 1.0)
+    with pytest.raises(UserError, match="0 or more years"):
+        kaplan_meier(_frame(MP6_TIME, MP6_EVENT), times=[-1], min_cases=1)
     # Beyond the last (censored) follow-up: no estimate, with the reason.
     beyond = kaplan_meier(_frame(MP6_TIME, MP6_EVENT), times=[40], min_cases=1).row(0, named=True)
     assert beyond["estimate"] is None and "follow-up ends" in beyond["reason"]

@@ -15,6 +15,7 @@ from analysis.commands.options import (
     SubregistryOption,
     YearsOption,
     in_years,
+    load,
     parse_date,
     public,
     split_list,
@@ -52,12 +53,11 @@ def coverage(
     """
     from analysis import coverage as cov
     from analysis.indicators import key_variables
-    from analysis.ingest import load_data
 
     if measure not in MEASURES:
         raise UserError(f"--measure '{measure}': use one of {', '.join(MEASURES)}")
     keys = split_list(by)
-    loaded = load_data(data, subregistry or None)
+    loaded = load(data, subregistry)
     cases = loaded.require("cases")
     if subregistry:
         cases = cases.filter(pl.col("subregistry").is_in(subregistry))

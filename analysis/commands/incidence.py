@@ -13,6 +13,7 @@ from analysis.commands.options import (
     PublicOption,
     SubregistryOption,
     YearsOption,
+    load,
     public,
     split_list,
     year_span,
@@ -75,13 +76,15 @@ def incidence(
     --apc switch to regional comparison or trends.
     """
     from analysis import incidence as inc
-    from analysis.ingest import load_data
     from analysis.standard_populations import default_standard, load_standard
 
     if sum((sir, rate_ratio, apc)) > 1:
         raise UserError("choose one of --sir, --rate-ratio and --apc")
+    if per is not None and not per > 0:
+        raise UserError(f"--per {per:g}: rates are per a positive number of person-years, "
+                        "e.g. 100000")
     keys = split_list(by)
-    loaded = load_data(data, subregistry or None)
+    loaded = load(data, subregistry)
     cases, population = loaded.require("cases"), loaded.require("population")
     if subregistry:
         cases = cases.filter(cases.get_column("subregistry").is_in(subregistry))

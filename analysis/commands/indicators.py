@@ -16,6 +16,7 @@ from analysis.commands.options import (
     SubregistryOption,
     YearsOption,
     in_years,
+    load,
     parse_date,
     public,
     split_list,
@@ -73,12 +74,11 @@ def indicators(
     from analysis.coverage import match_registries
     from analysis.funnel import funnel_limits
     from analysis.indicators import compute_indicators, load_indicators
-    from analysis.ingest import load_data
 
     if lang not in ("sv", "en"):
         raise UserError(f"--lang '{lang}': use sv or en")
     keys = split_list(by)
-    loaded = load_data(data, subregistry or None)
+    loaded = load(data, subregistry)
     cases = loaded.require("cases")
     chosen = _select(load_indicators(), indicator or [], subregistry or [], keys,
                      loaded.cancer_registry is not None)

@@ -29,6 +29,23 @@ ExtractDateOption = Annotated[str | None, typer.Option(
     "vital-status date).")]
 
 
+def load(data: Path | None, subregistry: list[str] | None = None):  # noqa: ANN201
+    """The data folder's accepted rows (analysis.ingest.load_data), with one line on
+    stderr counting the rows validation left out, so that none go silently."""
+    from rich.console import Console
+
+    from analysis.ingest import load_data
+
+    loaded = load_data(data, subregistry or None)
+    files = loaded.summary().filter(pl.col("rejected") > 0)
+    if files.height:
+        each = ", ".join(f"{r['file']} {r['rejected']}" for r in files.iter_rows(named=True))
+        Console(stderr=True).print(
+            f"left out: {files['rejected'].sum()} row(s) that failed validation ({each}); "
+            "`bcr validate` lists them", highlight=False, soft_wrap=True)
+    return loaded
+
+
 def split_list(text: str | None) -> list[str]:
     """``"region, sex"`` as ``["region", "sex"]``; empty for None."""
     return [p.strip() for p in (text or "").split(",") if p.strip()]

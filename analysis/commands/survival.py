@@ -17,6 +17,7 @@ from analysis.commands.options import (
     OutOption,
     PublicOption,
     SubregistryOption,
+    load,
     public,
     split_list,
 )
@@ -42,35 +43,47 @@ def _period(text: str | None) -> tuple[date, date] | None:
     first, _, last = text.partition("-")
     try:
         start, end = int(first), int(last or first)
+        return date(start, 1, 1), date(end, 12, 31)
     except ValueError:
         raise UserError(f"--period '{text}': write a year range, e.g. 2021-2025") from None
-    return date(start, 1, 1), date(end, 12, 31)
 
 
-def _link(folder: Path, source: Path, name: str) -> None:
+def _link(folder: Path, source: Path, name: str, links: dict[str, str]) -> None:
     if not source.exists():
         raise UserError(f"{source}: file not found")
-    (folder / f"{name}{source.suffix.lower()}").symlink_to(source.resolve())
+    link = folder / f"{name}{source.suffix.lower()}"
+    link.symlink_to(source.resolve())
+    links[str(link)] = str(source)
+
+
+def _load_linked(folder: Path, links: dict[str, str], subregistry: list[str] | None):
+    """load_data on the folder of links; errors name the user's files, not the links."""
+    try:
+        return load(folder, subregistry)
+    except UserError as exc:
+        message = str(exc)
+        for link, source in links.items():
+            message = message.replace(link, source)
+        raise UserError(message) from None
 
 
 def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
           subregistry: list[str], stack: ExitStack):
     """The registry data: a folder, or single files in the registry-extract contract."""
-    from analysis.ingest import load_data
-
     if cases is None and lifetable is None:
-        return load_data(data, subregistry or None), None
+        return load(data, subregistry), None
     if cases is not None and data is not None:
         raise UserError("give either --data or --cases, not both")
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bcr-survival-")))
+    links: dict[str, str] = {}
     if lifetable is not None:
-        _link(folder, lifetable, "lifetable")
+        _link(folder, lifetable, "lifetable", links)
     if cases is not None:
         # One subregistry: the file needs no subregistry column.
-        _link(folder, cases, subregistry[0] if len(subregistry) == 1 else "cases")
-        return load_data(folder, subregistry or None), None
-    own_lifetable = load_data(folder).lifetable
-    return load_data(data, subregistry or None), own_lifetable
+        _link(folder, cases, subregistry[0] if len(subregistry) == 1 else "cases", links)
+        return _load_linked(folder, links, subregistry or None), None
+    own_lifetable = _load_linked(folder, links, None).lifetable
+    return load(data, subregistry), own_lifetable
 
 
 def survival(
@@ -113,10 +126,14 @@ def survival(
     from analysis import cox as cx
     from analysis import relative_survival as rs
     from analysis import survival as sv
+
     keys = [_ALIASES.get(k, k) for k in split_list(by)]
     subs = list(subregistry or [])
     if method not in ("km", *rs.METHODS):
         raise UserError(f"--method '{method}': use km, ederer2 or pohar-perme")
+    if age_standardise and method == "km":
+        raise UserError("--age-standardise applies to relative or net survival: add "
+                        "--method ederer2 or --method pohar-perme")
     with ExitStack() as stack:
         loaded, own_lifetable = _load(data, cases, lifetable, subs, stack)
         frame = loaded.require("cases")
