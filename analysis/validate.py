@@ -39,19 +39,23 @@ HIDDEN = "(hidden)"
 
 @dataclass(frozen=True)
 class Checked:
-    """A checked extract: typed rows (all of them, in file order) and their failures."""
+    """A checked extract: typed rows (all of them, in file order), their failures, and
+    the rows as read (text), for the rejected-rows file."""
 
     frame: pl.DataFrame
     failures: pl.DataFrame
+    raw: pl.DataFrame
 
     def accepted(self) -> pl.DataFrame:
         bad = self.failures.get_column("row").unique()
         return self.frame.filter(~pl.col(ROW).is_in(bad.implode())).drop(ROW)
 
     def rejected(self) -> pl.DataFrame:
+        """The rejected rows as they stand in the file (an unreadable value kept, not
+        blanked), with their row number and reasons."""
         reasons = (self.failures.group_by("row", maintain_order=True)
                    .agg(pl.col("message").str.join("; ").alias("reasons")))
-        return (self.frame.join(reasons, left_on=ROW, right_on="row", how="inner")
+        return (self.raw.join(reasons, left_on=ROW, right_on="row", how="inner")
                 .rename({ROW: "row"}))
 
 
@@ -197,4 +201,4 @@ def check(raw: pl.DataFrame, dataset: str, file: str,
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [pl.col(c) for c in raw.columns if c not in {f.name for f in flds}]
         + [pl.col(ROW)])
-    return Checked(typed, failures)
+    return Checked(typed, failures, work.select(*raw.columns, ROW))

@@ -98,6 +98,25 @@ def test_accepted_plus_rejected_equals_read(tmp_path):
     assert data.checks[0].rejected.get_column("case_id").to_list() == ["A2", "A3"]
 
 
+def test_rejected_rows_keep_the_values_as_written(tmp_path):
+    data = load_data(write(tmp_path, [good("A1"), good("A2", diagnosis_date="2020-02-30")]))
+    [row] = data.checks[0].rejected.iter_rows(named=True)
+    assert (row["row"], row["case_id"], row["diagnosis_date"]) == (3, "A2", "2020-02-30")
+    assert "diagnosis_date" in row["reasons"] and "person_id" not in row
+
+
+@pytest.mark.parametrize(("value", "rule"), [("300", "maximum"), ("-1", "minimum")])
+def test_minimum_and_maximum_reject_a_number_out_of_range(tmp_path, value, rule):
+    header = "case_id,person_id,sex,birth_date,diagnosis_date,icd10,county," \
+             "vital_status_date,bcr_abl1_is_12m\n"
+    (tmp_path / "cml.csv").write_text(
+        header + f"K1,{PNR},1,1950-03-14,2020-05-04,C92.1,12,2025-12-31,0.085\n"
+        f"K2,{PNR},1,1950-03-14,2020-05-04,C92.1,12,2025-12-31,{value}\n")
+    fails = load_data(tmp_path).failures()
+    assert fails.select("row", "case_id", "column", "value", "rule").rows() == [
+        (3, "K2", "bcr_abl1_is_12m", value, rule)]
+
+
 def test_cp1252_semicolon_and_decimal_comma(tmp_path):
     rows = [good("Å1", hospital="Växjö")]
     write(tmp_path, rows, sep=";", encoding="cp1252")

@@ -38,9 +38,10 @@ def _print_failures(failures: pl.DataFrame, console: Console) -> None:
         console.print(f"[bold]{r['dataset']}[/]: {r['rows']} × [red]{r['rule']}[/] — "
                       f"{r['message']}", highlight=False, soft_wrap=True)
         for ex in r["examples"]:
-            console.print(f"    {ex['file']} row {ex['row']}, case_id {ex['case_id']}, "
-                          f"column {ex['column']}, value '{ex['value']}'", highlight=False,
-                          soft_wrap=True)
+            case = f", case_id {ex['case_id']}" if ex["case_id"] is not None else ""
+            value = "empty" if ex["value"] is None else f"value '{ex['value']}'"
+            console.print(f"    {ex['file']} row {ex['row']}{case}, column {ex['column']}, "
+                          f"{value}", highlight=False, soft_wrap=True)
 
 
 def _write_rejected(data: RegistryData, out: Path) -> None:
