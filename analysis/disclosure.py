@@ -58,6 +58,7 @@ from analysis.errors import UserError
 
 FLAG = "suppressed"
 PRIMARY, SECONDARY, ESTIMATE = "primary", "secondary", "estimate"
+LINKED = "linked"
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,7 @@ def suppress(
     margins: Sequence[str] | Mapping[str, Any] = (),
     external_margins: bool = False,
     config: Rules | None = None,
+    linked: Sequence[bool] | None = None,
 ) -> pl.DataFrame:
     """Apply primary and secondary suppression to a tidy table (see the module docstring).
 
@@ -340,13 +342,16 @@ def suppress(
     built on the cases (default: every other numeric column), or a mapping from estimate
     column to the count column it is built on. ``margins``: key columns whose total
     marker (null, or the value given in a mapping such as ``{"region": "national"}``)
-    marks rows that are sums over that column. Returns the frame in its row order, masked
-    values null, plus the String column ``suppressed``.
+    marks rows that are sums over that column. ``linked``: per row, True where a linked
+    table masks the same cases (e.g. the region's new cases of the year), so this table
+    must mask them too; such rows count as primary cells (flag ``linked``). Returns the
+    frame in its row order, masked values null, plus the String column ``suppressed``.
     """
     r = config or rules()
     est, totals = _spec(frame, keys, n, estimates, margins)
     counts = frame[n].cast(pl.Float64).to_list()
-    masked = [0 < v < r.k for v in counts]
+    forced = list(linked) if linked is not None else [False] * len(counts)
+    masked = [0 < v < r.k or f for v, f in zip(counts, forced, strict=True)]
     if totals:
         positions = [(list(keys).index(c), m) for c, m in totals.items()]
         table = _Table(frame.select(keys).rows(), counts, positions, external_margins)
@@ -357,8 +362,8 @@ def suppress(
         primary = primary[:table.real]
     else:
         primary = masked
-    reason = [PRIMARY if p else SECONDARY if m else None
-              for p, m in zip(primary, masked, strict=True)]
+    reason = [LINKED if f else PRIMARY if p else SECONDARY if m else None
+              for p, m, f in zip(primary, masked, forced, strict=True)]
     out = frame.with_columns(pl.Series(FLAG, reason, dtype=pl.String))
     row_masked = pl.col(FLAG).is_not_null()
     # Base counts other than n: an estimate on 1..k-1 of them is masked, n stays visible.

@@ -110,6 +110,15 @@ def test_single_masked_cell_gets_the_next_smallest_complement() -> None:
     assert out[FLAG].to_list() == ["primary", "secondary", None, None]
 
 
+def test_linked_rows_are_masked_with_a_complement() -> None:
+    # b = 12 is masked in a linked table (e.g. its new cases, secondarily there): masked
+    # here too, and as 51 - 9 - 30 would give it back, a = 9 (next smallest) goes.
+    out = suppress(_one_dim({"a": 9, "b": 12, "c": 30}), ["region"], margins=["region"],
+                   config=K5, linked=[False, True, False, False])
+    assert _visible(out) == {"a": None, "b": None, "c": 30, None: 51}
+    assert out[FLAG].to_list() == ["secondary", "linked", None, None]
+
+
 def test_masked_cells_must_hold_k_together() -> None:
     # a = 1 and b = 2 cannot be told apart, but 73 - 30 - 40 = 3 would publish their
     # joint count, itself below k: the next smallest, c = 30, is masked too.

@@ -163,6 +163,20 @@ def _chromium() -> str | None:
     return found
 
 
+def test_cases_masked_in_incidence_are_masked_in_indicators_and_completeness(prepared):
+    run, a = prepared.run, prepared.analyses
+    masked = run.asr.filter(pl.col("suppressed").is_in(["primary", "secondary"])
+                            & (pl.col("region") != analyses.NATION))
+    assert masked.height  # the demo has small regional cells (e.g. CML in Norr)
+    cells = set(masked.select("subregistry", "region", "year").iter_rows())
+    for r in run.indicators.iter_rows(named=True):
+        if (r["subregistry"], r["region"], r["year"]) in cells:
+            assert r["n"] is None and r["estimate"] is None, r
+    for r in run.completeness.iter_rows(named=True):
+        if (r["subregistry"], r["region"], a.year) in cells:
+            assert r["n"] is None and r["estimate"] is None, r
+
+
 def test_html_in_headless_chromium_has_no_broken_images_or_console_errors(rendered, tmp_path):
     chromium = _chromium()
     if chromium is None:

@@ -74,10 +74,23 @@ class Run:
         return disclosure.suppress(frame, ["subregistry", "sex", "age_group"], estimates={
             c: b for c, b in _ESTIMATES["incidence"].items() if c in frame.columns})
 
+    def _masked_cases(self, frame: pl.DataFrame, keys: Sequence[str]) -> list[bool]:
+        """Per row of `frame`: do the incidence tables mask this region's new cases of
+        the year? Indicators and completeness are about the same cases, so a masked
+        count must not follow from them either (linked tables)."""
+        cells = self.asr.filter(pl.col(disclosure.FLAG).is_in(
+            [disclosure.PRIMARY, disclosure.SECONDARY, disclosure.LINKED])).select(
+            *keys).unique().with_columns(pl.lit(True).alias("_masked"))
+        return (frame.select(*keys).join(cells, on=list(keys), how="left",
+                                          maintain_order="left")
+                ["_masked"].fill_null(False).to_list())
+
     @cached_property
     def indicators(self) -> pl.DataFrame:
-        return _protect(self.analyses.indicators,
-                        ["indicator", "subregistry", "region", "year"], "share")
+        frame = self.analyses.indicators
+        keys = ["subregistry", "region", "year"]
+        return _protect(frame, ["indicator", *keys], "share",
+                        self._masked_cases(frame, keys))
 
     @cached_property
     def survival(self) -> pl.DataFrame:
@@ -92,8 +105,11 @@ class Run:
 
     @cached_property
     def completeness(self) -> pl.DataFrame:
-        return _protect(self.analyses.completeness, ["subregistry", "variable", "region"],
-                        "share")
+        frame = self.analyses.completeness.with_columns(
+            pl.lit(self.analyses.year).alias("year"))  # the report year's cases
+        linked = self._masked_cases(frame, ["subregistry", "region", "year"])
+        return _protect(frame, ["subregistry", "variable", "region"], "share",
+                        linked).drop("year")
 
 
 CURVE_POINTS_PER_YEAR = 100  # survival curves drawn at 1/100 year (under 4 days)
@@ -147,11 +163,14 @@ _ESTIMATES = {
 }
 
 
-def _protect(frame: pl.DataFrame, keys: Sequence[str], kind: str) -> pl.DataFrame:
+def _protect(frame: pl.DataFrame, keys: Sequence[str], kind: str,
+             linked: Sequence[bool] | None = None) -> pl.DataFrame:
     """Disclosure control of a table before it is shown (analysis.disclosure): the
-    national row is the margin of the regional rows when both are present."""
+    national row is the margin of the regional rows when both are present; `linked`
+    rows are masked because a linked table masks their cases."""
     estimates = {c: b for c, b in _ESTIMATES[kind].items() if c in frame.columns}
-    return disclosure.suppress(frame, keys, estimates=estimates, margins={"region": NATION})
+    return disclosure.suppress(frame, keys, estimates=estimates, margins={"region": NATION},
+                               linked=linked)
 
 
 def _shown(protected: pl.DataFrame, key: str, order: Sequence[str],
