@@ -14,7 +14,7 @@ import polars as pl
 import pypdf
 import pytest
 
-from analysis import cox, incidence, relative_survival, survival
+from analysis import cox, incidence, indicators, relative_survival, survival
 from analysis import dictionary as dd
 from analysis.reporting import analyses, context, documents
 from analysis.reporting import formatting as fmt
@@ -370,3 +370,19 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
         assert name in figure.caption, (sid, name)
     assert figure.caption.startswith("Sjukhus i trattdiagram: ")
     assert "fISH" not in figure.caption
+
+
+def test_registered_within_12_months_counts_only_cases_whose_12_months_have_passed(prepared):
+    a, data = prepared.analyses, prepared.data
+    [ind] = [i for i in a.indicator_list if i.id == "registered_12m"]
+    cases = data.cases.filter(pl.col("year") == a.year)
+    expected = indicators.compute_indicator(ind, cases, ["year"], None, a.extract_date)
+    shown = a.indicators.filter((pl.col("indicator") == "registered_12m")
+                                & (pl.col("region") == analyses.NATION)
+                                & (pl.col("year") == a.year))
+    for sid in ("cll", "lymphoma"):
+        want = expected.filter(pl.col("subregistry") == sid).row(0, named=True)
+        got = shown.filter(pl.col("subregistry") == sid).row(0, named=True)
+        assert (got["n"], got["events"]) == (want["n"], want["events"])
+        # Diagnosed in the report year, the extract is 31 March: most 12 months not passed.
+        assert want["n"] < cases.filter(pl.col("subregistry") == sid).height

@@ -274,8 +274,9 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     recent_linked = linked.filter(pl.col("year").is_between(last - 1, last)) \
         if linked is not None else None
     ind = _with_nation(
-        indicators.compute_indicators(usable, recent, ["year"], recent_linked),
-        indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked))
+        indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
+        indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked,
+                                      extract))
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 
     followup = survival.prepare_followup(cases.filter(
