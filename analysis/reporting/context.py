@@ -363,7 +363,7 @@ def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[
     order = [region_label(r, text) for r in _regions_nation_last()]
     what = region_label(focus, text) if focus else text("all_regions")
     labels = {"x": text("axes.year"), "y": text("axes.rate"),
-              "decimal": fmt.decimal_mark(run.lang),
+              "decimal": fmt.decimal_mark(run.lang), "others": text("legend.other_regions"),
               "alt": text("alt.trend", what=what,
                           per=text("columns.subregistry").lower() if facet
                           else text("columns.region").lower())}
@@ -842,7 +842,7 @@ def regional_report(run: Run, region: str) -> DocumentJob:
                   paragraphs=[md(text("regional.intro", region=rname, year=a.year))],
                   tables=[key_table], callout=text("notes.preliminary", year=a.year))
     trend = Section(text("sections.trend"), figures=[_trend_figure(
-        run, "trend", run.asr, pair, region, facet=True)])
+        run, "trend", run.asr, _regions_nation_last(), region, facet=True)])
     per_sub = []
     for sid in sids:
         of_sid = pl.col("subregistry") == sid

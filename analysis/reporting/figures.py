@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a screen
 
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from plotnine import (  # noqa: E402
     aes,
@@ -114,15 +115,33 @@ def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping
                 facet: str | None = None, focus: str | None = None,
                 reference: str | None = None, group_order: Sequence[str] = (),
                 facet_order: Sequence[str] = ()) -> Figure:
-    """Lines over time per group (e.g. incidence per year, region beside the nation)."""
+    """Lines over time per group (e.g. incidence per year, region beside the nation).
+    With a `focus` and ``labels["others"]``, the groups other than the focus and the
+    reference are thin grey lines behind them, under one legend entry."""
     groups = list(group_order) or sorted(frame[group].unique().to_list())
     data = _ordered(frame.drop_nulls(y), group, groups)
     if facet:
         data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
-    colours = _palette(groups, focus, reference)
-    plot = (ggplot(data.to_pandas(), aes(x, y, color=group, group=group))
-            + geom_line(size=0.8) + geom_point(size=1.2)
-            + scale_color_manual(values=colours, breaks=groups)
+    if focus and labels.get("others"):
+        role = (pl.when(pl.col(group).is_in([focus, reference]))
+                .then(pl.col(group).cast(pl.String))
+                .otherwise(pl.lit(labels["others"])).alias("_role"))
+        data = data.with_columns(role)
+        front = pl.col(group).is_in([focus, reference])
+        back, ahead = data.filter(~front).to_pandas(), data.filter(front).to_pandas()
+        breaks = [g for g in (focus, reference, labels["others"])
+                  if g in set(data["_role"])]
+        plot = (ggplot(mapping=aes(x, y, color="_role", group=group))
+                + geom_line(data=back, size=0.5) + geom_line(data=ahead, size=0.9)
+                + geom_point(data=ahead, size=1.2)
+                + scale_color_manual(values={focus: FOCUS, reference: REFERENCE,
+                                             labels["others"]: OTHER}, breaks=breaks))
+    else:
+        plot = (ggplot(data.to_pandas(), aes(x, y, color=group, group=group))
+                + geom_line(size=0.8) + geom_point(size=1.2)
+                + scale_color_manual(values=_palette(groups, focus, reference),
+                                     breaks=groups))
+    plot = (plot
             + scale_x_continuous(breaks=_year_breaks(data[x]))
             + scale_y_continuous(labels=_numbers(labels))
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
@@ -255,6 +274,7 @@ def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
     plot = (ggplot(data.to_pandas(), aes("time", "estimate", color=group))
             + (geom_step(size=0.7) if step else geom_line(size=0.7))
             + scale_color_manual(values=_palette(groups, focus, reference), breaks=groups)
+            + scale_x_continuous(breaks=_whole_years(data["time"]), labels=_numbers(labels))
             + scale_y_continuous(limits=(0, 1),
                                  labels=lambda v: [f"{x * 100:.0f}" for x in v])
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
@@ -262,6 +282,12 @@ def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
         plot = plot + facet_wrap(facet, ncol=4)
     height = 4.0 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 0.9
     return Figure(plot, labels["alt"], height)
+
+
+def _whole_years(times: pl.Series) -> list[int]:
+    """Breaks at whole years after diagnosis: every year up to 6, else every other."""
+    last = int(np.ceil(times.max())) if times.len() else 1
+    return list(range(0, last + 1, 1 if last <= 6 else 2))
 
 
 def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[str, str],
