@@ -17,6 +17,7 @@ Rules, by the name used in every message and summary:
                      unknown county
   unique             a case_id seen earlier in the file
   identity           a personal identity number with a wrong check digit or date
+  identity_mismatch  birth_date or sex differs from what the identity number encodes
   date_order         birth <= diagnosis <= treatment start <= death <= vital status date
   age                age at diagnosis outside 0-110 or below the subregistry's minimum age
 """
@@ -121,10 +122,16 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame,
                       & (pl.int_range(pl.len()).over(value) > 0),
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and scheme != "pseudonym":
-        from analysis.identity import valid_mask
-        ok_id = valid_mask(raw.get_column(f.name).fill_null(""), scheme)
-        rules.append((value.is_not_null() & ~pl.lit(ok_id), "identity",
+        from analysis.identity import parse
+        decoded = parse(raw.get_column(f.name).fill_null(""), scheme)
+        rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {scheme}"))
+        # The number encodes birth date and legal sex: the extract's columns must agree.
+        for column in ("birth_date", "sex"):
+            if column in raw.columns:
+                rules.append((pl.col(f"{column}__typed") != pl.lit(decoded[column]),
+                              "identity_mismatch",
+                              f"{column} differs from the one {f.name} encodes"))
     return rules
 
 

@@ -74,6 +74,16 @@ def test_each_rule_rejects_its_failing_row(tmp_path, over, rule, column):
     assert set(fails.get_column("case_id")) == {"A2"}
 
 
+@pytest.mark.parametrize(("over", "message"), [
+    ({"birth_date": "1950-03-15"}, "birth_date differs from the one person_id encodes"),
+    ({"sex": "2"}, "sex differs from the one person_id encodes"),  # odd 3rd serial digit: man
+])
+def test_birth_date_and_sex_must_agree_with_the_identity_number(tmp_path, over, message):
+    fails = failures_of(tmp_path, [good("A1"), good("A2", **over)])
+    assert fails.select("row", "column", "value", "rule", "message").rows() == [
+        (3, "person_id", "(hidden)", "identity_mismatch", message)]
+
+
 def test_duplicate_case_id_rejects_the_later_row(tmp_path):
     data = load_data(write(tmp_path, [good("A1"), good("A2"), good("A1")]))
     assert data.failures().select("row", "rule").rows() == [(4, "unique")]
