@@ -386,3 +386,24 @@ def test_registered_within_12_months_counts_only_cases_whose_12_months_have_pass
         assert (got["n"], got["events"]) == (want["n"], want["events"])
         # Diagnosed in the report year, the extract is 31 March: most 12 months not passed.
         assert want["n"] < cases.filter(pl.col("subregistry") == sid).height
+
+
+def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
+    run = prepared.run
+    sids = context._subregistries_present(prepared.analyses)
+    now = run.indicators.filter(pl.col("year") == prepared.analyses.year)
+    figure = context._level_grid_figure(run, "grid", now, REGION, sids)
+    tiles = figure.arguments["frame"]
+    rows = now.filter(pl.col("region") == REGION)
+    names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
+    for r in rows.filter(pl.col("subregistry").is_in(sids)).iter_rows(named=True):
+        y = names[r["indicator"]].replace("\n", " ")
+        [level] = [t["level"] for t in tiles.iter_rows(named=True)
+                   if t["y"].replace("\n", " ") == y
+                   and t["x"] == context.subregistry_label(r["subregistry"], "sv")]
+        if r["estimate"] is None:
+            assert level == "hidden"
+        elif r["classification"] is None:
+            assert level == ("few" if r["high"] is not None else "none")
+        else:
+            assert level == r["classification"]

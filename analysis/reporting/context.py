@@ -271,7 +271,8 @@ def indicator_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
     rows = []
     for r in _shown(frame, key, order).iter_rows(named=True):
         target = "" if r["high"] is None else fmt.percent(r["high"], 0, lang)
-        level = text(f"levels.{r['classification']}") if r["classification"] else ""
+        level = (text(f"levels.{r['classification']}") if r["classification"]
+                 else text("levels.few") if r["high"] is not None else "")
         rows.append([
             names.get(r["indicator"], r["indicator"]), label(r[key]),
             _cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
@@ -463,7 +464,8 @@ def _level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
         own = _symbol() if r["estimate"] is None else fmt.number(r["estimate"] * 100, 0, lang)
         other = nation.get((r["indicator"], r["subregistry"]))
         other = _symbol() if other is None else fmt.number(other * 100, 0, lang)
-        level = ("hidden" if r["estimate"] is None else r["classification"] or "none")
+        level = ("hidden" if r["estimate"] is None else r["classification"]
+                 or ("few" if r["high"] is not None else "none"))
         tiles.append({"x": subregistry_label(r["subregistry"], lang),
                       "y": names.get(r["indicator"], r["indicator"]), "level": level,
                       "label": f"{own}\n({other})"})
@@ -477,6 +479,7 @@ def _level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
               "level_high": text("legend.target_high"),
               "level_intermediate": text("legend.target_intermediate"),
               "level_below": text("legend.below"), "level_none": text("levels.none"),
+              "level_few": text("levels.few"),
               "level_hidden": f"{cfg['symbol']} {cfg[f'label_{lang}']}"}
     return FigureSpec(f"fig-{doc_id}", text("captions.level_grid", year=run.analyses.year,
                                             region=region_label(region, text)),

@@ -310,7 +310,7 @@ def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[st
 
 
 LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
-               "none": "#E6E6E6", "hidden": "#FFFFFF"}
+               "few": "#C8C8C8", "none": "#E6E6E6", "hidden": "#FFFFFF"}
 
 
 def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence[str],
@@ -318,7 +318,8 @@ def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence
     """One tile per indicator (rows) and subregistry (columns), coloured by the target
     level reached, with the printed values (e.g. the region's share over the nation's).
 
-    ``frame``: x, y, level ('high', 'intermediate', 'below', 'none', 'hidden') and label.
+    ``frame``: x, y, level ('high', 'intermediate', 'below', 'few' (a target but too
+    few cases to classify), 'none' (no target), 'hidden') and label.
     ``labels``: the legend text of each level (keys level_high, ...), alt.
     """
     data = _ordered(_ordered(frame, "x", x_order), "y", list(y_order)[::-1])
