@@ -132,6 +132,9 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
              "the cancer-registry extract")
     if window_days is None:
         window_days = int(dictionary.registry()["coverage"]["match_window_days"])
+    if window_days < 0:
+        raise UserError(f"match window of {window_days} days: the largest difference in "
+                        "diagnosis dates must be 0 days or more")
     scheme = dictionary.registry().get("identity_scheme", "pseudonym")
     # The latest diagnosis resolves the century of ten-digit numbers reproducibly.
     reference = pl.concat([cases["diagnosis_date"], cancer_registry["diagnosis_date"]]).max()

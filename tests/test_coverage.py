@@ -117,6 +117,11 @@ def test_window_from_registry_yaml():
         CANCER_REGISTRY_ONLY, QUALITY_REGISTRY_ONLY]
 
 
+def test_negative_window_is_a_user_error():
+    with pytest.raises(UserError, match="match window of -5 days"):
+        match_registries(CASES, CANCER, window_days=-5)
+
+
 def test_coverage_overall(linked):
     out = coverage(linked)
     aml = {r["measure"]: r for r in out.filter(pl.col("subregistry") == "aml").iter_rows(

@@ -95,5 +95,8 @@ def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     counts = {c: c for c in _COUNTS if c in frame.columns}
     estimates = {c: "n" for c, t in frame.schema.items()
                  if t.is_numeric() and c not in {*cells, "n", *counts, *_NOT_CASE_BASED}}
+    # A key with one value here (e.g. one --subregistry) has its total over categories
+    # this table does not hold: that total is no margin of these rows.
+    margins = [k for k in keys if frame.get_column(k).n_unique() > 1]
     return suppress(frame, cells, n="n", estimates={**estimates, **counts},
-                    margins=keys, external_margins=True)
+                    margins=margins, external_margins=True)
