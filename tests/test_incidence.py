@@ -393,7 +393,10 @@ def test_periods_and_adult_age_groups():
 
 def test_cli_writes_standardised_rates(tmp_path: Path, monkeypatch, two_group_standard):
     c, pop = _two_regions()
-    loaded = types.SimpleNamespace(require=lambda name: {"cases": c, "population": pop}[name])
+    nothing_rejected = pl.DataFrame(schema={"file": pl.String, "read": pl.Int64,
+                                            "rejected": pl.Int64})
+    loaded = types.SimpleNamespace(require=lambda name: {"cases": c, "population": pop}[name],
+                                   summary=lambda: nothing_rejected)
     fake = types.ModuleType("analysis.ingest")
     fake.load_data = lambda data, subregistries: loaded
     monkeypatch.setitem(sys.modules, "analysis.ingest", fake)
