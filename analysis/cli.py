@@ -63,6 +63,11 @@ def run() -> None:
     except (UserError, DictionaryError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
+                  "only when a run completes, so earlier outputs are unchanged",
+                  highlight=False, soft_wrap=True)
+        sys.exit(130)
     except OSError as exc:  # e.g. --out names a folder, or a file that must not exist
         where = f"{exc.filename}: " if exc.filename else ""
         err.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False,

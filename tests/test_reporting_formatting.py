@@ -72,3 +72,18 @@ def test_both_languages_have_the_same_wording_keys_and_placeholders():
     for key in _keys(text["sv"]):
         assert sorted(re.findall(r"{(\w+)}", sv(key))) == sorted(
             re.findall(r"{(\w+)}", en(key))), key
+
+
+def test_every_validation_rule_has_a_name_in_both_languages():
+    import re
+
+    from analysis import validate
+    from analysis.reporting.labels import Text
+
+    rules = [r.strip() for line in validate.__doc__.splitlines()
+             if (m := re.match(r"^  ([a-z_]+(?:, [a-z_]+)*)\s{2,}", line))
+             for r in m.group(1).split(",")]
+    assert {"identity", "identity_mismatch", "minimum", "maximum"} <= set(rules)
+    for lang in ("sv", "en"):
+        for rule in rules:
+            assert Text(lang)(f"quality.rules.{rule}")

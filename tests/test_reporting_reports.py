@@ -407,3 +407,17 @@ def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
             assert level == ("few" if r["high"] is not None else "none")
         else:
             assert level == r["classification"]
+
+
+def test_publication_has_a_data_dictionary_chapter(prepared):
+    run = prepared.run
+    job = context.publication(run)
+    assert "dictionary.qmd" in [p.file for p in job.pages]
+    section = context.dictionary_section(run, "dd")
+    codes, variables = section.tables
+    aml = next(r for r in codes.rows if r[0] == "Akut myeloisk leukemi")
+    assert aml[1] == ", ".join(dd.subregistry("aml")["icd10"])
+    expected = dd.variable_table("sv")
+    assert len(variables.rows) == expected.height
+    sex = next(r for r in variables.rows if r[0] == "Alla delregister" and r[1] == "sex")
+    assert sex[2:] == ["Kön", "integer", "ja", "1 = Man; 2 = Kvinna"]

@@ -1004,6 +1004,8 @@ def publication(run: Run) -> DocumentJob:
     quality = _data_quality(run, "dq")
     pages.append(Page("quality.qmd", "chapter.qmd.j2", {}, [quality]))
     pages.append(Page("methods.qmd", "chapter.qmd.j2", {}, [methods_section(run)]))
+    pages.append(Page("dictionary.qmd", "chapter.qmd.j2", {},
+                      [dictionary_section(run, "dd")]))
     pages.append(Page("provenance.qmd", "chapter.qmd.j2", {},
                       [provenance_section(run, "prov")]))
     project = {k: v for k, v in root_quarto().items() if k != "project"}
@@ -1017,6 +1019,31 @@ def publication(run: Run) -> DocumentJob:
     })
     project["format"]["html"]["css"] = "report.css"
     return DocumentJob("publication", f"publication-{a.year}", a.extract_date, pages, project)
+
+
+def dictionary_section(run: Run, doc_id: str) -> Section:
+    """The data dictionary in brief: each subregistry's diagnosis codes, and the variables
+    of every dataset with type, whether required, and the allowed values."""
+    text, lang = run.text, run.lang
+    codes = Table(f"tbl-{doc_id}-codes", text("captions.dictionary_table"),
+                  [text("columns.subregistry"), text("dictionary.icd10"),
+                   text("dictionary.morphology")],
+                  [[dd.subregistry(s)[f"name_{lang}"], ", ".join(dd.subregistry(s)["icd10"]),
+                    ", ".join(dd.subregistry(s).get("morphology", []))]
+                   for s in dd.subregistry_ids()], ["l", "l", "l"])
+    datasets = {"core": text("dictionary.core"), **{
+        s: subregistry_label(s, lang) for s in dd.subregistry_ids()},
+        **{d: text(f"dictionary.{d}") for d in ("cancer_registry", "population", "lifetable")}}
+    rows = [[datasets.get(r["dataset"], r["dataset"]), r["variable"], r["label"],
+             r["type"], text("dictionary.required_yes") if r["required"] else "",
+             r["allowed"] or ""]
+            for r in dd.variable_table(lang).iter_rows(named=True)]
+    variables = Table(f"tbl-{doc_id}-variables", text("captions.variables_table"),
+                      [text("columns.dataset"), text("columns.variable"), text("columns.label"),
+                       text("dictionary.type"), text("dictionary.required"),
+                       text("dictionary.allowed")], rows, ["l", "l", "l", "l", "l", "l"])
+    return Section(text("sections.dictionary"), paragraphs=[md(text("dictionary.intro"))],
+                   tables=[codes, variables])
 
 
 def _prefix_ids(section: Section, prefix: str) -> None:
