@@ -421,3 +421,19 @@ def test_publication_has_a_data_dictionary_chapter(prepared):
     assert len(variables.rows) == expected.height
     sex = next(r for r in variables.rows if r[0] == "Alla delregister" and r[1] == "sex")
     assert sex[2:] == ["Kön", "integer", "ja", "1 = Man; 2 = Kvinna"]
+
+
+def test_subregistry_survival_by_age_and_sex_equals_kaplan_meier(prepared):
+    run, a = prepared.run, prepared.analyses
+    fu = _followup(prepared, "myeloma")
+    table = context.survival_groups_table(run, "g", "myeloma")
+    rows = {r[0]: r for r in table.rows}
+    women = survival.kaplan_meier(fu.filter(pl.col("sex") == 2), [], [1.0, 5.0])
+    assert rows["Kvinnor"][1] == fmt.number(women["n"][0], 0, "sv")
+    five = women.row(1, named=True)
+    assert rows["Kvinnor"][4].startswith(fmt.percent(five["estimate"], 0, "sv"))  # 1, 3, 5 y
+    first, *_ = a.settings.survival_age_groups[1:]
+    young = survival.kaplan_meier(fu.filter(pl.col("age_exact") < first), [], [1.0])
+    assert rows[f"0\u2013{first - 1}"][1] == fmt.number(young["n"][0], 0, "sv")
+    assert rows["Alla"][1] == fmt.number(fu.height, 0, "sv")
+    assert list(rows)[-1] == "Alla" and "Män" in rows

@@ -10,6 +10,7 @@ No statistic is computed here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,7 @@ class ReportSettings:
     net_survival_times: tuple[float, ...]
     net_survival_curve_years: float
     min_age_group_cases: int
+    survival_age_groups: tuple[int, ...]
     funnel_points: int
     indicators_moved_rows: int
 
@@ -45,10 +47,14 @@ def report_settings() -> ReportSettings:
     if missing:
         raise dd.DictionaryError(f"{dd.dictionary_dir() / 'registry.yaml'}: section "
                                  f"'reports' lacks {', '.join(missing)}")
-    return ReportSettings(**{
-        name: (tuple(float(t) for t in cfg[name]) if name == "net_survival_times"
-               else float(cfg[name]) if name == "net_survival_curve_years" else int(cfg[name]))
-        for name in ReportSettings.__dataclass_fields__})
+    def value(name: str) -> object:
+        if name == "net_survival_times":
+            return tuple(float(t) for t in cfg[name])
+        if name == "survival_age_groups":
+            return tuple(int(a) for a in cfg[name])
+        return float(cfg[name]) if name == "net_survival_curve_years" else int(cfg[name])
+
+    return ReportSettings(**{name: value(name) for name in ReportSettings.__dataclass_fields__})
 
 
 @dataclass
@@ -67,6 +73,8 @@ class Analyses:
     funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
     survival: pl.DataFrame  # subregistry, region (or NATION), time: Kaplan-Meier
     survival_curves: pl.DataFrame  # subregistry, region (or NATION): whole KM curves
+    # subregistry, grouping (age or sex), group (age band, sex code or NATION), time: KM
+    survival_groups: pl.DataFrame
     completeness: pl.DataFrame  # subregistry, region (or NATION), variable, estimate
     indicator_list: list[indicators.Indicator]
     # subregistry, region (or NATION), approach (cohort/period), time, n, estimate, lower,
@@ -211,6 +219,30 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
     return relative, curves, window
 
 
+def age_band_labels(starts: Sequence[int]) -> list[str]:
+    """'0–49', '50–64', ... for bands starting at `starts`, the last to survival.max_age."""
+    ends = [*(b - 1 for b in starts[1:]), survival.settings().max_age]
+    return [f"{a}\u2013{b}" for a, b in zip(starts, ends, strict=True)]
+
+
+def _km_by_age_and_sex(followup: pl.DataFrame, starts: Sequence[int],
+                       times: Sequence[float]) -> pl.DataFrame:
+    """Kaplan-Meier of each subregistry by age band and by sex, with the whole
+    subregistry as the margin (group NATION) of each grouping."""
+    band = pl.lit(None, pl.String)
+    for start, label in zip(starts, age_band_labels(starts), strict=True):
+        band = pl.when(pl.col("age_exact") >= start).then(pl.lit(label)).otherwise(band)
+    total = survival.kaplan_meier(followup, ["subregistry"], times)
+    parts = []
+    for grouping, group in (("age", band), ("sex", pl.col("sex").cast(pl.String))):
+        by_group = survival.kaplan_meier(followup.with_columns(group.alias("group")),
+                                         ["subregistry", "group"], times)
+        parts += [by_group.with_columns(pl.lit(grouping).alias("grouping")),
+                  total.with_columns(pl.lit(NATION).alias("group"),
+                                     pl.lit(grouping).alias("grouping"))]
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
 def _cox_by_subregistry(followup: pl.DataFrame) -> pl.DataFrame:
     """Hazard ratios of region adjusted for age and sex (analysis.cox) per subregistry,
     with each region's number of cases (``region_n``; the reference's too)."""
@@ -286,6 +318,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                       survival.kaplan_meier(followup, ["subregistry", "region"], times))
     km_curves = _with_nation(survival.km_curve(followup, ["subregistry"]),
                              survival.km_curve(followup, ["subregistry", "region"]))
+    km_groups = _km_by_age_and_sex(followup, cfg.survival_age_groups, times)
 
     current = cases.filter(pl.col("year") == last)
     key_vars = indicators.key_variables()
@@ -295,5 +328,5 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
         _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
-                    curves, km, km_curves, completeness, indicator_list, relative,
+                    curves, km, km_curves, km_groups, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window, cfg)

@@ -22,6 +22,7 @@ from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import (
     NATION,
     Analyses,
+    age_band_labels,
 )
 from analysis.reporting.documents import (
     DocumentJob,
@@ -97,6 +98,13 @@ class Run:
         return _protect(self.analyses.survival, ["subregistry", "region", "time"], "survival")
 
     @cached_property
+    def survival_groups(self) -> pl.DataFrame:
+        # Each grouping (age bands, sexes) adds up to the whole subregistry (NATION).
+        frame = self.analyses.survival_groups
+        return _protect(frame, ["subregistry", "grouping", "group", "time"], "survival",
+                        margin="group")
+
+    @cached_property
     def relative(self) -> pl.DataFrame:
         frame = self.analyses.relative
         if frame.is_empty():
@@ -164,12 +172,12 @@ _ESTIMATES = {
 
 
 def _protect(frame: pl.DataFrame, keys: Sequence[str], kind: str,
-             linked: Sequence[bool] | None = None) -> pl.DataFrame:
+             linked: Sequence[bool] | None = None, margin: str = "region") -> pl.DataFrame:
     """Disclosure control of a table before it is shown (analysis.disclosure): the
-    national row is the margin of the regional rows when both are present; `linked`
-    rows are masked because a linked table masks their cases."""
+    NATION row of the `margin` column is the margin of the other rows when both are
+    present; `linked` rows are masked because a linked table masks their cases."""
     estimates = {c: b for c, b in _ESTIMATES[kind].items() if c in frame.columns}
-    return disclosure.suppress(frame, keys, estimates=estimates, margins={"region": NATION},
+    return disclosure.suppress(frame, keys, estimates=estimates, margins={margin: NATION},
                                linked=linked)
 
 
@@ -304,6 +312,21 @@ def survival_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                  [text(f"columns.{key}"), text("columns.n"),
                   *(text("columns.time", years=fmt.number(t, 0, lang)) for t in times)],
                  rows, ["l", "r", *("r" for _ in times)], _suppressed_note(text))
+
+
+def survival_groups_table(run: Run, doc_id: str, sid: str) -> Table:
+    """Observed survival of a subregistry (nation) by age band at diagnosis and by sex."""
+    text, a = run.text, run.analyses
+    frame = run.survival_groups.filter(
+        (pl.col("subregistry") == sid)
+        & ~((pl.col("grouping") == "sex") & (pl.col("group") == NATION)))
+    bands = age_band_labels(a.settings.survival_age_groups)
+    names = {"1": text("men"), "2": text("women"), NATION: text("all_ages_sexes")}
+    table = survival_table(run, doc_id, frame, "group", [*bands, "1", "2", NATION],
+                           lambda g: names.get(g, g))
+    table.caption = text("captions.survival_groups", first=a.year
+                         - a.settings.survival_years + 1, last=a.year)
+    return table
 
 
 def apc_table(run: Run, doc_id: str, frame: pl.DataFrame, order: Sequence[str],
@@ -946,6 +969,7 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     km = run.survival.filter(of_sid)
     if km.height:
         surv.tables.append(survival_table(run, "surv", km, "region", regions, label))
+        surv.tables.append(survival_groups_table(run, "surv-groups", sid))
         surv.figures.append(_survival_figure(run, "survival", a.survival_curves.filter(
             of_sid), None, facet=False))
     rel = run.relative.filter(of_sid) if run.relative.height else run.relative
