@@ -39,6 +39,8 @@ from plotnine import (  # noqa: E402
     geom_text,
     geom_tile,
     ggplot,
+    guide_legend,
+    guides,
     labs,
     position_dodge,
     scale_color_manual,
@@ -331,6 +333,8 @@ def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence
             + scale_fill_manual(values={lvl: LEVEL_FILLS[lvl] for lvl in levels},
                                 labels=[labels[f"level_{lvl}"] for lvl in levels],
                                 breaks=levels)
+            # Up to six levels: two legend rows keep the longest labels inside the page.
+            + guides(fill=guide_legend(nrow=2 if len(levels) > 3 else 1, byrow=True))
             + labs(x="", y="") + house_theme()
             + theme(panel_grid_major=element_blank(), axis_text_x=element_text(size=7),
                     axis_text_y=element_text(size=7.5)))
