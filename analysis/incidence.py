@@ -385,6 +385,11 @@ def _unit_keys(by: Sequence[str], unit: str) -> list[str]:
     if unit not in UNITS:
         raise UserError(f"comparison unit '{unit}': use one of {', '.join(UNITS)}")
     keys = [k for k in _check_keys(by) if k != unit]
+    other = [k for k in keys if k in UNITS]
+    if other:
+        # Within a region the reference would be that region, not the nation.
+        raise UserError(f"compare one unit at a time: the grouping has {unit} and "
+                        f"{', '.join(other)}")
     if "age_group" in keys:
         raise UserError("a regional comparison is standardised over age; leave age_group "
                         "out of the grouping")
@@ -493,15 +498,19 @@ def rate_ratios(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "regi
 
 
 def _fit_trend(t: np.ndarray, n: np.ndarray, py: np.ndarray, stratum: np.ndarray,
-               z: float) -> tuple[float, float, float, float] | None:
-    """(b, lower b, upper b, p) of year t in a Poisson GLM with a term per stratum, or
-    None without cases. Pure numpy: polars' worker threads, woken by a query between fits,
-    make BLAS many times slower."""
+               z: float) -> tuple[float, float, float, float] | str:
+    """(b, lower b, upper b, p) of year t in a Poisson GLM with a term per stratum, or the
+    reason there is no estimate. Pure numpy: polars' worker threads, woken by a query
+    between fits, make BLAS many times slower."""
     # Strata without any case carry no information on the trend (their MLE is -inf).
     keep = (py > 0) & (np.bincount(stratum, weights=n)[stratum] > 0)
     t, n, py, stratum = t[keep], n[keep], py[keep], stratum[keep]
-    if n.sum() == 0 or np.unique(t).size < 2:
-        return None
+    if n.sum() == 0:
+        return "no cases"
+    if np.unique(t).size < 2:
+        return "fewer than two years"
+    if _slope_unbounded(t, n, stratum):
+        return "all cases in the first or all in the last year: no finite trend"
     levels = np.unique(stratum)
     dummies = (stratum[:, None] == levels[None, 1:]).astype(float)
     x = np.column_stack([np.ones_like(t), t, dummies])
@@ -513,6 +522,20 @@ def _fit_trend(t: np.ndarray, n: np.ndarray, py: np.ndarray, stratum: np.ndarray
     return b, b - z * se, b + z * se, float(res.pvalues[1])
 
 
+def _slope_unbounded(t: np.ndarray, n: np.ndarray, stratum: np.ndarray) -> bool:
+    """Whether the Poisson likelihood has no maximum in the slope: every stratum's cases
+    all fall in that stratum's first year, or every stratum's all in its last year (the
+    only recession directions of a model with one intercept per stratum and a common
+    slope; Albert & Anderson 1984 for the logistic analogue)."""
+    first = last = True
+    for s in np.unique(stratum):
+        ts, ns = t[stratum == s], n[stratum == s]
+        with_cases = ts[ns > 0]
+        first &= bool((with_cases == ts.min()).all())
+        last &= bool((with_cases == ts.max()).all())
+    return first or last
+
+
 def annual_percent_change(cases: pl.DataFrame, population: pl.DataFrame,
                           by: Sequence[str] = (), *, years: tuple[int, int] | None = None,
                           adjust: Sequence[str] = (), age_breaks: Sequence[int] | None = None,
@@ -522,10 +545,14 @@ def annual_percent_change(cases: pl.DataFrame, population: pl.DataFrame,
     Fits log E[x_t] = log PY_t + a + b t (+ terms for `adjust`, e.g. age_group and sex, to
     give an age-adjusted trend) by Poisson maximum likelihood (statsmodels GLM) over the
     years t of the range; APC = 100 (exp(b) - 1), its CI 100 (exp(b +- z se(b)) - 1) from
-    the Wald interval of b, and the Wald p-value for b = 0. A group without cases (or with
-    fewer than two years) gets no estimate.
+    the Wald interval of b, and the Wald p-value for b = 0. With several `adjust`
+    variables there is one term per combination (e.g. per age group x sex, as R's
+    ``glm(n ~ year + age_group:sex, offset = log(py))``). A group without cases, with fewer
+    than two years, or whose cases all lie at one end of the range (no finite maximum
+    likelihood slope) gets no estimate and the reason.
 
-    Columns: the keys, n, first_year, last_year, estimate, lower, upper, p_value, method.
+    Columns: the keys, n, first_year, last_year, estimate, lower, upper, p_value, reason,
+    method.
     """
     keys = _check_keys(by)
     if {"year", "period"} & set(keys):
@@ -550,12 +577,16 @@ def annual_percent_change(cases: pl.DataFrame, population: pl.DataFrame,
     rows = []
     for key, (t, n, py, stratum) in arrays.items():
         fit = _fit_trend(t - first, n, py, stratum, z)
-        apc = [None] * 3 if fit is None else [100 * math.expm1(b) for b in fit[:3]]
-        rows.append((*key, int(n.sum()), first, last, *apc, None if fit is None else fit[3]))
+        if isinstance(fit, str):
+            rows.append((*key, int(n.sum()), first, last, None, None, None, None, fit))
+        else:
+            rows.append((*key, int(n.sum()), first, last,
+                         *[100 * math.expm1(b) for b in fit[:3]], fit[3], None))
     schema = {**{k: cells.schema[k] for k in keys}, "n": pl.Int64, "first_year": pl.Int64,
               "last_year": pl.Int64, "estimate": pl.Float64, "lower": pl.Float64,
-              "upper": pl.Float64, "p_value": pl.Float64}
-    adjusted = f"; adjusted for {', '.join(adj)}" if adj else ""
+              "upper": pl.Float64, "p_value": pl.Float64, "reason": pl.String}
+    terms = [a for a in adj if a not in keys]
+    adjusted = f"; adjusted for {' x '.join(terms)}" if terms else ""
     out = pl.DataFrame(rows, schema=schema, orient="row").with_columns(
         pl.lit(APC_METHOD + adjusted).alias("method"))
     return _sorted(out, keys, agg)

@@ -170,6 +170,8 @@ def load_standard(spec: str | Path) -> StandardPopulation:
     path = Path(text)
     if path.suffix and path.exists():
         return _from_file(path)
+    if path.suffix:
+        raise UserError(f"{text}: standard population file not found")
     raise UserError(f"unknown standard population '{text}' (built in: "
                     f"{', '.join(available())}; or give the path of a CSV file)")
 

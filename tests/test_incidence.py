@@ -193,6 +193,11 @@ def test_nordic_standard_is_refused_with_its_reason():
         load_standard("nordic")
 
 
+def test_missing_standard_file_is_named(tmp_path):
+    with pytest.raises(UserError, match="std.csv: standard population file not found"):
+        load_standard(tmp_path / "std.csv")
+
+
 def test_reweight_to_adult_groups_splits_a_standard_group_evenly():
     # ESP 2013: 18-39 = 2/5 x 5 500 (ages 18-19 of 15-19) + 6 000 + 6 000 + 6 500 + 7 000;
     # 80+ = 2 500 + 2 500.
@@ -267,6 +272,13 @@ def test_sir_without_reference_cases_is_empty_not_infinite():
     assert out.get_column("estimate").is_null().all()
 
 
+def test_regional_comparison_refuses_a_second_unit_in_the_grouping():
+    # Within each region the reference would be the region itself (every SIR 1).
+    c, pop = _two_regions()
+    with pytest.raises(UserError, match="one unit at a time"):
+        inc.sir(c, pop, "county", ["region"], years=(2020, 2020))
+
+
 def test_rate_ratio_hand_computed(two_group_standard):
     # Weights 0.4/0.6. Stockholm R = 0.4*2/1000 + 0.6*5/2000 = 2.3e-3,
     # nation R = 0.4*6/4000 + 0.6*14/3000 = 3.4e-3, RR = 0.676471.
@@ -321,6 +333,32 @@ def test_apc_without_cases_has_no_estimate():
     women = out.filter(pl.col("sex") == 2).row(0, named=True)
     assert women["n"] == 0 and women["estimate"] is None
     assert out.filter(pl.col("sex") == 1).get_column("estimate")[0] == pytest.approx(3.0)
+
+
+def _three_years(counts: list[int]):
+    pop = population({(2020 + t, "01", s): [1e5] for t in range(3) for s in (1, 2)})
+    return cases([(2020 + t, "01", 1, 50) for t, k in enumerate(counts) for _ in range(k)]), pop
+
+
+@pytest.mark.parametrize("counts", [[3, 0, 0], [0, 0, 2]])
+def test_apc_with_cases_at_one_end_of_the_range_has_no_estimate(counts):
+    # All cases in the first (last) year: the likelihood rises as the slope goes to -inf
+    # (+inf), so there is no finite maximum likelihood estimate.
+    c, pop = _three_years(counts)
+    row = inc.annual_percent_change(c, pop, years=(2020, 2022),
+                                   age_breaks=[0]).row(0, named=True)
+    assert row["estimate"] is None and row["lower"] is None and row["p_value"] is None
+    assert row["reason"] == "all cases in the first or all in the last year: no finite trend"
+
+
+def test_apc_with_cases_in_the_middle_year_only_is_flat():
+    # Equal person-years, cases only in the middle year: the score equation
+    # sum_t (t - 1) x_t = sum_t (t - 1) mu_t holds at b = 0 (mu_0 = mu_2), so APC = 0.
+    c, pop = _three_years([0, 4, 0])
+    row = inc.annual_percent_change(c, pop, years=(2020, 2022),
+                                   age_breaks=[0]).row(0, named=True)
+    assert row["estimate"] == pytest.approx(0.0, abs=1e-6) and row["reason"] is None
+    assert row["lower"] < 0 < row["upper"]
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -413,6 +451,17 @@ def test_cli_writes_standardised_rates(tmp_path: Path, monkeypatch, two_group_st
                                       "--age-groups", "0,50", "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert "norr" in result.output and "expected" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sir", "--tiwari"], "--tiwari applies to age-standardised rates only"),
+    (["--adjust", "sex"], "--adjust applies to --apc only"),
+    (["--apc", "--standard", "world1960"], "--standard applies to age-standardised rates"),
+])
+def test_cli_refuses_an_option_the_analysis_would_ignore(args, message):
+    # Refused before any data is read (bcr's entry point turns a UserError into one line).
+    result = CliRunner().invoke(app, ["incidence", *args])
+    assert isinstance(result.exception, UserError) and message in str(result.exception)
 
 
 def test_standardised_rate_from_a_finer_aggregate_sums_counts_first():

@@ -63,7 +63,8 @@ def incidence(
                                     "standardised rate to the nation's."),
     apc: bool = typer.Option(False, "--apc", help="Annual percent change over the years."),
     adjust: str = typer.Option("", "--adjust", help="With --apc: adjust the trend for "
-                               "age_group and/or sex (comma-separated)."),
+                               "any of age_group, sex, region, county (comma-separated; a "
+                               "term per combination)."),
     conf_level: ConfLevelOption = 0.95,
     fmt: FormatOption = "table",
     out: OutOption = None,
@@ -80,6 +81,15 @@ def incidence(
 
     if sum((sir, rate_ratio, apc)) > 1:
         raise UserError("choose one of --sir, --rate-ratio and --apc")
+    # An option the chosen analysis does not use would be silently ignored.
+    direct = not (sir or apc or "age_group" in split_list(by))
+    for given, applies, name, where in (
+            (tiwari, direct and not rate_ratio, "--tiwari", "age-standardised rates"),
+            (bool(adjust), apc, "--adjust", "--apc"),
+            (standard is not None, direct, "--standard",
+             "age-standardised rates and --rate-ratio")):
+        if given and not applies:
+            raise UserError(f"{name} applies to {where} only")
     if per is not None and not per > 0:
         raise UserError(f"--per {per:g}: rates are per a positive number of person-years, "
                         "e.g. 100000")
@@ -94,13 +104,14 @@ def incidence(
     common = {"years": span, "age_breaks": breaks, "conf_level": conf_level}
     unit = next((k for k in keys if k in inc.UNITS), "region")
     std = load_standard(standard or default_standard())
+    units = {"region": "regions", "county": "counties"}[unit]
     if sir:
         frame = inc.sir(cases, population, unit, keys, period_length=period_length, **common)
-        title = f"Standardised incidence ratio by {unit} (reference: all {unit}s together)"
+        title = f"Standardised incidence ratio by {unit} (reference: all {units} together)"
     elif rate_ratio:
         frame = inc.rate_ratios(cases, population, unit, keys, standard=std,
                                 period_length=period_length, per=per, **common)
-        title = f"Ratio of age-standardised rates by {unit} to all {unit}s together"
+        title = f"Ratio of age-standardised rates by {unit} to all {units} together"
     elif apc:
         frame = inc.annual_percent_change(cases, population, keys, adjust=split_list(adjust),
                                           **common)

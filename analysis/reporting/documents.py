@@ -47,7 +47,7 @@ class Table:
         """Dash counts of the separator line: relative column widths for pandoc/Quarto."""
         longest = [max([len(h)] + [len(r[i]) for r in self.rows]) for i, h in
                    enumerate(self.header)]
-        return [max(6, min(40, w)) for w in longest]
+        return [max(8, min(40, w)) for w in longest]
 
     @property
     def separator(self) -> str:
