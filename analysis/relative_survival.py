@@ -223,7 +223,7 @@ def _count_from(group: np.ndarray, first: np.ndarray, n_groups: int, n_int: int
 
 def _ci(est: np.ndarray, se: np.ndarray, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
     """95% CI on the log or log(-log) scale from an estimate and its standard error."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "log":
             half = Z95 * se / est
             return est * np.exp(-half), est * np.exp(half)

@@ -12,11 +12,16 @@ Conventions (DESIGN.md §4, settings in data_dictionary/registry.yaml ``survival
 * A group with fewer than ``min_cases`` cases gets no estimate; its row says why in the
   ``reason`` column.
 
-Kaplan-Meier estimates come from lifelines (Davidson-Pilon 2019): Greenwood (1926)
-variance and the log(-log) confidence interval of Kalbfleisch & Prentice (2002),
-lifelines' default; as in R's ``survfit(conf.type = "log-log")`` the band is undefined
-where S(t) is 1 or 0. The median and its confidence interval (Brookmeyer & Crowley 1982:
-where the curve and the pointwise log(-log) band cross 0.5) follow R's
+Kaplan-Meier estimates (Kaplan & Meier 1958) are computed here, with R's
+counting-process risk set for delayed entry (period windows), Greenwood (1926) variance
+and the log(-log) confidence interval of Kalbfleisch & Prentice (2002); as in R's
+``survfit(conf.type = "log-log")`` the band is undefined where S(t) is 1 or 0. They equal
+lifelines' KaplanMeierFitter (Davidson-Pilon 2019) on cohort data (tests); lifelines is not
+used for the fit because with delayed entry it stops where the risk set empties for a
+while and its Greenwood terms count cases entering at the event time.
+
+The median and its confidence interval (Brookmeyer & Crowley 1982: where the curve and
+the pointwise log(-log) band cross 0.5) follow R's
 ``quantile.survfit`` (Therneau, survival package): the smallest time with S(t) <= 0.5,
 or, when S(t) stays exactly at 0.5, the midpoint of that flat stretch.
 """
@@ -29,8 +34,6 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from lifelines import KaplanMeierFitter
-from lifelines.exceptions import StatError
 from lifelines.statistics import multivariate_logrank_test
 
 from analysis import dictionary as dd
@@ -143,20 +146,26 @@ def period_window(data: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     Gefeller 1996): a case enters the risk set at the window start (left truncation,
     ``entry`` > 0 for those diagnosed earlier) and is censored at the window end.
 
-    ``end`` is the last day in the window. Cases with no follow-up inside the window are
-    left out; the result keeps only cases at risk at some time in the window.
+    ``start`` and ``end`` are the first and last days in the window. Follow-up is counted
+    in whole days, a date d at d - diagnosis_date days, so a day's death lies in
+    (day before, day]: the window covers (start - 1 day, end]. A death on the window's
+    first day counts, one on the day after its last day does not (Stata's strs, with
+    ``enter(time start)``, drops the first and censors the second). Cases with no
+    follow-up inside the window are left out.
     """
     if end < start:
         raise UserError(f"period window ends ({end}) before it starts ({start})")
-    to_start = (pl.lit(start) - pl.col("diagnosis_date")).dt.total_days() / DAYS_PER_YEAR
-    # The window's last day counts in full: it closes at the start of the next day.
-    to_end = ((pl.lit(end) - pl.col("diagnosis_date")).dt.total_days() + 1) / DAYS_PER_YEAR
-    out = data.with_columns(
-        pl.max_horizontal(pl.col("entry"), to_start).alias("entry"),
-        pl.min_horizontal(pl.col("time"), to_end).alias("time"),
-        (pl.col("event") * (pl.col("time") <= to_end).cast(pl.Int64)).alias("event"),
-    )
-    return out.filter(pl.col("time") > pl.col("entry"))
+    _require(data, ("diagnosis_date", "death_date", "vital_status_date"), "survival data")
+    exit_date = pl.coalesce("death_date", "vital_status_date")
+    since = pl.col("diagnosis_date")
+    # Dates, not times, decide what is inside: a same-day death sits at half a day.
+    return data.filter((exit_date >= start) & (since <= end)).with_columns(
+        pl.max_horizontal(pl.col("entry"), ((pl.lit(start) - since).dt.total_days() - 1)
+                          / DAYS_PER_YEAR).alias("entry"),
+        pl.when(exit_date > end).then((pl.lit(end) - since).dt.total_days() / DAYS_PER_YEAR)
+        .otherwise(pl.col("time")).alias("time"),
+        (pl.col("event") * (exit_date <= end).cast(pl.Int64)).alias("event"),
+    ).filter(pl.col("time") > pl.col("entry"))
 
 
 def _check_by(data: pl.DataFrame, by: Sequence[str]) -> list[str]:
@@ -176,36 +185,46 @@ def _groups(data: pl.DataFrame, by: list[str]) -> list[tuple[dict, pl.DataFrame]
     return [(dict(zip(by, key, strict=True)), part) for key, part in parts.items()]
 
 
-def _fit(part: pl.DataFrame) -> KaplanMeierFitter:
-    kmf = KaplanMeierFitter(alpha=0.05)
-    entry = part.get_column("entry").to_numpy()
-    try:
-        kmf.fit(part.get_column("time").to_numpy(), part.get_column("event").to_numpy(),
-                entry=entry if entry.any() else None)
-    except StatError as exc:
-        # With delayed entry the risk set can empty before later cases enter.
-        raise UserError(f"Kaplan-Meier with delayed entry is not estimable here: {exc}"
-                        ) from None
-    return kmf
+@dataclass(frozen=True)
+class _Curve:
+    """A Kaplan-Meier step curve at 0 and at every distinct exit time."""
+
+    times: np.ndarray
+    n_at_risk: np.ndarray
+    n_events: np.ndarray
+    n_censored: np.ndarray
+    estimate: np.ndarray
+    greenwood: np.ndarray  # cumulative sum d / (n (n - d))
+    lower: np.ndarray  # NaN where S is 1 or 0
+    upper: np.ndarray
 
 
-def _greenwood_sum(kmf: KaplanMeierFitter) -> tuple[np.ndarray, np.ndarray]:
-    """Event times and the cumulative Greenwood sum, sum d / (n (n - d))."""
-    table = kmf.event_table
-    d = table["observed"].to_numpy(dtype=float)
-    n = table["at_risk"].to_numpy(dtype=float)
+def _product_limit(part: pl.DataFrame) -> _Curve:
+    """Kaplan-Meier (1958) with R's counting-process risk set: a case followed from
+    diagnosis is at risk at t while t <= exit, a case entering later (period window)
+    once entry < t <= exit, so a curve carries on across a stretch with nobody at risk.
+    Deaths come before censorings at the same time. Greenwood (1926) variance and the
+    log(-log) band S^exp(+-z sqrt(G) / |log S|) (Kalbfleisch & Prentice 2002), as
+    survfit(conf.type = "log-log")."""
+    entry = part.get_column("entry").to_numpy().astype(float)
+    time = part.get_column("time").to_numpy().astype(float)
+    event = part.get_column("event").to_numpy() == 1
+    times = np.unique(np.r_[0.0, time])
+    exits = np.sort(time)
+    late = np.sort(entry[entry > 0])
+    n = ((len(exits) - np.searchsorted(exits, times, side="left"))
+         - (len(late) - np.searchsorted(late, times, side="left")))
+    at = np.searchsorted(times, time)
+    d = np.bincount(at[event], minlength=len(times))
+    c = np.bincount(at[~event], minlength=len(times))
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = np.where(d > 0, d / (n * (n - d)), 0.0)
-    return table.index.to_numpy(dtype=float), np.cumsum(term)
-
-
-def _band(kmf: KaplanMeierFitter) -> tuple[np.ndarray, np.ndarray]:
-    """The log(-log) band at lifelines' timeline, undefined (NaN) where S is 1 or 0."""
-    surv = kmf.survival_function_.iloc[:, 0].to_numpy()
-    ci = kmf.confidence_interval_survival_function_
-    defined = (surv > 0) & (surv < 1)
-    return (np.where(defined, ci.iloc[:, 0].to_numpy(), np.nan),
-            np.where(defined, ci.iloc[:, 1].to_numpy(), np.nan))
+        surv = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
+        gw = np.cumsum(np.where(d > 0, d / (n * (n - d)), 0.0))
+        half = Z95 * np.sqrt(gw) / np.abs(np.log(surv))
+        defined = (surv > 0) & (surv < 1)
+        lower = np.where(defined, surv ** np.exp(half), np.nan)
+        upper = np.where(defined, surv ** np.exp(-half), np.nan)
+    return _Curve(times, n, d, c, surv, gw, lower, upper)
 
 
 def _crossing(times: np.ndarray, surv: np.ndarray, p: float = 0.5) -> float:
@@ -219,7 +238,7 @@ def _crossing(times: np.ndarray, surv: np.ndarray, p: float = 0.5) -> float:
     x, y = x[np.sort(first)], y[np.sort(first)]  # a level's first time; censorings add none
     ends_undefined = np.isnan(y[-1])
     x, y = x[~np.isnan(y)], y[~np.isnan(y)]
-    if y.max() < p:
+    if y.max() + tol < p:
         return np.nan
     reached, below = np.flatnonzero(y + tol >= p), np.flatnonzero(y - tol >= p)
     if not reached.size:
@@ -254,7 +273,7 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
     One row per group and time: n (cases in the group), n_at_risk (cases with
     entry < t <= time, as R's summary.survfit), n_events (deaths up to t),
     estimate S(t), se (Greenwood 1926: S(t) * sqrt(sum d / (n (n - d)))), lower and
-    upper (log(-log) 95% CI, lifelines), method and reason (why no estimate). Beyond
+    upper (log(-log) 95% CI), method and reason (why no estimate). Beyond
     the last follow-up time S(t) is not given unless it has reached 0.
     """
     cfg = settings()
@@ -279,12 +298,11 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
                       "reason": f"fewer than {min_n} cases"}
                      for t, r, e in zip(times_arr, at_risk, events, strict=True)]
             continue
-        kmf = _fit(part)
-        grid = kmf.survival_function_.index.to_numpy(dtype=float)
-        surv = _step(grid, kmf.survival_function_.iloc[:, 0].to_numpy(), times_arr)
-        lower, upper = (_step(grid, band, times_arr) for band in _band(kmf))
-        ev_times, gw = _greenwood_sum(kmf)
-        se = surv * np.sqrt(_step(ev_times, gw, times_arr))
+        km = _product_limit(part)
+        surv, lower, upper, gw = (_step(km.times, v, times_arr)
+                                  for v in (km.estimate, km.lower, km.upper, km.greenwood))
+        with np.errstate(invalid="ignore"):  # S = 0 after n = d: se is set to 0 below
+            se = surv * np.sqrt(gw)
         for i, t in enumerate(times_arr):
             row = {**base, "time": t, "n_at_risk": int(at_risk[i]),
                    "n_events": int(events[i])}
@@ -314,27 +332,19 @@ def km_curve(data: pl.DataFrame, by: Sequence[str] = (),
     for keys, part in _groups(data, by):
         if part.height < min_n:
             continue
-        kmf = _fit(part)
-        table = kmf.event_table
-        lower, upper = _band(kmf)
+        km = _product_limit(part)
         frame = pl.DataFrame({
-            "time": kmf.survival_function_.index.to_numpy(dtype=float),
-            "estimate": kmf.survival_function_.iloc[:, 0].to_numpy(),
-            "lower": lower, "upper": upper,
-        }).fill_nan(None).join(pl.DataFrame({
-            "time": table.index.to_numpy(dtype=float),
-            "n_at_risk": table["at_risk"].to_numpy().astype(np.int64),
-            "n_events": table["observed"].to_numpy().astype(np.int64),
-            "n_censored": table["censored"].to_numpy().astype(np.int64),
-        }), on="time", how="left")
+            "time": km.times, "estimate": km.estimate, "lower": km.lower, "upper": km.upper,
+            "n_at_risk": km.n_at_risk.astype(np.int64),
+            "n_events": km.n_events.astype(np.int64),
+            "n_censored": km.n_censored.astype(np.int64)}).fill_nan(None)
         parts.append(frame.select(*(pl.lit(v).alias(k) for k, v in keys.items()), pl.all()))
     schema = {**data.select(by).schema, "time": pl.Float64, "estimate": pl.Float64,
               "lower": pl.Float64, "upper": pl.Float64, "n_at_risk": pl.Int64,
               "n_events": pl.Int64, "n_censored": pl.Int64}
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat([p.cast(schema) for p in parts]).with_columns(
-        pl.col("n_at_risk", "n_events", "n_censored").fill_null(0))
+    return pl.concat([p.cast(schema) for p in parts])
 
 
 def km_median(data: pl.DataFrame, by: Sequence[str] = (),
@@ -356,11 +366,9 @@ def km_median(data: pl.DataFrame, by: Sequence[str] = (),
         if part.height < min_n:
             rows.append({**row, "reason": f"fewer than {min_n} cases"})
             continue
-        kmf = _fit(part)
-        times = kmf.survival_function_.index.to_numpy(dtype=float)
-        lower, upper = _band(kmf)
-        values = {"estimate": _crossing(times, kmf.survival_function_.iloc[:, 0].to_numpy()),
-                  "lower": _crossing(times, lower), "upper": _crossing(times, upper)}
+        km = _product_limit(part)
+        values = {k: _crossing(km.times, getattr(km, k)) for k in ("estimate", "lower",
+                                                                    "upper")}
         unreached = [k for k, v in values.items() if not np.isfinite(v)]
         row.update({k: v for k, v in values.items() if np.isfinite(v)})
         if unreached:

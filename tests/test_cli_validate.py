@@ -79,7 +79,7 @@ def test_analysis_commands_count_the_rows_they_leave_out(demo, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["incidence", "--per", "-5"], "--per -5: rates are per a positive number"),
-    (["survival", "--period", "99999"], "--period '99999': write a year range"),
+    (["survival", "--period", "99999"], "--period '99999': years must be 1900-2100"),
     (["survival", "--age-standardise", "icss1"], "--age-standardise applies to relative"),
     (["survival", "--times", "-1"], "survival times must be 0 or more years"),
 ])

@@ -156,10 +156,10 @@ class FollowUp:
 
 def _follow_up(case: Case, window: bool) -> FollowUp | None:
     """Time at risk from the dates. A death on the day of diagnosis gets the configured
-    part of a day. The window [start, end] covers days start..end in full, i.e. the times
-    ((start - dx) days, (end - dx + 1) days]; a death dated D is at (D - dx) days, so, as
-    with Epi/popEpi's (a, b] splits, a death on the window's first day is not in it and
-    one on the day after its last day is, at its closing instant."""
+    part of a day. A death dated D is at (D - dx) days: day D is the stretch
+    ((D - dx - 1), (D - dx)] days. The window [start, end] covers its days start..end,
+    i.e. the times ((start - dx - 1) days, (end - dx) days]: a death on its first day
+    and one on its last day are in it, one on the day after its last day is not."""
     if case.death is not None:
         days = (case.death - case.dx).days
         exit_ = Fraction(settings().same_day_death_days) if days == 0 else Fraction(days)
@@ -167,9 +167,11 @@ def _follow_up(case: Case, window: bool) -> FollowUp | None:
         exit_ = Fraction((case.vital - case.dx).days)
     died, entry = case.death is not None, Fraction(0)
     if window:
-        entry = max(entry, Fraction((WINDOW[0] - case.dx).days))
-        end = Fraction((WINDOW[1] - case.dx).days + 1)
-        if exit_ > end:
+        if (case.death or case.vital) < WINDOW[0] or case.dx > WINDOW[1]:
+            return None
+        entry = max(entry, Fraction((WINDOW[0] - case.dx).days - 1))
+        end = Fraction((WINDOW[1] - case.dx).days)
+        if (case.death or case.vital) > WINDOW[1]:
             exit_, died = end, False
         if exit_ <= entry:
             return None

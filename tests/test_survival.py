@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -83,6 +84,53 @@ def test_km_edge_cases() -> None:
     # Beyond the last (censored) follow-up: no estimate, with the reason.
     beyond = kaplan_meier(_frame(MP6_TIME, MP6_EVENT), times=[40], min_cases=1).row(0, named=True)
     assert beyond["estimate"] is None and "follow-up ends" in beyond["reason"]
+
+
+def test_km_equals_lifelines_on_cohort_data_with_ties() -> None:
+    # Random follow-up on a coarse grid: many tied deaths and censorings at death times.
+    from lifelines import KaplanMeierFitter
+    rng = np.random.default_rng(7)
+    time = rng.integers(0, 40, 300) / 4
+    event = (rng.random(300) < 0.6).astype(int)
+    times = [0.5, 1, 2.25, 4, 6.5, 8]
+    ours = kaplan_meier(_frame(time, event), times=times, min_cases=1)
+    kmf = KaplanMeierFitter().fit(time, event)
+    sf = kmf.survival_function_at_times(times).to_numpy()
+    band = kmf.confidence_interval_survival_function_
+    idx = np.searchsorted(band.index.to_numpy(), times, side="right") - 1
+    assert ours["estimate"].to_numpy() == pytest.approx(sf, rel=1e-12)
+    assert ours["lower"].to_numpy() == pytest.approx(band.iloc[idx, 0].to_numpy(), rel=1e-9)
+    assert ours["upper"].to_numpy() == pytest.approx(band.iloc[idx, 1].to_numpy(), rel=1e-9)
+
+
+def test_km_delayed_entry_greenwood_counts_only_cases_already_at_risk() -> None:
+    # Two cases enter at 2, when a death occurs: they are not at risk then (R's (start,
+    # stop]). At 2: 6 at risk, 1 death, S = 5/6, SE = S sqrt(1 / (6 * 5)).
+    data = pl.DataFrame({"entry": [0.0, 0, 0, 2, 2, 0, 1, 0],
+                         "time": [2.0, 3, 4, 5, 6, 2, 3, 5], "event": [1, 1, 0, 1, 0, 0, 1, 1]})
+    out = kaplan_meier(data, times=[2], min_cases=1).row(0, named=True)
+    assert out["n_at_risk"] == 6 and out["estimate"] == pytest.approx(5 / 6)
+    assert out["se"] == pytest.approx(5 / 6 * math.sqrt(1 / 30))
+
+
+def test_km_carries_on_across_an_empty_risk_set() -> None:
+    # Nobody is at risk between 2 and 3; the curve stays at 1/2 until the death at 5 of
+    # one of the two who entered at 3: S(5) = 1/2 x 1/2 (R's survfit does the same).
+    data = pl.DataFrame({"entry": [0.0, 0, 3, 3], "time": [1.0, 2, 5, 6],
+                         "event": [1, 0, 1, 0]})
+    out = kaplan_meier(data, times=[2.5, 4, 5], min_cases=1)
+    assert out["estimate"].to_list() == pytest.approx([0.5, 0.5, 0.25])
+    assert out["n_at_risk"].to_list() == [0, 2, 2]
+    # S is exactly 1/2 from 1 to 5: the median is the midpoint, 3.
+    assert km_median(data, min_cases=1)["estimate"][0] == 3.0
+
+
+def test_median_of_a_curve_ending_on_the_flat_at_one_half() -> None:
+    # Deaths at 1..4, censorings at 5..8: S = 7/8 6/7 5/6 4/5 = 1/2 from 4 to the end
+    # (8), so the median is (4 + 8) / 2 (quantile.survfit), although the product is
+    # not exactly 0.5 in floating point.
+    out = km_median(_frame(range(1, 9), [1] * 4 + [0] * 4), min_cases=1).row(0, named=True)
+    assert out["estimate"] == 6.0
 
 
 def test_km_min_cases_gives_reason_not_estimate() -> None:
@@ -189,14 +237,21 @@ def test_period_window_delayed_entry_and_censoring() -> None:
         _case(2, date(1950, 1, 1), date(2022, 7, 1), date(2024, 3, 1), date(2024, 3, 1)),
         # Follow-up ends before the window: not in the period analysis.
         _case(3, date(1950, 1, 1), date(2015, 1, 1), None, date(2019, 12, 31)),
+        # Deaths on the window's first day (in), on the day after its last day (censored),
+        # and on the day of diagnosis the day before the window (not in it).
+        _case(4, date(1950, 1, 1), date(2020, 6, 1), date(2021, 1, 1), date(2021, 1, 1)),
+        _case(5, date(1950, 1, 1), date(2023, 6, 1), date(2024, 1, 1), date(2024, 1, 1)),
+        _case(6, date(1950, 1, 1), date(2020, 12, 31), date(2020, 12, 31), date(2020, 12, 31)),
     ])
     out = period_window(prepare_followup(cases).data, date(2021, 1, 1), date(2023, 12, 31))
-    assert out["case_id"].to_list() == ["c1", "c2"]
-    # c1: enters 731 days after diagnosis, dies at 1096 days.
-    assert out["entry"].to_list() == pytest.approx([731 / 365.25, 0.0])
-    # c2: window closes at the start of 2024-01-01, 549 days after diagnosis.
-    assert out["time"].to_list() == pytest.approx([1096 / 365.25, 549 / 365.25])
-    assert out["event"].to_list() == [1, 0]
+    assert out["case_id"].to_list() == ["c1", "c2", "c4", "c5"]
+    # Day D is the stretch (D - dx - 1, D - dx] days: c1 enters at the end of 2020-12-31,
+    # 730 days after diagnosis, and dies at 1096 days; c4 enters at 213 and dies at 214.
+    assert out["entry"].to_list() == pytest.approx([730 / 365.25, 0.0, 213 / 365.25, 0.0])
+    # c2 and c5 are censored at the end of 2023-12-31: 548 and 213 days after diagnosis.
+    assert out["time"].to_list() == pytest.approx(
+        [1096 / 365.25, 548 / 365.25, 214 / 365.25, 213 / 365.25])
+    assert out["event"].to_list() == [1, 0, 1, 0]
 
 
 def test_km_with_delayed_entry() -> None:
@@ -208,3 +263,17 @@ def test_km_with_delayed_entry() -> None:
     out = kaplan_meier(data, times=[5], min_cases=1).row(0, named=True)
     assert out["estimate"] == pytest.approx(4 / 9)
     assert out["n_at_risk"] == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cox", "--by", "sex"], "--cox models region adjusted for age and sex: leave out --by"),
+    (["--median", "--method", "ederer2"], "--median is observed survival"),
+    (["--logrank", "--by", "sex", "--times", "1"], "--logrank does not take --times"),
+])
+def test_cli_refuses_an_option_the_analysis_would_ignore(args, message) -> None:
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+    # Refused before any data is read (bcr's entry point turns a UserError into one line).
+    result = CliRunner().invoke(app, ["survival", *args])
+    assert isinstance(result.exception, UserError) and message in str(result.exception)

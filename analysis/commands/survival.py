@@ -43,9 +43,12 @@ def _period(text: str | None) -> tuple[date, date] | None:
     first, _, last = text.partition("-")
     try:
         start, end = int(first), int(last or first)
-        return date(start, 1, 1), date(end, 12, 31)
     except ValueError:
         raise UserError(f"--period '{text}': write a year range, e.g. 2021-2025") from None
+    if not 1900 <= start <= end <= 2100:
+        raise UserError(f"--period '{text}': years must be 1900-2100 and FIRST <= LAST, "
+                        "e.g. 2021-2025")
+    return date(start, 1, 1), date(end, 12, 31)
 
 
 def _link(folder: Path, source: Path, name: str, links: dict[str, str]) -> None:
@@ -134,6 +137,14 @@ def survival(
     if age_standardise and method == "km":
         raise UserError("--age-standardise applies to relative or net survival: add "
                         "--method ederer2 or --method pohar-perme")
+    # Options the chosen analysis does not use would be silently ignored.
+    other = "--cox" if cox else "--logrank" if logrank else "--median" if median else None
+    if other and method != "km":
+        raise UserError(f"{other} is observed survival: leave out --method {method}")
+    if cox and keys:
+        raise UserError("--cox models region adjusted for age and sex: leave out --by")
+    if other and times:
+        raise UserError(f"{other} does not take --times")
     with ExitStack() as stack:
         loaded, own_lifetable = _load(data, cases, lifetable, subs, stack)
         frame = loaded.require("cases")
@@ -149,6 +160,9 @@ def survival(
     window = _period(period)
     if window is not None:
         followup = sv.period_window(followup, *window)
+        if followup.is_empty():
+            raise UserError(f"--period {period}: no follow-up of these cases falls in the "
+                            "window")
     when = f", period {period}" if window else ""
     if cox:
         result = cx.cox_region(followup, reference=reference)
