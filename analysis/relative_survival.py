@@ -350,7 +350,8 @@ def relative_survival(data: pl.DataFrame, lifetable: pl.DataFrame, by: Sequence[
 
     `data` is prepared follow-up (analysis.survival.prepare_followup, optionally
     period_window). One row per group and time: n, n_at_risk (entry < t <= exit),
-    n_events (deaths up to t), estimate, se, lower, upper, observed (interval-hazard
+    n_events (deaths since the previous time, as R's summary(..., times)), estimate, se,
+    lower, upper, observed (interval-hazard
     observed survival), expected (Ederer II expected survival; Ederer II only), method
     and reason (why there is no estimate).
     """
@@ -360,7 +361,15 @@ def relative_survival(data: pl.DataFrame, lifetable: pl.DataFrame, by: Sequence[
                        grid_per_year, conf_type,
                        cfg.min_cases if min_cases is None else min_cases)
     steps = np.round(grid_times * grid_per_year).astype(np.int64).tolist()
-    return curve.filter((pl.col("time") * grid_per_year).round().cast(pl.Int64).is_in(steps))
+    return _events_since_previous(
+        curve.filter((pl.col("time") * grid_per_year).round().cast(pl.Int64).is_in(steps)),
+        list(by))
+
+
+def _events_since_previous(curve: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Cumulative deaths per group turned into deaths since the group's previous row."""
+    since = pl.col("n_events").diff().fill_null(pl.col("n_events"))
+    return curve.with_columns(since.over(by) if by else since)
 
 
 def relative_survival_curve(data: pl.DataFrame, lifetable: pl.DataFrame,
@@ -369,11 +378,11 @@ def relative_survival_curve(data: pl.DataFrame, lifetable: pl.DataFrame,
                             conf_type: str = "log", min_cases: int | None = None
                             ) -> pl.DataFrame:
     """The whole relative/net survival curve (every interval end up to `horizon`),
-    same columns as :func:`relative_survival`."""
+    same columns as :func:`relative_survival` (n_events: deaths in the interval)."""
     _grid_times([horizon], grid_per_year)
     curve, _ = _curves(data, lifetable, list(by), method, horizon, grid_per_year, conf_type,
                        settings().min_cases if min_cases is None else min_cases)
-    return curve
+    return _events_since_previous(curve, list(by))
 
 
 # --- age standardisation ----------------------------------------------------------------

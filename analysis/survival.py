@@ -271,7 +271,8 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
     """Kaplan-Meier survival at chosen times (years) per group.
 
     One row per group and time: n (cases in the group), n_at_risk (cases with
-    entry < t <= time, as R's summary.survfit), n_events (deaths up to t),
+    entry < t <= time, as R's summary.survfit), n_events (deaths since the previous
+    time, from 0 for the first, as summary.survfit(times = ...) and Stata's sts list),
     estimate S(t), se (Greenwood 1926: S(t) * sqrt(sum d / (n (n - d)))), lower and
     upper (log(-log) 95% CI), method and reason (why no estimate). Beyond
     the last follow-up time S(t) is not given unless it has reached 0.
@@ -291,7 +292,10 @@ def kaplan_meier(data: pl.DataFrame, by: Sequence[str] = (),
         # At time 0 everyone followed from diagnosis is at risk (R's summary.survfit).
         started = (entry[:, None] < times_arr) | ((entry[:, None] == 0) & (times_arr == 0))
         at_risk = (started & (time[:, None] >= times_arr)).sum(0)
-        events = ((event[:, None] == 1) & (time[:, None] <= times_arr)).sum(0)
+        upto = ((event[:, None] == 1) & (time[:, None] <= times_arr)).sum(0)
+        order = np.argsort(times_arr, kind="stable")
+        events = np.empty_like(upto)
+        events[order] = np.diff(upto[order], prepend=0)
         base = {**keys, "n": n, "method": KM_METHOD}
         if n < min_n:
             rows += [{**base, "time": t, "n_at_risk": int(r), "n_events": int(e),

@@ -246,7 +246,7 @@ def reference_intervals(follow: list[FollowUp], method: str, grid: int, horizon:
                 a, b = (ends[k - 1] if k else Fraction(0)), ends[k]
                 lo, hi = max(a, f.entry), min(b, stop)
                 at_risk[k] += f.entry < b <= f.exit
-                events[k] += died and f.exit <= b
+                events[k] += died and a < f.exit <= b  # deaths in the interval
                 if hi <= lo:
                     continue
                 ya, yb, ylo, yhi = (f.years(x) for x in (a, b, lo, hi))

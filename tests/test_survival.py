@@ -55,7 +55,8 @@ def test_km_6mp_matches_klein_moeschberger() -> None:
     assert out["estimate"].to_list() == pytest.approx(expected_s, abs=5e-4)
     assert out["se"].to_list() == pytest.approx(expected_se, abs=5e-4)
     assert out["n_at_risk"].to_list() == [21, 17, 15, 12, 11, 7, 6]
-    assert out["n_events"].to_list() == [3, 4, 5, 6, 7, 8, 9]
+    # Deaths since the previous time, as summary.survfit(times = ...).
+    assert out["n_events"].to_list() == [3, 1, 1, 1, 1, 1, 1]
     # Log(-log) interval at 6 weeks, Klein & Moeschberger eq. 4.3.2 / Table 4.3: (0.620, 0.952).
     first = out.row(0, named=True)
     s, v = 18 / 21, 3 / (21 * 18)
