@@ -42,7 +42,7 @@ import polars as pl
 from analysis import dictionary as dd
 from analysis.errors import UserError
 from analysis.identity import canonical, is_valid, pseudonym
-from analysis.readers import SUFFIXES, decode, detect_separator, find_file
+from analysis.readers import SUFFIXES, decode, detect_separator, find_file, unreadable_csv
 
 AUDIT_LOG = "erasure_audit.log"
 JOURNAL = ".erasure-journal.json"
@@ -114,9 +114,8 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
     fmt = _Format(encoding, bom, detect_separator(header), newline)
     try:
         frame = pl.read_csv(io.StringIO(text), separator=fmt.separator, infer_schema=False)
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UserError(f"{path}: cannot be read as CSV ({first})") from None
+    except pl.exceptions.PolarsError:
+        raise unreadable_csv(path, text, fmt.separator) from None
     return frame, fmt
 
 

@@ -8,6 +8,8 @@ number parser in analysis/validate.py).
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import polars as pl
@@ -57,10 +59,29 @@ def _read_csv(path: Path) -> pl.DataFrame:
         frame = pl.read_csv(data, separator=detect_separator(header),
                             infer_schema=False,
                             truncate_ragged_lines=False)
-    except pl.exceptions.PolarsError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise UserError(f"{path}: cannot be read as CSV ({first})") from None
+    except pl.exceptions.PolarsError:
+        raise unreadable_csv(path, data.decode("utf-8"), detect_separator(header)) from None
     return frame
+
+
+def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
+    """The error for a CSV that polars cannot parse: the first row whose number of fields
+    differs from the header's. Never the row's content (polars' message quotes it, and it
+    may hold an identity number)."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    try:
+        header = next(reader, [])
+        row_start = reader.line_num + 1
+        for row in reader:
+            if len(row) != len(header):
+                return UserError(f"{path}: cannot be read as CSV: row {row_start} has "
+                                 f"{len(row)} field(s) where the header has {len(header)} "
+                                 "(an unbalanced quote or an extra separator?)")
+            row_start = reader.line_num + 1
+    except csv.Error:
+        return UserError(f"{path}: cannot be read as CSV: malformed at line "
+                         f"{reader.line_num}")
+    return UserError(f"{path}: cannot be read as CSV (malformed quoting or line endings)")
 
 
 def read_table(path: Path) -> pl.DataFrame:

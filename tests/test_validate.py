@@ -179,6 +179,17 @@ def test_unusable_files_give_one_clear_error(tmp_path, setup, message):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize("bad_line", ['"A2,19121212-1212,1', "A2,19121212-1212,1,7"])
+def test_malformed_csv_names_the_row_and_never_its_content(tmp_path, bad_line):
+    # polars' own message quotes the line, identity number and all.
+    (tmp_path / "aml.csv").write_text(f"case_id,person_id,sex\nA1,19121212-1212,1\n"
+                                      f"{bad_line}\nA3,19121212-1212,1\n")
+    with pytest.raises(UserError) as exc:
+        load_data(tmp_path)
+    assert "aml.csv: cannot be read as CSV: row 3 has" in str(exc.value)
+    assert "1212" not in str(exc.value)
+
+
 def test_missing_folder_and_unknown_subregistry(tmp_path):
     with pytest.raises(UserError, match="data folder not found"):
         load_data(tmp_path / "nope")
