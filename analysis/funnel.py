@@ -6,6 +6,12 @@ exact binomial quantiles of Binomial(n, p0) divided by n, at 95 % (two-sided, qu
 0.025 and 0.975) and 99.8 % (0.001 and 0.999). By default the quantiles are interpolated
 as in Spiegelhalter (2005), Stat Med 24:1185-1202, appendix A.1.1; ``interpolate=False``
 gives the simple staircase quantile r / n (``scipy.stats.binom.ppf``).
+
+A unit is flagged by the exact binomial test behind the limits: above level L when
+P(X >= events) < (1 - L) / 2, below when P(X <= events) < (1 - L) / 2, X ~ Binomial(n,
+p0); that is, outside the staircase limits. The interpolated limits are for drawing: on
+the upper side they fall below the count r itself, so comparing with them would flag,
+say, 1 of 1 against p0 = 0.87, the most likely outcome.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from analysis.errors import UserError
 from analysis.proportions import binomial_limit
@@ -55,9 +62,9 @@ def funnel_limits(counts: pl.DataFrame, unit: str, events: str = "events", n: st
     ``counts`` has one row per unit with its numerator ``events`` and denominator ``n``.
     Returns the unit, ``events``, ``n``, ``estimate``, ``target`` (pooled proportion), the
     limits per level, ``flag`` and ``method``. The flag names the widest limit the unit is
-    strictly outside: ``above_998``, ``above_95``, ``within``, ``below_95``, ``below_998``
-    (a unit exactly on a limit is within it). A unit with n = 0 has no estimate and a null
-    flag.
+    is outside by the exact one-sided binomial tail (module docstring): ``above_998``,
+    ``above_95``, ``within``, ``below_95``, ``below_998``. A unit with n = 0 has no estimate
+    and a null flag.
     """
     if counts.filter(pl.col(events) > pl.col(n)).height or counts.filter(
             (pl.col(events) < 0) | (pl.col(n) < 0)).height:
@@ -71,12 +78,15 @@ def funnel_limits(counts: pl.DataFrame, unit: str, events: str = "events", n: st
         [counts.select(unit, pl.col(events).alias("events"), pl.col(n).alias("n")), curve],
         how="horizontal",
     ).with_columns(estimate=pl.when(pl.col("n") > 0).then(pl.col("events") / pl.col("n")))
+    x, size = out["events"].to_numpy(), out["n"].to_numpy()
+    upper_tail = pl.Series(stats.binom.sf(x - 1, size, p0))  # P(X >= x)
+    lower_tail = pl.Series(stats.binom.cdf(x, size, p0))  # P(X <= x)
     flag = pl.when(pl.col("estimate").is_null()).then(None)
     # Widest level first, so a unit outside 99.8 % is not reported as outside 95 %.
     for level in sorted(levels, reverse=True):
-        s = _suffix(level)
-        flag = (flag.when(pl.col("estimate") > pl.col(f"upper_{s}")).then(pl.lit(f"above_{s}"))
-                .when(pl.col("estimate") < pl.col(f"lower_{s}")).then(pl.lit(f"below_{s}")))
+        tail, s = (1 - level) / 2, _suffix(level)
+        flag = (flag.when(pl.lit(upper_tail) < tail).then(pl.lit(f"above_{s}"))
+                .when(pl.lit(lower_tail) < tail).then(pl.lit(f"below_{s}")))
     limit_cols = [c for c in curve.columns if c != "target"]
     return out.select(
         unit, "events", "n", "estimate", "target", *limit_cols,

@@ -56,3 +56,19 @@ def test_bad_counts_are_user_errors():
         funnel_limits(pl.DataFrame({"hospital": ["A"], "events": [3], "n": [2]}), "hospital")
     with pytest.raises(UserError, match="sum to zero"):
         funnel_limits(pl.DataFrame({"hospital": ["A"], "events": [0], "n": [0]}), "hospital")
+
+
+def test_flags_follow_the_exact_tail_not_the_interpolated_upper_limit():
+    # Pooled p0 = 870 / 1000 = 0.87. 1 of 1 and 21 of 21 lie above the interpolated
+    # upper limits (which fall between r - 1 and r), but P(X >= 1) = 0.87 and
+    # P(X >= 21) = 0.87^21 = 0.054: neither is unusual. 5 of 15: P(X <= 5) ~ 1e-6.
+    units = pl.DataFrame({"unit": ["one", "all21", "low", "rest"],
+                          "events": [1, 21, 5, 843], "n": [1, 21, 15, 963]})
+    out = funnel_limits(units, "unit")
+    assert out["target"][0] == pytest.approx(0.87)
+    row = {r["unit"]: r for r in out.iter_rows(named=True)}
+    assert row["one"]["estimate"] > row["one"]["upper_998"]
+    assert row["all21"]["estimate"] > row["all21"]["upper_95"]
+    assert (row["one"]["flag"], row["all21"]["flag"], row["low"]["flag"]) == (
+        "within", "within", "below_998")
+    assert stats.binom.sf(20, 21, 0.87) == pytest.approx(0.87 ** 21)
