@@ -34,6 +34,9 @@ def test_public_tables_show_no_small_counts(args):
     assert hidden.height >= 2  # a lone masked cell would follow from the total
     assert hidden.get_column("estimate").is_null().all()
     assert hidden.get_column("n").is_null().all()
+    # A share's numerator is not published beside the share (it would be estimate x n).
+    assert ("events" in before.columns) == (args[0] != "incidence")
+    assert "events" not in after.columns
 
 
 def test_public_discrepancies_mask_small_counts_in_every_column():

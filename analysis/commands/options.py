@@ -76,7 +76,10 @@ def in_years(frame: pl.DataFrame, years: str | None) -> pl.DataFrame:
 _NOT_CASE_BASED = {"time", "year", "per", "person_years", "high", "intermediate", "sex",
                    "age_start", "region_code", "weight"}
 # Count columns besides n: masked when they hold 1..k-1 themselves.
-_COUNTS = ("events", "n_events", "n_at_risk", "n_unknown", "observed", "n_cases")
+_COUNTS = ("n_events", "n_at_risk", "n_unknown", "observed", "n_cases")
+# A share's numerator: published as the share and its n, as in the reports. Masking a small
+# numerator beside its share would hide nothing (events = estimate x n).
+_NUMERATORS = ("events",)
 
 
 def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -84,11 +87,15 @@ def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
     Groups are the `keys` (plus `time` for survival tables); totals over every key are
     taken as published elsewhere, so complementary suppression protects against them.
+    A share's numerator (``events``) is left out: the share and n are published (a
+    proportion built on at least k cases may be shown, DESIGN.md §5).
     """
     from analysis.disclosure import suppress
 
     if "n" not in frame.columns:
         raise UserError("--public needs a table with a count column n")
+    if "estimate" in frame.columns:
+        frame = frame.drop(c for c in _NUMERATORS if c in frame.columns)
     keys = [k for k in keys if k in frame.columns]
     cells = [*keys, *(c for c in ("time", "indicator", "measure") if c in frame.columns
                       and c not in keys)]
