@@ -33,7 +33,7 @@ _LINKED_SCHEMA = {
     "status": pl.String, "subregistry": pl.String, "cancer_registry_row": pl.Int64,
     "case_id": pl.String, "diagnosis_date": pl.Date, "registry_diagnosis_date": pl.Date,
     "report_date": pl.Date, "region": pl.String, "county": pl.String, "hospital": pl.String,
-    "year": pl.Int64, "days_apart": pl.Int64,
+    "cancer_registry_hospital": pl.String, "year": pl.Int64, "days_apart": pl.Int64,
 }
 
 
@@ -105,7 +105,8 @@ def _greedy_pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
-                     window_days: int | None = None) -> pl.DataFrame:
+                     window_days: int | None = None,
+                     subregistries: Sequence[str] | None = None) -> pl.DataFrame:
     """Link quality-registry cases to cancer-registry records, one to one.
 
     A cancer-registry record belongs to the subregistry whose ICD-10 list holds its code
@@ -123,8 +124,11 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
     cancer_registry_only, quality_registry_only), ``subregistry``, ``cancer_registry_row``
     (0-based row of the cancer-registry frame), ``case_id``, ``diagnosis_date`` (the cancer
     registry's when present), ``registry_diagnosis_date``, ``report_date``, ``region``,
-    ``county`` (the cancer registry's when present), ``hospital``, ``year`` (of
-    ``diagnosis_date``) and ``days_apart``. No person_id.
+    ``county`` (the cancer registry's when present), ``hospital`` (the quality
+    registry's), ``cancer_registry_hospital`` (when the extract has one), ``year`` (of
+    ``diagnosis_date``) and ``days_apart``. No person_id. With ``subregistries`` (those
+    whose extracts were read), the cancer registry's records of the others are left out
+    rather than counted as missing from the quality registry.
     """
     _require(cases, ["subregistry", "case_id", "person_id", "diagnosis_date", "report_date",
                      "region", "county", "hospital"], "the registry cases")
@@ -146,9 +150,13 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
                     if "birth_date" in cancer_registry.columns else pl.lit(birth)))
     cases = cases.with_columns(
         person_id=identity.canonical(cases["person_id"], scheme, reference))
+    present = list(subregistries) if subregistries is not None else dictionary.subregistry_ids()
+    cr_hospital = (pl.col("hospital") if "hospital" in cancer_registry.columns
+                   else pl.lit(None, pl.String))
     cr = (assign_subregistry(cancer_registry.with_row_index("cr_row"))
-          .filter(pl.col("subregistry").is_not_null())
-          .select("cr_row", "person_id", "subregistry", "diagnosis_date", "county", "region"))
+          .filter(pl.col("subregistry").is_in(present))
+          .select("cr_row", "person_id", "subregistry", "diagnosis_date", "county", "region",
+                  cr_hospital.alias("cancer_registry_hospital")))
     qr = cases.with_row_index("qr_row").select(
         "qr_row", "person_id", "subregistry", "case_id",
         pl.col("diagnosis_date").alias("registry_diagnosis_date"),
@@ -230,12 +238,19 @@ def coverage(linked: pl.DataFrame, by: Sequence[str] = (), level: float = 0.95,
     ``coverage_<k>m`` for each k of registry.yaml ``coverage.timeliness_months``: matched
     and reported within k calendar months of the registry's diagnosis date. With an
     ``extract_date``, the k-month measure only counts records whose k months have passed.
-    Groups: subregistry and ``by`` (region, county, hospital, year, of the cancer registry
-    except hospital, which only the quality registry knows: unmatched records have a null
-    hospital). Wilson score CI.
+    Groups: subregistry and ``by`` (region, county, hospital, year, all of the cancer
+    registry). By hospital needs the cancer registry's own hospital column: the quality
+    registry's hospital would leave every unmatched record without one and every hospital
+    at 100 %. Wilson score CI.
     """
     keys = _check_by(by)
     ref = linked.filter(pl.col("status") != QUALITY_REGISTRY_ONLY)
+    if "hospital" in keys:
+        if ref.height and ref["cancer_registry_hospital"].null_count() == ref.height:
+            raise UserError("coverage by hospital needs the cancer registry's hospital (a "
+                            "hospital column in the cancer-registry extract); the quality "
+                            "registry's would leave its unmatched records without one")
+        ref = ref.with_columns(hospital=pl.col("cancer_registry_hospital"))
     matched = pl.col("status") == BOTH
     measures = {"coverage": (matched, pl.lit(True))}
     for k in _timeliness_months():
@@ -292,11 +307,13 @@ def completeness(cases: pl.DataFrame, variables: Mapping[str, Sequence[str]],
         sub = cases.filter(pl.col("subregistry") == sid)
         if sub.is_empty() or not names:
             continue
+        # Prefixed, so that a key variable may also be a grouping (e.g. hospital).
         counts = sub.group_by(keys).agg(
             pl.len().cast(pl.Int64).alias("n"),
-            *(pl.col(v).is_not_null().sum().cast(pl.Int64).alias(v) for v in names))
+            *(pl.col(v).is_not_null().sum().cast(pl.Int64).alias(f"_{v}") for v in names))
         parts.append(counts.unpivot(index=[*keys, "n"], variable_name="variable",
-                                    value_name="events"))
+                                    value_name="events")
+                     .with_columns(pl.col("variable").str.strip_prefix("_")))
     if not parts:
         return with_wilson(pl.DataFrame(
             schema={**{k: cases.schema[k] for k in keys}, "variable": pl.String,

@@ -195,7 +195,8 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
         "person_id": pid.gather(cr_rows), "diagnosis_date": date_series("d", cr_diag[cr_rows]),
         "icd10": table["icd10"].gather(code[cr_rows]),
         "morphology": table["morphology"].gather(code[cr_rows]),
-        "county": pl.Series(county_codes).gather(c["county"][cr_rows])})
+        "county": pl.Series(county_codes).gather(c["county"][cr_rows]),
+        "hospital": pl.Series([h["code"] for h in hospitals()]).gather(hosp[cr_rows])})
     frames["population"] = population_frame(cal, county_codes, pop)
     frames["lifetable"] = lifetable_frame(lt_years, mu)
     _add_faults(rng, cfg, subs, frames, error_rate)

@@ -90,6 +90,12 @@ class RegistryData:
             raise UserError(f"{self.directory}: this analysis needs {wanted}")
         return frame
 
+    @property
+    def subregistries(self) -> list[str]:
+        """The subregistries whose extracts were read (in dictionary order)."""
+        read = {c.dataset for c in self.checks}
+        return [sid for sid in dd.subregistry_ids() if sid in read]
+
     def extract_date(self) -> date | None:
         """The latest vital-status date: the date the extract reaches."""
         if self.cases.is_empty():

@@ -14,12 +14,14 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from analysis.errors import UserError
+
 WILSON_METHOD = "Wilson score interval (Wilson 1927)"
 
 
 def _z(level: float) -> float:
     if not 0 < level < 1:
-        raise ValueError(f"confidence level must be between 0 and 1, got {level}")
+        raise UserError(f"confidence level must be between 0 and 1, got {level:g}")
     return float(stats.norm.ppf(0.5 + level / 2))
 
 

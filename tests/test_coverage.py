@@ -108,6 +108,14 @@ def test_match_statuses(linked):
     assert linked.filter(pl.col("case_id") == "near")["days_apart"].item() == 90
 
 
+def test_subregistry_without_extract_is_left_out_not_at_zero_coverage():
+    # Only the AML extract is given: the cancer registry's CML record is not "missing".
+    linked = match_registries(CASES.filter(pl.col("subregistry") == "aml"), CANCER, 90,
+                              subregistries=["aml"])
+    assert set(linked["subregistry"]) == {"aml"}
+    assert coverage(linked).filter(pl.col("measure") == "coverage")["n"].to_list() == [6]
+
+
 def test_window_from_registry_yaml():
     window = dictionary.registry()["coverage"]["match_window_days"]
     cases = cases_frame([{"subregistry": "aml", "person_id": "p", "diagnosis_date": D}])
@@ -145,11 +153,18 @@ def test_coverage_by_region_and_hospital(linked):
         (pl.col("subregistry") == "aml") & (pl.col("measure") == "coverage"))
     rows = {r["region"]: (r["events"], r["n"]) for r in by_region.iter_rows(named=True)}
     assert rows == {"syd": (4, 5), "stockholm_gotland": (0, 1)}
-    by_hospital = coverage(linked, ["hospital"]).filter(
+    # The quality registry's hospital would leave unmatched records in none.
+    with pytest.raises(UserError, match="needs the cancer registry's hospital"):
+        coverage(linked, ["hospital"])
+    # With the cancer registry's hospital: H1 holds p1, p2, p5 (all matched), H2 p3, p4, p7
+    # (p4 matched).
+    hospital = {"p1": "H1", "p2": "H1", "p5": "H1", "p3": "H2", "p4": "H2", "p7": "H2"}
+    cancer = CANCER.with_columns(hospital=pl.col("person_id").replace_strict(
+        hospital, default=None))
+    by_hospital = coverage(match_registries(CASES, cancer, 90), ["hospital"]).filter(
         (pl.col("subregistry") == "aml") & (pl.col("measure") == "coverage"))
     rows = {r["hospital"]: (r["events"], r["n"]) for r in by_hospital.iter_rows(named=True)}
-    # Unmatched cancer-registry records have no hospital: they form the null group.
-    assert rows == {"H1": (4, 4), None: (0, 2)}
+    assert rows == {"H1": (3, 3), "H2": (1, 3)}
     with pytest.raises(UserError, match="cannot group by"):
         coverage(linked, ["person_id"])
 

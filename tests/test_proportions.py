@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from analysis.errors import UserError
 from analysis.proportions import (
     WILSON_METHOD,
     binomial_limit,
@@ -58,7 +59,7 @@ def test_wilson_edges():
 def test_wilson_other_level():
     z99 = stats.norm.ppf(0.995)
     assert wilson_interval(7, 10, level=0.99) == pytest.approx(wilson_closed_form(7, 10, z99))
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError):
         wilson_interval(7, 10, level=95)
 
 

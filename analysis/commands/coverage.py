@@ -64,7 +64,7 @@ def coverage(
     extract = parse_date(extract_date, "--extract-date") or loaded.extract_date()
     if measure in ("coverage", "discrepancies"):
         cancer = loaded.require("cancer_registry")
-        linked = cov.match_registries(cases, cancer, window_days)
+        linked = cov.match_registries(cases, cancer, window_days, loaded.subregistries)
         if subregistry:
             linked = linked.filter(pl.col("subregistry").is_in(subregistry))
         linked = in_years(linked, years)

@@ -38,7 +38,16 @@ def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[s
         if unknown:
             raise UserError(f"unknown indicator(s) {', '.join(unknown)} "
                             f"(known: {', '.join(known)})")
-        return [known[i] for i in ids]
+        chosen = [known[i] for i in ids]
+        if subregistry and not any(set(i.subregistries) & set(subregistry) for i in chosen):
+            raise UserError(f"indicator(s) {', '.join(ids)} are not reported for "
+                            f"{', '.join(subregistry)}")
+        return chosen
+    units = sorted({u for ind in all_indicators for u in ind.units} | {"year"})
+    unknown = [k for k in keys if k not in units]
+    if unknown:
+        raise UserError(f"--by {', '.join(unknown)}: indicators are reported by "
+                        f"{', '.join(units)}")
     return [ind for ind in all_indicators
             if (not subregistry or set(ind.subregistries) & set(subregistry))
             and all(k in (*ind.units, "year") for k in keys)
@@ -84,7 +93,9 @@ def indicators(
                      loaded.cancer_registry is not None)
     linked = None
     if any(ind.kind == "coverage" for ind in chosen):
-        linked = in_years(match_registries(cases, loaded.require("cancer_registry")), years)
+        cancer = loaded.require("cancer_registry")
+        linked = in_years(match_registries(cases, cancer, subregistries=loaded.subregistries),
+                          years)
     extract = parse_date(extract_date, "--extract-date") or loaded.extract_date()
     frame = compute_indicators(chosen, in_years(cases, years), keys, linked, extract)
     if subregistry:
@@ -92,11 +103,14 @@ def indicators(
     if funnel:
         if keys != ["hospital"]:
             raise UserError("--funnel needs --by hospital")
-        frame = pl.concat(
-            [funnel_limits(part, "hospital").select(
-                pl.lit(ind).alias("indicator"), pl.lit(sid).alias("subregistry"), pl.all())
-             for (ind, sid), part in frame.group_by("indicator", "subregistry",
-                                                    maintain_order=True)])
+        parts = [funnel_limits(part, "hospital").select(
+                     pl.lit(ind).alias("indicator"), pl.lit(sid).alias("subregistry"), pl.all())
+                 for (ind, sid), part in frame.group_by("indicator", "subregistry",
+                                                        maintain_order=True)
+                 if part["n"].sum() > 0]
+        if not parts:
+            raise UserError("--funnel: no hospital has cases for these indicators and years")
+        frame = pl.concat(parts)
     names = pl.DataFrame({"indicator": [i.id for i in chosen],
                           "name": [i.name(lang) for i in chosen]})
     frame = frame.join(names, on="indicator", how="left", maintain_order="left")

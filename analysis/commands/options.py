@@ -47,8 +47,8 @@ def load(data: Path | None, subregistry: list[str] | None = None):  # noqa: ANN2
 
 
 def split_list(text: str | None) -> list[str]:
-    """``"region, sex"`` as ``["region", "sex"]``; empty for None."""
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
+    """``"region, sex"`` as ``["region", "sex"]`` (a repeated name once); empty for None."""
+    return list(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
 
 
 def year_span(text: str | None) -> tuple[int, int] | None:
@@ -97,8 +97,8 @@ def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     if "estimate" in frame.columns:
         frame = frame.drop(c for c in _NUMERATORS if c in frame.columns)
     keys = [k for k in keys if k in frame.columns]
-    cells = [*keys, *(c for c in ("time", "indicator", "measure") if c in frame.columns
-                      and c not in keys)]
+    cells = [*keys, *(c for c in ("time", "indicator", "measure", "variable")
+                      if c in frame.columns and c not in keys)]
     counts = {c: c for c in _COUNTS if c in frame.columns}
     estimates = {c: "n" for c, t in frame.schema.items()
                  if t.is_numeric() and c not in {*cells, "n", *counts, *_NOT_CASE_BASED}}

@@ -299,7 +299,8 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                         years=(first, last), adjust=["age_group", "sex"]))
 
     indicator_list = indicators.load_indicators()
-    linked = (coverage.match_registries(cases, data.cancer_registry)
+    linked = (coverage.match_registries(cases, data.cancer_registry,
+                                        subregistries=data.subregistries)
               if data.cancer_registry is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
     recent = cases.filter(pl.col("year").is_between(last - 1, last))
