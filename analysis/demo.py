@@ -70,9 +70,9 @@ DEFAULT_YEARS = "2000-2025"
 
 def parse_years(text: str) -> tuple[int, int]:
     """``"2000-2025"`` or ``"2020"`` as (first, last) year of diagnosis."""
-    first, _, last = text.strip().partition("-")
+    first, dash, last = text.strip().partition("-")
     try:
-        lo, hi = int(first), int(last or first)
+        lo, hi = int(first), int(last if dash else first)
     except ValueError:
         raise UserError(f"--years '{text}': expected YEAR or FIRST-LAST, e.g. 2000-2025") \
             from None

@@ -210,6 +210,15 @@ def _fields(name: str) -> list[Field]:
     return out
 
 
+def primary_key(dataset: str) -> list[str]:
+    """The columns that identify a row of a dataset (Table Schema ``primaryKey``), if the
+    dictionary declares them (e.g. population: year, county, sex, age)."""
+    if dataset not in {"cancer_registry", "population", "lifetable"}:
+        return []
+    key = load(f"variables/{dataset}.yaml").get("primaryKey", [])
+    return [key] if isinstance(key, str) else list(key)
+
+
 def fields(dataset: str) -> list[Field]:
     """The variables of a dataset: a subregistry id (core + its own variables), or
     ``cancer_registry``, ``population`` or ``lifetable``."""

@@ -122,17 +122,21 @@ def identity_scheme(directory: Path) -> str:
     return dd.registry().get("identity_scheme", "pseudonym")
 
 
-def _canonical_names(raw: pl.DataFrame) -> pl.DataFrame:
-    """Rename columns found under an alias of registry.yaml `column_aliases`."""
+def _canonical_names(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Rename columns found under an alias of registry.yaml `column_aliases`; two columns
+    for one variable (e.g. kön and sex) are an error, not a guess."""
     aliases = dd.registry().get("column_aliases", {})
-    renames = {c: aliases[c] for c in raw.columns
-               if c in aliases and aliases[c] not in raw.columns}
-    return raw.rename(renames)
+    canonical = [aliases.get(c, c) for c in raw.columns]
+    for name in dict.fromkeys(n for n in canonical if canonical.count(n) > 1):
+        both = [c for c, n in zip(raw.columns, canonical, strict=True) if n == name]
+        raise UserError(f"{path}: columns {' and '.join(both)} both hold {name} "
+                        "(rule duplicate_column)")
+    return raw.rename(dict(zip(raw.columns, canonical, strict=True)))
 
 
 def _check_file(path: Path, dataset: str, raw: pl.DataFrame | None = None,
                 digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
-    raw = _canonical_names(read_table(path) if raw is None else raw)
+    raw = _canonical_names(read_table(path) if raw is None else raw, path)
     checked = check(raw, dataset, str(path), identity_scheme(path.parent))
     accepted = checked.accepted()
     rejected = checked.rejected()

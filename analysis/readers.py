@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
@@ -106,7 +107,13 @@ def read_table(path: Path) -> pl.DataFrame:
         raise UserError(f"{path}: cannot be read as {suffix.lstrip('.')} ({first})") from None
     if frame.width == 0:
         raise UserError(f"{path}: the file has no columns")
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    # polars renames a repeated CSV header to <name>_duplicated_<k>.
+    names = [re.sub(r"_duplicated_\d+$", "", c).strip().lower() for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UserError(f"{path}: column(s) {', '.join(repeated)} appear more than once in "
+                        "the header (rule duplicate_column)")
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     return frame.with_columns(
         pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
     )

@@ -15,7 +15,8 @@ Rules, by the name used in every message and summary:
   minimum, maximum   a number outside its range
   code_list          an ICD-10 / morphology code outside the subregistry's list, or an
                      unknown county
-  unique             a case_id seen earlier in the file
+  unique             a case_id seen earlier in the file, or a row repeating an earlier
+                     row's primary key (e.g. the same population stratum twice)
   identity           a personal identity number with a wrong check digit or date
   identity_mismatch  birth_date or sex differs from what the identity number encodes
   date_order         birth <= diagnosis <= treatment start <= death <= vital status date
@@ -25,6 +26,7 @@ Rules, by the name used in every message and summary:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -88,8 +90,8 @@ def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | Non
     return pl.col(f.name).is_in(pl.Series(valid, dtype=pl.String).implode())
 
 
-def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame,
-                 scheme: str) -> list[tuple[pl.Expr, str, str]]:
+def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame, scheme: str,
+                 reference: date | None) -> list[tuple[pl.Expr, str, str]]:
     """(failure mask, rule, message) for one field; masks see raw strings as `name`
     and the parsed value as `name__typed`."""
     c = f.constraints
@@ -123,7 +125,7 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame,
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and scheme != "pseudonym":
         from analysis.identity import parse
-        decoded = parse(raw.get_column(f.name).fill_null(""), scheme)
+        decoded = parse(raw.get_column(f.name).fill_null(""), scheme, reference)
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {scheme}"))
         # The number encodes birth date and legal sex: the extract's columns must agree.
@@ -137,6 +139,11 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame,
 
 def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str, str]]:
     """Rules across fields: (failure mask, rule, message, column named in the failure)."""
+    key = dd.primary_key(dataset)
+    if key:
+        row_key = pl.struct([pl.col(f"{k}__typed") for k in key])
+        return [(row_key.is_duplicated() & ~row_key.is_first_distinct(), "unique",
+                 f"{', '.join(key)} repeat an earlier row", key[-1])]
     if dataset not in dd.subregistry_ids():
         return []
     d = {n: pl.col(f"{n}__typed") for n in names}
@@ -191,8 +198,13 @@ def check(raw: pl.DataFrame, dataset: str, file: str,
     identity_cols = {f.name for f in flds if f.identity}
     case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
 
+    # The extract's own latest date resolves the century of ten-digit identity numbers, so
+    # that the result does not depend on the day the check runs.
+    dates = [f"{c}__typed" for c in ("vital_status_date", "diagnosis_date")
+             if c in raw.columns]
+    reference = work.select(pl.max_horizontal(pl.col(dates).max())).item() if dates else None
     checks = [(mask, rule, msg, f.name) for f in flds
-              for mask, rule, msg in _field_rules(f, dataset, raw, scheme)]
+              for mask, rule, msg in _field_rules(f, dataset, raw, scheme, reference)]
     checks += _cross_rules(dataset, {f.name for f in flds})
     lazy = work.lazy()
     # Lazy, so that each check reads only the columns it needs, and all run in parallel.

@@ -170,6 +170,10 @@ def test_combined_file_with_unknown_subregistry(tmp_path):
      "missing required column(s) person_id"),
     (lambda d: (d / "aml.xlsx").write_text("not excel"), "cannot be read as xlsx"),
     (lambda d: (d / "notes.csv").write_text("a\n1\n"), "no registry extract found"),
+    (lambda d: (d / "aml.csv").write_text("case_id,sex,sex\nA1,1,2\n"),
+     "column(s) sex appear more than once"),
+    (lambda d: (d / "aml.csv").write_text("case_id,kön,sex\nA1,1,2\n"),
+     "columns kön and sex both hold sex"),
 ])
 def test_unusable_files_give_one_clear_error(tmp_path, setup, message):
     setup(tmp_path)
@@ -196,6 +200,18 @@ def test_missing_folder_and_unknown_subregistry(tmp_path):
     write(tmp_path, [good()])
     with pytest.raises(Exception, match="unknown subregistry 'xyz'"):
         load_data(tmp_path, ["xyz"])
+
+
+def test_a_repeated_population_stratum_is_rejected(tmp_path):
+    # The second row would count the stratum's person-years twice.
+    write(tmp_path, [good()])
+    (tmp_path / "population.csv").write_text(
+        "year,county,sex,age,population\n2020,12,1,70,100\n2020,12,2,70,90\n"
+        "2020,12,1,70,100\n")
+    data = load_data(tmp_path)
+    fails = data.failures().filter(pl.col("dataset") == "population")
+    assert fails.select("row", "rule", "column").rows() == [(4, "unique", "age")]
+    assert data.population.height == 2
 
 
 def test_lifetable_qx_becomes_hazard(tmp_path):

@@ -40,9 +40,9 @@ def _times(text: str | None) -> list[float] | None:
 def _period(text: str | None) -> tuple[date, date] | None:
     if not text:
         return None
-    first, _, last = text.partition("-")
+    first, dash, last = text.partition("-")
     try:
-        start, end = int(first), int(last or first)
+        start, end = int(first), int(last if dash else first)
     except ValueError:
         raise UserError(f"--period '{text}': write a year range, e.g. 2021-2025") from None
     if not 1900 <= start <= end <= 2100:
