@@ -13,8 +13,11 @@ Schemes (named by ``identity_scheme`` in data_dictionary/registry.yaml):
 ``fodselsnummer`` (Norway; Skatteetaten / Folkeregisteret)
     ``DDMMYYIIIKK`` (11 digits). ``K1`` and ``K2`` are mod-11 check digits with weights
     3 7 6 1 8 9 4 5 2 and 5 4 3 2 7 6 5 4 3 2; a remainder giving 10 makes the number
-    invalid. D-numbers carry the day plus 40. The century follows from the individual
-    number ``III`` and the year; the third individual digit is odd for men, even for women.
+    invalid. D-numbers carry the day plus 40, H-numbers (assigned by the health services)
+    the month plus 40. The century follows from the individual number ``III`` and the
+    year; the third individual digit is odd for men, even for women.
+
+In both schemes a birth date after the reference date (default today) is invalid.
 
 ``pseudonym``
     Any non-empty string; it encodes nothing.
@@ -103,6 +106,7 @@ def _personnummer(frame: pl.DataFrame, reference: dt.date) -> pl.DataFrame:
         & ~(pl.col("century").is_not_null() & (pl.col("sep") == "+"))
         & (pl.col("serial") != "000")
         & pl.col("birth_date").is_not_null()
+        & (pl.col("birth_date") <= pl.lit(reference))
         & pl.col("luhn")
     ).fill_null(False)
     sex = pl.when(_digit(pl.col("serial"), 2) % 2 == 1).then(1).otherwise(2)
@@ -118,7 +122,7 @@ def _mod11(digits: list[pl.Expr], weights: tuple[int, ...]) -> pl.Expr:
     return pl.when(k == 10).then(None).otherwise(k)
 
 
-def _fodselsnummer(frame: pl.DataFrame) -> pl.DataFrame:
+def _fodselsnummer(frame: pl.DataFrame, reference: dt.date) -> pl.DataFrame:
     parts = ("dd", "mm", "yy", "ind", "k1", "k2")
     g = frame.select(pl.col("pid").str.extract_groups(_NO).struct.rename_fields(list(parts))) \
         .unnest("pid")
@@ -130,8 +134,9 @@ def _fodselsnummer(frame: pl.DataFrame) -> pl.DataFrame:
     g = g.with_columns(
         c1=_mod11(digits, (3, 7, 6, 1, 8, 9, 4, 5, 2)),
         c2=_mod11([*digits, pl.col("k1")], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)),
-        # D-number: day + 40.
+        # D-number: day + 40; H-number: month + 40.
         day=pl.when(pl.col("dd") > 40).then(pl.col("dd") - 40).otherwise("dd"),
+        month=pl.when(pl.col("mm") > 40).then(pl.col("mm") - 40).otherwise("mm"),
     )
     yy, ind = pl.col("yy"), pl.col("ind")
     # Century from the individual number (Folkeregisteret's allocation table).
@@ -142,8 +147,10 @@ def _fodselsnummer(frame: pl.DataFrame) -> pl.DataFrame:
         .when((ind >= 900) & (yy >= 40)).then(1900 + yy)
         .otherwise(None)
     )
-    g = g.with_columns(birth_date=_date(year, pl.col("mm"), pl.col("day")))
-    valid = (pl.col("birth_date").is_not_null() & (pl.col("c1") == pl.col("k1"))
+    g = g.with_columns(birth_date=_date(year, pl.col("month"), pl.col("day")))
+    valid = (pl.col("birth_date").is_not_null()
+             & (pl.col("birth_date") <= pl.lit(reference))
+             & (pl.col("c1") == pl.col("k1"))
              & (pl.col("c2") == pl.col("k2"))).fill_null(False)
     sex = pl.when(ind % 2 == 1).then(1).otherwise(2)
     return g.select(valid.alias("valid"), "birth_date", sex.alias("sex"), "canonical")
@@ -157,8 +164,9 @@ def parse(series: pl.Series, scheme: str, reference: dt.date | None = None) -> p
     invalid or the scheme encodes nothing (``pseudonym``). ``canonical`` is one spelling
     per identity, so that files writing it differently still link: twelve digits without
     separator for a personnummer, eleven digits for a fødselsnummer, and otherwise the
-    value without surrounding blanks. ``reference`` (default today) resolves the century of the
-    ten-digit personnummer; use the extract date for reproducible results.
+    value without surrounding blanks. ``reference`` (default today) resolves the century of
+    the ten-digit personnummer, and a birth date after it is invalid; use the extract date
+    for reproducible results.
     """
     _check_scheme(scheme)
     frame = pl.DataFrame({"pid": series.cast(pl.String).str.strip_chars()})
@@ -169,7 +177,7 @@ def parse(series: pl.Series, scheme: str, reference: dt.date | None = None) -> p
     elif scheme == "personnummer":
         out = _personnummer(frame, reference or dt.date.today())
     else:
-        out = _fodselsnummer(frame)
+        out = _fodselsnummer(frame, reference or dt.date.today())
     return out.select(
         "valid",
         pl.when("valid").then("birth_date").alias("birth_date"),

@@ -82,6 +82,9 @@ def test_invalid_personnummer(pid: str) -> None:
     ("41019012474", D(1990, 1, 1), 2),
     ("01019012561", D(1990, 1, 1), 1),
     ("01011050081", D(2010, 1, 1), 2),
+    # H-number, month 41 = 1: K1 0+7+24+1+56+0+4+10+6 = 108, mod 11 = 9 -> 2;
+    # K2 0+4+12+2+49+0+5+8+9+2*2 = 93, mod 11 = 5 -> 6; individual 123, odd -> man
+    ("01417012326", D(1970, 1, 1), 1),
 ])
 def test_valid_fodselsnummer(pid: str, birth: dt.date, sex: int) -> None:
     assert is_valid(pid, "fodselsnummer")
@@ -98,6 +101,14 @@ def test_valid_fodselsnummer(pid: str, birth: dt.date, sex: int) -> None:
 ])
 def test_invalid_fodselsnummer(pid: str) -> None:
     assert not is_valid(pid, "fodselsnummer")
+
+
+def test_a_birth_date_after_the_reference_date_is_invalid() -> None:
+    # 01.01.39 with individual 800 is 2039 (Folkeregisteret's table): not yet born.
+    assert not is_valid("01013980094", "fodselsnummer", D(2026, 12, 1))
+    assert is_valid("01013980094", "fodselsnummer", D(2039, 1, 1))
+    assert not is_valid("20391212-1211", "personnummer", D(2026, 12, 1))
+    assert is_valid("20391212-1211", "personnummer", D(2040, 1, 1))
 
 
 def test_fodselsnummer_century_table() -> None:
