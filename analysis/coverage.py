@@ -17,6 +17,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from scipy.optimize import linear_sum_assignment
 
 from analysis import dictionary, identity
 from analysis.errors import UserError
@@ -77,31 +78,40 @@ def assign_subregistry(cancer_registry: pl.DataFrame) -> pl.DataFrame:
             .drop("min_age"))
 
 
-def _greedy_pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One-to-one pairs from candidate pairs, closest dates first.
+def _pairs(candidates: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-to-one pairs from candidate pairs: as many as possible, and among those the
+    smallest total of days apart (an assignment problem, solved per person and
+    subregistry with scipy's linear_sum_assignment; Crouse 2016).
 
-    Candidates sorted by (days apart, cancer-registry row, registry row) are taken in turn
-    unless either record is already used; ties resolve by input order, so the result is
-    deterministic.
+    Greedy closest-first matching is not enough: with cancer-registry records on day 0
+    and day 20 and registrations on day 10 and day -75 (window 90), the closest pair
+    (0, 10) would leave day 20 and day -75 unmatched, while (0, -75) and (20, 10) match
+    both.
     """
     # A pair whose two records have no other candidate cannot conflict: keep it directly
-    # and run the loop over the rest only (fast at registry scale).
+    # and solve the rest only (few, at registry scale).
     alone = ((pl.len().over("cr_row") == 1) & (pl.len().over("qr_row") == 1)).alias("alone")
     candidates = candidates.with_columns(alone)
     single = candidates.filter("alone")
-    ordered = candidates.filter(~pl.col("alone")).sort("days_apart", "cr_row", "qr_row")
-    cr, qr, days = (ordered[c].to_numpy() for c in ("cr_row", "qr_row", "days_apart"))
-    used_cr: set[int] = set()
-    used_qr: set[int] = set()
-    keep = np.zeros(len(cr), dtype=bool)
-    for i in range(len(cr)):
-        if cr[i] not in used_cr and qr[i] not in used_qr:
-            used_cr.add(cr[i])
-            used_qr.add(qr[i])
-            keep[i] = True
-    return (np.concatenate([single["cr_row"].to_numpy(), cr[keep]]),
-            np.concatenate([single["qr_row"].to_numpy(), qr[keep]]),
-            np.concatenate([single["days_apart"].to_numpy(), days[keep]]))
+    rest = candidates.filter(~pl.col("alone")).sort("person_id", "subregistry", "cr_row",
+                                                    "qr_row")
+    cr_out, qr_out, days_out = [], [], []
+    for part in rest.partition_by("person_id", "subregistry", maintain_order=True):
+        cr_ids, cr_at = np.unique(part["cr_row"].to_numpy(), return_inverse=True)
+        qr_ids, qr_at = np.unique(part["qr_row"].to_numpy(), return_inverse=True)
+        days = part["days_apart"].to_numpy()
+        # Each pair saves more than any total of days, so the count comes first.
+        big = float(days.sum() + 1)
+        cost = np.zeros((len(cr_ids), len(qr_ids)))
+        cost[cr_at, qr_at] = days - big
+        rows, cols = linear_sum_assignment(cost)
+        taken = cost[rows, cols] < 0
+        cr_out.append(cr_ids[rows[taken]])
+        qr_out.append(qr_ids[cols[taken]])
+        days_out.append((cost[rows[taken], cols[taken]] + big).round().astype(np.int64))
+    return (np.concatenate([single["cr_row"].to_numpy(), *cr_out]),
+            np.concatenate([single["qr_row"].to_numpy(), *qr_out]),
+            np.concatenate([single["days_apart"].to_numpy(), *days_out]))
 
 
 def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
@@ -116,9 +126,10 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
     registry.yaml), so ``19501214-1234`` and ``195012141234`` link. It matches a case of
     the same person and
     subregistry whose diagnosis date differs by at most ``window_days`` (default:
-    registry.yaml ``coverage.match_window_days``). Each record is used at most once,
-    closest dates first: a second registration of one tumour stays unmatched, and a person
-    with diagnoses in two subregistries is matched in each.
+    registry.yaml ``coverage.match_window_days``). Each record is used at most once, with
+    as many pairs as possible and the closest dates among them (:func:`_pairs`): a second
+    registration of one tumour stays unmatched, and a person with diagnoses in two
+    subregistries is matched in each.
 
     Returns one row per record of either source with ``status`` (both,
     cancer_registry_only, quality_registry_only), ``subregistry``, ``cancer_registry_row``
@@ -171,7 +182,7 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
                       .dt.total_days().abs())
         .filter(pl.col("days_apart") <= window_days)
     )
-    cr_idx, qr_idx, days = _greedy_pairs(candidates)
+    cr_idx, qr_idx, days = _pairs(candidates)
     pairs = pl.DataFrame({"cr_row": cr_idx, "qr_row": qr_idx, "days_apart": days},
                          schema={"cr_row": pl.UInt32, "qr_row": pl.UInt32,
                                  "days_apart": pl.Int64})

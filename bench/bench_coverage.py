@@ -33,6 +33,8 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
     dx = rng.integers(date(2000, 1, 1).toordinal(), date(2025, 1, 1).toordinal(), n)
     epoch = date(1970, 1, 1).toordinal()
     person = np.array([f"P{i:09d}" for i in range(n)])
+    hospital = np.array([f"H{c:02d}{h}" for c, h in zip(county_idx, rng.integers(0, 4, n),
+                                                         strict=True)])
     cr = pl.DataFrame({
         "person_id": person,
         "diagnosis_date": pl.Series(dx - epoch, dtype=pl.Int32).cast(pl.Date),
@@ -40,6 +42,7 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
         "morphology": pl.Series([None] * n, dtype=pl.String),
         "county": counties["county"].gather(county_idx),
         "region": counties["region"].gather(county_idx),
+        "hospital": hospital,
     })
     keep = rng.random(n) > 0.05
     dup = keep & (rng.random(n) < 0.02)
@@ -60,8 +63,7 @@ def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
                                           dtype=pl.Int32).cast(pl.Date),
         "county": counties["county"].gather(county_idx[rows]),
         "region": counties["region"].gather(county_idx[rows]),
-        "hospital": [f"H{c:02d}{h}" for c, h in zip(county_idx[rows], rng.integers(0, 4, m),
-                                                    strict=True)],
+        "hospital": hospital[rows],
         "age": rng.integers(18, 95, m),
         "year": (qdx - date(2000, 1, 1).toordinal()) // 366 + 2000,
     })

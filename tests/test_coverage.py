@@ -116,6 +116,25 @@ def test_subregistry_without_extract_is_left_out_not_at_zero_coverage():
     assert coverage(linked).filter(pl.col("measure") == "coverage")["n"].to_list() == [6]
 
 
+def test_matching_finds_the_most_pairs_not_the_closest_first():
+    # Cancer registry on day 0 and day 20, registrations on day 10 and day -75: closest
+    # first would pair (0, 10) and strand the others; (0, -75) and (20, 10) match both.
+    day = date.fromordinal
+    cases = cases_frame([
+        {"subregistry": "aml", "case_id": "r10", "person_id": "p", "diagnosis_date":
+         day(D.toordinal() + 10)},
+        {"subregistry": "aml", "case_id": "r-75", "person_id": "p", "diagnosis_date":
+         day(D.toordinal() - 75)}])
+    cancer = cancer_frame([
+        {"person_id": "p", "diagnosis_date": D, "icd10": "C92.0"},
+        {"person_id": "p", "diagnosis_date": day(D.toordinal() + 20), "icd10": "C92.0"}])
+    linked = match_registries(cases, cancer, 90)
+    pairs = {r["case_id"]: (r["cancer_registry_row"], r["days_apart"])
+             for r in linked.iter_rows(named=True)}
+    assert pairs == {"r-75": (0, 75), "r10": (1, 10)}
+    assert set(linked["status"]) == {BOTH}
+
+
 def test_window_from_registry_yaml():
     window = dictionary.registry()["coverage"]["match_window_days"]
     cases = cases_frame([{"subregistry": "aml", "person_id": "p", "diagnosis_date": D}])
