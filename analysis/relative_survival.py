@@ -418,7 +418,9 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
     it (Corazziari, Quinn & Capocaccia 2004).
 
     Cases outside the standard's age range (e.g. under 15 for ICSS) are not used; their
-    number is in ``n_outside_standard``. A group gets no estimate when it has fewer
+    number is in ``n_outside_standard``. ``smallest_age_group`` is the number of cases in
+    the group's smallest age group of the standard: with few there, that age group's
+    estimate, and so the weighted one, is unstable. A group gets no estimate when it has fewer
     than `min_cases` cases or when an age group has no estimate at that time.
     """
     cfg = settings()
@@ -451,6 +453,7 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
         pl.col("n").fill_null(0).sum().alias("n"),
         pl.col("n_at_risk").fill_null(0).sum().alias("n_at_risk"),
         pl.col("n_events").fill_null(0).sum().alias("n_events"),
+        pl.col("n").fill_null(0).min().alias("smallest_age_group"),
         (pl.col("weight") * pl.col("estimate")).sum().alias("estimate"),
         ((pl.col("weight") * pl.col("se")) ** 2).sum().sqrt().alias("se"),
         missing_group.drop_nulls().str.join(", ").alias("_missing"))
@@ -469,6 +472,7 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
     name = dd.load("survival.yaml")["standards"][standard]["name"]
     return out.select(
         *by, "time", "n", pl.col("n_outside").fill_null(0).cast(pl.Int64)
-        .alias("n_outside_standard"), "n_at_risk", "n_events", "estimate", "se", "lower",
+        .alias("n_outside_standard"), "smallest_age_group", "n_at_risk", "n_events",
+        "estimate", "se", "lower",
         "upper", pl.lit(f"{METHODS[method]}, age-standardised ({name}), {conf_type} 95% CI")
         .alias("method"), "reason").fill_nan(None)

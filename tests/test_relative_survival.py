@@ -210,9 +210,11 @@ def test_age_standardisation_weights() -> None:
         assert out["estimate"][k] == pytest.approx(est, rel=1e-12)
         assert out["se"][k] == pytest.approx(se, rel=1e-12)
     assert out["n"][0] == 1500 and out["n_outside_standard"][0] == 5
+    assert out["smallest_age_group"][0] == 300
     # An empty age group leaves no standardised estimate, and says which.
     gap = age_standardised(pl.concat(groups[1:]), lt, "icss1", times=[1]).row(0, named=True)
     assert gap["estimate"] is None and gap["reason"] == "no estimate in age group(s) 15-44"
+    assert gap["smallest_age_group"] == 0
 
 
 def test_min_cases_zero_events_and_grid() -> None:

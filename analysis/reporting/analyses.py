@@ -146,20 +146,6 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
 
 
-def _smallest_age_group(data: pl.DataFrame, standard: str, by: list[str]) -> pl.DataFrame:
-    """Per group: the number of cases in its smallest age group of the standard."""
-    weights = rs.standard_weights(standard)
-    label = pl.lit(None, pl.String)
-    for g in weights.iter_rows(named=True):
-        label = pl.when(pl.col("age").is_between(g["age_min"], g["age_max"])).then(
-            pl.lit(g["age_group"])).otherwise(label)
-    counts = data.with_columns(label.alias("_std_group")).group_by([*by, "_std_group"]).len()
-    cells = data.select(by).unique().join(
-        weights.select(pl.col("age_group").alias("_std_group")), how="cross")
-    return (cells.join(counts, on=[*by, "_std_group"], how="left")
-            .group_by(by).agg(pl.col("len").fill_null(0).min().alias("smallest_age_group")))
-
-
 def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
                   cfg: ReportSettings) -> pl.DataFrame:
     """Age-standardised net survival (Pohar Perme, the subregistry's ICSS weights) at
@@ -169,8 +155,7 @@ def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: lis
     standard = rs.standard_for(sid)
     keys = [*by, "time"]
     cols = ["n", "estimate", "lower", "upper", "reason", "method"]
-    stdz = (rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
-            .join(_smallest_age_group(data, standard, by), on=by, how="left"))
+    stdz = rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
     small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
     fallback = (((pl.col("smallest_age_group") < cfg.min_age_group_cases)
                  | pl.col("estimate").is_null()) & ~small).any().over(by)
