@@ -25,8 +25,10 @@ Secondary (complementary) suppression
 
     then every masked count is checked against the whole system of margin equations: a
     cell whose value is fixed by the visible cells (its unit vector lies in the row space
-    of the equations restricted to the masked cells) gets a further complement, and the
-    procedure repeats until stable. This is the classical cell-suppression heuristic (Cox,
+    of the equations restricted to the masked cells), or a pair of masked cells whose
+    joint count is fixed at 1..k-1, gets a further complement, and the procedure repeats
+    until stable. Counts are not negative: masked cells that a shown margin fixes at 0
+    count as known. This is the classical cell-suppression heuristic (Cox,
     1980, "Properties of the sensitive-cell suppression problem"; Hundepool et al. 2012,
     "Statistical Disclosure Control", ch. 4) with an exact linear audit instead of a
     group-wise one. It protects against exact derivation by subtraction, not against the
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -247,14 +250,19 @@ def _components(table: _Table, hidden: list[int]) -> list[tuple[list[int], list[
     return list(comps.values())
 
 
-def _derivable(table: _Table, masked: list[bool]) -> list[list[int]]:
+def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
     """Masked cells whose value the margin equations fix, given the visible cells, per
-    linked set of masked cells.
+    linked set of masked cells, and one cell of each pair whose joint count the equations
+    fix at 1..k-1.
 
-    Cell j is fixed iff every solution of the homogeneous system A x = 0 on the masked
-    cells has x_j = 0, i.e. position j vanishes in a basis of the null space of A,
-    computed as the eigenvectors of A'A with eigenvalue 0.
+    A combination c of masked cells is fixed iff c is orthogonal to the null space of the
+    homogeneous system A x = 0 on the masked cells (a basis: the eigenvectors of A'A with
+    eigenvalue 0): cell j iff position j vanishes in every basis vector, the pair a + b
+    iff positions a and b are opposite. Counts are not negative, so masked members of a
+    shown margin that the visible members already add up to are all 0 and known: they
+    count as visible here (e.g. a column whose margin is 0).
     """
+    masked = _known_zeros_visible(table, masked)
     hidden = [i for i, m in enumerate(masked) if m]
     out = []
     for cells, eqs in _components(table, hidden):
@@ -266,9 +274,30 @@ def _derivable(table: _Table, masked: list[bool]) -> list[list[int]]:
         values, vectors = np.linalg.eigh(a.T @ a)
         null = vectors[:, values < 1e-9 * max(1.0, values[-1])]
         fixed = np.all(np.abs(null) < 1e-7, axis=1)
-        if fixed.any():
-            out.append([cells[c] for c in np.flatnonzero(fixed)])
+        small = [c for c in np.flatnonzero(~fixed) if table.values[cells[c]] < k]
+        pairs = [x for x, y in combinations(small, 2)
+                 if 0 < table.values[cells[x]] + table.values[cells[y]] < k
+                 and np.all(np.abs(null[x] + null[y]) < 1e-7)]
+        if fixed.any() or pairs:
+            out.append([cells[c] for c in (*np.flatnonzero(fixed), *pairs)])
     return out
+
+
+def _known_zeros_visible(table: _Table, masked: list[bool]) -> list[bool]:
+    """The masking with every cell unmasked whose value non-negativity fixes at 0."""
+    masked = list(masked)
+    changed = True
+    while changed:
+        changed = False
+        for parent, members in table.groups:
+            hidden = [i for i in members if masked[i]]
+            if (hidden and not masked[parent]
+                    and table.values[parent] == sum(table.values[i] for i in members
+                                                    if not masked[i])):
+                for i in hidden:
+                    masked[i] = False
+                changed = True
+    return masked
 
 
 def _secondary(table: _Table, masked: list[bool], k: int) -> None:
@@ -287,7 +316,7 @@ def _secondary(table: _Table, masked: list[bool], k: int) -> None:
                     need, need_sum = _group_needs(table, masked, g, k)
         # One complement per linked set per round: sets do not affect each other.
         picks = set()
-        for fixed in _derivable(table, masked):
+        for fixed in _derivable(table, masked, k):
             for j in fixed:
                 pick = _reach(table, masked, j)
                 if pick is not None:

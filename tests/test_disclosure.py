@@ -282,7 +282,10 @@ def tables(draw: st.DrawFn, small: bool = True) -> tuple[pl.DataFrame, list[str]
     return frame, keys, flat_eq
 
 
-def _derivable_cells(out: pl.DataFrame, keys: list[str], equations: list) -> list[tuple]:
+def _derivable_cells(out: pl.DataFrame, keys: list[str], equations: list,
+                     truth: dict | None = None) -> list[tuple]:
+    """Masked cells the margin equations fix, and (given the true counts) pairs of masked
+    cells whose joint count they fix at 1..4."""
     masked = [tuple(r[:len(keys)]) for r in out.iter_rows() if r[len(keys)] is None]
     col = {cell: j for j, cell in enumerate(masked)}
     rows = []
@@ -294,12 +297,16 @@ def _derivable_cells(out: pl.DataFrame, keys: list[str], equations: list) -> lis
         rows.append(row)
     a = np.array(rows) if rows else np.zeros((0, len(masked)))
     rank = np.linalg.matrix_rank(a) if a.size else 0
+    combos = [(cell,) for cell in col]
+    if truth is not None:
+        combos += [pair for pair in itertools.combinations(col, 2)
+                   if 0 < truth[pair[0]] + truth[pair[1]] < 5]
     found = []
-    for cell, j in col.items():
+    for combo in combos:
         e = np.zeros((1, len(masked)))
-        e[0, j] = 1
+        e[0, [col[c] for c in combo]] = 1
         if np.linalg.matrix_rank(np.vstack([a, e])) == rank:
-            found.append(cell)
+            found.append(combo[0] if len(combo) == 1 else combo)
     return found
 
 
@@ -310,14 +317,65 @@ def test_property_no_small_visible_and_nothing_derivable(table) -> None:
     out = suppress(frame, keys, margins=keys, config=K5)
     visible = out["n"].drop_nulls()
     assert not visible.is_between(1, 4).any()
-    assert _derivable_cells(out, keys, equations) == []
-    # The masked cells of every shown margin hold at least k cases between them.
     truth = dict(zip(frame.select(keys).rows(), frame["n"].to_list(), strict=True))
+    assert _derivable_cells(out, keys, equations, truth) == []
+    # The masked cells of every shown margin hold at least k cases between them.
     shown = dict(zip(out.select(keys).rows(), out["n"].to_list(), strict=True))
     for parent, members in equations:
         hidden = [truth[m] for m in members if shown[m] is None]
         if hidden and shown[parent] is not None:
             assert sum(hidden) >= 5
+
+
+def test_two_masked_cells_in_different_margins_do_not_reveal_their_joint_count() -> None:
+    # A 2 x 2 x 2 table with every margin. Suppressing the 1 and the 2 group-wise once
+    # left x(00,11,20) + x(01,10,21) = 3 fixed by the margins (found by an LP audit).
+    inner = {("00", "10", "20"): 39, ("00", "10", "21"): 38, ("00", "11", "20"): 1,
+             ("00", "11", "21"): 24, ("01", "10", "20"): 34, ("01", "10", "21"): 2,
+             ("01", "11", "20"): 36, ("01", "11", "21"): 8}
+    truth: dict[tuple, int] = {}
+    for key, v in inner.items():
+        for drop in itertools.product([False, True], repeat=3):
+            cell = tuple(None if d else x for x, d in zip(key, drop, strict=True))
+            truth[cell] = truth.get(cell, 0) + v
+    keys = ["a", "b", "c"]
+    frame = pl.DataFrame([(*c, v) for c, v in truth.items()],
+                         schema=[*[(k, pl.String) for k in keys], ("n", pl.Int64)], orient="row")
+    equations = [(cell, [cell[:i] + (x,) + cell[i + 1:] for x in levels])
+                 for cell in truth for i, levels in enumerate((("00", "01"), ("10", "11"),
+                                                               ("20", "21")))
+                 if cell[i] is None]
+    out = suppress(frame, keys, margins=keys, config=K5)
+    assert _derivable_cells(out, keys, equations, truth) == []
+
+
+def test_a_zero_margin_gives_its_masked_members_away() -> None:
+    # Column c1 adds up to 0, so masked cells in it are known to be 0 (counts are not
+    # negative) and cannot hide the 3. Check with a linear programme over non-negative
+    # counts: the visible cells and the margin equations must leave x(b, c2) a range.
+    from scipy.optimize import linprog
+    frame = pl.DataFrame({"r": ["a", "a", "b", "b", None, None, "a", "b", None],
+                          "c": ["c1", "c2", "c1", "c2", "c1", "c2", None, None, None],
+                          "n": [0, 27, 0, 3, 0, 30, 27, 3, 30]})
+    out = suppress(frame, ["r", "c"], margins=["r", "c"], config=K5)
+    cells = out.select("r", "c").rows()
+    at = {cell: j for j, cell in enumerate(cells)}
+    eqs = []
+    for r in ("a", "b", None):
+        eqs.append([(r, None), (r, "c1"), (r, "c2")])
+    for c in ("c1", "c2", None):
+        eqs.append([(None, c), ("a", c), ("b", c)])
+    a_eq = [[(1 if cell == total else -1 if cell in members else 0) for cell in cells]
+            for total, *members in eqs]
+    b_eq = [0.0] * len(eqs)
+    for cell, value in zip(cells, out["n"].to_list(), strict=True):
+        if value is not None:
+            a_eq.append([1 if c == cell else 0 for c in cells])
+            b_eq.append(float(value))
+    target = [1.0 if c == ("b", "c2") else 0.0 for c in cells]
+    low = linprog(target, A_eq=a_eq, b_eq=b_eq, bounds=(0, None)).fun
+    high = -linprog([-t for t in target], A_eq=a_eq, b_eq=b_eq, bounds=(0, None)).fun
+    assert out["n"][at[("b", "c2")]] is None and high - low > 0.5
 
 
 @settings(max_examples=60, deadline=None)
