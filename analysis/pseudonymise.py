@@ -7,6 +7,10 @@ and ``198112189876`` in another the same pseudonym, so linkage between files is 
 population and life-table files carry no identities and are copied unchanged; every
 other column and each file's format are kept.
 
+The cancer-registry extract has no birth date of its own: the identity number carries it.
+Where the scheme encodes one, a ``birth_date`` column is added from it before the number
+is replaced, so that the subregistries' minimum ages still apply to the pseudonymised copy.
+
 The key comes from a file or the environment variable ``BCR_PSEUDONYM_KEY``, is never
 written anywhere, and without it nothing is done: an unkeyed hash of a personnummer can
 be reversed by hashing all of them.
@@ -23,7 +27,7 @@ import polars as pl
 from analysis import dictionary as dd
 from analysis.erasure import JOURNAL, TMP_SUFFIX, identity_files, read_extract, write_extract
 from analysis.errors import UserError
-from analysis.identity import canonical, pseudonym, valid_mask
+from analysis.identity import canonical, parse, pseudonym, valid_mask
 from analysis.ingest import FOLDER_SETTINGS
 from analysis.readers import find_file
 
@@ -88,6 +92,13 @@ def pseudonymise_dir(source: Path, target: Path, key: bytes,
         invalid = sum(int((~valid_mask(frame[c].drop_nulls().cast(pl.String), scheme)).sum())
                       for c in ex.columns)
         distinct = pl.concat([frame[c].cast(pl.String) for c in ex.columns]).drop_nulls().n_unique()
+        if (ex.dataset == "cancer_registry" and "birth_date" not in frame.columns
+                and scheme != "pseudonym"):
+            latest = (frame["diagnosis_date"].str.to_date("%Y-%m-%d", strict=False).max()
+                      if "diagnosis_date" in frame.columns else None)
+            born = parse(frame[ex.columns[0]].cast(pl.String).fill_null(""), scheme, latest)
+            frame = frame.with_columns(born["birth_date"].dt.to_string("%Y-%m-%d")
+                                       .alias("birth_date"))
         frame = frame.with_columns(pseudonyms(frame[c], key, scheme) for c in ex.columns)
         out = target / ex.path.name
         tmp = out.with_name(out.name + TMP_SUFFIX)

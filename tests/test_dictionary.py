@@ -42,7 +42,8 @@ def test_morphology_ranges(code, ok):
 
 def test_every_subregistry_has_core_and_own_variables():
     core = {f.name for f in dd.fields("cancer_registry")}
-    assert core == {"person_id", "diagnosis_date", "icd10", "morphology", "county", "hospital"}
+    assert core == {"person_id", "diagnosis_date", "icd10", "morphology", "county", "hospital",
+                    "birth_date"}
     expected = {"aml": "eln2022_risk", "all": "ph_status", "cll": "binet_stage",
                 "cml": "bcr_abl1_is_12m", "lymphoma": "ann_arbor_stage", "myeloma": "iss",
                 "mds": "ipss_r", "mpn": "driver_mutation"}

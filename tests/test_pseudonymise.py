@@ -125,3 +125,25 @@ def test_pseudonymised_folder_validates_without_check_digits(tmp_path):
     data = load_data(tmp_path / "out")
     assert data.failures().is_empty()
     assert data.cases.get_column("person_id")[0] != pnr
+
+
+def test_cancer_registry_keeps_the_birth_date_its_identity_number_held(tmp_path):
+    # Without it, the minimum age of a subregistry (lymphoma: 18) could not be applied
+    # to the pseudonymised cancer registry.
+    from datetime import date
+
+    from conftest import make_pnr
+
+    from analysis.coverage import assign_subregistry
+    from analysis.ingest import load_data
+    from analysis.pseudonymise import pseudonymise_dir
+    source = tmp_path / "src"
+    source.mkdir()
+    adult, child = make_pnr(date(1950, 3, 14), 23, 1), make_pnr(date(2015, 6, 1), 45, 2)
+    (source / "cancer_registry.csv").write_text(
+        "person_id,diagnosis_date,icd10,morphology,county\n"
+        f"{adult},2020-05-04,C83.3,9680/3,12\n{child},2020-05-04,C83.3,9680/3,12\n")
+    pseudonymise_dir(source, tmp_path / "out", b"k" * 32)
+    cancer = load_data(tmp_path / "out").cancer_registry
+    assert cancer["birth_date"].to_list() == [date(1950, 3, 14), date(2015, 6, 1)]
+    assert assign_subregistry(cancer)["subregistry"].to_list() == ["lymphoma", None]
