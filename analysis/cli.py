@@ -56,6 +56,12 @@ for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.i
     app.command(command.__name__)(command)
 
 
+def _interrupted() -> None:
+    err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
+              "only when a run completes, so earlier outputs are unchanged",
+              highlight=False, soft_wrap=True)
+
+
 def run() -> None:
     """Entry point: a user's mistake is one red line and exit code 2, not a traceback."""
     try:
@@ -64,10 +70,13 @@ def run() -> None:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
-                  "only when a run completes, so earlier outputs are unchanged",
-                  highlight=False, soft_wrap=True)
+        _interrupted()
         sys.exit(130)
+    except SystemExit as exc:
+        # typer turns Ctrl-C inside a command into a silent exit 130.
+        if exc.code == 130:
+            _interrupted()
+        raise
     except OSError as exc:  # e.g. --out names a folder, or a file that must not exist
         where = f"{exc.filename}: " if exc.filename else ""
         err.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False,

@@ -28,6 +28,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from analysis.errors import UserError
+from analysis.frames import ordered_sum
 from analysis.standard_populations import (
     StandardPopulation,
     age_groups,
@@ -248,7 +249,8 @@ def aggregate(cases: pl.DataFrame, population: pl.DataFrame, by: Sequence[str] =
     cell = [*[k for k in keys if k != "age_group"], "age_group"]
     pop_cell = [k for k in cell if k in POPULATION_KEYS]
     case_keys = [k for k in cell if k in CASE_KEYS]
-    person_years = pop.group_by(pop_cell).agg(pl.col("population").sum().alias("person_years"))
+    person_years = pop.group_by(pop_cell).agg(
+        ordered_sum(pl.col("population")).alias("person_years"))
     grid = (cases.select(case_keys).unique().join(person_years, how="cross") if case_keys
             else person_years)
     counts = cases.group_by(cell).agg(pl.len().cast(pl.Int64).alias("n"))
@@ -277,8 +279,8 @@ def crude_rates_from(agg: pl.DataFrame, by: Sequence[str], *, per: float = 100_0
                      conf_level: float = 0.95) -> pl.DataFrame:
     """Crude rates per `per` person-years of aggregated counts, exact Poisson CI."""
     keys = list(by)
-    grouped = (agg.group_by(keys).agg(pl.col("n").sum(), pl.col("person_years").sum())
-               if keys else agg.select(pl.col("n").sum(), pl.col("person_years").sum()))
+    grouped = (agg.group_by(keys).agg(pl.col("n").sum(), ordered_sum(pl.col("person_years")))
+               if keys else agg.select(pl.col("n").sum(), ordered_sum(pl.col("person_years"))))
     _no_person_years(grouped, keys)
     lower, upper = exact_poisson_limits(grouped.get_column("n").to_numpy(), conf_level)
     py = grouped.get_column("person_years").to_numpy()
@@ -330,14 +332,14 @@ def standardised_rates_from(agg: pl.DataFrame, by: Sequence[str],
         raise UserError("age-standardised rates cannot be grouped by age group; use crude "
                         "(age-specific) rates for that")
     agg = agg.group_by([*keys, "age_group", "age_start"]).agg(
-        pl.col("n").sum(), pl.col("person_years").sum())
+        pl.col("n").sum(), ordered_sum(pl.col("person_years")))
     _no_person_years(agg, [*keys, "age_group"])
     terms = agg.join(_age_weights(agg, standard), on="age_group").with_columns(
         (pl.col("w") / pl.col("person_years")).alias("wi"))
     parts = [
-        pl.col("n").sum(), pl.col("person_years").sum(),
-        (pl.col("wi") * pl.col("n")).sum().alias("y"),
-        (pl.col("wi") ** 2 * pl.col("n")).sum().alias("v"),
+        pl.col("n").sum(), ordered_sum(pl.col("person_years")),
+        ordered_sum(pl.col("wi") * pl.col("n")).alias("y"),
+        ordered_sum(pl.col("wi") ** 2 * pl.col("n")).alias("v"),
     ]
     if tiwari:
         parts += [pl.col("wi").mean().alias("w_add"), (pl.col("wi") ** 2).mean().alias("w2_add")]
@@ -420,11 +422,11 @@ def sir(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "region",
                     years=years, age_breaks=age_breaks, period_length=period_length)
     ref_keys = list(dict.fromkeys([*keys, *strata]))
     reference = agg.group_by(ref_keys).agg(
-        (pl.col("n").sum() / pl.col("person_years").sum()).fill_nan(0.0).alias("ref_rate"))
+        (pl.col("n").sum() / ordered_sum(pl.col("person_years"))).fill_nan(0.0).alias("ref_rate"))
     grouped = (agg.join(reference, on=ref_keys, nulls_equal=True)
                .group_by([*keys, unit])
                .agg(pl.col("n").sum(),
-                    (pl.col("ref_rate") * pl.col("person_years")).sum().alias("expected")))
+                    ordered_sum(pl.col("ref_rate") * pl.col("person_years")).alias("expected")))
     observed = grouped.get_column("n").to_numpy().astype(float)
     expected = grouped.get_column("expected").to_numpy()
     lo, hi = exact_poisson_limits(observed, conf_level)
@@ -466,17 +468,17 @@ def rate_ratios(cases: pl.DataFrame, population: pl.DataFrame, unit: str = "regi
                     age_breaks=age_breaks, period_length=period_length)
     _no_person_years(agg, [*keys, unit, "age_group"])
     nation = agg.group_by([*keys, "age_group"]).agg(
-        pl.col("n").sum().alias("n_ref"), pl.col("person_years").sum().alias("py_ref"))
+        pl.col("n").sum().alias("n_ref"), ordered_sum(pl.col("person_years")).alias("py_ref"))
     terms = (agg.join(nation, on=[*keys, "age_group"], nulls_equal=True)
              .join(_age_weights(agg, std), on="age_group"))
     rate, ref = pl.col("n") / pl.col("person_years"), pl.col("n_ref") / pl.col("py_ref")
     grouped = terms.group_by([*keys, unit]).agg(
         pl.col("n").sum(),
-        (pl.col("w") * rate).sum().alias("r_u"),
-        (pl.col("w") * ref).sum().alias("r_n"),
-        (pl.col("w") ** 2 * rate / pl.col("person_years")).sum().alias("v_u"),
-        (pl.col("w") ** 2 * ref / pl.col("py_ref")).sum().alias("v_n"),
-        (pl.col("w") ** 2 * rate / pl.col("py_ref")).sum().alias("c"))
+        ordered_sum(pl.col("w") * rate).alias("r_u"),
+        ordered_sum(pl.col("w") * ref).alias("r_n"),
+        ordered_sum(pl.col("w") ** 2 * rate / pl.col("person_years")).alias("v_u"),
+        ordered_sum(pl.col("w") ** 2 * ref / pl.col("py_ref")).alias("v_n"),
+        ordered_sum(pl.col("w") ** 2 * rate / pl.col("py_ref")).alias("c"))
     r_u, r_n, v_u, v_n, c = (grouped.get_column(k).to_numpy()
                              for k in ("r_u", "r_n", "v_u", "v_n", "c"))
     z = stats.norm.ppf(1 - _alpha(conf_level) / 2)
@@ -562,11 +564,11 @@ def annual_percent_change(cases: pl.DataFrame, population: pl.DataFrame,
     agg = aggregate(cases, population, [*keys, "year", *adj], years=years,
                     age_breaks=age_breaks)
     first, last = int(agg.get_column("year").min()), int(agg.get_column("year").max())
-    _no_person_years(agg.group_by("year", *keys).agg(pl.col("person_years").sum()),
+    _no_person_years(agg.group_by("year", *keys).agg(ordered_sum(pl.col("person_years"))),
                      [*keys, "year"])
     cell = list(dict.fromkeys([*keys, "year", *adj]))
     strata = [a for a in adj if a not in keys]
-    cells = (agg.group_by(cell).agg(pl.col("n").sum(), pl.col("person_years").sum())
+    cells = (agg.group_by(cell).agg(pl.col("n").sum(), ordered_sum(pl.col("person_years")))
              .with_columns((pl.struct(strata).rank("dense") - 1 if strata else pl.lit(0))
                            .cast(pl.Int64).alias("stratum")))
     z = stats.norm.ppf(1 - _alpha(conf_level) / 2)

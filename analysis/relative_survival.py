@@ -53,6 +53,7 @@ import polars as pl
 
 from analysis import dictionary as dd
 from analysis.errors import InputError, UserError
+from analysis.frames import ordered_sum
 from analysis.survival import Z95, settings
 
 METHODS = {"ederer2": "Ederer II (Ederer & Heise 1959)",
@@ -454,8 +455,8 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
         pl.col("n_at_risk").fill_null(0).sum().alias("n_at_risk"),
         pl.col("n_events").fill_null(0).sum().alias("n_events"),
         pl.col("n").fill_null(0).min().alias("smallest_age_group"),
-        (pl.col("weight") * pl.col("estimate")).sum().alias("estimate"),
-        ((pl.col("weight") * pl.col("se")) ** 2).sum().sqrt().alias("se"),
+        ordered_sum(pl.col("weight") * pl.col("estimate")).alias("estimate"),
+        ordered_sum((pl.col("weight") * pl.col("se")) ** 2).sqrt().alias("se"),
         missing_group.drop_nulls().str.join(", ").alias("_missing"))
         .sort([*by, "time"], nulls_last=True))
     est, se = out["estimate"].to_numpy(), out["se"].to_numpy()

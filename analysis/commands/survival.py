@@ -11,6 +11,7 @@ import polars as pl
 import typer
 from rich.console import Console
 
+from analysis import dictionary as dd
 from analysis.commands.options import (
     DataOption,
     FormatOption,
@@ -82,9 +83,18 @@ def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
     if lifetable is not None:
         _link(folder, lifetable, "lifetable", links)
     if cases is not None:
-        # One subregistry: the file needs no subregistry column.
-        _link(folder, cases, subregistry[0] if len(subregistry) == 1 else "cases", links)
-        return _load_linked(folder, links, subregistry or None), None
+        # A file of one subregistry (named by --subregistry or, like aml.csv, by its own
+        # name) needs no subregistry column.
+        named = cases.stem.lower() if cases.stem.lower() in dd.subregistry_ids() else None
+        one = subregistry[0] if len(subregistry) == 1 else named
+        _link(folder, cases, one or "cases", links)
+        try:
+            return _load_linked(folder, links, [one] if one else subregistry or None), None
+        except UserError as exc:
+            if one or "missing required column subregistry" not in str(exc):
+                raise
+            raise UserError(f"{exc}; for a file of one subregistry give --subregistry ID"
+                            ) from None
     own_lifetable = _load_linked(folder, links, None).lifetable
     return load(data, subregistry), own_lifetable
 

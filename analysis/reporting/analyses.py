@@ -20,6 +20,7 @@ from analysis import coverage, cox, funnel, incidence, indicators, survival
 from analysis import dictionary as dd
 from analysis import relative_survival as rs
 from analysis.errors import UserError
+from analysis.frames import ordered_sum
 
 NATION = "nation"
 
@@ -106,7 +107,7 @@ def _collapse(agg: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Counts and person-years summed to the keys and age group: the standardised rate
     weights the age-specific rates of exactly these cells (not of finer strata)."""
     return agg.group_by([*keys, "age_group", "age_start"]).agg(
-        pl.col("n").sum(), pl.col("person_years").sum())
+        pl.col("n").sum(), ordered_sum(pl.col("person_years")))
 
 
 def _funnel_indicator(indicator_list: list[indicators.Indicator], sid: str
