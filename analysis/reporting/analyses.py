@@ -148,18 +148,20 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
 
 
 def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
-                  cfg: ReportSettings) -> pl.DataFrame:
+                  cfg: ReportSettings, crude: bool = False) -> pl.DataFrame:
     """Age-standardised net survival (Pohar Perme, the subregistry's ICSS weights) at
     the report's times per group; the non-standardised estimate where an age group has
-    fewer than cfg.min_age_group_cases cases or no estimate (``standardised`` False).
-    Groups under survival.min_cases keep their reason and no estimate."""
+    fewer than cfg.min_age_group_cases cases or no estimate, or for every group with
+    ``crude`` (``standardised`` False). Groups under survival.min_cases keep their reason
+    and no estimate."""
     standard = rs.standard_for(sid)
     keys = [*by, "time"]
     cols = ["n", "estimate", "lower", "upper", "reason", "method"]
     stdz = rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
     small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
-    fallback = (((pl.col("smallest_age_group") < cfg.min_age_group_cases)
-                 | pl.col("estimate").is_null()) & ~small).any().over(by)
+    fallback = pl.lit(True) if crude else (
+        ((pl.col("smallest_age_group") < cfg.min_age_group_cases)
+         | pl.col("estimate").is_null()) & ~small).any().over(by)
     stdz = stdz.with_columns(fallback.alias("_fallback"))
     name = dd.load("survival.yaml")["standards"][standard]["name"]
     out = stdz.filter(~pl.col("_fallback")).select(
@@ -190,10 +192,17 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
             sub = frame.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
-                         .with_columns(pl.lit(approach).alias("approach")))
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg).with_columns(
-                pl.lit(NATION).alias("region"), pl.lit(approach).alias("approach")))
+            regional = _net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
+            # One basis per table: a region that cannot be standardised is compared with
+            # non-standardised figures of the other regions and the nation.
+            crude = not regional.filter(pl.col("estimate").is_not_null())["standardised"].all()
+            if crude:
+                regional = _net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg,
+                                         crude=True)
+            parts.append(regional.with_columns(pl.lit(approach).alias("approach")))
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg, crude)
+                         .with_columns(pl.lit(NATION).alias("region"),
+                                       pl.lit(approach).alias("approach")))
     cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",
             "standardised", "standard", "smallest_age_group", "reason", "method"]
     relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()

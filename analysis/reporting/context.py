@@ -219,8 +219,11 @@ def provenance_section(run: Run, doc_id: str) -> Section:
         (text("provenance.toolkit"), f"bcr {__version__}"),
         (text("provenance.extract_date"), fmt.date(a.extract_date, run.lang, "iso")),
         (text("provenance.report_date"), fmt.date(a.extract_date, run.lang, "iso")),
-        (text("provenance.options"), ", ".join(f"{k}={v}" for k, v in run.options.items())),
-        (text("provenance.renderer"), run.renderer),
+        (text("provenance.options"), ", ".join(
+            f"{text.section('provenance.option_names').get(k, k)} {v}"
+            for k, v in run.options.items())),
+        (text("provenance.renderer"),
+         text.section("provenance.renderers").get(run.renderer, run.renderer)),
     ]
     basis = Table(f"tbl-{doc_id}-provenance", text("captions.provenance_table"),
                   [text("columns.item"), text("columns.value")],
@@ -230,7 +233,9 @@ def provenance_section(run: Run, doc_id: str) -> Section:
         [text("columns.file"), text("columns.read"), text("columns.accepted"),
          text("columns.rejected"), text("columns.sha256")],
         [[r["file"], fmt.number(r["read"], 0, run.lang), fmt.number(r["accepted"], 0, run.lang),
-          fmt.number(r["rejected"], 0, run.lang), r["sha256"]]
+          fmt.number(r["rejected"], 0, run.lang),
+          # In four groups, so that the 64 digits can wrap inside an A4 column.
+          " ".join(r["sha256"][i:i + 16] for i in range(0, 64, 16))]
          for r in run.files.iter_rows(named=True)],
         ["l", "r", "r", "r", "l"])
     return Section(text("sections.provenance"),
@@ -359,20 +364,21 @@ def _sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
 def _age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
     text, a = run.text, run.analyses
     sexes = {1: text("men"), 2: text("women")}
-    shown = run.age_sex.filter((pl.col("subregistry") == sid)
-                               & pl.col(disclosure.FLAG).is_null()).with_columns(
-        pl.col("sex").replace_strict(sexes, return_dtype=pl.String))
+    rows = run.age_sex.filter(pl.col("subregistry") == sid).with_columns(
+        pl.col("sex").replace_strict(sexes, return_dtype=pl.String),
+        pl.col(disclosure.FLAG).is_not_null().alias("masked"))
     first = max(a.first_year, a.year - a.settings.pooled_years + 1)
     ages = list(dict.fromkeys(run.age_sex["age_group"].to_list()))
-    return FigureSpec(f"fig-{doc_id}", text("captions.age_sex_figure", first=first, last=a.year),
-                      "bar_chart", {
-                          "frame": shown.select("age_group", "sex", "estimate", "lower",
-                                                "upper"),
-                          "x": "age_group", "y": "estimate", "fill": "sex",
-                          "x_order": ages, "fill_order": list(sexes.values()),
-                          "labels": {"x": text("axes.age_group"), "y": text("axes.rate"),
-                                     "decimal": fmt.decimal_mark(run.lang),
-              "alt": text("alt.age_sex")}})
+    caption = text("captions.age_sex_figure", first=first, last=a.year)
+    if rows["masked"].any():
+        caption += f"; {_suppressed_note(text)}"
+    return FigureSpec(f"fig-{doc_id}", caption, "bar_chart", {
+        "frame": rows.select("age_group", "sex", "estimate", "lower", "upper", "masked"),
+        "x": "age_group", "y": "estimate", "fill": "sex",
+        "x_order": ages, "fill_order": list(sexes.values()),
+        "labels": {"x": text("axes.age_group"), "y": text("axes.rate"),
+                   "decimal": fmt.decimal_mark(run.lang), "symbol": _symbol(),
+                   "alt": text("alt.age_sex")}})
 
 
 def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
@@ -484,9 +490,10 @@ def _level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
     for r in frame.filter(pl.col("region") == region).iter_rows(named=True):
         if r["subregistry"] not in sids:
             continue
-        own = _symbol() if r["estimate"] is None else fmt.number(r["estimate"] * 100, 0, lang)
+        # One decimal: 94,7 below a 95 % target must not read as 95.
+        own = _symbol() if r["estimate"] is None else fmt.number(r["estimate"] * 100, 1, lang)
         other = nation.get((r["indicator"], r["subregistry"]))
-        other = _symbol() if other is None else fmt.number(other * 100, 0, lang)
+        other = _symbol() if other is None else fmt.number(other * 100, 1, lang)
         level = ("hidden" if r["estimate"] is None else r["classification"]
                  or ("few" if r["high"] is not None else "none"))
         tiles.append({"x": subregistry_label(r["subregistry"], lang),
@@ -519,16 +526,22 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
         return None
     units = a.hospitals.filter(pl.col("subregistry").is_in(list(sids)))
     units = units.filter(disclosure.drawable(units, "funnel"))
+    # A funnel compares hospitals: a panel with one or two shows no comparison.
+    units = units.filter(pl.len().over("subregistry") >= 3)
     if units.is_empty():
         return None
+    sids = [s for s in sids if s in set(units["subregistry"].to_list())]
     names = {i.id: i.name(run.lang) for i in a.indicator_list}
     short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
     panels: dict[str, list[str]] = {}  # which panels show which indicator, in panel order
     for sid in sids:
         for ind in units.filter(pl.col("subregistry") == sid)["indicator"].unique():
             panels.setdefault(ind, []).append(short[sid])
-    indicator = "; ".join(_lower_first(names[i]) + (f" ({', '.join(p)})" if len(p) > 1 else "")
-                          for i, p in panels.items())
+    # The panels of each indicator, unless the name already says (e.g. "... (MDS)").
+    indicator = "; ".join(
+        _lower_first(names[i]) + (f" ({', '.join(p)})" if len(sids) > 1 and not
+                                  names[i].endswith(f"({', '.join(p)})") else "")
+        for i, p in panels.items())
     curve = a.funnel_curves.filter(pl.col("subregistry").is_in(list(sids)))
     long = pl.concat([
         curve.select("subregistry", "n", "p0", pl.lit(side).alias("side"),
@@ -539,16 +552,18 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
     facet = "subregistry" if len(sids) > 1 else None
     labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
               "decimal": fmt.decimal_mark(run.lang),
-              "alt": text("alt.funnel"), "others": text("legend.others"),
+              "alt": text("alt.funnel"),
+              "others": text("legend.others") if focus else text("legend.hospitals"),
               "highlight": text("legend.highlight", region=region_label(focus, text))
-              if focus else text("legend.others")}
+              if focus else text("legend.hospitals"), "target": text("legend.target_nation")}
     return FigureSpec(f"fig-{doc_id}", text("captions.funnel_figure", indicator=indicator),
                       "funnel_chart", {
                           "units": units.select(
                               "n", "estimate", pl.col("region").alias("group"),
                               pl.col("subregistry").replace_strict(short)),
                           "curve": long.with_columns(pl.col("subregistry").replace_strict(short)),
-                          "labels": labels, "highlight": focus, "facet": facet})
+                          "labels": labels, "highlight": focus, "facet": facet,
+                          "facet_order": [short[s] for s in sids]})
 
 
 # --- relative survival, Cox regression, validation, indicators that moved --------------
@@ -950,6 +965,7 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     sname = dd.subregistry(sid)[f"name_{lang}"]
     incidence = Section(
         text("sections.incidence"),
+        callout=text("notes.preliminary", year=a.year),
         paragraphs=[md(text("subregistry.intro", subregistry=_lower_first(sname), year=a.year))],
         tables=[incidence_table(run, "inc", run.asr.filter(of_sid & (pl.col("year") == a.year)),
                                 "region", regions, label)],
@@ -1011,7 +1027,8 @@ def publication(run: Run) -> DocumentJob:
     summary = Section(text("publication.summary"), paragraphs=[md(text(
         "publication.intro", cases=fmt.number(int(nation_now["n"].sum()), 0, lang),
         year=a.year, n_subregistries=len(sids)))],
-        tables=[key_numbers_table(run, "summary", sids)])
+        tables=[key_numbers_table(run, "summary", sids)],
+        callout=text("notes.preliminary", year=a.year))
     moved = moved_table(run, "moved")
     summary.subsections.append(Section(
         text("publication.moved"),

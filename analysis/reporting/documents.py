@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
+from analysis import dictionary
 from analysis.reporting import figures
 from analysis.reporting.render import FIGURE_CACHE, TEMPLATES_DIR, RenderError
 
@@ -41,6 +42,15 @@ class Table:
     rows: list[list[str]]
     align: list[str]
     note: str = ""
+
+    @property
+    def shown_note(self) -> str:
+        """The note, without the footnote on the suppression symbol when no cell shows it."""
+        symbol = str(dictionary.registry()["disclosure"]["symbol"])
+        if self.note.startswith(f"{symbol} =") and not any(
+                cell.strip() == symbol for row in self.rows for cell in row):
+            return ""
+        return self.note
 
     @property
     def widths(self) -> list[int]:

@@ -201,10 +201,11 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
             + coord_flip()
             + labs(y=labels["x"], x="") + house_theme())
     if log_scale:
-        plot = plot + scale_y_log10(labels=_numbers(labels))
+        plot = plot + scale_y_log10(breaks=_ratio_breaks(data), labels=_numbers(labels))
     else:
         plot = plot + scale_y_continuous(
-            labels=(lambda v: [f"{x * 100:.0f}" for x in v]) if percent else _numbers(labels))
+            labels=(lambda v: _numbers(labels)([x * 100 for x in v])) if percent
+            else _numbers(labels))
     if targets is not None and targets.height:
         target_labels = [labels.get("target_high", "high"),
                          labels.get("target_intermediate", "intermediate")]
@@ -233,9 +234,26 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
     return Figure(plot, labels["alt"], height)
 
 
+RATIO_BREAKS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5,
+                10)
+
+
+def _ratio_breaks(data: pl.DataFrame) -> list[float]:
+    """Ticks of a log ratio axis inside the drawn range, at most about eight (the default
+    ticks of a narrow log range are only powers of ten or a few points near 1)."""
+    lo = data.select(pl.min_horizontal(pl.col("lower").min(), pl.col("estimate").min())).item()
+    hi = data.select(pl.max_horizontal(pl.col("upper").max(), pl.col("estimate").max())).item()
+    inside = [b for b in RATIO_BREAKS if lo <= b <= hi] if lo and hi else [1]
+    while len(inside) > 8:
+        inside = inside[::2]
+    return sorted({*inside, 1})
+
+
 def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, str],
-                 highlight: str | None = None, facet: str | None = None) -> Figure:
-    """A funnel plot: each unit's proportion against its n, with control limits.
+                 highlight: str | None = None, facet: str | None = None,
+                 facet_order: Sequence[str] = ()) -> Figure:
+    """A funnel plot: each unit's proportion against its n, with control limits and the
+    national proportion (dotted).
 
     ``units``: n, estimate, and optionally ``group`` (units of the highlighted region
     have group == highlight). ``curve``: n, limit ('95 %', '99,8 %'), side, value, p0.
@@ -244,18 +262,26 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
         pl.when(pl.col("group") == highlight).then(pl.lit(labels["highlight"]))
         .otherwise(pl.lit(labels["others"])).alias("shown")) if highlight else \
         units.with_columns(pl.lit(labels["others"]).alias("shown"))
+    if facet:
+        order = list(facet_order) or sorted(data[facet].unique().to_list())
+        data, curve = _ordered(data, facet, order), _ordered(curve, facet, order)
+    limits = curve["limit"].unique(maintain_order=True).to_list()
+    styles = {**dict(zip(limits, ["dashed", "solid"], strict=False)),
+              labels["target"]: "dotted"}
     plot = (ggplot(data.to_pandas(), aes("n", "estimate"))
             + geom_line(aes(y="value", group="side_limit", linetype="limit"),
                         data=curve.with_columns(
                             (pl.col("side") + pl.col("limit")).alias("side_limit")).to_pandas(),
                         color="#555555", size=0.5)
-            + geom_hline(aes(yintercept="p0"), data=curve.unique(
-                facet or "p0", maintain_order=True).to_pandas(), color="#000000", size=0.4)
+            + geom_hline(aes(yintercept="p0", linetype="target"),
+                         data=curve.unique(facet or "p0", maintain_order=True).with_columns(
+                             pl.lit(labels["target"]).alias("target")).to_pandas(),
+                         color="#000000", size=0.5)
             + geom_point(aes(color="shown"), size=1.8, alpha=0.9)
             + scale_color_manual(values={labels["highlight"]: FOCUS,
                                          labels["others"]: OTHER})
-            + scale_linetype_manual(values=["dashed", "solid"])
-            + scale_y_continuous(labels=lambda v: [f"{x * 100:.0f}" for x in v])
+            + scale_linetype_manual(values=styles, breaks=[*limits, labels["target"]])
+            + scale_y_continuous(labels=lambda v: _numbers(labels)([x * 100 for x in v]))
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
     if facet:
         plot = plot + facet_wrap(facet, ncol=4, scales="free")
@@ -294,12 +320,17 @@ def _whole_years(times: pl.Series) -> list[int]:
 
 def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[str, str],
               x_order: Sequence[str] = (), fill_order: Sequence[str] = ()) -> Figure:
-    """Bars with confidence intervals (e.g. incidence by age group and sex)."""
+    """Bars with confidence intervals (e.g. incidence by age group and sex). Rows with a
+    true ``masked`` column keep their place and show ``labels["symbol"]`` instead of a
+    bar, so a suppressed group is neither dropped nor mistaken for a total."""
     data = _ordered(frame, x, list(x_order) or sorted(frame[x].unique().to_list()))
     fills = list(fill_order) or sorted(frame[fill].unique().to_list())
     data = _ordered(data, fill, fills)
+    masked = pl.col("masked") if "masked" in data.columns else pl.lit(False)
+    data = data.with_columns(pl.when(masked).then(0.0).otherwise(pl.col(y)).alias(y),
+                             masked.alias("_masked"))
     plot = (ggplot(data.to_pandas(), aes(x, y, fill=fill))
-            + geom_col(position="dodge", width=0.8)
+            + geom_col(position=position_dodge(width=0.8), width=0.8)
             + scale_fill_manual(values=dict(zip(fills, OKABE_ITO[4:] + OKABE_ITO,
                                                 strict=False)))
             + scale_y_continuous(labels=_numbers(labels))
@@ -307,7 +338,14 @@ def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[st
             + theme(axis_text_x=element_text(rotation=45, ha="right")))
     if "lower" in frame.columns:
         plot = plot + geom_errorbar(aes(ymin="lower", ymax="upper"),
-                                    position="dodge", width=0.8, size=0.3)
+                                    data=data.filter(~pl.col("_masked")).to_pandas(),
+                                    position=position_dodge(width=0.8), width=0.8, size=0.3)
+    hidden = data.filter(pl.col("_masked"))
+    if hidden.height:
+        plot = plot + geom_text(aes(label="_label", group=fill),
+                                data=hidden.with_columns(pl.lit(labels["symbol"])
+                                                         .alias("_label")).to_pandas(),
+                                position=position_dodge(width=0.8), va="bottom", size=11)
     return Figure(plot, labels["alt"], 3.6)
 
 
