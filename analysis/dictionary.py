@@ -245,9 +245,11 @@ def _allowed(f: Field, lang: str) -> str:
     if f.code_list:
         return {"icd10": "ICD-10", "morphology": "ICD-O-3",
                 "counties": "län" if lang == "sv" else "county codes"}[f.code_list]
-    bounds = [f">= {c['minimum']}" if "minimum" in c else "",
-              f"<= {c['maximum']}" if "maximum" in c else ""]
-    return " ".join(b for b in bounds if b)
+    if "minimum" in c and "maximum" in c:
+        return f"{c['minimum']}\u2013{c['maximum']}"
+    if "minimum" in c:
+        return f"\u2265 {c['minimum']}"
+    return f"\u2264 {c['maximum']}" if "maximum" in c else ""
 
 
 def variable_table(lang: str = "sv") -> pl.DataFrame:

@@ -341,7 +341,10 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
         before = pick.filter(pl.col("year") == a.year - 1).row(0, named=True)
         assert row[2:4] == [fmt.percent(before["estimate"], 1, "sv"),
                             fmt.percent(now["estimate"], 1, "sv")]
-        change = (now["estimate"] - before["estimate"]) * 100
+        # The change is that of the shares as printed, so the three columns agree.
+        printed = [float(v.replace("\u00a0", "").replace("%", "").replace(",", ".").strip())
+                   for v in row[2:4]]
+        change = round(printed[1] - printed[0], 1)
         assert row[4].lstrip("+") == fmt.number(change, 1, "sv")
         assert bool(row[5]) == (before["classification"] != now["classification"]
                                 and None not in (before["classification"],
@@ -424,7 +427,7 @@ def test_publication_has_a_data_dictionary_chapter(prepared):
     expected = dd.variable_table("sv")
     assert len(variables.rows) == expected.height
     sex = next(r for r in variables.rows if r[0] == "Alla delregister" and r[1] == "sex")
-    assert sex[2:] == ["Kön", "integer", "ja", "1 = Man; 2 = Kvinna"]
+    assert sex[2:] == ["Kön", "heltal", "ja", "1 = Man; 2 = Kvinna"]
 
 
 def test_subregistry_survival_by_age_and_sex_equals_kaplan_meier(prepared):

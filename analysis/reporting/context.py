@@ -799,7 +799,9 @@ def moved_table(run: Run, doc_id: str) -> Table | None:
         pl.col("classification").alias("previous_level"))
     both = now.join(before, on=["indicator", "subregistry"], how="inner").filter(
         pl.col("estimate").is_not_null() & pl.col("previous").is_not_null()).with_columns(
-        ((pl.col("estimate") - pl.col("previous")) * 100).alias("change"))
+        # The change between the shares as printed (one decimal), so the columns agree.
+        ((pl.col("estimate") * 100).round(1) - (pl.col("previous") * 100).round(1))
+        .alias("change"))
     if both.is_empty():
         return None
     sorted_rows = both.sort([pl.col("change").abs(), "indicator", "subregistry"],
@@ -1075,8 +1077,10 @@ def dictionary_section(run: Run, doc_id: str) -> Section:
     datasets = {"core": text("dictionary.core"), **{
         s: subregistry_label(s, lang) for s in dd.subregistry_ids()},
         **{d: text(f"dictionary.{d}") for d in ("cancer_registry", "population", "lifetable")}}
+    types = text.section("dictionary.types")
     rows = [[datasets.get(r["dataset"], r["dataset"]), r["variable"], r["label"],
-             r["type"], text("dictionary.required_yes") if r["required"] else "",
+             types.get(r["type"], r["type"]),
+             text("dictionary.required_yes") if r["required"] else "",
              r["allowed"] or ""]
             for r in dd.variable_table(lang).iter_rows(named=True)]
     variables = Table(f"tbl-{doc_id}-variables", text("captions.variables_table"),
