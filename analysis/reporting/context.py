@@ -234,8 +234,8 @@ def provenance_section(run: Run, doc_id: str) -> Section:
          text("columns.rejected"), text("columns.sha256")],
         [[r["file"], fmt.number(r["read"], 0, run.lang), fmt.number(r["accepted"], 0, run.lang),
           fmt.number(r["rejected"], 0, run.lang),
-          # In four groups, so that the 64 digits can wrap inside an A4 column.
-          " ".join(r["sha256"][i:i + 16] for i in range(0, 64, 16))]
+          # In two halves, so that the 64 digits wrap inside an A4 column.
+          f"{r['sha256'][:32]} {r['sha256'][32:]}"]
          for r in run.files.iter_rows(named=True)],
         ["l", "r", "r", "r", "l"])
     return Section(text("sections.provenance"),
@@ -310,13 +310,18 @@ def survival_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
         value = _cell(r, "estimate", lambda v: fmt.percent(v, 0, lang))
         if r["estimate"] is not None and r["lower"] is not None:
             value += f" ({_ci(r, lang, 0, as_percent=True)})"
+        if not value and (r.get("reason") or "").startswith("follow-up ends"):
+            value = "·"
         wide.setdefault(r[key], {"n": _cell(r, "n", lambda v: fmt.number(v, 0, lang))})
         wide[r[key]][r["time"]] = value
     rows = [[label(k), v["n"], *(v.get(t, "") for t in times)] for k, v in wide.items()]
+    note = _suppressed_note(text)
+    if any(cell == "·" for row in rows for cell in row):
+        note = f"{text('notes.no_follow_up')} {note}"
     return Table(f"tbl-{doc_id}", text("captions.survival_table"),
                  [text(f"columns.{key}"), text("columns.n"),
                   *(text("columns.time", years=fmt.number(t, 0, lang)) for t in times)],
-                 rows, ["l", "r", *("r" for _ in times)], _suppressed_note(text))
+                 rows, ["l", "r", *("r" for _ in times)], note)
 
 
 def survival_groups_table(run: Run, doc_id: str, sid: str) -> Table:
