@@ -40,6 +40,9 @@ def test_missing_values_are_empty_and_intervals_use_an_en_dash():
     assert fmt.interval(1.23, 4.5, 1, "sv") == "1,2\u20134,5"
     assert fmt.interval(0.25, 0.5, 0, "en", as_percent=True) == "25%\u201350%"
     assert fmt.interval(None, 4.5) == ""
+    # A negative bound: "till", so that a range across zero does not read as two negatives.
+    assert fmt.interval(-6.44, 0.8, 1, "sv") == f"{fmt.number(-6.44, 1, 'sv')} till 0,8"
+    assert fmt.interval(-2.0, -1.0, 1, "en") == "-2.0 to -1.0"
 
 
 def test_dates():

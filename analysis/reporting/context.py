@@ -929,7 +929,8 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     grid = _level_grid_figure(run, "levels", run.indicators.filter(
         pl.col("year") == a.year), region, sids)
     levels = Section(text("sections.indicators"), figures=[grid] if grid else [],
-                     paragraphs=[text("notes.level_grid")] if grid else
+                     paragraphs=[text("notes.level_grid", min_n=min(
+                         i.min_n for i in a.indicator_list))] if grid else
                      [text("notes.not_available")])
     sections = [key, trend, levels,
                 Section(text("publication.chapters"), subsections=per_sub, tabset=True),

@@ -60,11 +60,14 @@ def percent(proportion: float | None, decimals: int = 1, lang: str = "sv") -> st
 
 def interval(lower: float | None, upper: float | None, decimals: int = 1,
              lang: str = "sv", as_percent: bool = False) -> str:
-    """A confidence interval "lower–upper" (en dash), empty when a bound is missing."""
+    """A confidence interval "lower–upper" (en dash), or "lower till upper" / "lower to
+    upper" when a bound is negative ("−6,4–0,8" reads as a range of two negatives); empty
+    when a bound is missing."""
     if _missing(lower) or _missing(upper):
         return ""
     fmt = percent if as_percent else number
-    return f"{fmt(lower, decimals, lang)}\u2013{fmt(upper, decimals, lang)}"
+    dash = ({"sv": " till ", "en": " to "}[lang] if min(lower, upper) < 0 else "\u2013")
+    return f"{fmt(lower, decimals, lang)}{dash}{fmt(upper, decimals, lang)}"
 
 
 def date(value: dt.date | None, lang: str = "sv", style: str = "long") -> str:
