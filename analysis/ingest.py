@@ -241,6 +241,11 @@ def load_data(directory: Path | str | None = None,
     directory = Path(directory)
     if not directory.is_dir():
         raise UserError(f"{directory}: data folder not found")
+    from analysis.erasure import JOURNAL
+    if (directory / JOURNAL).exists():
+        # Some files may already lack the person and others not yet.
+        raise UserError(f"{directory}: an erasure was interrupted here; run `bcr erase` "
+                        "again to complete it before using the data")
     wanted = subregistries or dd.subregistry_ids()
     for sid in wanted:
         dd.subregistry(sid)  # an unknown id is a clear error here

@@ -159,6 +159,11 @@ def test_kill_after_commit_is_completed(tmp_path: Path) -> None:
     # Half-way: aml.csv is already new, the cancer registry still old.
     assert "811218-9876" not in (root / "aml.csv").read_text()
     assert len(pl.read_parquet(root / "cancer_registry.parquet")) == 2
+    # Until it is completed, the folder is not read as data.
+    from analysis.errors import UserError
+    from analysis.ingest import load_data
+    with pytest.raises(UserError, match="an erasure was interrupted here"):
+        load_data(root)
     result = erase(root, PERSON, "personnummer")
     assert result.recovered == "completed"
     assert result.total == 0                                   # nothing left to erase
