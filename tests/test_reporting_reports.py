@@ -151,7 +151,8 @@ def test_suppressed_cells_show_the_symbol_and_never_a_small_count(rendered):
                     assert value == 0 or value >= 5, (tid, row)
                 symbols += cell == "–"
     assert symbols > 0  # the demo region has small groups, so the symbol must appear
-    assert "– = otillräckligt underlag: färre än 5 fall, eller dolt" in html.read_text(encoding="utf-8")
+    note = "– = otillräckligt underlag: färre än 5 fall, eller dolt"
+    assert note in html.read_text(encoding="utf-8")
 
 
 def _chromium() -> str | None:
@@ -444,3 +445,18 @@ def test_subregistry_survival_by_age_and_sex_equals_kaplan_meier(prepared):
     assert rows[f"0\u2013{first - 1}"][1] == fmt.number(young["n"][0], 0, "sv")
     assert rows["Alla"][1] == fmt.number(fu.height, 0, "sv")
     assert list(rows)[-1] == "Alla" and "Män" in rows
+
+
+def test_hospital_table_lists_every_point_of_the_region_with_its_funnel_position(prepared):
+    run = prepared.run
+    sids = context._subregistries_present(prepared.analyses)
+    table = context.hospital_table(run, "hospitals", sids, REGION)
+    units = prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
+    units = units.filter(disclosure.drawable(units, "funnel"))
+    units = units.filter((pl.len().over("subregistry") >= 3) & (pl.col("region") == REGION))
+    assert len(table.rows) == units.height > 0
+    names = {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
+    flags = run.text.section("notes.funnel_flags")
+    shown = {(r[1], r[3], r[5]) for r in table.rows}
+    assert shown == {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag"]])
+                     for u in units.iter_rows(named=True)}

@@ -571,6 +571,37 @@ def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
                           "facet_order": [short[s] for s in sids]})
 
 
+def hospital_table(run: Run, doc_id: str, sids: Sequence[str], region: str | None
+                   ) -> Table | None:
+    """The hospitals drawn on the funnel plots (of a region, or all): subregistry,
+    hospital, region, n, share and position against the control limits (flag of
+    analysis.funnel), so that a point on the plot can be found and followed up."""
+    a, text, lang = run.analyses, run.text, run.lang
+    if not a.hospitals.height:
+        return None
+    units = a.hospitals.filter(pl.col("subregistry").is_in(list(sids)))
+    units = units.filter(disclosure.drawable(units, "funnel"))
+    units = units.filter(pl.len().over("subregistry") >= 3)  # as _funnel_figure
+    if region is not None:
+        units = units.filter(pl.col("region") == region)
+    if units.is_empty():
+        return None
+    names = {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
+    flags = text.section("notes.funnel_flags")
+    order = {s: i for i, s in enumerate(sids)}
+    rows = [[subregistry_label(r["subregistry"], lang), names.get(r["hospital"], r["hospital"]),
+             region_label(r["region"], text) if r["region"] else "",
+             fmt.number(r["n"], 0, lang), fmt.percent(r["estimate"], 1, lang),
+             flags.get(r["flag"], "")]
+            for r in sorted(units.iter_rows(named=True),
+                            key=lambda r: (order[r["subregistry"]], r["region"] or "",
+                                           names.get(r["hospital"], r["hospital"])))]
+    return Table(f"tbl-{doc_id}", text("captions.funnel_table", year=a.year),
+                 [text("columns.subregistry"), text("columns.hospital"), text("columns.region"),
+                  text("columns.n"), text("columns.estimate"), text("columns.position")],
+                 rows, ["l", "l", "l", "r", "r", "l"], text("notes.funnel_table"))
+
+
 # --- relative survival, Cox regression, validation, indicators that moved --------------
 
 def _min_cases() -> int:
@@ -909,7 +940,9 @@ def regional_report(run: Run, region: str) -> DocumentJob:
         per_sub.append(sub)
     curves = a.survival_curves.filter(pl.col("region").is_in(pair))
     funnel_fig = _funnel_figure(run, "funnel", sids, region)
+    funnel_tbl = hospital_table(run, "hospitals", sids, region)
     hospitals = Section(text("sections.funnel"), figures=[funnel_fig] if funnel_fig else [],
+                        tables=[funnel_tbl] if funnel_tbl else [],
                         paragraphs=[] if funnel_fig else [text("notes.not_available")])
     survival_sec = Section(text("sections.survival"))
     if run.relative.height:
@@ -989,6 +1022,7 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     funnel_fig = _funnel_figure(run, "funnel", [sid], None)
     if funnel_fig:
         quality.figures.append(funnel_fig)
+        quality.tables.append(hospital_table(run, "hospitals", [sid], None))
     surv = Section(text("sections.survival"))
     km = run.survival.filter(of_sid)
     if km.height:
