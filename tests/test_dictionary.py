@@ -65,3 +65,23 @@ def test_variable_table_is_bilingual():
     assert sv.height == en.height
     row = sv.filter((sv["dataset"] == "core") & (sv["variable"] == "sex")).row(0, named=True)
     assert row["allowed"] == "1 = Man; 2 = Kvinna"
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_dictionary_document_lists_regions_code_lists_and_variables(tmp_path, lang):
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+    md = CliRunner().invoke(app, ["dictionary", "--lang", lang])
+    assert md.exit_code == 0, md.output
+    # Region 4 with its counties, a subregistry's code lists, a variable row.
+    south = {"sv": "Syd", "en": "South"}[lang]
+    assert f"| 4 | {south} | 07 Kronobergs län, 10 Blekinge län, 12 Skåne län |" in md.output
+    assert "| C92.1 | 9875 |" in md.output
+    assert "`person_id`" in md.output
+    out = tmp_path / "dd.html"
+    html = CliRunner().invoke(app, ["dictionary", "--lang", lang, "--format", "html",
+                                    "--out", str(out)])
+    assert html.exit_code == 0, html.output
+    page = out.read_text(encoding="utf-8")
+    assert f'lang="{lang}"' in page and page.count("<table") >= 10 and "Skåne län" in page

@@ -17,6 +17,9 @@ TITLES = {
            "lifetable": "Livslängdstabell", "cols": ["Variabel", "Benämning", "Typ", "Krav",
                                                      "Tillåtna värden", "Beskrivning"],
            "yes": "obligatorisk", "no": "frivillig",
+           "regions": "Sjukvårdsregioner och län", "region_cols": ["Kod", "Region", "Län"],
+           "codes": "Delregister och diagnoskoder",
+           "code_cols": ["Delregister", "ICD-10", "ICD-O-3 morfologi"],
            "types": {"string": "text", "integer": "heltal", "number": "tal", "date": "datum",
                      "boolean": "ja/nej"}},
     "en": {"title": "Data dictionary", "core": "Core variables",
@@ -24,6 +27,10 @@ TITLES = {
            "lifetable": "Life table", "cols": ["Variable", "Label", "Type", "Required",
                                                "Allowed values", "Description"],
            "yes": "required", "no": "optional",
+           "regions": "Healthcare regions and counties",
+           "region_cols": ["Code", "Region", "Counties"],
+           "codes": "Subregistries and diagnosis codes",
+           "code_cols": ["Subregistry", "ICD-10", "ICD-O-3 morphology"],
            "types": {"string": "text", "integer": "integer", "number": "number", "date": "date",
                      "boolean": "yes/no"}},
 }
@@ -34,7 +41,8 @@ def _heading(ds: str, lang: str) -> str:
     if ds in t:
         return t[ds]
     s = dd.subregistry(ds)
-    return f"{s[f'name_{lang}']} ({s[f'short_{lang}']})"
+    name, short = s[f"name_{lang}"], s[f"short_{lang}"]
+    return name if short == name else f"{name} ({short})"
 
 
 def _cell(value: object) -> str:
@@ -46,6 +54,20 @@ def markdown(table: pl.DataFrame, lang: str) -> str:
     t = TITLES[lang]
     name = dd.registry()[f"name_{lang}"]
     out = [f"# {t['title']}: {name}", ""]
+    # The code lists the variables refer to (county, icd10, morphology).
+    counties = dd.counties()
+    out += [f"## {t['regions']}", "", "| " + " | ".join(t["region_cols"]) + " |", "|---|---|---|"]
+    for r in dd.load("regions.yaml")["regions"]:
+        members = counties.filter(pl.col("region") == r["id"])
+        listed = ", ".join(f"{c} {n}" for c, n in members.select("county", "county_name").rows())
+        out.append(f"| {r['code']} | {_cell(r[f'name_{lang}'])} | {_cell(listed)} |")
+    out += ["", f"## {t['codes']}", "", "| " + " | ".join(t["code_cols"]) + " |",
+            "|---|---|---|"]
+    for sid in dd.subregistry_ids():
+        s = dd.subregistry(sid)
+        out.append(f"| {_cell(_heading(sid, lang))} | {_cell(', '.join(s['icd10']))} | "
+                   f"{_cell(', '.join(s.get('morphology', [])))} |")
+    out.append("")
     for (ds,), part in table.group_by("dataset", maintain_order=True):
         out += [f"## {_heading(ds, lang)}", "", "| " + " | ".join(t["cols"]) + " |",
                 "|" + "---|" * len(t["cols"])]
