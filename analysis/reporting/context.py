@@ -983,13 +983,17 @@ def _data_quality(run: Run, doc_id: str, region: str = NATION) -> Section:
         for f in dd.fields(sid):
             labels.setdefault(f.name, f.label(lang))
     rows = []
+    order = {s: i for i, s in enumerate(dd.subregistry_ids())}
     shown = run.completeness.filter(pl.col("region") == region)
-    for r in shown.iter_rows(named=True):
+    # Subregistries in the report's order, variables by their label as printed.
+    for r in sorted(shown.iter_rows(named=True), key=lambda r: (
+            order.get(r["subregistry"], len(order)), labels.get(r["variable"], r["variable"]))):
         rows.append([subregistry_label(r["subregistry"], lang),
                      labels.get(r["variable"], r["variable"]),
                      _cell(r, "estimate", lambda v: fmt.percent(v, 0, lang)),
                      _cell(r, "n", lambda v: fmt.number(v, 0, lang))])
-    table = Table(f"tbl-{doc_id}-completeness", text("captions.completeness_table"),
+    caption = f"{text('captions.completeness_table')}: {region_label(region, text)}"
+    table = Table(f"tbl-{doc_id}-completeness", caption,
                   [text("columns.subregistry"), text("columns.variable"),
                    text("columns.completeness"), text("columns.n")], rows,
                   ["l", "l", "r", "r"], _suppressed_note(text))
