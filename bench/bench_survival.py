@@ -34,7 +34,11 @@ def _cases(n: int) -> pl.DataFrame:
     dx = np.datetime64("2010-01-01") + rng.integers(0, 15 * 365, n).astype("timedelta64[D]")
     age = rng.uniform(18, 89.9, n)
     birth = dx - (age * 365.25).astype("timedelta64[D]")
-    t = rng.exponential(6.0, n)
+    # Deaths from a constant excess hazard (0.1 a year) or from the population hazard at
+    # the age of diagnosis, so that the estimates are in a realistic range (the expected
+    # hazard follows attained age, so net survival comes out somewhat above exp(-0.1 t)).
+    population = 5e-5 * np.exp(0.095 * age)
+    t = np.minimum(rng.exponential(10.0, n), rng.exponential(1 / population))
     close = np.datetime64("2024-12-31")
     end = np.minimum(dx + (t * 365.25).astype("timedelta64[D]"), close)
     dead = dx + (t * 365.25).astype("timedelta64[D]") <= close
