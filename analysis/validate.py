@@ -91,9 +91,9 @@ def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | Non
 
 
 def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame, scheme: str,
-                 reference: date | None) -> list[tuple[pl.Expr, str, str]]:
-    """(failure mask, rule, message) for one field; masks see raw strings as `name`
-    and the parsed value as `name__typed`."""
+                 reference: date | None) -> list[tuple]:
+    """(failure mask, rule, message[, column named]) for one field; masks see raw
+    strings as `name` and the parsed value as `name__typed`."""
     c = f.constraints
     value, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
     rules: list[tuple[pl.Expr, str, str]] = []
@@ -133,7 +133,7 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame, scheme: str,
             if column in raw.columns:
                 rules.append((pl.col(f"{column}__typed") != pl.lit(decoded[column]),
                               "identity_mismatch",
-                              f"{column} differs from the one {f.name} encodes"))
+                              f"{column} differs from the one {f.name} encodes", column))
     return rules
 
 
@@ -203,8 +203,10 @@ def check(raw: pl.DataFrame, dataset: str, file: str,
     dates = [f"{c}__typed" for c in ("vital_status_date", "diagnosis_date")
              if c in raw.columns]
     reference = work.select(pl.max_horizontal(pl.col(dates).max())).item() if dates else None
-    checks = [(mask, rule, msg, f.name) for f in flds
-              for mask, rule, msg in _field_rules(f, dataset, raw, scheme, reference)]
+    # A rule may name another column than its field's (identity_mismatch names the
+    # birth_date or sex that disagrees, never the identity number).
+    checks = [(mask, rule, msg, where[0] if where else f.name) for f in flds
+              for mask, rule, msg, *where in _field_rules(f, dataset, raw, scheme, reference)]
     checks += _cross_rules(dataset, {f.name for f in flds})
     lazy = work.lazy()
     # Lazy, so that each check reads only the columns it needs, and all run in parallel.
