@@ -460,3 +460,15 @@ def test_hospital_table_lists_every_point_of_the_region_with_its_funnel_position
     shown = {(r[1], r[3], r[5]) for r in table.rows}
     assert shown == {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag"]])
                      for u in units.iter_rows(named=True)}
+
+
+def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):
+    run, nation = prepared.run, analyses.NATION
+    frame = run.asr.filter(pl.col("region").is_in([REGION, nation]))
+    masked = frame.filter(pl.col(disclosure.FLAG).is_not_null())
+    assert masked.height, "the demo region has masked years"
+    figure = context._trend_figure(run, "trend", frame, [REGION, nation], REGION, facet=True)
+    drawn = figure.arguments["frame"]
+    assert drawn.height == frame.height  # masked years are kept, as gaps
+    assert drawn["estimate"].null_count() == masked.height
+    assert figure.caption.endswith("ett avbrott i en linje är ett år med otillräckligt underlag")

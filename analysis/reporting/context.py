@@ -389,8 +389,8 @@ def _age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
 def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
                   focus: str | None, facet: bool) -> FigureSpec:
     text, a = run.text, run.analyses
-    shown = frame.filter(pl.col(disclosure.FLAG).is_null()
-                         & pl.col("region").is_in(list(regions)))
+    # Masked years stay in (estimate null): the line breaks there instead of bridging.
+    shown = frame.filter(pl.col("region").is_in(list(regions)))
     shown = shown.with_columns(
         pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
         pl.col("subregistry").map_elements(lambda s: subregistry_label(s, run.lang),
@@ -402,8 +402,10 @@ def _trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[
               "alt": text("alt.trend", what=what,
                           per=text("columns.subregistry").lower() if facet
                           else text("columns.region").lower())}
-    return FigureSpec(f"fig-{doc_id}", text("captions.trend_figure", first=a.first_year,
-                                            last=a.year),
+    caption = text("captions.trend_figure", first=a.first_year, last=a.year)
+    if shown["estimate"].null_count():
+        caption += f"; {text('notes.trend_gaps')}"
+    return FigureSpec(f"fig-{doc_id}", caption,
                       "trend_chart", {
                           "frame": shown.select("year", "estimate", "region", "subregistry"),
                           "x": "year", "y": "estimate", "group": "region", "labels": labels,

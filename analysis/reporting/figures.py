@@ -121,7 +121,9 @@ def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping
     With a `focus` and ``labels["others"]``, the groups other than the focus and the
     reference are thin grey lines behind them, under one legend entry."""
     groups = list(group_order) or sorted(frame[group].unique().to_list())
-    data = _ordered(frame.drop_nulls(y), group, groups)
+    # A missing value (a masked year) breaks its line: plotnine splits a path at NaN.
+    data = _ordered(frame.with_columns(pl.col(y).cast(pl.Float64).fill_null(float("nan"))),
+                    group, groups)
     if facet:
         data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
     if focus and labels.get("others"):
