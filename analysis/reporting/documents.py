@@ -57,7 +57,10 @@ class Table:
         """Dash counts of the separator line: relative column widths for pandoc/Quarto."""
         longest = [max([len(h)] + [len(r[i]) for r in self.rows]) for i, h in
                    enumerate(self.header)]
-        return [max(8, min(40, w)) for w in longest]
+        # A one-word header gets room beyond its letters, or typst hyphenates it
+        # ("Målni-vå") beside a wide text column.
+        return [max(8, len(h) + 2 if " " not in h else 0, min(40, w))
+                for h, w in zip(self.header, longest, strict=True)]
 
     @property
     def separator(self) -> str:
