@@ -123,9 +123,9 @@ def match_registries(cases: pl.DataFrame, cancer_registry: pl.DataFrame,
     (records of other cancers are left out, and so are patients younger than the
     subregistry's ``min_age`` when the identity number gives the birth date). Identity
     numbers are compared in their canonical spelling (analysis.identity, scheme of
-    registry.yaml), so ``19501214-1234`` and ``195012141234`` link. It matches a case of
-    the same person and
-    subregistry whose diagnosis date differs by at most ``window_days`` (default:
+    registry.yaml), so ``YYMMDD-NNNC`` and ``YYYYMMDDNNNC`` of one person link. It matches
+    a case of the same person and subregistry whose diagnosis date differs by at most
+    ``window_days`` (default:
     registry.yaml ``coverage.match_window_days``). Each record is used at most once, with
     as many pairs as possible and the closest dates among them (:func:`_pairs`): a second
     registration of one tumour stays unmatched, and a person with diagnoses in two

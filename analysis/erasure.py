@@ -227,8 +227,8 @@ def erase(directory: Path, person: str, scheme: str | None = None, key: bytes | 
           now: dt.datetime | None = None) -> Erasure:
     """Remove every row of one person from every identity-bearing extract in ``directory``.
 
-    ``person`` is matched on its canonical form (so ``811218-9876`` also finds
-    ``198112189876``), and, given the pseudonymisation ``key``, on its pseudonym too.
+    ``person`` is matched on its canonical form (so the ten-digit ``YYMMDD-NNNC`` also
+    finds ``YYYYMMDDNNNC``), and, given the pseudonymisation ``key``, on its pseudonym too.
     Running it again for the same person finds nothing and changes nothing.
     """
     directory = Path(directory)

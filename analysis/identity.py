@@ -187,8 +187,8 @@ def parse(series: pl.Series, scheme: str, reference: dt.date | None = None) -> p
 
 
 def canonical(series: pl.Series, scheme: str, reference: dt.date | None = None) -> pl.Series:
-    """One spelling per identity (see :func:`parse`), e.g. ``811218-9876`` ->
-    ``198112189876``; invalid values are only stripped of surrounding blanks."""
+    """One spelling per identity (see :func:`parse`), e.g. ``YYMMDD-NNNC`` ->
+    ``YYYYMMDDNNNC``; invalid values are only stripped of surrounding blanks."""
     return parse(series, scheme, reference)["canonical"].rename(series.name)
 
 

@@ -2,8 +2,8 @@
 
 Every identity-bearing extract (all subregistries and the cancer registry) is copied to the
 output folder with each identity replaced by HMAC-SHA256(key, canonical identity)
-(:func:`analysis.identity.pseudonym`). The canonical form makes ``811218-9876`` in one file
-and ``198112189876`` in another the same pseudonym, so linkage between files is kept. The
+(:func:`analysis.identity.pseudonym`). The canonical form makes ``YYMMDD-NNNC`` in one file
+and ``YYYYMMDDNNNC`` in another the same pseudonym, so linkage between files is kept. The
 population and life-table files carry no identities and are copied unchanged; every
 other column and each file's format are kept.
 
