@@ -258,8 +258,9 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     fu = _followup(prepared, "cml")
     data = pl.concat([fu.filter(pl.col("region") == "norr").head(20),
                       fu.filter(pl.col("region") == "syd")])
-    frame = analyses._net_survival(data, lifetable, "cml", ["subregistry", "region"],
-                                   analyses.report_settings())
+    by, cfg = ["subregistry", "region"], analyses.report_settings()
+    stdz = analyses._standardised(data, lifetable, "cml", by, cfg)
+    frame = analyses._net_survival(data, lifetable, stdz, "cml", by, cfg)
     table = context.relative_table(run, "x", frame, ["region"],
                                    [lambda r: context.region_label(r, run.text)],
                                    [["norr", "syd"]], "caption", ["Region"])

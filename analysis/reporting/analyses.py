@@ -147,17 +147,24 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
 
 
-def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
-                  cfg: ReportSettings, crude: bool = False) -> pl.DataFrame:
-    """Age-standardised net survival (Pohar Perme, the subregistry's ICSS weights) at
-    the report's times per group; the non-standardised estimate where an age group has
-    fewer than cfg.min_age_group_cases cases or no estimate, or for every group with
-    ``crude`` (``standardised`` False). Groups under survival.min_cases keep their reason
-    and no estimate."""
+def _standardised(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
+                  cfg: ReportSettings) -> pl.DataFrame:
+    """Net survival (Pohar Perme) per group, age-standardised with the subregistry's ICSS
+    weights, at the report's times."""
+    return rs.age_standardised(data, lifetable, rs.standard_for(sid), by,
+                               cfg.net_survival_times)
+
+
+def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, stdz: pl.DataFrame, sid: str,
+                  by: list[str], cfg: ReportSettings, crude: bool = False) -> pl.DataFrame:
+    """The age-standardised net survival ``stdz`` (:func:`_standardised` of ``data``) per
+    group; the non-standardised estimate where an age group has fewer than
+    cfg.min_age_group_cases cases or no estimate, or for every group with ``crude``
+    (``standardised`` False). Groups under survival.min_cases keep their reason and no
+    estimate."""
     standard = rs.standard_for(sid)
     keys = [*by, "time"]
     cols = ["n", "estimate", "lower", "upper", "reason", "method"]
-    stdz = rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
     small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
     fallback = pl.lit(True) if crude else (
         ((pl.col("smallest_age_group") < cfg.min_age_group_cases)
@@ -192,15 +199,17 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
             sub = frame.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            regional = _net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
+            by = ["subregistry", "region"]
+            stdz = _standardised(sub, lifetable, sid, by, cfg)
+            regional = _net_survival(sub, lifetable, stdz, sid, by, cfg)
             # One basis per table: a region that cannot be standardised is compared with
             # non-standardised figures of the other regions and the nation.
             crude = not regional.filter(pl.col("estimate").is_not_null())["standardised"].all()
             if crude:
-                regional = _net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg,
-                                         crude=True)
+                regional = _net_survival(sub, lifetable, stdz, sid, by, cfg, crude=True)
+            nation = _standardised(sub, lifetable, sid, ["subregistry"], cfg)
             parts.append(regional.with_columns(pl.lit(approach).alias("approach")))
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg, crude)
+            parts.append(_net_survival(sub, lifetable, nation, sid, ["subregistry"], cfg, crude)
                          .with_columns(pl.lit(NATION).alias("region"),
                                        pl.lit(approach).alias("approach")))
     cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",

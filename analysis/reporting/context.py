@@ -525,16 +525,22 @@ def _level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
                                      "y_order": order})
 
 
+def _funnel_units(run: Run, sids: Sequence[str]) -> pl.DataFrame:
+    """The hospitals drawn on the funnel plots of these subregistries: large enough to
+    draw, in a panel of at least three (one or two hospitals show no comparison)."""
+    hospitals = run.analyses.hospitals
+    if not hospitals.height:
+        return hospitals
+    units = hospitals.filter(pl.col("subregistry").is_in(list(sids)))
+    units = units.filter(disclosure.drawable(units, "funnel"))
+    return units.filter(pl.len().over("subregistry") >= 3)
+
+
 def _funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
                    ) -> FigureSpec | None:
     """Hospitals on funnel plots, one panel per subregistry; a region's own highlighted."""
     a, text = run.analyses, run.text
-    if not a.hospitals.height:
-        return None
-    units = a.hospitals.filter(pl.col("subregistry").is_in(list(sids)))
-    units = units.filter(disclosure.drawable(units, "funnel"))
-    # A funnel compares hospitals: a panel with one or two shows no comparison.
-    units = units.filter(pl.len().over("subregistry") >= 3)
+    units = _funnel_units(run, sids)
     if units.is_empty():
         return None
     sids = [s for s in sids if s in set(units["subregistry"].to_list())]
@@ -579,12 +585,8 @@ def hospital_table(run: Run, doc_id: str, sids: Sequence[str], region: str | Non
     hospital, region, n, share and position against the control limits (flag of
     analysis.funnel), so that a point on the plot can be found and followed up."""
     a, text, lang = run.analyses, run.text, run.lang
-    if not a.hospitals.height:
-        return None
-    units = a.hospitals.filter(pl.col("subregistry").is_in(list(sids)))
-    units = units.filter(disclosure.drawable(units, "funnel"))
-    units = units.filter(pl.len().over("subregistry") >= 3)  # as _funnel_figure
-    if region is not None:
+    units = _funnel_units(run, sids)
+    if region is not None and not units.is_empty():
         units = units.filter(pl.col("region") == region)
     if units.is_empty():
         return None
