@@ -6,4 +6,4 @@ import os
 # each small GLM fit about ten times slower (bench/RESULTS.md); one BLAS thread is faster.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

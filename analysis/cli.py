@@ -21,7 +21,7 @@ from analysis.commands import (
     survival,
     validate,
 )
-from analysis.dictionary import DictionaryError
+from analysis.data.dictionary import DictionaryError
 from analysis.errors import UserError
 
 app = typer.Typer(

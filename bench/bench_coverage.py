@@ -18,9 +18,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from analysis import dictionary
-from analysis.coverage import coverage, match_registries
-from analysis.indicators import compute_indicators, load_indicators
+from analysis.data import dictionary
+from analysis.quality.coverage import coverage, match_registries
+from analysis.quality.indicators import compute_indicators, load_indicators
 
 
 def synthetic(n: int, seed: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:

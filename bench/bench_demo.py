@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis.demo import write_demo
+from analysis.demo.registry import write_demo
 
 
 def main() -> None:

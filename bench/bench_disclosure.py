@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analysis.disclosure import Rules, suppress
-from analysis.erasure import erase
-from analysis.identity import valid_mask
-from analysis.pseudonymise import pseudonyms
+from analysis.data.identity import valid_mask
+from analysis.privacy.disclosure import Rules, suppress
+from analysis.privacy.erasure import erase
+from analysis.privacy.pseudonymise import pseudonyms
 
 KEY = b"0123456789abcdef0123456789abcdef"
 

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analysis import dictionary as dd
-from analysis import incidence as inc
+from analysis.data import dictionary as dd
+from analysis.stats import incidence as inc
+from analysis.stats import trend
 
 YEARS = range(2000, 2026)
 CASES_PER_YEAR = 4750
@@ -73,7 +74,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=10)
     args = parser.parse_args()
     if args.data:
-        from analysis.ingest import load_data
+        from analysis.data.ingest import load_data
         loaded = load_data(args.data)
         cases, pop = loaded.require("cases"), loaded.require("population")
     else:
@@ -90,7 +91,7 @@ def main() -> None:
     timed("rate ratios by region within subregistry,year",
           lambda: inc.rate_ratios(cases, pop, "region", ["subregistry", "year"]))
     timed("APC per subregistry,region,sex (age-adjusted)",
-          lambda: inc.annual_percent_change(cases, pop, ["subregistry", "region", "sex"],
+          lambda: trend.annual_percent_change(cases, pop, ["subregistry", "region", "sex"],
                                             adjust=["age_group"]))
     print(f"{'total':<58} {time.perf_counter() - start:6.2f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -16,7 +16,7 @@ from pathlib import Path
 
 CHILD = """
 import resource, sys, time
-from analysis.ingest import load_data
+from analysis.data.ingest import load_data
 t = time.perf_counter()
 data = load_data(sys.argv[1])
 s = data.summary()

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import polars as pl
 
-from analysis.relative_survival import relative_survival
-from analysis.survival import prepare_followup
+from analysis.stats.relative_survival import relative_survival
+from analysis.stats.survival import prepare_followup
 
 N = 100_000
 

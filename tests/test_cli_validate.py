@@ -116,7 +116,7 @@ def test_ctrl_c_in_a_command_says_earlier_outputs_are_unchanged(monkeypatch, cap
     import sys
 
     from analysis import cli
-    from analysis import dictionary as dd
+    from analysis.data import dictionary as dd
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt

@@ -5,8 +5,10 @@ from datetime import date
 import polars as pl
 import pytest
 
-from analysis import dictionary
-from analysis.coverage import (
+from analysis.data import dictionary
+from analysis.data.ingest import derive_case_columns
+from analysis.errors import UserError
+from analysis.quality.coverage import (
     BOTH,
     CANCER_REGISTRY_ONLY,
     QUALITY_REGISTRY_ONLY,
@@ -16,9 +18,7 @@ from analysis.coverage import (
     match_registries,
     timeliness,
 )
-from analysis.errors import UserError
-from analysis.ingest import derive_case_columns
-from analysis.proportions import wilson_interval
+from analysis.stats.proportions import wilson_interval
 
 _TYPES = {"string": pl.String, "integer": pl.Int64, "number": pl.Float64, "date": pl.Date,
           "boolean": pl.Boolean}

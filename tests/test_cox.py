@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from scipy import optimize
 
-from analysis.cox import cox_region, zph_test
 from analysis.errors import UserError
+from analysis.stats.cox import cox_region, zph_test
 
 
 def _simulate(n: int, seed: int, crossing: bool = False) -> pl.DataFrame:

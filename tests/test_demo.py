@@ -17,8 +17,8 @@ import pytest
 from conftest import luhn_digit
 from lifelines import KaplanMeierFitter
 
-from analysis import demo
-from analysis import dictionary as dd
+from analysis.data import dictionary as dd
+from analysis.demo import registry as demo
 from analysis.errors import UserError
 
 SUBS = dd.subregistry_ids()
@@ -341,7 +341,7 @@ def test_quality_variables_vary(cases: pl.DataFrame) -> None:
 # --- faulty rows -----------------------------------------------------------------------------
 
 def test_faulty_rows_are_exactly_those_recorded(demo_dir: Path) -> None:
-    from analysis.ingest import load_data
+    from analysis.data.ingest import load_data
 
     recorded = _read(demo_dir / "demo_errors.csv")
     n_rows = sum(_read(demo_dir / f"{s}.csv").height for s in SUBS)

@@ -1,6 +1,6 @@
 import pytest
 
-from analysis import dictionary as dd
+from analysis.data import dictionary as dd
 
 
 def test_regions_and_counties_cover_sweden():

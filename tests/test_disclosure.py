@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.disclosure import (
+from analysis.errors import UserError
+from analysis.privacy.disclosure import (
     FLAG,
     Rules,
     drawable,
@@ -27,7 +28,6 @@ from analysis.disclosure import (
     rules,
     suppress,
 )
-from analysis.errors import UserError
 
 K5 = Rules(k=5)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analysis.erasure import AUDIT_LOG, JOURNAL, SALT_FILE, TMP_SUFFIX, erase, recover
+from analysis.data.identity import pseudonym
 from analysis.errors import UserError
-from analysis.identity import pseudonym
+from analysis.privacy.erasure import AUDIT_LOG, JOURNAL, SALT_FILE, TMP_SUFFIX, erase, recover
 
 PERSON = "811218-9876"           # Skatteverket's example number (valid Luhn digit)
 SPELLINGS = ("811218-9876", "8112189876", "198112189876", "19811218-9876")
@@ -107,7 +107,7 @@ def test_invalid_identity_is_refused_without_echoing_it(tmp_path: Path) -> None:
 _CHILD = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    import analysis.erasure as er
+    import analysis.privacy.erasure as er
     root, step = Path(sys.argv[1]), sys.argv[2]
     if step == "write":
         real = er.write_extract
@@ -160,8 +160,8 @@ def test_kill_after_commit_is_completed(tmp_path: Path) -> None:
     assert "811218-9876" not in (root / "aml.csv").read_text()
     assert len(pl.read_parquet(root / "cancer_registry.parquet")) == 2
     # Until it is completed, the folder is not read as data.
+    from analysis.data.ingest import load_data
     from analysis.errors import UserError
-    from analysis.ingest import load_data
     with pytest.raises(UserError, match="an erasure was interrupted here"):
         load_data(root)
     result = erase(root, PERSON, "personnummer")

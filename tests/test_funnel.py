@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from analysis.errors import UserError
-from analysis.funnel import funnel_curve, funnel_limits
+from analysis.stats.funnel import funnel_curve, funnel_limits
 
 # Pooled proportion 210 / 420 = 1/2 exactly.
 HOSPITALS = pl.DataFrame({

@@ -12,8 +12,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from analysis.data.identity import birth_date_and_sex, canonical, is_valid, parse, valid_mask
 from analysis.errors import UserError
-from analysis.identity import birth_date_and_sex, canonical, is_valid, parse, valid_mask
 
 REF = dt.date(2024, 6, 15)
 D = dt.date

@@ -12,10 +12,11 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from analysis import incidence as inc
 from analysis.cli import app
 from analysis.errors import InputError, UserError
-from analysis.standard_populations import (
+from analysis.stats import incidence as inc
+from analysis.stats import trend
+from analysis.stats.standard_populations import (
     available,
     load_standard,
     reweight,
@@ -317,7 +318,7 @@ def test_apc_of_an_exact_three_percent_increase():
     # Perfect fit: b = ln 1.03. Fisher information of b: sum_t mu_t (t - mean t)^2 =
     # 100 x 82.5 = 8 250 (t = 0..9), so se(b) = 1/sqrt(8 250).
     c, pop = _trend()
-    out = inc.annual_percent_change(c, pop, ["sex"], age_breaks=[0])
+    out = trend.annual_percent_change(c, pop, ["sex"], age_breaks=[0])
     row = out.filter(pl.col("sex") == 1).row(0, named=True)
     se = 1 / math.sqrt(8250)
     assert row["estimate"] == pytest.approx(3.0, abs=1e-8)
@@ -329,7 +330,7 @@ def test_apc_of_an_exact_three_percent_increase():
 
 def test_apc_without_cases_has_no_estimate():
     c, pop = _trend()
-    out = inc.annual_percent_change(c, pop, ["sex"], age_breaks=[0], adjust=["age_group"])
+    out = trend.annual_percent_change(c, pop, ["sex"], age_breaks=[0], adjust=["age_group"])
     women = out.filter(pl.col("sex") == 2).row(0, named=True)
     assert women["n"] == 0 and women["estimate"] is None
     assert out.filter(pl.col("sex") == 1).get_column("estimate")[0] == pytest.approx(3.0)
@@ -345,7 +346,7 @@ def test_apc_with_cases_at_one_end_of_the_range_has_no_estimate(counts):
     # All cases in the first (last) year: the likelihood rises as the slope goes to -inf
     # (+inf), so there is no finite maximum likelihood estimate.
     c, pop = _three_years(counts)
-    row = inc.annual_percent_change(c, pop, years=(2020, 2022),
+    row = trend.annual_percent_change(c, pop, years=(2020, 2022),
                                    age_breaks=[0]).row(0, named=True)
     assert row["estimate"] is None and row["lower"] is None and row["p_value"] is None
     assert row["reason"] == "all cases in the first or all in the last year: no finite trend"
@@ -355,7 +356,7 @@ def test_apc_with_cases_in_the_middle_year_only_is_flat():
     # Equal person-years, cases only in the middle year: the score equation
     # sum_t (t - 1) x_t = sum_t (t - 1) mu_t holds at b = 0 (mu_0 = mu_2), so APC = 0.
     c, pop = _three_years([0, 4, 0])
-    row = inc.annual_percent_change(c, pop, years=(2020, 2022),
+    row = trend.annual_percent_change(c, pop, years=(2020, 2022),
                                    age_breaks=[0]).row(0, named=True)
     assert row["estimate"] == pytest.approx(0.0, abs=1e-6) and row["reason"] is None
     assert row["lower"] < 0 < row["upper"]
@@ -435,9 +436,9 @@ def test_cli_writes_standardised_rates(tmp_path: Path, monkeypatch, two_group_st
                                             "rejected": pl.Int64})
     loaded = types.SimpleNamespace(require=lambda name: {"cases": c, "population": pop}[name],
                                    summary=lambda: nothing_rejected)
-    fake = types.ModuleType("analysis.ingest")
+    fake = types.ModuleType("analysis.data.ingest")
     fake.load_data = lambda data, subregistries: loaded
-    monkeypatch.setitem(sys.modules, "analysis.ingest", fake)
+    monkeypatch.setitem(sys.modules, "analysis.data.ingest", fake)
     std = tmp_path / "std.csv"
     std.write_text("age_group,weight\n0-49,40\n50+,60\n")
     out = tmp_path / "rates.csv"
@@ -467,8 +468,8 @@ def test_cli_refuses_an_option_the_analysis_would_ignore(args, message):
 def test_standardised_rate_from_a_finer_aggregate_sums_counts_first():
     # Two sexes and one (open) age group, so the standardised rate is the crude rate of the
     # total: (3 + 1) / (1000 + 3000) per 1000 = 1, not the sum of the two sexes' rates.
-    from analysis.incidence import standardised_rates_from
-    from analysis.standard_populations import load_standard
+    from analysis.stats.incidence import standardised_rates_from
+    from analysis.stats.standard_populations import load_standard
     agg = pl.DataFrame({"sex": [1, 2], "age_group": ["0+", "0+"], "age_start": [0, 0],
                         "n": [3, 1], "person_years": [1000.0, 3000.0]})
     out = standardised_rates_from(agg, [], load_standard("esp2013"), per=1000)

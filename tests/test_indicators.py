@@ -8,18 +8,18 @@ import pytest
 import yaml
 from test_coverage import cancer_frame, cases_frame
 
-from analysis import dictionary
-from analysis.coverage import match_registries
-from analysis.dictionary import DictionaryError
+from analysis.data import dictionary
+from analysis.data.dictionary import DictionaryError
 from analysis.errors import UserError
-from analysis.indicators import (
+from analysis.quality.coverage import match_registries
+from analysis.quality.indicators import (
     classify,
     compute_indicator,
     compute_indicators,
     key_variables,
     load_indicators,
 )
-from analysis.proportions import wilson_interval
+from analysis.stats.proportions import wilson_interval
 
 D = date(2021, 5, 3)
 

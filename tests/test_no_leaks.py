@@ -22,7 +22,7 @@ import typer
 from typer.testing import CliRunner
 
 from analysis.cli import app
-from analysis.erasure import AUDIT_LOG, identity_files, read_extract
+from analysis.privacy.erasure import AUDIT_LOG, identity_files, read_extract
 
 # Commands whose output is identity-bearing by design: the demo writes the (made-up)
 # input itself. `publish` renders the documents of `report` (scanned) fifteen times over,

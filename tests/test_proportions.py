@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from analysis.errors import UserError
-from analysis.proportions import (
+from analysis.stats.proportions import (
     WILSON_METHOD,
     binomial_limit,
     wilson_interval,

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis.cli import app
+from analysis.data.identity import pseudonym
 from analysis.errors import UserError
-from analysis.identity import pseudonym
-from analysis.pseudonymise import KEY_ENV, load_key, pseudonymise_dir, pseudonyms
+from analysis.privacy.pseudonymise import KEY_ENV, load_key, pseudonymise_dir, pseudonyms
 
 KEY = b"0123456789abcdef0123456789abcdef"
 OTHER = b"fedcba9876543210fedcba9876543210"
@@ -110,8 +110,8 @@ def test_refuses_same_folder_and_cli_refuses_without_key(
 
 
 def test_pseudonymised_folder_validates_without_check_digits(tmp_path):
-    from analysis.ingest import load_data
-    from analysis.pseudonymise import pseudonymise_dir
+    from analysis.data.ingest import load_data
+    from analysis.privacy.pseudonymise import pseudonymise_dir
     source = tmp_path / "src"
     source.mkdir()
     from datetime import date
@@ -134,9 +134,9 @@ def test_cancer_registry_keeps_the_birth_date_its_identity_number_held(tmp_path)
 
     from conftest import make_pnr
 
-    from analysis.coverage import assign_subregistry
-    from analysis.ingest import load_data
-    from analysis.pseudonymise import pseudonymise_dir
+    from analysis.data.ingest import load_data
+    from analysis.privacy.pseudonymise import pseudonymise_dir
+    from analysis.quality.coverage import assign_subregistry
     source = tmp_path / "src"
     source.mkdir()
     adult, child = make_pnr(date(1950, 3, 14), 23, 1), make_pnr(date(2015, 6, 1), 45, 2)

@@ -11,13 +11,13 @@ import pytest
 from lifelines import KaplanMeierFitter
 
 from analysis.errors import InputError, UserError
-from analysis.relative_survival import (
+from analysis.stats.relative_survival import (
     age_standardised,
     rate_table,
     relative_survival,
     standard_weights,
 )
-from analysis.survival import prepare_followup
+from analysis.stats.survival import prepare_followup
 
 
 def _lifetable(rate, years=range(2000, 2031), ages=range(0, 101), **extra) -> pl.DataFrame:

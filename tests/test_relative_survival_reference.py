@@ -37,9 +37,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis import relative_survival as rs_module
-from analysis.relative_survival import relative_survival_curve
-from analysis.survival import Z95, period_window, prepare_followup, settings
+from analysis.stats import relative_survival as rs_module
+from analysis.stats.relative_survival import relative_survival_curve
+from analysis.stats.survival import Z95, period_window, prepare_followup, settings
 
 DAYS = 365.25
 YEARS = range(2003, 2020)  # later years (to the 2023 closing date) use 2019's rates

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from analysis import dictionary as dd
+from analysis.data import dictionary as dd
 from analysis.reporting.analyses import report_settings
 
 

@@ -67,7 +67,7 @@ def _keys(tree: dict, prefix: str = "") -> set[str]:
 
 
 def test_both_languages_have_the_same_wording_keys_and_placeholders():
-    from analysis import dictionary as dd
+    from analysis.data import dictionary as dd
 
     text = dd.load("report_text.yaml")
     assert _keys(text["sv"]) == _keys(text["en"])
@@ -80,7 +80,7 @@ def test_both_languages_have_the_same_wording_keys_and_placeholders():
 def test_every_validation_rule_has_a_name_in_both_languages():
     import re
 
-    from analysis import validate
+    from analysis.data import validate
     from analysis.reporting.labels import Text
 
     rules = [r.strip() for line in validate.__doc__.splitlines()

@@ -11,8 +11,8 @@ import pypdf
 import pytest
 
 from analysis.errors import UserError
-from analysis.reporting import documents, render
-from analysis.reporting.documents import DocumentJob, FigureSpec, Page, Section, Table
+from analysis.reporting import qmd, render
+from analysis.reporting.qmd import DocumentJob, FigureSpec, Page, Section, Table
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def _job(name: str = "doc-a", template: str = "report.qmd.j2") -> DocumentJob:
         "focus": "Syd", "reference": "Riket"})
     section = Section("Översikt", paragraphs=["Se @tbl-cases och @fig-trend."],
                       tables=[table], figures=[figure], callout="Preliminära uppgifter.")
-    front = documents.front_matter("Regionrapport Sydöst", "Blodcancerregistret", "sv",
+    front = qmd.front_matter("Regionrapport Sydöst", "Blodcancerregistret", "sv",
                                    "31 mars 2026")
     return DocumentJob(name, name, dt.date(2026, 3, 31), [Page("index.qmd", template, front,
                                                                 [section])])
@@ -75,13 +75,13 @@ def test_a_broken_template_names_document_and_step_and_keeps_earlier_output(tmp_
     shutil.copytree(render.TEMPLATES_DIR, broken)
     (broken / "report.qmd.j2").write_text("{% for x in %}", encoding="utf-8")
     monkeypatch.setattr(render, "TEMPLATES_DIR", broken)
-    monkeypatch.setattr(documents, "TEMPLATES_DIR", broken)
-    documents.environment.cache_clear()
+    monkeypatch.setattr(qmd, "TEMPLATES_DIR", broken)
+    qmd.environment.cache_clear()
     try:
         with pytest.raises(render.RenderError) as err:
             render.render_all([_job()], tmp_path, ["html"], workers=1)
     finally:
-        documents.environment.cache_clear()
+        qmd.environment.cache_clear()
     assert "document 'doc-a'" in str(err.value) and "template 'report.qmd.j2'" in str(err.value)
     assert (tmp_path / "doc-a" / "doc-a.html").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
@@ -121,14 +121,14 @@ def test_formats_are_checked():
 
 
 def test_root_quarto_yml_is_the_base_of_every_front_matter():
-    front = documents.front_matter("T", "S", "en", "1 January 2026")
-    base = documents.root_quarto()
+    front = qmd.front_matter("T", "S", "en", "1 January 2026")
+    base = qmd.root_quarto()
     assert front["format"]["typst"] == base["format"]["typst"]
     assert front["lang"] == "en" and "project" not in front
 
 
 def test_markdown_special_characters_in_names_are_escaped():
-    assert documents.md("S:t Göran | *x* @y") == "S:t Göran \\| \\*x\\* \\@y"
+    assert qmd.md("S:t Göran | *x* @y") == "S:t Göran \\| \\*x\\* \\@y"
     assert Path(render.LUA_FILTER).exists()
 
 

@@ -14,11 +14,17 @@ import polars as pl
 import pypdf
 import pytest
 
-from analysis import cox, disclosure, incidence, indicators, relative_survival, survival
-from analysis import dictionary as dd
-from analysis.reporting import analyses, context, documents
+from analysis.data import dictionary as dd
+from analysis.privacy import disclosure
+from analysis.quality import indicators
+from analysis.reporting import analyses, cells, figure_specs, qmd, tables
 from analysis.reporting import formatting as fmt
+from analysis.reporting.documents import regional
+from analysis.reporting.documents.publication import publication
 from analysis.reporting.publish import prepare, publish
+from analysis.reporting.sections import methods
+from analysis.reporting.sections import survival as survival_sections
+from analysis.stats import cox, incidence, relative_survival, survival
 
 REGION = "syd"
 
@@ -261,8 +267,8 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     by, cfg = ["subregistry", "region"], analyses.report_settings()
     stdz = analyses._standardised(data, lifetable, "cml", by, cfg)
     frame = analyses._net_survival(data, lifetable, stdz, "cml", by, cfg)
-    table = context.relative_table(run, "x", frame, ["region"],
-                                   [lambda r: context.region_label(r, run.text)],
+    table = tables.relative_table(run, "x", frame, ["region"],
+                                   [lambda r: cells.region_label(r, run.text)],
                                    [["norr", "syd"]], "caption", ["Region"])
     norr, syd = table.rows
     assert norr[0] == "Norr" and norr[2:4] == ["", ""] and norr[4] == "färre än 25 fall"
@@ -270,7 +276,7 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     curves = relative_survival.relative_survival_curve(
         data, lifetable, ["subregistry", "region"], 5.0)
     small = replace(prepared.analyses, relative_curves=curves)
-    figure, note = context._relative_figure(replace(run, analyses=small), "rs", "cml")
+    figure, note = figure_specs.relative_figure(replace(run, analyses=small), "rs", "cml")
     drawn = set(figure.arguments["frame"]["region"].to_list())
     assert drawn == {"Syd"} and note == "Ingen kurva för Norr: färre än 25 fall."
 
@@ -278,12 +284,12 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
 def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
     run = prepared.run
     expected = cox.cox_region(_followup(prepared, "cml"))
-    section = context.cox_section(run, "cox", "cml")
+    section = survival_sections.cox_section(run, "cox", "cml")
     [table] = section.tables
     rows = {r[0]: r for r in table.rows}
     assert rows["Stockholm Gotland"][2] == "1 (referens)"
     for r in expected.filter(pl.col("term") == "region").iter_rows(named=True):
-        row = rows[context.region_label(r["level"], run.text)]
+        row = rows[cells.region_label(r["level"], run.text)]
         assert row[2] == fmt.number(r["hazard_ratio"], 2, "sv")
         assert row[3] == fmt.interval(r["lower"], r["upper"], 2, "sv")
     [forest] = section.figures  # every region here has enough cases to be drawn
@@ -298,12 +304,13 @@ def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
 
 def test_cox_section_warns_when_the_model_did_not_converge(prepared):
     run = prepared.run
-    assert "konvergerade" not in " ".join(context.cox_section(run, "cox", "cml").paragraphs)
+    section = survival_sections.cox_section(run, "cox", "cml")
+    assert "konvergerade" not in " ".join(section.paragraphs)
     broken = run.analyses.cox.with_columns(
         pl.lit("Newton-Raphson convergence completed successfully but norm(delta) is "
                "still high").alias("convergence_problem"))
     bad_run = replace(run, analyses=replace(run.analyses, cox=broken))
-    words = " ".join(context.cox_section(bad_run, "cox", "cml").paragraphs)
+    words = " ".join(survival_sections.cox_section(bad_run, "cox", "cml").paragraphs)
     assert "konvergerade inte väl" in words
 
 
@@ -324,19 +331,19 @@ def test_validation_table_counts_rows_and_shows_no_identity_number(rendered, pre
 
 def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
     run, a = prepared.run, prepared.analyses
-    sids = context._subregistries_present(a)
-    key = context.key_numbers_table(run, "summary", sids)
+    sids = cells.subregistries_present(a)
+    key = tables.key_numbers_table(run, "summary", sids)
     five = run.relative.filter((pl.col("region") == analyses.NATION)
                                & (pl.col("approach") == "period") & (pl.col("time") == 5))
     for row, sid in zip(key.rows, sids, strict=True):
         r = five.filter(pl.col("subregistry") == sid).row(0, named=True)
         assert row[4].startswith(_rs_text(r["estimate"], r["lower"], r["upper"]))
-    moved = context.moved_table(run, "moved")
+    moved = tables.moved_table(run, "moved")
     nation = run.indicators.filter(pl.col("region") == analyses.NATION)
     names = {i.name("sv"): i.id for i in a.indicator_list}
     changes = []
     for row in moved.rows:
-        sid = next(s for s in sids if context.subregistry_label(s, "sv") == row[1])
+        sid = next(s for s in sids if cells.subregistry_label(s, "sv") == row[1])
         pick = nation.filter((pl.col("indicator") == names[row[0]])
                              & (pl.col("subregistry") == sid))
         now = pick.filter(pl.col("year") == a.year).row(0, named=True)
@@ -358,16 +365,16 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
 
 
 def test_regional_report_draws_one_indicator_figure(prepared):
-    job = context.regional_report(prepared.run, REGION)
-    figures = [f for p in job.pages for f in documents._all_figures(p.sections)]
+    job = regional.regional_report(prepared.run, REGION)
+    figures = [f for p in job.pages for f in qmd._all_figures(p.sections)]
     assert [f.function for f in figures].count("level_grid") == 1
     assert len(figures) <= 4
 
 
 def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     run = prepared.run
-    sids = context._subregistries_present(prepared.analyses)
-    figure = context._funnel_figure(run, "funnel", sids, REGION)
+    sids = cells.subregistries_present(prepared.analyses)
+    figure = figure_specs.funnel_figure(run, "funnel", sids, REGION)
     names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
     units = prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
     units = units.filter(disclosure.drawable(units, "funnel"))
@@ -375,7 +382,7 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     shown = units.filter(pl.len().over("subregistry") >= 3)
     assert shown["subregistry"].n_unique() < units["subregistry"].n_unique()
     for sid, ind in shown.select("subregistry", "indicator").unique().iter_rows():
-        name = context._lower_first(names[ind])
+        name = cells.lower_first(names[ind])
         assert name in figure.caption, (sid, name)
     assert figure.caption.startswith("Sjukhus i trattdiagram: ")
     assert "fISH" not in figure.caption
@@ -399,9 +406,9 @@ def test_registered_within_12_months_counts_only_cases_whose_12_months_have_pass
 
 def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
     run = prepared.run
-    sids = context._subregistries_present(prepared.analyses)
+    sids = cells.subregistries_present(prepared.analyses)
     now = run.indicators.filter(pl.col("year") == prepared.analyses.year)
-    figure = context._level_grid_figure(run, "grid", now, REGION, sids)
+    figure = figure_specs.level_grid_figure(run, "grid", now, REGION, sids)
     tiles = figure.arguments["frame"]
     rows = now.filter(pl.col("region") == REGION)
     names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
@@ -409,7 +416,7 @@ def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
         y = names[r["indicator"]].replace("\n", " ")
         [level] = [t["level"] for t in tiles.iter_rows(named=True)
                    if t["y"].replace("\n", " ") == y
-                   and t["x"] == context.subregistry_label(r["subregistry"], "sv")]
+                   and t["x"] == cells.subregistry_label(r["subregistry"], "sv")]
         if r["estimate"] is None:
             assert level == "hidden"
         elif r["classification"] is None:
@@ -420,9 +427,9 @@ def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
 
 def test_publication_has_a_data_dictionary_chapter(prepared):
     run = prepared.run
-    job = context.publication(run)
+    job = publication(run)
     assert "dictionary.qmd" in [p.file for p in job.pages]
-    section = context.dictionary_section(run, "dd")
+    section = methods.dictionary_section(run, "dd")
     codes, variables = section.tables
     aml = next(r for r in codes.rows if r[0] == "Akut myeloisk leukemi")
     assert aml[1] == ", ".join(dd.subregistry("aml")["icd10"])
@@ -435,7 +442,7 @@ def test_publication_has_a_data_dictionary_chapter(prepared):
 def test_subregistry_survival_by_age_and_sex_equals_kaplan_meier(prepared):
     run, a = prepared.run, prepared.analyses
     fu = _followup(prepared, "myeloma")
-    table = context.survival_groups_table(run, "g", "myeloma")
+    table = tables.survival_groups_table(run, "g", "myeloma")
     rows = {r[0]: r for r in table.rows}
     women = survival.kaplan_meier(fu.filter(pl.col("sex") == 2), [], [1.0, 5.0])
     assert rows["Kvinnor"][1] == fmt.number(women["n"][0], 0, "sv")
@@ -450,8 +457,8 @@ def test_subregistry_survival_by_age_and_sex_equals_kaplan_meier(prepared):
 
 def test_hospital_table_lists_every_point_of_the_region_with_its_funnel_position(prepared):
     run = prepared.run
-    sids = context._subregistries_present(prepared.analyses)
-    table = context.hospital_table(run, "hospitals", sids, REGION)
+    sids = cells.subregistries_present(prepared.analyses)
+    table = tables.hospital_table(run, "hospitals", sids, REGION)
     units = prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
     units = units.filter(disclosure.drawable(units, "funnel"))
     units = units.filter((pl.len().over("subregistry") >= 3) & (pl.col("region") == REGION))
@@ -468,7 +475,7 @@ def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):
     frame = run.asr.filter(pl.col("region").is_in([REGION, nation]))
     masked = frame.filter(pl.col(disclosure.FLAG).is_not_null())
     assert masked.height, "the demo region has masked years"
-    figure = context._trend_figure(run, "trend", frame, [REGION, nation], REGION, facet=True)
+    figure = figure_specs.trend_figure(run, "trend", frame, [REGION, nation], REGION, facet=True)
     drawn = figure.arguments["frame"]
     assert drawn.height == frame.height  # masked years are kept, as gaps
     assert drawn["estimate"].null_count() == masked.height

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from analysis.errors import InputError, UserError
-from analysis.survival import (
+from analysis.stats.survival import (
     kaplan_meier,
     km_curve,
     km_median,

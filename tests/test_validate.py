@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from conftest import make_pnr
 
+from analysis.data.ingest import load_data
 from analysis.errors import UserError
-from analysis.ingest import load_data
 
 HEADER = ("case_id,person_id,sex,birth_date,diagnosis_date,icd10,morphology,county,hospital,"
           "death_date,vital_status_date,report_date,treatment_start_date")
@@ -233,7 +233,7 @@ def test_lifetable_qx_becomes_hazard(tmp_path):
     ("1952-02-29", "2021-03-01", 69),
 ])
 def test_age_in_completed_years(birth, at, age):
-    from analysis.validate import age_at
+    from analysis.data.validate import age_at
     frame = pl.DataFrame({"b": [birth], "a": [at]}).with_columns(pl.all().str.to_date())
     assert frame.select(age_at(pl.col("b"), pl.col("a"))).item() == age
 

@@ -20,8 +20,8 @@ from analysis.commands.options import (
     public,
     split_list,
 )
+from analysis.commands.output import write_frame
 from analysis.errors import UserError
-from analysis.output import write_frame
 
 MEASURES = ("coverage", "discrepancies", "completeness", "timeliness")
 
@@ -51,8 +51,8 @@ def coverage(
     records in only one of the two sources. completeness: share of cases with each key
     variable filled in. timeliness: share registered within 3 and 12 months.
     """
-    from analysis import coverage as cov
-    from analysis.indicators import key_variables
+    from analysis.quality import coverage as cov
+    from analysis.quality.indicators import key_variables
 
     if measure not in MEASURES:
         raise UserError(f"--measure '{measure}': use one of {', '.join(MEASURES)}")

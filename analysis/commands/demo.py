@@ -8,8 +8,8 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from analysis.demo import DEFAULT_YEARS, parse_years, write_demo
-from analysis.output import print_table
+from analysis.commands.output import print_table
+from analysis.demo.registry import DEFAULT_YEARS, parse_years, write_demo
 
 
 def demo(

@@ -8,7 +8,7 @@ import polars as pl
 import pypandoc
 import typer
 
-from analysis import dictionary as dd
+from analysis.data import dictionary as dd
 from analysis.errors import UserError
 
 TITLES = {

@@ -9,11 +9,11 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from analysis.commands.options import DataOption
-from analysis.erasure import AUDIT_LOG
-from analysis.erasure import erase as erase_person
+from analysis.commands.options import DataOption, data_folder
 from analysis.errors import UserError
-from analysis.pseudonymise import KEY_ENV, load_key
+from analysis.privacy.erasure import AUDIT_LOG
+from analysis.privacy.erasure import erase as erase_person
+from analysis.privacy.pseudonymise import KEY_ENV, load_key
 
 
 def erase(
@@ -40,10 +40,7 @@ def erase(
         raise UserError("--person: no identity number given")
     keyed = key_file is not None or os.environ.get(KEY_ENV, "").strip()
     key = load_key(key_file) if keyed else None
-    if data is None:
-        from analysis.demo import cached_demo_dir
-        data = cached_demo_dir()
-    result = erase_person(data, person, key=key)
+    result = erase_person(data_folder(data), person, key=key)
     console = Console(stderr=True)
     if result.recovered:
         console.print(f"an interrupted earlier erasure in {data} was {result.recovered}")

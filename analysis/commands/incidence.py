@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from analysis import dictionary as dd
 from analysis.commands.options import (
     ConfLevelOption,
     DataOption,
@@ -18,8 +17,9 @@ from analysis.commands.options import (
     split_list,
     year_span,
 )
+from analysis.commands.output import write_frame
+from analysis.data import dictionary as dd
 from analysis.errors import UserError
-from analysis.output import write_frame
 
 # Columns that repeat one value on every row: shown in the title of a terminal table.
 _CAPTION_COLUMNS = ("per", "standard", "method")
@@ -76,8 +76,9 @@ def incidence(
     with age_group in --by: age-specific rates (exact Poisson CI). --sir, --rate-ratio and
     --apc switch to regional comparison or trends.
     """
-    from analysis import incidence as inc
-    from analysis.standard_populations import default_standard, load_standard
+    from analysis.stats import incidence as inc
+    from analysis.stats import trend
+    from analysis.stats.standard_populations import default_standard, load_standard
 
     if sum((sir, rate_ratio, apc)) > 1:
         raise UserError("choose one of --sir, --rate-ratio and --apc")
@@ -113,7 +114,7 @@ def incidence(
                                 period_length=period_length, per=per, **common)
         title = f"Ratio of age-standardised rates by {unit} to all {units} together"
     elif apc:
-        frame = inc.annual_percent_change(cases, population, keys, adjust=split_list(adjust),
+        frame = trend.annual_percent_change(cases, population, keys, adjust=split_list(adjust),
                                           **common)
         title = "Annual percent change of the incidence rate"
     elif "age_group" in keys:

@@ -21,12 +21,12 @@ from analysis.commands.options import (
     public,
     split_list,
 )
-from analysis.disclosure import FLAG
+from analysis.commands.output import write_frame
 from analysis.errors import UserError
-from analysis.output import write_frame
+from analysis.privacy.disclosure import FLAG
 
 if TYPE_CHECKING:
-    from analysis.indicators import Indicator
+    from analysis.quality.indicators import Indicator
 
 
 def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[str],
@@ -80,9 +80,9 @@ def indicators(
     but not classified. Without --indicator: every indicator reported at the --by level
     (coverage ones only when the data folder has a cancer-registry extract).
     """
-    from analysis.coverage import match_registries
-    from analysis.funnel import funnel_limits
-    from analysis.indicators import compute_indicators, load_indicators
+    from analysis.quality.coverage import match_registries
+    from analysis.quality.indicators import compute_indicators, load_indicators
+    from analysis.stats.funnel import funnel_limits
 
     if lang not in ("sv", "en"):
         raise UserError(f"--lang '{lang}': use sv or en")

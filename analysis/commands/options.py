@@ -9,7 +9,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from analysis.demo import parse_years
+from analysis.demo.registry import cached_demo_dir, parse_years
 from analysis.errors import UserError
 
 # The options every analysis command shares, declared once.
@@ -29,14 +29,19 @@ ExtractDateOption = Annotated[str | None, typer.Option(
     "vital-status date).")]
 
 
+def data_folder(data: Path | None) -> Path:
+    """The --data folder, or the built-in demo registry when none is given."""
+    return data if data is not None else cached_demo_dir()
+
+
 def load(data: Path | None, subregistry: list[str] | None = None):  # noqa: ANN201
-    """The data folder's accepted rows (analysis.ingest.load_data), with one line on
+    """The data folder's accepted rows (analysis.data.ingest.load_data), with one line on
     stderr counting the rows validation left out, so that none go silently."""
     from rich.console import Console
 
-    from analysis.ingest import load_data
+    from analysis.data.ingest import load_data
 
-    loaded = load_data(data, subregistry or None)
+    loaded = load_data(data_folder(data), subregistry or None)
     files = loaded.summary().filter(pl.col("rejected") > 0)
     if files.height:
         each = ", ".join(f"{r['file']} {r['rejected']}" for r in files.iter_rows(named=True))
@@ -90,7 +95,7 @@ def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     A share's numerator (``events``) is left out: the share and n are published (a
     proportion built on at least k cases may be shown, DESIGN.md §5).
     """
-    from analysis.disclosure import suppress
+    from analysis.privacy.disclosure import suppress
 
     if "n" not in frame.columns:
         raise UserError("--public needs a table with a count column n")

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from analysis.commands.options import DataOption
-from analysis.output import print_table
-from analysis.pseudonymise import KEY_ENV, load_key, pseudonymise_dir
+from analysis.commands.options import DataOption, data_folder
+from analysis.commands.output import print_table
+from analysis.privacy.pseudonymise import KEY_ENV, load_key, pseudonymise_dir
 
 
 def pseudonymise(
@@ -28,10 +28,7 @@ def pseudonymise(
     to analyse the copy.
     """
     key = load_key(key_file)
-    if data is None:
-        from analysis.demo import cached_demo_dir
-        data = cached_demo_dir()
-    summary = pseudonymise_dir(data, out, key)
+    summary = pseudonymise_dir(data_folder(data), out, key)
     print_table(summary, title=f"Pseudonymised copy in {out}")
     invalid = int(summary["invalid_identities"].sum())
     if invalid:

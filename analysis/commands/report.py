@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from analysis import dictionary as dd
 from analysis.commands.options import DataOption
+from analysis.data import dictionary as dd
 from analysis.errors import UserError
 
 

@@ -11,7 +11,6 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from analysis import dictionary as dd
 from analysis.commands.options import (
     DataOption,
     FormatOption,
@@ -22,8 +21,9 @@ from analysis.commands.options import (
     public,
     split_list,
 )
+from analysis.commands.output import write_frame
+from analysis.data import dictionary as dd
 from analysis.errors import UserError
-from analysis.output import write_frame
 
 _ALIASES = {"agegroup": "age_group"}
 
@@ -136,9 +136,9 @@ def survival(
     NORDCAN exclusions (age 90+, death certificate or autopsy only) are applied and
     counted on stderr; groups below the minimum size get no estimate.
     """
-    from analysis import cox as cx
-    from analysis import relative_survival as rs
-    from analysis import survival as sv
+    from analysis.stats import cox as cx
+    from analysis.stats import relative_survival as rs
+    from analysis.stats import survival as sv
 
     keys = [_ALIASES.get(k, k) for k in split_list(by)]
     subs = list(subregistry or [])

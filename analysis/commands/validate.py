@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from analysis.commands.options import SubregistryOption
-from analysis.ingest import RegistryData, load_data
+from analysis.commands.options import SubregistryOption, data_folder
+from analysis.data.ingest import RegistryData, load_data
 
 EXIT_REJECTED = 1
 EXAMPLES = 3
@@ -67,7 +67,7 @@ def validate(
     1: rows were rejected; 2: the folder or a file cannot be used at all.
     """
     console = Console()
-    data = load_data(data_dir, subregistry or None)
+    data = load_data(data_folder(data_dir), subregistry or None)
     _print_summary(data, console)
     failures = data.failures()
     for path in data.ignored:

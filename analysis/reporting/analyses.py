@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from analysis import coverage, cox, funnel, incidence, indicators, survival
-from analysis import dictionary as dd
-from analysis import relative_survival as rs
+from analysis.data import dictionary as dd
 from analysis.errors import UserError
 from analysis.frames import ordered_sum
+from analysis.quality import coverage, indicators
+from analysis.stats import cox, funnel, incidence, survival, trend
+from analysis.stats import relative_survival as rs
 
 NATION = "nation"
 
@@ -248,7 +249,7 @@ def _km_by_age_and_sex(followup: pl.DataFrame, starts: Sequence[int],
 
 
 def _cox_by_subregistry(followup: pl.DataFrame) -> pl.DataFrame:
-    """Hazard ratios of region adjusted for age and sex (analysis.cox) per subregistry,
+    """Hazard ratios of region adjusted for age and sex (analysis.stats.cox) per subregistry,
     with each region's number of cases (``region_n``; the reference's too)."""
     parts = []
     for sid in dd.subregistry_ids():
@@ -297,9 +298,9 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                     years=pooled)
     sir = incidence.sir(cases, population, "region", ["subregistry"], years=pooled)
     apc = _with_nation(
-        incidence.annual_percent_change(cases, population, ["subregistry"], years=(first, last),
+        trend.annual_percent_change(cases, population, ["subregistry"], years=(first, last),
                                         adjust=["age_group", "sex"]),
-        incidence.annual_percent_change(cases, population, ["subregistry", "region"],
+        trend.annual_percent_change(cases, population, ["subregistry", "region"],
                                         years=(first, last), adjust=["age_group", "sex"]))
 
     indicator_list = indicators.load_indicators()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analysis import dictionary as dd
-from analysis.dictionary import DictionaryError
+from analysis.data import dictionary as dd
+from analysis.data.dictionary import DictionaryError
 
 LANGUAGES = ("sv", "en")
 

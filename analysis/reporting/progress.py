@@ -8,11 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from analysis.dictionary import REPO_ROOT
 from analysis.reporting.publish import Publication, publish
 from analysis.reporting.render import parse_formats
 
-DEFAULT_OUT = REPO_ROOT / "reports"
+DEFAULT_OUT = Path("reports")  # in the current folder, also for an installed toolkit
 
 
 def run_with_progress(data: Path | None, out: Path | None, year: int | None, lang: str,

@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.ingest import RegistryData, load_data
-from analysis.reporting import context
+from analysis.data.ingest import RegistryData, load_data
+from analysis.demo.registry import cached_demo_dir
 from analysis.reporting.analyses import Analyses, compute_all
+from analysis.reporting.documents import all_jobs, default_out
 from analysis.reporting.render import Result, engine, render_all
+from analysis.reporting.run import Run
 
 
 @dataclass
@@ -28,7 +30,7 @@ class Prepared:
 
     data: RegistryData
     analyses: Analyses
-    run: context.Run
+    run: Run
     seconds: dict[str, float]
 
 
@@ -37,7 +39,7 @@ def prepare(data_dir: Path | None, year: int | None = None, lang: str = "sv",
     """Load the data folder and compute every analysis once (``compute_all``)."""
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    data = load_data(data_dir)
+    data = load_data(data_dir if data_dir is not None else cached_demo_dir())
     seconds["loading"] = time.perf_counter() - start
     start = time.perf_counter()
     analyses = compute_all(data, year)
@@ -45,7 +47,7 @@ def prepare(data_dir: Path | None, year: int | None = None, lang: str = "sv",
     options = {"year": str(analyses.year), "lang": lang, "format": ",".join(formats)}
     failures = data.failures()  # counts of rows per file and rule only, never the rows
     rules = failures.group_by("file", "rule", "column").len("n")
-    run = context.Run(analyses, lang, data.summary(), options, engine(), rules)
+    run = Run(analyses, lang, data.summary(), options, engine(), rules)
     return Prepared(data, analyses, run, seconds)
 
 
@@ -68,11 +70,11 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     seconds = dict(prepared.seconds)
     analyses, run = prepared.analyses, prepared.run
     start = time.perf_counter()
-    jobs = context.all_jobs(run, regions, subregistries, with_publication)
+    jobs = all_jobs(run, regions, subregistries, with_publication)
     seconds["building"] = time.perf_counter() - start
     if on_start:
         on_start(len(jobs))
-    out_dir = context.default_out(out, analyses.year, lang)
+    out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
     results = render_all(jobs, out_dir, formats, workers, on_done, seconds)
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start

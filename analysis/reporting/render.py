@@ -31,10 +31,10 @@ from typing import Protocol
 
 import yaml
 
-from analysis.dictionary import REPO_ROOT
+from analysis import resources
 from analysis.errors import UserError
 
-TEMPLATES_DIR = REPO_ROOT / "templates"
+TEMPLATES_DIR = resources.templates()
 LUA_FILTER = TEMPLATES_DIR / "quarto-compat.lua"
 FORMATS = ("html", "pdf")
 # typst embeds these fonts; using only them makes the PDF the same on every machine.

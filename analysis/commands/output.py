@@ -1,0 +1,82 @@
+"""Writing result frames: a readable terminal table, or a file keeping full precision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from analysis.errors import UserError
+
+FORMATS = ("table", "csv", "parquet", "xlsx")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        if abs(value) >= 100:
+            return f"{value:,.0f}".replace(",", " ")
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.3g}" if abs(value) < 0.01 and value != 0 else f"{value:.2f}"
+    return str(value)
+
+
+def print_table(frame: pl.DataFrame, title: str | None = None,
+                console: Console | None = None) -> None:
+    """Print a frame as a rich table with numbers rounded for reading."""
+    from analysis.privacy.disclosure import FLAG, footnote, rules
+
+    masked = frame.get_column(FLAG).is_not_null().to_list() if FLAG in frame.columns \
+        else [False] * frame.height
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name, dtype in frame.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left")
+    symbol = rules().symbol
+    for row, hidden in zip(frame.iter_rows(), masked, strict=True):
+        table.add_row(*(symbol if hidden and v is None else _cell(v) for v in row))
+    console = console or Console()
+    wanted = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if wanted > console.width:
+        # Wider than the terminal: let it run off the edge rather than cut numbers to "…".
+        console = Console(width=wanted, file=console.file)
+    console.print(table)
+    if any(masked):
+        console.print(footnote("en"))
+
+
+def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None,
+                title: str | None = None) -> None:
+    """Write a result frame in one of FORMATS; files keep full precision.
+
+    With ``fmt="table"`` and an ``out`` path, the format is taken from the file suffix.
+    """
+    if out is not None and fmt == "table":
+        fmt = out.suffix.lstrip(".").lower() or "csv"
+    if fmt not in FORMATS:
+        raise UserError(f"unknown output format '{fmt}' (use one of {', '.join(FORMATS)})")
+    if fmt == "table":
+        if "method" in frame.columns and frame.get_column("method").n_unique() == 1:
+            # The method is the same on every row: named once, in the title.
+            title = f"{title or ''}\n{frame.get_column('method')[0]}".strip()
+            frame = frame.drop("method")
+        print_table(frame, title)
+        return
+    if out is None:
+        if fmt != "csv":
+            raise UserError(f"--format {fmt} needs --out FILE")
+        print(frame.write_csv(), end="")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.write_csv(out)
+    elif fmt == "parquet":
+        frame.write_parquet(out)
+    else:
+        frame.write_excel(out)
+    Console(stderr=True).print(f"wrote {out}")

@@ -1,0 +1,265 @@
+"""The data dictionary: registry settings, regions, subregistries, variables and code lists.
+
+Everything the toolkit knows about what the data means is read from the YAML files in
+`data_dictionary/` (or the folder named by the environment variable `BCR_DICTIONARY`).
+Functions here only read and interpret those files; they hold no state of their own
+beyond a cache of the parsed YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from analysis import resources
+
+
+class DictionaryError(ValueError):
+    """A data-dictionary file is missing or declares something impossible."""
+
+
+def dictionary_dir() -> Path:
+    """The folder holding the data dictionary."""
+    return Path(os.environ.get("BCR_DICTIONARY") or resources.data_dictionary())
+
+
+@cache
+def _load(path: Path) -> Any:
+    if not path.exists():
+        raise DictionaryError(f"{path}: data-dictionary file not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DictionaryError(f"{path}: not valid YAML ({exc})") from None
+
+
+def load(name: str) -> Any:
+    """The parsed content of `data_dictionary/<name>` (e.g. ``"registry.yaml"``)."""
+    return _load(dictionary_dir() / name)
+
+
+def registry() -> dict[str, Any]:
+    """Registry-wide settings (registry.yaml)."""
+    return load("registry.yaml")
+
+
+# --- regions and counties -------------------------------------------------------------
+
+def regions() -> list[dict[str, Any]]:
+    """The regions in their configured order."""
+    return load("regions.yaml")["regions"]
+
+
+def region_ids() -> list[str]:
+    return [r["id"] for r in regions()]
+
+
+def region_name(region_id: str, lang: str = "sv") -> str:
+    for r in regions():
+        if r["id"] == region_id:
+            return r[f"name_{lang}"]
+    raise DictionaryError(f"regions.yaml: unknown region '{region_id}'")
+
+
+def counties() -> pl.DataFrame:
+    """One row per county: county, county_name, region, region_code."""
+    names = {c["code"]: c["name"] for c in load("regions.yaml")["counties"]}
+    rows = [
+        {"county": c, "county_name": names.get(c, c), "region": r["id"], "region_code": r["code"]}
+        for r in regions()
+        for c in r["counties"]
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"county": pl.String, "county_name": pl.String, "region": pl.String,
+                "region_code": pl.Int64},
+    )
+
+
+# --- subregistries and code lists ------------------------------------------------------
+
+def subregistries() -> list[dict[str, Any]]:
+    """The subregistries in their configured order."""
+    return load("subregistries.yaml")["subregistries"]
+
+
+def subregistry_ids() -> list[str]:
+    return [s["id"] for s in subregistries()]
+
+
+def subregistry(sid: str) -> dict[str, Any]:
+    for s in subregistries():
+        if s["id"] == sid:
+            return s
+    known = ", ".join(subregistry_ids())
+    raise DictionaryError(f"unknown subregistry '{sid}' (known: {known})")
+
+
+_ICD_CODE = re.compile(r"^([A-Z])(\d{2})(?:\.(\d{1,2}))?$")
+
+
+def _icd_key(code: str) -> tuple[str, int, int | None]:
+    m = _ICD_CODE.match(code.strip().upper())
+    if not m:
+        raise DictionaryError(f"not an ICD-10 code: '{code}'")
+    letter, cat, sub = m.groups()
+    return letter, int(cat), None if sub is None else int(sub)
+
+
+def icd10_in(code: str | None, spec: list[str]) -> bool:
+    """Whether an ICD-10 code is covered by a code list such as ``["C92.3-C92.6", "D46"]``.
+
+    A list entry is a code (``C92.0``), a range of codes (``C92.3-C92.6``), a category
+    (``D46``, covering all of D46.x) or a range of categories (``C81-C86``).
+    """
+    if not code:
+        return False
+    try:
+        letter, cat, sub = _icd_key(code)
+    except DictionaryError:
+        return False
+    for entry in spec:
+        lo, _, hi = entry.partition("-")
+        lo_l, lo_c, lo_s = _icd_key(lo)
+        hi_l, hi_c, hi_s = _icd_key(hi) if hi else (lo_l, lo_c, lo_s)
+        if letter != lo_l or letter != hi_l or not lo_c <= cat <= hi_c:
+            continue
+        if lo_s is None and hi_s is None:
+            return True
+        if sub is None:
+            continue
+        if (lo_c, lo_s or 0) <= (cat, sub) <= (hi_c, hi_s if hi_s is not None else 99):
+            return True
+    return False
+
+
+def morphology_in(code: str | None, spec: list[str]) -> bool:
+    """Whether an ICD-O-3 morphology (``9861/3`` or ``9861``) is in a list of codes/ranges."""
+    if not code or not code[:4].isdigit():
+        return False
+    value = int(code[:4])
+    for entry in spec:
+        lo, _, hi = entry.partition("-")
+        if int(lo) <= value <= int(hi or lo):
+            return True
+    return False
+
+
+def subregistry_of(icd10: str | None) -> str | None:
+    """The subregistry whose ICD-10 list covers a code, or None."""
+    for s in subregistries():
+        if icd10_in(icd10, s["icd10"]):
+            return s["id"]
+    return None
+
+
+# --- variables ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Field:
+    """One variable in the Frictionless Table Schema vocabulary."""
+
+    name: str
+    type: str
+    constraints: dict[str, Any]
+    label_sv: str
+    label_en: str
+    description_sv: str
+    description_en: str
+    categories: tuple[dict[str, Any], ...] = ()
+    code_list: str | None = None
+    identity: bool = False
+
+    @property
+    def required(self) -> bool:
+        return bool(self.constraints.get("required", False))
+
+    def label(self, lang: str = "sv") -> str:
+        return self.label_sv if lang == "sv" else self.label_en
+
+
+_TYPES = {"string", "integer", "number", "date", "boolean"}
+
+
+def _fields(name: str) -> list[Field]:
+    out = []
+    for i, raw in enumerate(load(f"variables/{name}.yaml")["fields"]):
+        try:
+            f = Field(
+                name=raw["name"], type=raw["type"], constraints=raw.get("constraints", {}),
+                label_sv=raw["label_sv"], label_en=raw["label_en"],
+                description_sv=raw.get("description_sv", ""),
+                description_en=raw.get("description_en", ""),
+                categories=tuple(raw.get("categories", ())),
+                code_list=raw.get("code_list"), identity=bool(raw.get("identity", False)),
+            )
+        except KeyError as exc:
+            raise DictionaryError(
+                f"variables/{name}.yaml: field {i + 1} lacks the key {exc}") from None
+        if f.type not in _TYPES:
+            raise DictionaryError(
+                f"variables/{name}.yaml: field '{f.name}' has unknown type '{f.type}'")
+        out.append(f)
+    return out
+
+
+def primary_key(dataset: str) -> list[str]:
+    """The columns that identify a row of a dataset (Table Schema ``primaryKey``), if the
+    dictionary declares them (e.g. population: year, county, sex, age)."""
+    if dataset not in {"cancer_registry", "population", "lifetable"}:
+        return []
+    key = load(f"variables/{dataset}.yaml").get("primaryKey", [])
+    return [key] if isinstance(key, str) else list(key)
+
+
+def fields(dataset: str) -> list[Field]:
+    """The variables of a dataset: a subregistry id (core + its own variables), or
+    ``cancer_registry``, ``population`` or ``lifetable``."""
+    if dataset in subregistry_ids():
+        return _fields("core") + _fields(dataset)
+    if dataset in {"cancer_registry", "population", "lifetable"}:
+        return _fields(dataset)
+    raise DictionaryError(f"no variables are declared for '{dataset}'")
+
+
+def field(dataset: str, name: str) -> Field:
+    for f in fields(dataset):
+        if f.name == name:
+            return f
+    raise DictionaryError(f"'{dataset}' has no variable '{name}'")
+
+
+def _allowed(f: Field, lang: str) -> str:
+    if f.categories:
+        return "; ".join(f"{c['value']} = {c[f'label_{lang}']}" for c in f.categories)
+    c = f.constraints
+    if "enum" in c:
+        return ", ".join(map(str, c["enum"]))
+    if f.code_list:
+        return {"icd10": "ICD-10", "morphology": "ICD-O-3",
+                "counties": "län" if lang == "sv" else "county codes"}[f.code_list]
+    if "minimum" in c and "maximum" in c:
+        return f"{c['minimum']}\u2013{c['maximum']}"
+    if "minimum" in c:
+        return f"\u2265 {c['minimum']}"
+    return f"\u2264 {c['maximum']}" if "maximum" in c else ""
+
+
+def variable_table(lang: str = "sv") -> pl.DataFrame:
+    """The variable list as registries publish it: one row per dataset and variable."""
+    datasets = ["core", *subregistry_ids(), "cancer_registry", "population", "lifetable"]
+    rows = []
+    for ds in datasets:
+        for f in _fields(ds):
+            rows.append({
+                "dataset": ds, "variable": f.name, "label": f.label(lang),
+                "type": f.type, "required": f.required, "allowed": _allowed(f, lang),
+                "description": f.description_sv if lang == "sv" else f.description_en})
+    return pl.DataFrame(rows)

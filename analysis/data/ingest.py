@@ -1,0 +1,284 @@
+"""Loading a registry data folder into typed, checked polars frames.
+
+A data folder holds, each as CSV, Parquet or Excel (DESIGN.md §3):
+  <subregistry>.csv    one extract per subregistry (aml.csv, lymphoma.parquet, ...), or
+  cases.csv            one extract for all, with a `subregistry` column;
+  cancer_registry.csv  the national cancer registry extract (for coverage);
+  population.csv       mean population by year, county, sex and single year of age;
+  lifetable.csv        mortality by year, sex and single year of age (rate or qx).
+Every file is checked against the data dictionary (analysis/data/validate.py); rows that break
+a rule are set aside with their reasons, never dropped silently: for every file,
+accepted + rejected = read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from analysis.data import dictionary as dd
+from analysis.data.readers import JOURNAL, SUFFIXES, find_file, read_table
+from analysis.data.validate import FAILURE_SCHEMA, age_at, check
+from analysis.errors import UserError
+
+# A qx of 1 (everyone dies within the year, common at the open last age) has an infinite
+# hazard; it is capped so that expected survival stays finite.
+MAX_QX = 0.9999
+AUX_DATASETS = ("cancer_registry", "population", "lifetable")
+# Settings of one data folder that override registry.yaml (written by `bcr pseudonymise`).
+FOLDER_SETTINGS = "data_folder.yaml"
+COMBINED = "cases"
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What checking one input file gave."""
+
+    dataset: str
+    path: Path
+    sha256: str
+    read: int
+    accepted: int
+    failures: pl.DataFrame
+    rejected: pl.DataFrame
+
+    @property
+    def n_rejected(self) -> int:
+        return self.read - self.accepted
+
+
+@dataclass
+class RegistryData:
+    """A loaded data folder: accepted rows, typed, with derived columns."""
+
+    directory: Path
+    cases: pl.DataFrame
+    cancer_registry: pl.DataFrame | None
+    population: pl.DataFrame | None
+    lifetable: pl.DataFrame | None
+    checks: list[FileCheck] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)
+
+    def summary(self) -> pl.DataFrame:
+        """One row per dataset and file: read, accepted, rejected, sha256."""
+        return pl.DataFrame(
+            [{"dataset": c.dataset, "file": c.path.name, "read": c.read,
+              "accepted": c.accepted, "rejected": c.n_rejected, "sha256": c.sha256}
+             for c in self.checks],
+            schema={"dataset": pl.String, "file": pl.String, "read": pl.Int64,
+                    "accepted": pl.Int64, "rejected": pl.Int64, "sha256": pl.String})
+
+    def failures(self) -> pl.DataFrame:
+        """Every broken rule: dataset, file, row, case_id, column, value, rule, message."""
+        parts = [c.failures.select(pl.lit(c.dataset).alias("dataset"),
+                                   pl.lit(c.path.name).alias("file"), pl.all())
+                 for c in self.checks]
+        schema = {"dataset": pl.String, "file": pl.String, **FAILURE_SCHEMA}
+        return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+    def require(self, name: str) -> pl.DataFrame:
+        """A dataset the analysis cannot do without, or a clear error."""
+        frame = self.cases if name == "cases" else getattr(self, name)
+        if frame is None or (name == "cases" and frame.is_empty()):
+            wanted = ("an extract per subregistry (e.g. aml.csv)" if name == "cases"
+                      else f"{name}.csv (or .parquet/.xlsx)")
+            raise UserError(f"{self.directory}: this analysis needs {wanted}")
+        return frame
+
+    @property
+    def subregistries(self) -> list[str]:
+        """The subregistries whose extracts were read (in dictionary order)."""
+        read = {c.dataset for c in self.checks}
+        return [sid for sid in dd.subregistry_ids() if sid in read]
+
+    def extract_date(self) -> date | None:
+        """The latest vital-status date: the date the extract reaches."""
+        if self.cases.is_empty():
+            return None
+        return self.cases.get_column("vital_status_date").max()
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def identity_scheme(directory: Path) -> str:
+    """The identity scheme of a data folder: its data_folder.yaml's, else registry.yaml's."""
+    settings = directory / FOLDER_SETTINGS
+    if settings.exists():
+        scheme = (yaml.safe_load(settings.read_text(encoding="utf-8")) or {}).get(
+            "identity_scheme")
+        if scheme:
+            return scheme
+    return dd.registry().get("identity_scheme", "pseudonym")
+
+
+def _canonical_names(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Rename columns found under an alias of registry.yaml `column_aliases`; two columns
+    for one variable (e.g. kön and sex) are an error, not a guess."""
+    aliases = dd.registry().get("column_aliases", {})
+    canonical = [aliases.get(c, c) for c in raw.columns]
+    for name in dict.fromkeys(n for n in canonical if canonical.count(n) > 1):
+        both = [c for c, n in zip(raw.columns, canonical, strict=True) if n == name]
+        raise UserError(f"{path}: columns {' and '.join(both)} both hold {name} "
+                        "(rule duplicate_column)")
+    return raw.rename(dict(zip(raw.columns, canonical, strict=True)))
+
+
+def _check_file(path: Path, dataset: str, raw: pl.DataFrame | None = None,
+                digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
+    raw = _canonical_names(read_table(path) if raw is None else raw, path)
+    checked = check(raw, dataset, str(path), identity_scheme(path.parent))
+    accepted = checked.accepted()
+    rejected = checked.rejected()
+    identity = [f.name for f in dd.fields(dataset) if f.identity]
+    fc = FileCheck(dataset, path, digest or sha256(path), raw.height, accepted.height,
+                   checked.failures, rejected.drop(identity))
+    return fc, accepted
+
+
+def age_group_layout() -> tuple[int, int]:
+    """(width, first age of the open last group) of registry.yaml `age_groups`."""
+    cfg = dd.registry().get("age_groups", {})
+    return int(cfg.get("width", 5)), int(cfg.get("open_from", 85))
+
+
+def age_group_expr(age: pl.Expr) -> pl.Expr:
+    """Five-year age group labels 0-4 ... 80-84 and 85+ (registry.yaml `age_groups`)."""
+    width, open_from = age_group_layout()
+    start = (pl.min_horizontal(age, pl.lit(open_from)) // width) * width
+    return (pl.when(age >= open_from).then(pl.lit(f"{open_from}+"))
+            .otherwise(start.cast(pl.String) + "-" + (start + width - 1).cast(pl.String)))
+
+
+def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
+    """Region, age, age group, year of diagnosis, follow-up in years and death status."""
+    end = pl.coalesce("death_date", "vital_status_date")
+    return (cases.join(dd.counties().select("county", "region"), on="county", how="left")
+            .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age"))
+            .with_columns(age_group_expr(pl.col("age")).alias("age_group"),
+                          pl.col("diagnosis_date").dt.year().cast(pl.Int64).alias("year"),
+                          ((end - pl.col("diagnosis_date")).dt.total_days() / 365.25)
+                          .alias("followup_years"),
+                          pl.col("death_date").is_not_null().cast(pl.Int64).alias("dead")))
+
+
+def _case_columns() -> dict[str, pl.DataType]:
+    """Every variable of every subregistry, with its polars type, in dictionary order."""
+    types = {"string": pl.String, "integer": pl.Int64, "number": pl.Float64,
+             "date": pl.Date, "boolean": pl.Boolean}
+    cols: dict[str, pl.DataType] = {"subregistry": pl.String}
+    for sid in dd.subregistry_ids():
+        for f in dd.fields(sid):
+            cols.setdefault(f.name, types[f.type])
+    return cols
+
+
+def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    cols = _case_columns()
+    aligned = [p.with_columns(pl.lit(None, dt).alias(c) for c, dt in cols.items()
+                              if c not in p.columns).select(list(cols)).cast(cols)
+               for p in parts]
+    frame = pl.concat(aligned) if aligned else pl.DataFrame(schema=cols)
+    return derive_case_columns(frame)
+
+
+def _load_combined(path: Path) -> list[tuple[FileCheck, pl.DataFrame]]:
+    """A single extract with a `subregistry` column, checked per subregistry."""
+    raw = read_table(path)
+    if "subregistry" not in raw.columns:
+        raise UserError(f"{path}: missing required column subregistry (rule missing_column)")
+    digest = sha256(path)
+    known = dd.subregistry_ids()
+    unknown = raw.with_row_index("row", offset=2).filter(
+        ~pl.col("subregistry").str.to_lowercase().is_in(known) | pl.col("subregistry").is_null())
+    out = []
+    if unknown.height:
+        failures = unknown.select(
+            pl.col("row").cast(pl.Int64), pl.col("case_id") if "case_id" in raw.columns
+            else pl.lit(None, pl.String).alias("case_id"), pl.lit("subregistry").alias("column"),
+            pl.col("subregistry").alias("value"), pl.lit("enum").alias("rule"),
+            pl.lit(f"subregistry must be one of {', '.join(known)}").alias("message"))
+        out.append((FileCheck("unknown subregistry", path, digest, unknown.height, 0,
+                              failures, unknown.drop("person_id", strict=False)),
+                    pl.DataFrame()))
+    lowered = raw.with_columns(pl.col("subregistry").str.to_lowercase())
+    for sid in known:
+        part = lowered.filter(pl.col("subregistry") == sid)
+        if part.height:
+            fc, acc = _check_file(path, sid, part.drop("subregistry"), digest)
+            out.append((fc, acc.with_columns(pl.lit(sid).alias("subregistry"))))
+    return out
+
+
+def _lifetable_rates(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    if all(frame.get_column(c).is_null().all() for c in ("mortality_rate", "qx")):
+        raise UserError(f"{path}: needs a mortality_rate or a qx column with values")
+    hazard = -(1 - pl.col("qx").clip(upper_bound=MAX_QX)).log()
+    return (frame.with_columns(pl.coalesce("mortality_rate", hazard).alias("mortality_rate"))
+            .drop("qx"))
+
+
+def load_data(directory: Path | str,
+              subregistries: list[str] | None = None) -> RegistryData:
+    """Read and check every dataset in a data folder.
+
+    Returns the accepted rows with derived columns (see derive_case_columns); rejected rows
+    and failures stay available in `checks`. `subregistries` restricts which extracts are read.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UserError(f"{directory}: data folder not found")
+    if (directory / JOURNAL).exists():
+        raise UserError(f"{directory}: an erasure was interrupted here; run `bcr erase` "
+                        "again to complete it before using the data")
+    wanted = subregistries or dd.subregistry_ids()
+    for sid in wanted:
+        dd.subregistry(sid)  # an unknown id is a clear error here
+
+    results: list[tuple[FileCheck, pl.DataFrame]] = []
+    combined = find_file(directory, COMBINED)
+    if combined is not None:
+        results += [r for r in _load_combined(combined)
+                    if r[0].dataset in wanted or r[0].dataset == "unknown subregistry"]
+    for sid in wanted:
+        path = find_file(directory, sid)
+        if path is not None:
+            fc, acc = _check_file(path, sid)
+            results.append((fc, acc.with_columns(pl.lit(sid).alias("subregistry"))))
+    case_parts = [acc for fc, acc in results if fc.dataset in dd.subregistry_ids()]
+
+    aux: dict[str, pl.DataFrame | None] = {}
+    for name in AUX_DATASETS:
+        path = find_file(directory, name)
+        if path is None:
+            aux[name] = None
+            continue
+        fc, acc = _check_file(path, name)
+        results.append((fc, acc))
+        if name == "lifetable":
+            acc = _lifetable_rates(acc, path)
+        if "county" in acc.columns:
+            acc = acc.join(dd.counties().select("county", "region"), on="county", how="left")
+        aux[name] = acc
+
+    known = {*dd.subregistry_ids(), *AUX_DATASETS, COMBINED}
+    ignored = sorted(p for p in directory.iterdir()
+                     if p.suffix.lower() in SUFFIXES and p.stem not in known)
+    if not results:
+        raise UserError(f"{directory}: no registry extract found (expected files named "
+                        f"{', '.join(dd.subregistry_ids())}, {COMBINED}, "
+                        f"{', '.join(AUX_DATASETS)} with suffix .csv, .parquet or .xlsx)")
+    return RegistryData(directory=directory, cases=_stack_cases(case_parts),
+                        cancer_registry=aux["cancer_registry"], population=aux["population"],
+                        lifetable=aux["lifetable"], checks=[fc for fc, _ in results],
+                        ignored=ignored)

@@ -1,0 +1,131 @@
+"""Reading one tabular file (CSV, Parquet, Excel) into a frame of strings.
+
+Every column is read as text, so that validation sees the value exactly as the file holds
+it and can name it in an error. Swedish exports are often cp1252 or latin-1 with ``;``
+separators and decimal commas; those are detected here (decimal commas are accepted by the
+number parser in analysis/data/validate.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import polars as pl
+
+from analysis.errors import UserError
+
+SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xls")
+# An erasure in progress (analysis.privacy.erasure): while it exists, no reader may use the
+# folder, since some files may already lack the person and others not yet.
+JOURNAL = ".erasure-journal.json"
+
+
+def decode(raw: bytes) -> str:
+    """Text of a file's bytes: UTF-8 (with or without BOM), else cp1252, else latin-1."""
+    return _utf8(raw).decode("utf-8")
+
+
+def _utf8(raw: bytes) -> bytes:
+    """The file's bytes as UTF-8: UTF-8 (with or without BOM) as is, else cp1252/latin-1."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        raw.decode("utf-8")
+        return raw
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252").encode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").encode("utf-8")
+
+
+def detect_separator(header: str) -> str:
+    """The separator a CSV header line uses: ; tab , or |."""
+    counts = {sep: header.count(sep) for sep in (";", "\t", ",", "|")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise UserError(f"{path}: the file is empty")
+    if raw[:4] == b"PAR1" or raw[:2] == b"PK" or b"\x00" in raw[:1000]:
+        raise UserError(f"{path}: not a text (CSV) file; is it Parquet or Excel under "
+                        "the wrong name?")
+    data = _utf8(raw)
+    header = data[:data.find(b"\n")].decode("utf-8")
+    try:
+        frame = pl.read_csv(data, separator=detect_separator(header),
+                            infer_schema=False,
+                            truncate_ragged_lines=False)
+    except pl.exceptions.PolarsError:
+        raise unreadable_csv(path, data.decode("utf-8"), detect_separator(header)) from None
+    return frame
+
+
+def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
+    """The error for a CSV that polars cannot parse: the first row whose number of fields
+    differs from the header's. Never the row's content (polars' message quotes it, and it
+    may hold an identity number)."""
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    try:
+        header = next(reader, [])
+        row_start = reader.line_num + 1
+        for row in reader:
+            if len(row) != len(header):
+                return UserError(f"{path}: cannot be read as CSV: row {row_start} has "
+                                 f"{len(row)} field(s) where the header has {len(header)} "
+                                 "(an unbalanced quote or an extra separator?)")
+            row_start = reader.line_num + 1
+    except csv.Error:
+        return UserError(f"{path}: cannot be read as CSV: malformed at line "
+                         f"{reader.line_num}")
+    return UserError(f"{path}: cannot be read as CSV (malformed quoting or line endings)")
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    """Read a CSV, Parquet or Excel file; every column as String, empty cells as null."""
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            frame = _read_csv(path)
+        elif suffix == ".parquet":
+            frame = pl.read_parquet(path)
+        elif suffix in (".xlsx", ".xls"):
+            frame = pl.read_excel(path, infer_schema_length=0)
+        else:
+            raise UserError(f"{path}: unknown file format '{suffix}' "
+                            f"(use one of {', '.join(SUFFIXES)})")
+    except UserError:
+        raise
+    except Exception as exc:  # a broken Parquet/Excel file: the reader's words, one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: cannot be read as {suffix.lstrip('.')} ({first})") from None
+    if frame.width == 0:
+        raise UserError(f"{path}: the file has no columns")
+    # polars renames a repeated CSV header to <name>_duplicated_<k>.
+    names = [re.sub(r"_duplicated_\d+$", "", c).strip().lower() for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UserError(f"{path}: column(s) {', '.join(repeated)} appear more than once in "
+                        "the header (rule duplicate_column)")
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+    return frame.with_columns(
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
+    )
+
+
+def find_file(directory: Path, name: str) -> Path | None:
+    """The file `<name>.<csv|txt|tsv|parquet|xlsx|xls>` in a directory, if there is one."""
+    hits = [directory / f"{name}{s}" for s in SUFFIXES if (directory / f"{name}{s}").exists()]
+    if len(hits) > 1:
+        raise UserError(f"{directory}: more than one file for '{name}': "
+                        + ", ".join(h.name for h in hits))
+    return hits[0] if hits else None

@@ -1,0 +1,225 @@
+"""Checking an extract against the data dictionary, row by row.
+
+`check` takes a frame of strings as read from a file and returns the typed frame with one
+row per input row, and a long frame of failures (one row per broken rule per row). Nothing
+is dropped here: the caller splits accepted from rejected rows, so accepted + rejected =
+read. The pattern follows NORDCAN's column checks (report, assert and test on the same
+per-row problem list).
+
+Rules, by the name used in every message and summary:
+  missing_column     a required column is absent (the whole file is refused)
+  required           a required value is empty
+  type               a value is not an integer, a number or an ISO date (YYYY-MM-DD)
+  enum               a value is not one of the allowed codes
+  pattern            a value does not have the required form
+  minimum, maximum   a number outside its range
+  code_list          an ICD-10 / morphology code outside the subregistry's list, or an
+                     unknown county
+  unique             a case_id seen earlier in the file, or a row repeating an earlier
+                     row's primary key (e.g. the same population stratum twice)
+  identity           a personal identity number with a wrong check digit or date
+  identity_mismatch  birth_date or sex differs from what the identity number encodes
+  date_order         birth <= diagnosis <= treatment start <= death <= vital status date
+  age                age at diagnosis outside 0-110 or below the subregistry's minimum age
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from analysis.data import dictionary as dd
+from analysis.errors import UserError
+
+MAX_AGE = 110
+ROW = "__row"
+FAILURE_SCHEMA = {"row": pl.Int64, "case_id": pl.String, "column": pl.String,
+                  "value": pl.String, "rule": pl.String, "message": pl.String}
+HIDDEN = "(hidden)"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A checked extract: typed rows (all of them, in file order), their failures, and
+    the rows as read (text), for the rejected-rows file."""
+
+    frame: pl.DataFrame
+    failures: pl.DataFrame
+    raw: pl.DataFrame
+
+    def accepted(self) -> pl.DataFrame:
+        bad = self.failures.get_column("row").unique()
+        return self.frame.filter(~pl.col(ROW).is_in(bad.implode())).drop(ROW)
+
+    def rejected(self) -> pl.DataFrame:
+        """The rejected rows as they stand in the file (an unreadable value kept, not
+        blanked), with their row number and reasons."""
+        reasons = (self.failures.group_by("row", maintain_order=True)
+                   .agg(pl.col("message").str.join("; ").alias("reasons")))
+        return (self.raw.join(reasons, left_on=ROW, right_on="row", how="inner")
+                .rename({ROW: "row"}))
+
+
+def _parse(f: dd.Field) -> pl.Expr:
+    raw = pl.col(f.name)
+    if f.type == "integer":
+        return raw.str.replace(r"\.0+$", "").str.to_integer(strict=False)
+    if f.type == "number":
+        return raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    if f.type == "date":
+        return raw.str.replace(r"[ T]00:00(:00(\.0+)?)?$", "").str.to_date("%Y-%m-%d",
+                                                                           strict=False)
+    if f.type == "boolean":
+        return raw.str.to_lowercase().replace_strict(
+            {"1": True, "true": True, "ja": True, "yes": True,
+             "0": False, "false": False, "nej": False, "no": False}, default=None)
+    return raw
+
+
+def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | None:
+    if f.code_list == "counties":
+        return pl.col(f.name).is_in(dd.counties().get_column("county").implode())
+    if dataset not in dd.subregistry_ids() or f.code_list not in ("icd10", "morphology"):
+        return None
+    spec = dd.subregistry(dataset)[f.code_list]
+    belongs = dd.icd10_in if f.code_list == "icd10" else dd.morphology_in
+    # An extract has few distinct codes: test each once, not once per row.
+    valid = [c for c in raw.get_column(f.name).drop_nulls().unique() if belongs(c, spec)]
+    return pl.col(f.name).is_in(pl.Series(valid, dtype=pl.String).implode())
+
+
+def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame, scheme: str,
+                 reference: date | None) -> list[tuple]:
+    """(failure mask, rule, message[, column named]) for one field; masks see raw
+    strings as `name` and the parsed value as `name__typed`."""
+    c = f.constraints
+    value, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
+    rules: list[tuple[pl.Expr, str, str]] = []
+    if c.get("required"):
+        rules.append((value.is_null(), "required", f"{f.name} is required"))
+    if f.type != "string":
+        fmt = {"date": "an ISO date YYYY-MM-DD", "integer": "an integer",
+               "number": "a number", "boolean": "yes/no (1/0)"}[f.type]
+        rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
+    if "enum" in c:
+        allowed = c["enum"]
+        rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed).implode()), "enum",
+                      f"{f.name} must be one of {', '.join(map(str, allowed))}"))
+    if "pattern" in c:
+        rules.append((value.is_not_null() & ~value.str.contains(c["pattern"]), "pattern",
+                      f"{f.name} must match {c['pattern']}"))
+    if "minimum" in c:
+        rules.append((typed < c["minimum"], "minimum", f"{f.name} must be >= {c['minimum']}"))
+    if "maximum" in c:
+        rules.append((typed > c["maximum"], "maximum", f"{f.name} must be <= {c['maximum']}"))
+    ok = _code_list_ok(f, dataset, raw)
+    if ok is not None:
+        where = dataset if f.code_list != "counties" else "the county list (regions.yaml)"
+        rules.append((value.is_not_null() & ~ok.fill_null(False), "code_list",
+                      f"{f.name} is not in {where}"))
+    if c.get("unique"):
+        rules.append((value.is_not_null() & value.is_duplicated()
+                      & (pl.int_range(pl.len()).over(value) > 0),
+                      "unique", f"{f.name} occurs earlier in the file"))
+    if f.identity and scheme != "pseudonym":
+        from analysis.data.identity import parse
+        decoded = parse(raw.get_column(f.name).fill_null(""), scheme, reference)
+        rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
+                      f"{f.name} is not a valid {scheme}"))
+        # The number encodes birth date and legal sex: the extract's columns must agree.
+        for column in ("birth_date", "sex"):
+            if column in raw.columns:
+                rules.append((pl.col(f"{column}__typed") != pl.lit(decoded[column]),
+                              "identity_mismatch",
+                              f"{column} differs from the one {f.name} encodes", column))
+    return rules
+
+
+def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str, str]]:
+    """Rules across fields: (failure mask, rule, message, column named in the failure)."""
+    key = dd.primary_key(dataset)
+    if key:
+        row_key = pl.struct([pl.col(f"{k}__typed") for k in key])
+        return [(row_key.is_duplicated() & ~row_key.is_first_distinct(), "unique",
+                 f"{', '.join(key)} repeat an earlier row", key[-1])]
+    if dataset not in dd.subregistry_ids():
+        return []
+    d = {n: pl.col(f"{n}__typed") for n in names}
+    rules = []
+    order = [n for n in ("birth_date", "diagnosis_date", "treatment_start_date", "death_date",
+                         "vital_status_date") if n in names]
+    for a_i, a in enumerate(order):
+        for b in order[a_i + 1:]:
+            rules.append((d[a] > d[b], "date_order", f"{a} is after {b}", b))
+    if {"birth_date", "diagnosis_date"} <= names:
+        age = age_at(d["birth_date"], d["diagnosis_date"])
+        min_age = dd.subregistry(dataset).get("min_age", 0)
+        rules.append(((age < 0) | (age > MAX_AGE), "age",
+                      f"age at diagnosis must be 0-{MAX_AGE}", "birth_date"))
+        if min_age:
+            rules.append((age.is_between(0, min_age - 1), "age",
+                          f"age at diagnosis is below {min_age}, the minimum for {dataset}",
+                          "birth_date"))
+    return rules
+
+
+def age_at(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
+    """Completed years of age at a date (a birthday counts on its day)."""
+    def month_day(d: pl.Expr) -> pl.Expr:
+        return d.dt.month().cast(pl.Int32) * 100 + d.dt.day().cast(pl.Int32)
+
+    before_birthday = month_day(at) < month_day(birth)
+    return (at.dt.year().cast(pl.Int64) - birth.dt.year().cast(pl.Int64)
+            - before_birthday.cast(pl.Int64))
+
+
+
+def check(raw: pl.DataFrame, dataset: str, file: str,
+          identity_scheme: str | None = None) -> Checked:
+    """Check a frame of strings against the variables of `dataset` (a subregistry id,
+    ``cancer_registry``, ``population`` or ``lifetable``).
+
+    Raises UserError when a required column is missing (the file cannot be used at all).
+    Optional columns that are absent are added as empty columns. `identity_scheme`
+    overrides registry.yaml's (e.g. ``pseudonym`` for a pseudonymised folder).
+    """
+    scheme = identity_scheme or dd.registry().get("identity_scheme", "pseudonym")
+    flds = dd.fields(dataset)
+    missing = [f.name for f in flds if f.required and f.name not in raw.columns]
+    if missing:
+        raise UserError(f"{file}: missing required column(s) {', '.join(missing)} "
+                        f"(rule missing_column; expected the columns of {dataset})")
+    raw = raw.with_columns(pl.lit(None, pl.String).alias(f.name)
+                           for f in flds if f.name not in raw.columns)
+    work = raw.with_columns(_parse(f).alias(f"{f.name}__typed") for f in flds)
+    work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
+    identity_cols = {f.name for f in flds if f.identity}
+    case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
+
+    # The extract's own latest date resolves the century of ten-digit identity numbers, so
+    # that the result does not depend on the day the check runs.
+    dates = [f"{c}__typed" for c in ("vital_status_date", "diagnosis_date")
+             if c in raw.columns]
+    reference = work.select(pl.max_horizontal(pl.col(dates).max())).item() if dates else None
+    # A rule may name another column than its field's (identity_mismatch names the
+    # birth_date or sex that disagrees, never the identity number).
+    checks = [(mask, rule, msg, where[0] if where else f.name) for f in flds
+              for mask, rule, msg, *where in _field_rules(f, dataset, raw, scheme, reference)]
+    checks += _cross_rules(dataset, {f.name for f in flds})
+    lazy = work.lazy()
+    # Lazy, so that each check reads only the columns it needs, and all run in parallel.
+    parts = [lazy.filter(mask.fill_null(False)).select(
+        pl.col(ROW).alias("row"), case_id.alias("case_id"), pl.lit(column).alias("column"),
+        (pl.lit(HIDDEN) if column in identity_cols else pl.col(column)).cast(pl.String)
+        .alias("value"), pl.lit(rule).alias("rule"), pl.lit(msg).alias("message"))
+        for mask, rule, msg, column in checks]
+    failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
+    failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
+
+    typed = work.select(
+        [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
+        + [pl.col(c) for c in raw.columns if c not in {f.name for f in flds}]
+        + [pl.col(ROW)])
+    return Checked(typed, failures, work.select(*raw.columns, ROW))

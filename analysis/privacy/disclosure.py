@@ -1,0 +1,412 @@
+"""Disclosure control: the one gate every published table passes through.
+
+A table is a tidy frame: group-key columns, a count column ``n`` (cases in the group) and
+estimate columns (rates, proportions, survival, medians, their confidence limits) that are
+built on those cases. Rules (DESIGN.md §5; k, symbol and labels from the ``disclosure:``
+section of data_dictionary/registry.yaml):
+
+Primary suppression
+    A count between 1 and k-1 is masked, and so is every estimate built on it. An estimate
+    whose own base count (e.g. the cases with both dates of a lead time) lies in 1..k-1 is
+    masked too. Zero counts are shown.
+
+Secondary (complementary) suppression
+    Rows whose key column holds the *total marker* (null by default) are margins: the sum
+    of the rows that agree on every other key and hold any other value in that column.
+    Several marked columns give linked and hierarchical tables (counties within regions
+    and a national row, sexes and their total, hospitals within a region). Within every
+    such margin group (the margin row plus its members)
+
+    - a single masked cell would follow by subtraction, so the next smallest member is
+      masked as well;
+    - when the margin is shown, its masked members must together hold at least k cases,
+      otherwise their joint count is itself a small count (and a joint count of 0 would
+      reveal every masked member as 0);
+
+    then every masked count is checked against the whole system of margin equations: a
+    cell whose value is fixed by the visible cells (its unit vector lies in the row space
+    of the equations restricted to the masked cells), or a pair of masked cells whose
+    joint count is fixed at 1..k-1, gets a further complement, and the procedure repeats
+    until stable. Counts are not negative: masked cells that a shown margin fixes at 0
+    count as known. This is the classical cell-suppression heuristic (Cox,
+    1980, "Properties of the sensitive-cell suppression problem"; Hundepool et al. 2012,
+    "Statistical Disclosure Control", ch. 4) with an exact linear audit instead of a
+    group-wise one. It protects against exact derivation by subtraction, not against the
+    interval bounds a linear-programming attack could give. A table with no small cell
+    is returned unchanged apart from the flag column.
+
+With ``external_margins=True`` margins missing from the table are taken as published
+elsewhere (e.g. the national figure in another table): they constrain the suppression
+like visible cells but are never chosen as complements, since this table cannot hide
+them.
+
+Masked values become null; the column ``suppressed`` says why ("primary", "secondary",
+or "estimate" when only estimates are masked) so renderers print the symbol and
+:func:`footnote`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analysis.data import dictionary
+from analysis.data.dictionary import DictionaryError
+from analysis.errors import UserError
+
+FLAG = "suppressed"
+PRIMARY, SECONDARY, ESTIMATE = "primary", "secondary", "estimate"
+LINKED = "linked"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The disclosure settings of the registry: threshold k, symbol and footnote labels."""
+
+    k: int = 5
+    symbol: str = "–"
+    label_sv: str = "otillräckligt underlag"
+    label_en: str = "insufficient data"
+
+    def label(self, lang: str = "sv") -> str:
+        return self.label_sv if lang == "sv" else self.label_en
+
+
+def rules() -> Rules:
+    """The ``disclosure:`` settings of registry.yaml (defaults for keys not given)."""
+    raw = dictionary.registry().get("disclosure") or {}
+    k = raw.get("k", Rules.k)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise DictionaryError(f"registry.yaml: disclosure.k must be a whole number >= 1, not {k!r}")
+    return Rules(k=k, symbol=str(raw.get("symbol", Rules.symbol)),
+                 label_sv=str(raw.get("label_sv", Rules.label_sv)),
+                 label_en=str(raw.get("label_en", Rules.label_en)))
+
+
+def footnote(lang: str = "sv", config: Rules | None = None) -> str:
+    """The footnote explaining the suppression symbol, e.g. ``– otillräckligt underlag``."""
+    r = config or rules()
+    return f"{r.symbol} {r.label(lang)}"
+
+
+# --- drawing figures -----------------------------------------------------------------------
+
+def min_group_size(kind: str) -> int:
+    """The smallest group for which a figure element may be drawn.
+
+    ``survival`` (a survival curve): ``survival.min_cases`` of registry.yaml;
+    ``funnel`` (a funnel-plot point): ``disclosure.min_funnel_cases``, else k.
+    """
+    reg = dictionary.registry()
+    if kind == "survival":
+        return int((reg.get("survival") or {}).get("min_cases", rules().k))
+    if kind == "funnel":
+        return int((reg.get("disclosure") or {}).get("min_funnel_cases", rules().k))
+    raise UserError(f"unknown figure kind '{kind}' (use survival or funnel)")
+
+
+def may_draw(n: int | None, kind: str) -> bool:
+    """Whether a survival curve or funnel point of a group of ``n`` cases may be drawn."""
+    return n is not None and n >= min_group_size(kind)
+
+
+def drawable(frame: pl.DataFrame, kind: str, n: str = "n") -> pl.Series:
+    """Boolean Series, one per row: may this group's curve or funnel point be drawn."""
+    return frame[n].fill_null(0).ge(min_group_size(kind)).alias("drawable")
+
+
+# --- tables ------------------------------------------------------------------------------
+
+def _spec(frame: pl.DataFrame, keys: Sequence[str], n: str,
+          estimates: Sequence[str] | Mapping[str, str] | None,
+          margins: Sequence[str] | Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    missing = [c for c in [*keys, n] if c not in frame.columns]
+    if missing:
+        raise UserError(f"disclosure control: table has no column {', '.join(missing)} "
+                        f"(columns: {', '.join(frame.columns)})")
+    if estimates is None:
+        est = {c: n for c, t in frame.schema.items()
+               if t.is_numeric() and c not in keys and c != n}
+    elif isinstance(estimates, Mapping):
+        est = dict(estimates)
+    else:
+        est = dict.fromkeys(estimates, n)
+    totals = dict(margins) if isinstance(margins, Mapping) else dict.fromkeys(margins)
+    for col in [*est, *est.values(), *totals]:
+        if col not in frame.columns:
+            raise UserError(f"disclosure control: table has no column '{col}'")
+    bad = [c for c in totals if c not in keys]
+    if bad:
+        raise UserError(f"disclosure control: margin column(s) {', '.join(bad)} must be keys")
+    if not frame[n].dtype.is_numeric():
+        raise UserError(f"disclosure control: count column '{n}' must be numeric")
+    nulls = frame[n].is_null() | frame[n].is_nan() if frame[n].dtype.is_float() \
+        else frame[n].is_null()
+    negative = frame[n] < 0
+    for rule, mask in (("is empty", nulls), ("is negative", negative)):
+        if mask.any():
+            row = int(mask.arg_true()[0])
+            where = ", ".join(f"{k}={frame[k][row]}" for k in keys)
+            raise UserError(f"disclosure control: count '{n}' {rule} in row {row + 1} ({where})")
+    if frame.select(keys).is_duplicated().any():
+        raise UserError(f"disclosure control: key columns {', '.join(keys)} repeat a group")
+    return est, totals
+
+
+class _Table:
+    """Cells (real rows plus margins published elsewhere) and the margin equations."""
+
+    def __init__(self, keys: list[tuple], values: list[float], totals: list[tuple[int, Any]],
+                 external: bool) -> None:
+        self.keys, self.values = list(keys), list(values)
+        self.real = len(keys)
+        index = {key: i for i, key in enumerate(self.keys)}
+
+        def is_total(key: tuple, pos: int, marker: Any) -> bool:
+            return key[pos] is None if marker is None else key[pos] == marker
+
+        # Margins assumed published elsewhere, closed over every margin column.
+        grew = external
+        while grew:
+            grew = False
+            for pos, marker in totals:
+                sums: dict[tuple, float] = {}
+                for key, value in zip(self.keys, self.values, strict=True):
+                    if not is_total(key, pos, marker):
+                        parent = key[:pos] + (marker,) + key[pos + 1:]
+                        sums[parent] = sums.get(parent, 0) + value
+                for parent, value in sums.items():
+                    if parent not in index:
+                        index[parent] = len(self.keys)
+                        self.keys.append(parent)
+                        self.values.append(value)
+                        grew = True
+        # One equation per margin cell and margin column: margin = sum of its members.
+        self.groups: list[tuple[int, list[int]]] = []
+        for pos, marker in totals:
+            members: dict[tuple, list[int]] = {}
+            for i, key in enumerate(self.keys):
+                if not is_total(key, pos, marker):
+                    members.setdefault(key[:pos] + (marker,) + key[pos + 1:], []).append(i)
+            self.groups += [(index[p], m) for p, m in members.items() if p in index]
+        self.groups_of: list[list[int]] = [[] for _ in self.keys]
+        for g, (parent, members) in enumerate(self.groups):
+            for i in (parent, *members):
+                self.groups_of[i].append(g)
+
+
+def _complement(table: _Table, masked: list[bool], group: int, need_sum: bool) -> int | None:
+    """The cell to mask next in a margin group: the smallest visible member, non-zero
+    cells first (a masked zero protects nothing), the margin itself only as a last resort."""
+    parent, members = table.groups[group]
+    candidates = [i for i in (*members, parent) if i < table.real and not masked[i]
+                  and not (need_sum and table.values[i] == 0 and i != parent)]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda i: (i == parent, table.values[i] == 0,
+                                          table.values[i], i))
+
+
+def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple[bool, bool]:
+    """(needs another masked cell, because of the joint-count rule)."""
+    parent, members = table.groups[group]
+    hidden = [i for i in members if masked[i]]
+    count = len(hidden) + masked[parent]
+    if count == 1:
+        return True, False
+    if count and not masked[parent] and sum(table.values[i] for i in hidden) < k:
+        return True, True
+    return False, False
+
+
+def _components(table: _Table, hidden: list[int]) -> list[tuple[list[int], list[list[int]]]]:
+    """The masked cells split into sets linked by shared margin equations, each with its
+    equations as (margin cell, masked cells of the equation)."""
+    root = {i: i for i in hidden}
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    eqs = []
+    for parent, members in table.groups:
+        cells = [i for i in (parent, *members) if i in root]
+        if cells:
+            eqs.append((parent, cells))
+            for i in cells[1:]:
+                root[find(i)] = find(cells[0])
+    comps: dict[int, tuple[list[int], list]] = {}
+    for i in hidden:
+        comps.setdefault(find(i), ([], []))[0].append(i)
+    for parent, cells in eqs:
+        comps[find(cells[0])][1].append((parent, cells))
+    return list(comps.values())
+
+
+def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
+    """Masked cells whose value the margin equations fix, given the visible cells, per
+    linked set of masked cells, and one cell of each pair whose joint count the equations
+    fix at 1..k-1.
+
+    A combination c of masked cells is fixed iff c is orthogonal to the null space of the
+    homogeneous system A x = 0 on the masked cells (a basis: the eigenvectors of A'A with
+    eigenvalue 0): cell j iff position j vanishes in every basis vector, the pair a + b
+    iff positions a and b are opposite. Counts are not negative, so masked members of a
+    shown margin that the visible members already add up to are all 0 and known: they
+    count as visible here (e.g. a column whose margin is 0).
+    """
+    masked = _known_zeros_visible(table, masked)
+    hidden = [i for i, m in enumerate(masked) if m]
+    out = []
+    for cells, eqs in _components(table, hidden):
+        col = {i: c for c, i in enumerate(cells)}
+        a = np.zeros((max(len(eqs), 1), len(cells)))
+        for r, (parent, members) in enumerate(eqs):
+            for i in members:
+                a[r, col[i]] = 1.0 if i == parent else -1.0
+        values, vectors = np.linalg.eigh(a.T @ a)
+        null = vectors[:, values < 1e-9 * max(1.0, values[-1])]
+        fixed = np.all(np.abs(null) < 1e-7, axis=1)
+        small = [c for c in np.flatnonzero(~fixed) if table.values[cells[c]] < k]
+        pairs = [x for x, y in combinations(small, 2)
+                 if 0 < table.values[cells[x]] + table.values[cells[y]] < k
+                 and np.all(np.abs(null[x] + null[y]) < 1e-7)]
+        if fixed.any() or pairs:
+            out.append([cells[c] for c in (*np.flatnonzero(fixed), *pairs)])
+    return out
+
+
+def _known_zeros_visible(table: _Table, masked: list[bool]) -> list[bool]:
+    """The masking with every cell unmasked whose value non-negativity fixes at 0."""
+    masked = list(masked)
+    changed = True
+    while changed:
+        changed = False
+        for parent, members in table.groups:
+            hidden = [i for i in members if masked[i]]
+            if (hidden and not masked[parent]
+                    and table.values[parent] == sum(table.values[i] for i in members
+                                                    if not masked[i])):
+                for i in hidden:
+                    masked[i] = False
+                changed = True
+    return masked
+
+
+def _secondary(table: _Table, masked: list[bool], k: int) -> None:
+    """Add complementary suppressions in place until no masked cell can be derived."""
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for g in range(len(table.groups)):
+                need, need_sum = _group_needs(table, masked, g, k)
+                while need:
+                    pick = _complement(table, masked, g, need_sum)
+                    if pick is None:
+                        break
+                    masked[pick] = changed = True
+                    need, need_sum = _group_needs(table, masked, g, k)
+        # One complement per linked set per round: sets do not affect each other.
+        picks = set()
+        for fixed in _derivable(table, masked, k):
+            for j in fixed:
+                pick = _reach(table, masked, j)
+                if pick is not None:
+                    picks.add(pick)
+                    break
+        if not picks:
+            return
+        for pick in picks:
+            masked[pick] = True
+
+
+def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
+    """The complement for a derivable cell: from its own margin groups if they have a
+    visible cell, else from groups reached through masked cells (breadth first)."""
+    seen_groups: set[int] = set()
+    frontier = [start]
+    seen_cells = {start}
+    while frontier:
+        options = []
+        nxt = []
+        for cell in frontier:
+            for g in table.groups_of[cell]:
+                if g in seen_groups:
+                    continue
+                seen_groups.add(g)
+                pick = _complement(table, masked, g, need_sum=False)
+                if pick is not None:
+                    options.append(pick)
+                parent, members = table.groups[g]
+                nxt += [i for i in (parent, *members) if masked[i] and i not in seen_cells]
+        if options:
+            return min(options, key=lambda i: (table.values[i] == 0, table.values[i], i))
+        seen_cells.update(nxt)
+        frontier = nxt
+    return None
+
+
+def suppress(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    *,
+    n: str = "n",
+    estimates: Sequence[str] | Mapping[str, str] | None = None,
+    margins: Sequence[str] | Mapping[str, Any] = (),
+    external_margins: bool = False,
+    config: Rules | None = None,
+    linked: Sequence[bool] | None = None,
+) -> pl.DataFrame:
+    """Apply primary and secondary suppression to a tidy table (see the module docstring).
+
+    ``keys``: the group-key columns. ``n``: the count column. ``estimates``: the columns
+    built on the cases (default: every other numeric column), or a mapping from estimate
+    column to the count column it is built on. ``margins``: key columns whose total
+    marker (null, or the value given in a mapping such as ``{"region": "national"}``)
+    marks rows that are sums over that column. ``linked``: per row, True where a linked
+    table masks the same cases (e.g. the region's new cases of the year), so this table
+    must mask them too; such rows count as primary cells (flag ``linked``). Returns the
+    frame in its row order, masked values null, plus the String column ``suppressed``.
+    """
+    r = config or rules()
+    est, totals = _spec(frame, keys, n, estimates, margins)
+    counts = frame[n].cast(pl.Float64).to_list()
+    forced = list(linked) if linked is not None else [False] * len(counts)
+    masked = [0 < v < r.k or f for v, f in zip(counts, forced, strict=True)]
+    if totals:
+        positions = [(list(keys).index(c), m) for c, m in totals.items()]
+        table = _Table(frame.select(keys).rows(), counts, positions, external_margins)
+        masked += [0 < v < r.k for v in table.values[table.real:]]
+        primary = list(masked)
+        _secondary(table, masked, r.k)
+        masked = masked[:table.real]
+        primary = primary[:table.real]
+    else:
+        primary = masked
+    reason = [LINKED if f else PRIMARY if p else SECONDARY if m else None
+              for p, m, f in zip(primary, masked, forced, strict=True)]
+    out = frame.with_columns(pl.Series(FLAG, reason, dtype=pl.String))
+    row_masked = pl.col(FLAG).is_not_null()
+    # Base counts other than n: an estimate on 1..k-1 of them is masked, n stays visible.
+    small_base = {b: pl.col(b).is_between(1, r.k - 1, closed="both")
+                  for b in sorted(set(est.values()) - {n})}
+    any_small = pl.any_horizontal(*small_base.values()) if small_base else pl.lit(False)
+    no = pl.lit(False)
+    out = out.with_columns(
+        pl.when(row_masked).then(pl.col(FLAG)).when(any_small).then(pl.lit(ESTIMATE))
+        .otherwise(None).alias(FLAG),
+        *(pl.when(row_masked | small_base.get(b, no)).then(None).otherwise(pl.col(c)).alias(c)
+          for c, b in est.items()),
+        *(pl.when(row_masked | small_base[b]).then(None).otherwise(pl.col(b)).alias(b)
+          for b in small_base if b not in est),
+        pl.when(row_masked).then(None).otherwise(pl.col(n)).alias(n),
+    )
+    return out

@@ -1,0 +1,276 @@
+"""Opt-out (reservation): erase every record of one person from a data folder, atomically.
+
+The files the toolkit manages that hold identities are the subregistry extracts
+(``<subregistry>.*``, ``cases.*``) and the cancer-registry extract, each in its own format
+(CSV, Parquet, Excel). :func:`erase` removes the person's rows from all of them so that an
+interrupted run leaves every file either as before or as after:
+
+1. every changed file is written in full to a temporary name beside it and fsynced;
+2. a journal (``.erasure-journal.json``) naming the temporary files is written and
+   fsynced: this is the commit point;
+3. each temporary file is renamed over its original (``os.replace`` is atomic), the audit
+   line is appended and the journal removed.
+
+A run killed before step 2 leaves only temporary files, which :func:`recover` deletes
+(roll back); a run killed after it is completed by :func:`recover` (roll forward). Every
+run recovers first.
+
+The audit log ``erasure_audit.log`` (JSON lines) records the time, a one-way hash of the
+identity and the rows removed per file, never the identity number. A plain hash would not
+do: there are only some 40 million plausible personnummer, so anyone could hash them all
+and look the erased person up. With the registry key (``--key-file`` or
+``BCR_PSEUDONYM_KEY``) the hash is HMAC-SHA256 (RFC 2104) of a prefixed identity (so it
+differs from the person's pseudonym), which cannot be recomputed without the key.
+Without a key, scrypt (Percival 2009; n=2^14, r=8, p=1) with a random salt kept in the
+data folder (``.erasure_salt``) makes each guess cost tens of milliseconds, so trying
+every personnummer takes CPU-months; a key kept apart from the data is still better.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from analysis.data import dictionary as dd
+from analysis.data.identity import canonical, is_valid, pseudonym
+from analysis.data.readers import (
+    JOURNAL,
+    SUFFIXES,
+    decode,
+    detect_separator,
+    find_file,
+    unreadable_csv,
+)
+from analysis.errors import UserError
+
+AUDIT_LOG = "erasure_audit.log"
+SALT_FILE = ".erasure_salt"
+TMP_SUFFIX = ".erase-tmp"
+
+
+# --- the extract files holding identities --------------------------------------------------
+
+@dataclass(frozen=True)
+class Extract:
+    """One file of a data folder that holds identity numbers."""
+
+    dataset: str
+    path: Path
+    columns: tuple[str, ...]  # the identity columns, as the file spells them
+
+
+@dataclass(frozen=True)
+class _Format:
+    """How a CSV file was written, so that a rewrite keeps it."""
+
+    encoding: str = "utf-8"
+    bom: bool = False
+    separator: str = ","
+    newline: str = "\n"
+
+
+def _identity_columns(dataset: str, header: list[str]) -> tuple[str, ...]:
+    aliases = dd.registry().get("column_aliases") or {}
+    wanted = {f.name for f in dd.fields(dataset) if f.identity}
+    return tuple(h for h in header
+                 if h.strip().lower() in wanted or aliases.get(h.strip().lower()) in wanted)
+
+
+def identity_files(directory: Path) -> list[Extract]:
+    """The extracts of a data folder that hold identity numbers, in a fixed order."""
+    names = [*dd.subregistry_ids(), "cases", "cancer_registry"]
+    out = []
+    for name in names:
+        path = find_file(directory, name)
+        if path is None:
+            continue
+        frame, _ = read_extract(path)
+        dataset = "aml" if name == "cases" else name  # core fields carry the identity
+        cols = _identity_columns(dataset, frame.columns)
+        if not cols:
+            raise UserError(f"{path}: no identity column (person_id) found")
+        out.append(Extract(name, path, cols))
+    return out
+
+
+def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
+    """A file's rows, every value as the file holds it, and how to write it back."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pl.read_parquet(path), None
+    if suffix == ".xlsx":
+        return pl.read_excel(path, infer_schema_length=0), None
+    if suffix not in SUFFIXES or suffix == ".xls":
+        raise UserError(f"{path}: cannot rewrite '{suffix}' files; save it as .xlsx or .csv")
+    raw = path.read_bytes()
+    text = decode(raw)
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    encoding = "utf-8" if bom or text.encode("utf-8", "ignore") == raw else (
+        "cp1252" if _fits(text, "cp1252") else "latin-1")
+    header = text.split("\n", 1)[0]
+    newline = "\r\n" if header.endswith("\r") else "\n"
+    fmt = _Format(encoding, bom, detect_separator(header), newline)
+    try:
+        frame = pl.read_csv(io.StringIO(text), separator=fmt.separator, infer_schema=False)
+    except pl.exceptions.PolarsError:
+        raise unreadable_csv(path, text, fmt.separator) from None
+    return frame, fmt
+
+
+def _fits(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def write_extract(frame: pl.DataFrame, fmt: _Format | None, path: Path) -> None:
+    """Write rows in the file's own format to ``path`` and flush them to disk."""
+    suffix = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1].lower()
+    with path.open("wb") as fh:
+        if suffix == "parquet":
+            frame.write_parquet(fh)
+        elif suffix == "xlsx":
+            frame.write_excel(fh)
+        else:
+            assert fmt is not None
+            text = frame.write_csv(separator=fmt.separator, line_terminator=fmt.newline)
+            fh.write((b"\xef\xbb\xbf" if fmt.bom else b"") + text.encode(fmt.encoding))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- hashing the identity for the audit ----------------------------------------------------
+
+def identity_hash(canonical_id: str, directory: Path, key: bytes | None) -> tuple[str, str]:
+    """(hash, method) of an identity for the audit log; see the module docstring."""
+    if key:
+        # Domain-separated from the pseudonym, so the audit does not link to old copies.
+        return pseudonym("erasure-audit:" + canonical_id, key), "hmac-sha256"
+    salt_path = directory / SALT_FILE
+    if not salt_path.exists():
+        _write_durably(salt_path, secrets.token_bytes(32))
+    salt = salt_path.read_bytes()
+    digest = hashlib.scrypt(canonical_id.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return digest.hex(), "scrypt"
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _append_audit(directory: Path, entry: dict) -> None:
+    with (directory / AUDIT_LOG).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+# --- the transaction -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Erasure:
+    """What one run did: rows removed per file (empty when the person was not found)."""
+
+    removed: dict[str, int]
+    recovered: str | None  # "rolled back" / "completed" an interrupted earlier run
+
+    @property
+    def total(self) -> int:
+        return sum(self.removed.values())
+
+
+def recover(directory: Path) -> str | None:
+    """Finish or undo an interrupted erasure in ``directory``; say which, or None."""
+    journal = directory / JOURNAL
+    if journal.exists():
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        for item in plan["files"]:
+            tmp, final = directory / item["tmp"], directory / item["file"]
+            if tmp.exists():
+                os.replace(tmp, final)
+        _fsync_dir(directory)
+        log = directory / AUDIT_LOG
+        logged = log.exists() and f'"run": "{plan["audit"]["run"]}"' in log.read_text("utf-8")
+        if not logged:
+            _append_audit(directory, plan["audit"])
+        journal.unlink()
+        _fsync_dir(directory)
+        return "completed"
+    strays = sorted(p for p in directory.iterdir() if p.name.endswith(TMP_SUFFIX))
+    for p in strays:
+        p.unlink()
+    if strays:
+        _fsync_dir(directory)
+        return "rolled back"
+    return None
+
+
+def erase(directory: Path, person: str, scheme: str | None = None, key: bytes | None = None,
+          now: dt.datetime | None = None) -> Erasure:
+    """Remove every row of one person from every identity-bearing extract in ``directory``.
+
+    ``person`` is matched on its canonical form (so the ten-digit ``YYMMDD-NNNC`` also
+    finds ``YYYYMMDDNNNC``), and, given the pseudonymisation ``key``, on its pseudonym too.
+    Running it again for the same person finds nothing and changes nothing.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UserError(f"{directory}: data folder not found")
+    scheme = scheme or dd.registry().get("identity_scheme", "pseudonym")
+    if not is_valid(person, scheme):
+        # The number itself is never repeated in a message.
+        raise UserError(f"the identity given is not a valid {scheme} (check digits, date "
+                        "or format); nothing was erased")
+    recovered = recover(directory)
+    target = canonical(pl.Series([person], dtype=pl.String), scheme)[0]
+    wanted = [target, *([pseudonym(target, key)] if key else [])]
+    changes = []
+    for ex in identity_files(directory):
+        frame, fmt = read_extract(ex.path)
+        mask = pl.Series([False] * frame.height, dtype=pl.Boolean)
+        for col in ex.columns:
+            mask = mask | canonical(frame[col].cast(pl.String), scheme).is_in(wanted) \
+                .fill_null(False)
+        if mask.any():
+            changes.append((ex.path, frame.filter(~mask), fmt, int(mask.sum())))
+    if not changes:
+        return Erasure({}, recovered)
+
+    run = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + \
+        secrets.token_hex(4)
+    digest, method = identity_hash(target, directory, key)
+    removed = {path.name: n for path, _, _, n in changes}
+    audit = {"time": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+             "run": run, "identity_hash": digest, "hash_method": method,
+             "rows_removed": removed}
+    for path, kept, fmt, _ in changes:
+        write_extract(kept, fmt, path.with_name(path.name + TMP_SUFFIX))
+    plan = {"files": [{"file": p.name, "tmp": p.name + TMP_SUFFIX} for p, *_ in changes],
+            "audit": audit}
+    _write_durably(directory / JOURNAL, json.dumps(plan, indent=1).encode())  # commit point
+    recover(directory)
+    return Erasure(removed, recovered)

@@ -1,0 +1,33 @@
+"""The three kinds of document (DESIGN.md §7) and the documents of one run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from analysis.data import dictionary as dd
+from analysis.reporting.cells import subregistries_present
+from analysis.reporting.documents.publication import publication
+from analysis.reporting.documents.regional import regional_report
+from analysis.reporting.documents.subregistry import subregistry_report
+from analysis.reporting.qmd import DocumentJob
+from analysis.reporting.run import Run
+
+
+def all_jobs(run: Run, regions: Sequence[str] | None = None,
+             subregistries: Sequence[str] | None = None,
+             with_publication: bool = True) -> list[DocumentJob]:
+    """The documents of a run: regional reports, subregistry reports, the publication."""
+    a = run.analyses
+    jobs = [regional_report(run, r) for r in (regions if regions is not None
+                                              else dd.region_ids())]
+    jobs += [subregistry_report(run, s) for s in (subregistries if subregistries is not None
+                                                  else subregistries_present(a))]
+    if with_publication:
+        jobs.append(publication(run))
+    return jobs
+
+
+def default_out(base: Path, year: int, lang: str) -> Path:
+    """reports/<year>/<lang>/: one folder per run's year and language."""
+    return base / str(year) / lang

@@ -1,0 +1,30 @@
+"""The subregistry report: all regions side by side, for the subregistry's steering group."""
+
+from __future__ import annotations
+
+from analysis.data import dictionary as dd
+from analysis.reporting.documents.page import single_page_job
+from analysis.reporting.qmd import DocumentJob, Section
+from analysis.reporting.run import Run
+from analysis.reporting.sections.incidence import subregistry_incidence_section
+from analysis.reporting.sections.methods import methods_section, provenance_section
+from analysis.reporting.sections.quality import subregistry_quality_section
+from analysis.reporting.sections.survival import cox_section, subregistry_survival_section
+
+
+def subregistry_sections(run: Run, sid: str) -> list[Section]:
+    """Incidence, quality and survival of one subregistry, all regions side by side."""
+    return [subregistry_incidence_section(run, sid), subregistry_quality_section(run, sid),
+            subregistry_survival_section(run, sid), cox_section(run, "cox", sid)]
+
+
+def subregistry_report(run: Run, sid: str) -> DocumentJob:
+    """The report of one subregistry for its steering group: all regions side by side."""
+    a, text, lang = run.analyses, run.text, run.lang
+    sections = [*subregistry_sections(run, sid), methods_section(run),
+                provenance_section(run, "prov")]
+    return single_page_job(run, f"subregistry-{sid}", f"subregistry-{sid}-{a.year}",
+                           text("subregistry.title",
+                                subregistry=dd.subregistry(sid)[f"name_{lang}"], year=a.year),
+                           text("subregistry.subtitle", registry=dd.registry()[f"name_{lang}"]),
+                           sections)

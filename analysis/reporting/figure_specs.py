@@ -1,0 +1,278 @@
+"""Figure specifications: which protected rows a figure shows and how; ``figures`` draws them."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import polars as pl
+
+from analysis.data import dictionary as dd
+from analysis.privacy import disclosure
+from analysis.reporting import formatting as fmt
+from analysis.reporting.analyses import NATION
+from analysis.reporting.cells import (
+    funnel_units,
+    lower_first,
+    min_cases,
+    region_label,
+    regions_nation_last,
+    subregistry_label,
+    suppressed_note,
+    symbol,
+)
+from analysis.reporting.qmd import (
+    FigureSpec,
+)
+from analysis.reporting.run import Run
+
+CURVE_POINTS_PER_YEAR = 100  # survival curves drawn at 1/100 year (under 4 days)
+
+
+def sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
+    text, a = run.text, run.analyses
+    shown = run.sir.filter((pl.col("subregistry") == sid) & pl.col(disclosure.FLAG).is_null()
+                           ).with_columns(pl.col("region").map_elements(
+                               lambda r: region_label(r, text), pl.String))
+    first = max(a.first_year, a.year - a.settings.pooled_years + 1)
+    return FigureSpec(f"fig-{doc_id}", text("captions.sir_figure", first=first, last=a.year),
+                      "estimate_chart", {
+                          "frame": shown.select("region", "estimate", "lower", "upper"),
+                          "category": "region", "reference_line": 1.0,
+                          "category_order": [region_label(r, text) for r in dd.region_ids()],
+                          "labels": {"x": text("axes.sir"), "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.sir")}})
+
+
+def age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
+    text, a = run.text, run.analyses
+    sexes = {1: text("men"), 2: text("women")}
+    rows = run.age_sex.filter(pl.col("subregistry") == sid).with_columns(
+        pl.col("sex").replace_strict(sexes, return_dtype=pl.String),
+        pl.col(disclosure.FLAG).is_not_null().alias("masked"))
+    first = max(a.first_year, a.year - a.settings.pooled_years + 1)
+    ages = list(dict.fromkeys(run.age_sex["age_group"].to_list()))
+    caption = text("captions.age_sex_figure", first=first, last=a.year)
+    if rows["masked"].any():
+        caption += f"; {suppressed_note(text)}"
+    return FigureSpec(f"fig-{doc_id}", caption, "bar_chart", {
+        "frame": rows.select("age_group", "sex", "estimate", "lower", "upper", "masked"),
+        "x": "age_group", "y": "estimate", "fill": "sex",
+        "x_order": ages, "fill_order": list(sexes.values()),
+        "labels": {"x": text("axes.age_group"), "y": text("axes.rate"),
+                   "decimal": fmt.decimal_mark(run.lang), "symbol": symbol(),
+                   "alt": text("alt.age_sex")}})
+
+
+def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
+                  focus: str | None, facet: bool) -> FigureSpec:
+    text, a = run.text, run.analyses
+    # Masked years stay in (estimate null): the line breaks there instead of bridging.
+    shown = frame.filter(pl.col("region").is_in(list(regions)))
+    shown = shown.with_columns(
+        pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
+        pl.col("subregistry").map_elements(lambda s: subregistry_label(s, run.lang),
+                                           pl.String))
+    order = [region_label(r, text) for r in regions_nation_last()]
+    what = region_label(focus, text) if focus else text("all_regions")
+    labels = {"x": text("axes.year"), "y": text("axes.rate"),
+              "decimal": fmt.decimal_mark(run.lang), "others": text("legend.other_regions"),
+              "alt": text("alt.trend", what=what,
+                          per=text("columns.subregistry").lower() if facet
+                          else text("columns.region").lower())}
+    caption = text("captions.trend_figure", first=a.first_year, last=a.year)
+    if shown["estimate"].null_count():
+        caption += f"; {text('notes.trend_gaps')}"
+    return FigureSpec(f"fig-{doc_id}", caption,
+                      "trend_chart", {
+                          "frame": shown.select("year", "estimate", "region", "subregistry"),
+                          "x": "year", "y": "estimate", "group": "region", "labels": labels,
+                          "facet": "subregistry" if facet else None,
+                          "focus": region_label(focus, text) if focus else None,
+                          "reference": text("nation"), "group_order": order,
+                          "facet_order": [subregistry_label(s, run.lang)
+                                          for s in dd.subregistry_ids()]})
+
+
+def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | None,
+                     facet: bool) -> FigureSpec:
+    text = run.text
+    # Only groups large enough for a survival estimate are drawn (disclosure.may_draw).
+    sizes = frame.group_by("subregistry", "region").agg(pl.col("n_at_risk").max().alias("n"))
+    keep = sizes.filter(disclosure.drawable(sizes, "survival")).select("subregistry", "region")
+    # The first point of each curve and then the last point per 1/CURVE_POINTS_PER_YEAR
+    # year: the same step curve at print resolution, drawn in a fraction of the time.
+    group = ["subregistry", "region"]
+    shown = (frame.join(keep, on=group, how="semi", maintain_order="left")
+             .with_columns((pl.col("time") * CURVE_POINTS_PER_YEAR).floor().alias("_bin"))
+             .filter((pl.col("_bin") != pl.col("_bin").shift(-1).over(group))
+                     | pl.col("_bin").shift(-1).over(group).is_null()
+                     | (pl.int_range(pl.len()).over(group) == 0))
+             .with_columns(
+                 pl.col("region").replace_strict(
+                     {r: region_label(r, text) for r in regions_nation_last()},
+                     return_dtype=pl.String),
+                 pl.col("subregistry").replace_strict(
+                     {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()},
+                     return_dtype=pl.String)))
+    what = region_label(focus, text) if focus else text("all_regions")
+    labels = {"x": text("axes.years"), "y": text("axes.survival"),
+              "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.survival", what=what)}
+    return FigureSpec(f"fig-{doc_id}", text("captions.survival_figure"), "survival_chart", {
+        "frame": shown.select("time", "estimate", "region", "subregistry"), "group": "region",
+        "labels": labels, "focus": region_label(focus, text) if focus else None,
+        "reference": text("nation"),
+        "group_order": [region_label(r, text) for r in regions_nation_last()],
+        "facet": "subregistry" if facet else None,
+        "facet_order": [subregistry_label(s, run.lang) for s in dd.subregistry_ids()]})
+
+
+def indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
+                      focus: str | None) -> FigureSpec:
+    """Indicators against their targets: in a regional report one panel, the region
+    beside the nation per indicator; in a subregistry report one panel per indicator."""
+    text, lang = run.text, run.lang
+    names = {i.id: textwrap.fill(i.name(lang), 38) for i in run.analyses.indicator_list}
+    shown = frame.filter(
+        pl.col(disclosure.FLAG).is_null() & pl.col("region").is_in(list(regions))
+    ).with_columns(
+        pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
+        pl.col("indicator").replace_strict(names, default=None))
+    targets = pl.concat([
+        shown.select("indicator", pl.lit("high").alias("level"), pl.col("high").alias("value")),
+        shown.select("indicator", pl.lit("intermediate").alias("level"),
+                     pl.col("intermediate").alias("value")),
+    ]).drop_nulls("value").unique(maintain_order=True)
+    labels = {"x": text("axes.percent"), "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.indicators"),
+              **text.section("legend")}
+    indicator_order = list(dict.fromkeys(shown["indicator"].to_list()))
+    region_order = [region_label(r, text) for r in regions]
+    layout = ({"category": "indicator", "group": "region", "category_order": indicator_order,
+               "group_order": region_order} if focus else
+              {"category": "region", "facet": "indicator", "category_order": region_order,
+               "facet_order": indicator_order})
+    return FigureSpec(f"fig-{doc_id}", text("captions.indicators_figure", year=run.analyses.year),
+                      "estimate_chart", {
+                          "frame": shown.select("region", "indicator", "estimate", "lower",
+                                                "upper"),
+                          "labels": labels, "targets": targets, "percent": True,
+                          "focus": region_label(focus, text) if focus else None,
+                          "reference": text("nation"), **layout})
+
+
+def level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
+                       sids: Sequence[str]) -> FigureSpec | None:
+    """All indicators of a region in one figure: a tile per indicator and subregistry,
+    coloured by the target level the region reached, the region's and (in brackets) the
+    nation's share printed in it."""
+    text, lang = run.text, run.lang
+    names = {i.id: textwrap.fill(i.name(lang), 44) for i in run.analyses.indicator_list}
+    nation = {(r["indicator"], r["subregistry"]): r["estimate"]
+              for r in frame.filter(pl.col("region") == NATION).iter_rows(named=True)}
+    tiles = []
+    for r in frame.filter(pl.col("region") == region).iter_rows(named=True):
+        if r["subregistry"] not in sids:
+            continue
+        # One decimal: 94,7 below a 95 % target must not read as 95.
+        own = symbol() if r["estimate"] is None else fmt.number(r["estimate"] * 100, 1, lang)
+        other = nation.get((r["indicator"], r["subregistry"]))
+        other = symbol() if other is None else fmt.number(other * 100, 1, lang)
+        level = ("hidden" if r["estimate"] is None else r["classification"]
+                 or ("few" if r["high"] is not None else "none"))
+        tiles.append({"x": subregistry_label(r["subregistry"], lang),
+                      "y": names.get(r["indicator"], r["indicator"]), "level": level,
+                      "label": f"{own}\n({other})"})
+    if not tiles:
+        return None
+    grid = pl.DataFrame(tiles)
+    order = [names[i.id] for i in run.analyses.indicator_list if names[i.id] in
+             set(grid["y"].to_list())]
+    cfg = dd.registry()["disclosure"]
+    labels = {"alt": text("alt.level_grid", region=region_label(region, text)),
+              "level_high": text("legend.target_high"),
+              "level_intermediate": text("legend.target_intermediate"),
+              "level_below": text("legend.below"), "level_none": text("levels.none"),
+              "level_few": text("levels.few"),
+              "level_hidden": f"{cfg['symbol']} {cfg[f'label_{lang}']}"}
+    return FigureSpec(f"fig-{doc_id}", text("captions.level_grid", year=run.analyses.year,
+                                            region=region_label(region, text)),
+                      "level_grid", {"frame": grid, "labels": labels,
+                                     "x_order": [subregistry_label(s, lang) for s in sids],
+                                     "y_order": order})
+
+
+def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
+                   ) -> FigureSpec | None:
+    """Hospitals on funnel plots, one panel per subregistry; a region's own highlighted."""
+    a, text = run.analyses, run.text
+    units = funnel_units(run, sids)
+    if units.is_empty():
+        return None
+    sids = [s for s in sids if s in set(units["subregistry"].to_list())]
+    names = {i.id: i.name(run.lang) for i in a.indicator_list}
+    short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
+    panels: dict[str, list[str]] = {}  # which panels show which indicator, in panel order
+    for sid in sids:
+        for ind in units.filter(pl.col("subregistry") == sid)["indicator"].unique():
+            panels.setdefault(ind, []).append(short[sid])
+    # The panels of each indicator, unless the name already says (e.g. "... (MDS)").
+    indicator = "; ".join(
+        lower_first(names[i]) + (f" ({', '.join(p)})" if len(sids) > 1 and not
+                                  names[i].endswith(f"({', '.join(p)})") else "")
+        for i, p in panels.items())
+    curve = a.funnel_curves.filter(pl.col("subregistry").is_in(list(sids)))
+    long = pl.concat([
+        curve.select("subregistry", "n", "p0", pl.lit(side).alias("side"),
+                     pl.lit(label).alias("limit"), pl.col(f"{side}_{suffix}").alias("value"))
+        for side in ("lower", "upper")
+        for suffix, label in (("95", text("legend.limit_95")), ("998", text("legend.limit_998")))
+    ]).drop_nulls("value")
+    facet = "subregistry" if len(sids) > 1 else None
+    labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
+              "decimal": fmt.decimal_mark(run.lang),
+              "alt": text("alt.funnel"),
+              "others": text("legend.others") if focus else text("legend.hospitals"),
+              "highlight": text("legend.highlight", region=region_label(focus, text))
+              if focus else text("legend.hospitals"), "target": text("legend.target_nation")}
+    return FigureSpec(f"fig-{doc_id}", text("captions.funnel_figure", indicator=indicator),
+                      "funnel_chart", {
+                          "units": units.select(
+                              "n", "estimate", pl.col("region").alias("group"),
+                              pl.col("subregistry").replace_strict(short)),
+                          "curve": long.with_columns(pl.col("subregistry").replace_strict(short)),
+                          "labels": labels, "highlight": focus, "facet": facet,
+                          "facet_order": [short[s] for s in sids]})
+
+
+def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None, str]:
+    """Net survival curves by region and for the nation; groups under the minimum size
+    are not drawn (disclosure.may_draw) and named in the returned note."""
+    a, text = run.analyses, run.text
+    curves = a.relative_curves.filter(pl.col("subregistry") == sid)
+    if curves.is_empty():
+        return None, ""
+    sizes = curves.group_by("region").agg(pl.col("n").first())
+    hidden = [r for r in regions_nation_last() if r in set(sizes["region"].to_list())
+              and not disclosure.may_draw(sizes.filter(pl.col("region") == r)["n"].item(),
+                                          "survival")]
+    shown = curves.filter(~pl.col("region").is_in(hidden))
+    note = (text("relative.not_drawn", groups=", ".join(region_label(r, text) for r in hidden),
+                 min_cases=min_cases()) if hidden else "")
+    if shown.is_empty():
+        return None, note
+    # Start every curve at 100 % at diagnosis.
+    start = shown.select("region").unique().with_columns(
+        pl.lit(0.0).alias("time"), pl.lit(1.0).alias("estimate"))
+    frame = pl.concat([start, shown.select("region", "time", "estimate")]).with_columns(
+        pl.col("region").map_elements(lambda r: region_label(r, text), pl.String)
+    ).sort("region", "time")
+    labels = {"x": text("axes.years"), "y": text("axes.survival"),
+              "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
+    first = a.year - a.settings.survival_years + 1
+    return FigureSpec(f"fig-{doc_id}", text("relative.caption_figure", first=first,
+                                            last=a.year), "survival_chart", {
+        "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),
+        "group_order": [region_label(r, text) for r in regions_nation_last()],
+        "step": False}), note

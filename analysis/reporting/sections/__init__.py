@@ -1,0 +1,1 @@
+"""Sections of the documents, one module per topic."""

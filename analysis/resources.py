@@ -1,0 +1,36 @@
+"""Where the toolkit's own files are: the data dictionary, the templates and _quarto.yml.
+
+They live at the top of the repository (the design card's layout). A wheel carries them
+inside the package as ``analysis/_resources/`` (pyproject.toml's force-include), found
+through ``importlib.resources``; a checkout or an editable install uses the repository's.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+
+@cache
+def root() -> Path:
+    """The folder holding ``data_dictionary/``, ``templates/`` and ``_quarto.yml``."""
+    packaged = Path(str(resources.files("analysis") / "_resources"))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent
+
+
+def data_dictionary() -> Path:
+    """The shipped data dictionary (``BCR_DICTIONARY`` may point elsewhere)."""
+    return root() / "data_dictionary"
+
+
+def templates() -> Path:
+    """The jinja2 templates of the reports."""
+    return root() / "templates"
+
+
+def quarto_config() -> Path:
+    """The root ``_quarto.yml``: the base of every document's options."""
+    return root() / "_quarto.yml"
