@@ -159,13 +159,27 @@ def _spec(frame: pl.DataFrame, keys: Sequence[str], n: str,
 
 
 class _Table:
-    """Cells (real rows plus margins published elsewhere) and the margin equations."""
+    """Cell values and the equations between them: each group is (margin cell, member
+    cells), the margin being the sum of its members. The first ``real`` cells are the
+    table's rows; any others are margins published elsewhere."""
 
-    def __init__(self, keys: list[tuple], values: list[float], totals: list[tuple[int, Any]],
-                 external: bool) -> None:
-        self.keys, self.values = list(keys), list(values)
-        self.real = len(keys)
-        index = {key: i for i, key in enumerate(self.keys)}
+    def __init__(self, values: list[float], groups: list[tuple[int, list[int]]],
+                 real: int | None = None) -> None:
+        self.values = list(values)
+        self.real = len(values) if real is None else real
+        self.groups = groups
+        self.groups_of: list[list[int]] = [[] for _ in self.values]
+        for g, (parent, members) in enumerate(self.groups):
+            for i in (parent, *members):
+                self.groups_of[i].append(g)
+
+    @classmethod
+    def from_margins(cls, keys: list[tuple], values: list[float],
+                     totals: list[tuple[int, Any]], external: bool) -> _Table:
+        """The equations of a table whose margin rows hold a total marker in a key."""
+        keys, values = list(keys), list(values)
+        real = len(keys)
+        index = {key: i for i, key in enumerate(keys)}
 
         def is_total(key: tuple, pos: int, marker: Any) -> bool:
             return key[pos] is None if marker is None else key[pos] == marker
@@ -176,28 +190,25 @@ class _Table:
             grew = False
             for pos, marker in totals:
                 sums: dict[tuple, float] = {}
-                for key, value in zip(self.keys, self.values, strict=True):
+                for key, value in zip(keys, values, strict=True):
                     if not is_total(key, pos, marker):
                         parent = key[:pos] + (marker,) + key[pos + 1:]
                         sums[parent] = sums.get(parent, 0) + value
                 for parent, value in sums.items():
                     if parent not in index:
-                        index[parent] = len(self.keys)
-                        self.keys.append(parent)
-                        self.values.append(value)
+                        index[parent] = len(keys)
+                        keys.append(parent)
+                        values.append(value)
                         grew = True
         # One equation per margin cell and margin column: margin = sum of its members.
-        self.groups: list[tuple[int, list[int]]] = []
+        groups: list[tuple[int, list[int]]] = []
         for pos, marker in totals:
             members: dict[tuple, list[int]] = {}
-            for i, key in enumerate(self.keys):
+            for i, key in enumerate(keys):
                 if not is_total(key, pos, marker):
                     members.setdefault(key[:pos] + (marker,) + key[pos + 1:], []).append(i)
-            self.groups += [(index[p], m) for p, m in members.items() if p in index]
-        self.groups_of: list[list[int]] = [[] for _ in self.keys]
-        for g, (parent, members) in enumerate(self.groups):
-            for i in (parent, *members):
-                self.groups_of[i].append(g)
+            groups += [(index[p], m) for p, m in members.items() if p in index]
+        return cls(values, groups, real)
 
 
 def _complement(table: _Table, masked: list[bool], group: int, need_sum: bool) -> int | None:
@@ -354,6 +365,37 @@ def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
     return None
 
 
+def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence[int]]],
+                   k: int, forced: Sequence[bool] | None = None,
+                   hidden: Sequence[bool] | None = None,
+                   extra: Sequence[int] = ()) -> tuple[list[bool], list[bool]]:
+    """Primary and secondary suppression of cells linked by explicit equations (each
+    group: a margin cell and the cells it sums), as :func:`suppress` does for one table.
+
+    ``forced``: cells masked because a linked table masks them; ``hidden``: cells that are
+    never published (they count as masked and are never chosen as complements, e.g. cases
+    with no hospital); ``extra``: cells to mask as further complements (from an audit).
+    Returns (masked, primary) per cell.
+    """
+    forced = list(forced) if forced is not None else [False] * len(values)
+    hidden = list(hidden) if hidden is not None else [False] * len(values)
+    primary = [(0 < v < k or f) and not h
+               for v, f, h in zip(values, forced, hidden, strict=True)]
+    masked = [p or h for p, h in zip(primary, hidden, strict=True)]
+    for i in extra:
+        masked[i] = True
+    # Hidden cells stay out of the choice of complements: they come after the real ones.
+    order = sorted(range(len(values)), key=lambda i: hidden[i])
+    position = {c: i for i, c in enumerate(order)}
+    table = _Table([values[c] for c in order],
+                   [(position[p], [position[m] for m in ms]) for p, ms in groups],
+                   real=len(values) - sum(hidden))
+    shuffled = [masked[c] for c in order]
+    _secondary(table, shuffled, k)
+    masked = [shuffled[position[i]] for i in range(len(values))]
+    return masked, primary
+
+
 def suppress(
     frame: pl.DataFrame,
     keys: Sequence[str],
@@ -383,7 +425,8 @@ def suppress(
     masked = [0 < v < r.k or f for v, f in zip(counts, forced, strict=True)]
     if totals:
         positions = [(list(keys).index(c), m) for c, m in totals.items()]
-        table = _Table(frame.select(keys).rows(), counts, positions, external_margins)
+        table = _Table.from_margins(frame.select(keys).rows(), counts, positions,
+                                     external_margins)
         masked += [0 < v < r.k for v in table.values[table.real:]]
         primary = list(masked)
         _secondary(table, masked, r.k)

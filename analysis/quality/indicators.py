@@ -426,6 +426,15 @@ def compute_indicator(ind: Indicator, cases: pl.DataFrame, by: Sequence[str] = (
     )
 
 
+def funnel_indicator(indicator_list: Sequence[Indicator], sid: str) -> Indicator | None:
+    """The subregistry's indicator shown by hospital on the funnel plots: its first
+    proportion indicator reported by hospital."""
+    for ind in indicator_list:
+        if sid in ind.subregistries and ind.kind == "proportion" and "hospital" in ind.units:
+            return ind
+    return None
+
+
 def compute_indicators(indicators: Sequence[Indicator], cases: pl.DataFrame,
                        by: Sequence[str] = (),
                        linked: pl.DataFrame | None = None,

@@ -19,6 +19,7 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
 from analysis.frames import ordered_sum
+from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
 from analysis.stats import cox, funnel, incidence, survival, trend
 from analysis.stats import relative_survival as rs
@@ -86,17 +87,7 @@ class Analyses:
     cox: pl.DataFrame = field(default_factory=pl.DataFrame)  # subregistry + cox_region rows
     period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
     settings: ReportSettings = field(default_factory=report_settings)
-
-
-def report_year(cases: pl.DataFrame, extract_date: dt.date | None) -> int:
-    """The last complete diagnosis year: the year before the extract date's year unless
-    the extract reaches 31 December."""
-    if cases.is_empty() or extract_date is None:
-        raise UserError("the data hold no registered cases: nothing to report")
-    last = int(cases.get_column("year").max())
-    complete = extract_date.year if (extract_date.month, extract_date.day) == (12, 31) \
-        else extract_date.year - 1
-    return min(last, complete)
+    release: rel.Release | None = None  # the run's protected release (DESIGN.md §5)
 
 
 def _with_nation(national: pl.DataFrame, regional: pl.DataFrame) -> pl.DataFrame:
@@ -111,15 +102,6 @@ def _collapse(agg: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         pl.col("n").sum(), ordered_sum(pl.col("person_years")))
 
 
-def _funnel_indicator(indicator_list: list[indicators.Indicator], sid: str
-                      ) -> indicators.Indicator | None:
-    """The subregistry's first proportion indicator reported by hospital."""
-    for ind in indicator_list:
-        if sid in ind.subregistries and ind.kind == "proportion" and "hospital" in ind.units:
-            return ind
-    return None
-
-
 def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indicator],
                       year: int, points: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     hospital_region = {h["code"]: dd.counties().filter(pl.col("county") == h["county"])
@@ -127,7 +109,7 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
     units, curves = [], []
     current = cases.filter(pl.col("year") == year)
     for sid in dd.subregistry_ids():
-        ind = _funnel_indicator(indicator_list, sid)
+        ind = indicators.funnel_indicator(indicator_list, sid)
         if ind is None:
             continue
         counts = (indicators.compute_indicator(ind, current.filter(
@@ -277,7 +259,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     cases = data.require("cases")
     population = data.require("population")
     extract = data.extract_date()
-    last = report_year(cases, extract) if year is None else year
+    last = rel.report_year(cases, extract) if year is None else year
     data_first = int(cases.get_column("year").min())
     pop_first = int(population.get_column("year").min())
     if last < data_first or last > int(cases.get_column("year").max()):
@@ -333,6 +315,9 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     relative, relative_curves, window = (
         _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
+    protected = rel.release_for(data, last, linked)
+    if protected.spec.first != first:  # the reports' years are the release's
+        raise UserError(f"the release starts in {protected.spec.first}, the trends in {first}")
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
-                    relative_curves, _cox_by_subregistry(followup), window, cfg)
+                    relative_curves, _cox_by_subregistry(followup), window, cfg, protected)

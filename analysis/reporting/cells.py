@@ -115,9 +115,10 @@ def subregistries_present(a: Analyses) -> list[str]:
 def funnel_units(run: Run, sids: Sequence[str]) -> pl.DataFrame:
     """The hospitals drawn on the funnel plots of these subregistries: large enough to
     draw, in a panel of at least three (one or two hospitals show no comparison)."""
-    hospitals = run.analyses.hospitals
+    hospitals = run.hospitals
     if not hospitals.height:
         return hospitals
-    units = hospitals.filter(pl.col("subregistry").is_in(list(sids)))
+    units = hospitals.filter(pl.col("subregistry").is_in(list(sids))
+                             & pl.col(disclosure.FLAG).is_null())
     units = units.filter(disclosure.drawable(units, "funnel"))
     return units.filter(pl.len().over("subregistry") >= 3)

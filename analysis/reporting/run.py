@@ -9,6 +9,7 @@ from functools import cached_property
 import polars as pl
 
 from analysis.privacy import disclosure
+from analysis.privacy.release import CASES, TOTAL, Release, window_label
 from analysis.reporting.analyses import NATION, Analyses
 from analysis.reporting.labels import Text
 
@@ -30,6 +31,29 @@ def protect(frame: pl.DataFrame, keys: Sequence[str], kind: str,
                                linked=linked)
 
 
+def from_release(frame: pl.DataFrame, release: Release, kind: str,
+                 cell: dict[str, pl.Expr]) -> pl.DataFrame:
+    """The rows of an analysis table with the masks of their cells in the run's release:
+    a masked count and every estimate built on it become null, the flag says why.
+    ``cell`` gives the release dimensions of a row (the others are totals)."""
+    estimates = {c: b for c, b in ESTIMATES[kind].items() if c in frame.columns}
+    found = release.lookup(frame.select(**{k: v for k, v in cell.items() if k != "family"},
+                                        family=cell.get("family", pl.lit(CASES))))
+    masked = found["flag"]
+    hide = pl.col(disclosure.FLAG).is_not_null()
+    out = frame.with_columns(masked.alias(disclosure.FLAG))
+    return out.with_columns(*(pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+                              for c in {*estimates, "n"}))
+
+
+def _region() -> pl.Expr:
+    return pl.when(pl.col("region") == NATION).then(pl.lit(TOTAL)).otherwise(pl.col("region"))
+
+
+def _period(first: int, last: int) -> pl.Expr:
+    return pl.lit(window_label((first, last)))
+
+
 @dataclass
 class Run:
     """What every document of one run shares: the analyses, language and provenance."""
@@ -49,24 +73,48 @@ class Run:
     # Each table kind is protected once, whole (every region and the nation, all years),
     # so that every document shows the same cells masked: two documents masking
     # differently could be combined to undo the masking.
+    @property
+    def release(self) -> Release:
+        return self.analyses.release
+
+    # Counts of cases and of indicator populations come from the run's one release, so
+    # that every document (and every --public table) shows the same cells masked.
     @cached_property
     def asr(self) -> pl.DataFrame:
-        return protect(self.analyses.asr, ["subregistry", "region", "year"], "incidence")
+        return from_release(self.analyses.asr, self.release, "incidence", {
+            "subregistry": pl.col("subregistry"), "region": _region(),
+            "period": pl.col("year").cast(pl.String)})
 
     @cached_property
     def apc(self) -> pl.DataFrame:
-        return protect(self.analyses.apc, ["subregistry", "region"], "incidence")
+        a = self.analyses
+        return from_release(a.apc, self.release, "incidence", {
+            "subregistry": pl.col("subregistry"), "region": _region(),
+            "period": _period(a.first_year, a.year)})
 
     @cached_property
     def sir(self) -> pl.DataFrame:
-        return protect(self.analyses.sir, ["subregistry", "region"], "incidence")
+        return from_release(self.analyses.sir, self.release, "incidence", {
+            "subregistry": pl.col("subregistry"), "region": _region(),
+            "period": _period(*self.release.spec.age_window)})
 
     @cached_property
     def age_sex(self) -> pl.DataFrame:
-        # Not a margin table: no national rows, sexes and age groups side by side.
-        frame = self.analyses.age_sex
-        return disclosure.suppress(frame, ["subregistry", "sex", "age_group"], estimates={
-            c: b for c, b in ESTIMATES["incidence"].items() if c in frame.columns})
+        return from_release(self.analyses.age_sex, self.release, "incidence", {
+            "subregistry": pl.col("subregistry"), "sex": pl.col("sex").cast(pl.String),
+            "age_group": pl.col("age_group"),
+            "period": _period(*self.release.spec.age_window)})
+
+    @cached_property
+    def hospitals(self) -> pl.DataFrame:
+        """The hospitals of the funnel plots with their release cells: a masked hospital
+        is listed with the symbol, never left out (its region must not expose it)."""
+        frame = self.analyses.hospitals
+        if frame.is_empty():
+            return frame
+        return from_release(frame, self.release, "share", {
+            "family": pl.col("indicator"), "subregistry": pl.col("subregistry"),
+            "hospital": pl.col("hospital"), "period": pl.lit(str(self.analyses.year))})
 
     def _masked_cases(self, frame: pl.DataFrame, keys: Sequence[str]) -> list[bool]:
         """Per row of `frame`: do the incidence tables mask this region's new cases of
@@ -81,10 +129,9 @@ class Run:
 
     @cached_property
     def indicators(self) -> pl.DataFrame:
-        frame = self.analyses.indicators
-        keys = ["subregistry", "region", "year"]
-        return protect(frame, ["indicator", *keys], "share",
-                        self._masked_cases(frame, keys))
+        return from_release(self.analyses.indicators, self.release, "share", {
+            "family": pl.col("indicator"), "subregistry": pl.col("subregistry"),
+            "region": _region(), "period": pl.col("year").cast(pl.String)})
 
     @cached_property
     def survival(self) -> pl.DataFrame:

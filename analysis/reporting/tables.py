@@ -136,12 +136,16 @@ def apc_table(run: Run, doc_id: str, frame: pl.DataFrame, order: Sequence[str],
 
 def hospital_table(run: Run, doc_id: str, sids: Sequence[str], region: str | None
                    ) -> Table | None:
-    """The hospitals drawn on the funnel plots (of a region, or all): subregistry,
-    hospital, region, n, share and position against the control limits (flag of
-    analysis.stats.funnel), so that a point on the plot can be found and followed up."""
+    """The hospitals of the funnel plots' indicator (of a region, or all): subregistry,
+    hospital, region, n, share and, for those drawn, the position against the control
+    limits (flag of analysis.stats.funnel), so that a point on the plot can be found and
+    followed up. A hospital the release masks is listed with the symbol, not left out."""
     a, text, lang = run.analyses, run.text, run.lang
-    units = funnel_units(run, sids)
-    if region is not None and not units.is_empty():
+    if run.hospitals.is_empty():
+        return None
+    drawn = set(funnel_units(run, sids).select("subregistry", "hospital").rows())
+    units = run.hospitals.filter(pl.col("subregistry").is_in(list(sids)))
+    if region is not None:
         units = units.filter(pl.col("region") == region)
     if units.is_empty():
         return None
@@ -150,15 +154,18 @@ def hospital_table(run: Run, doc_id: str, sids: Sequence[str], region: str | Non
     order = {s: i for i, s in enumerate(sids)}
     rows = [[subregistry_label(r["subregistry"], lang), names.get(r["hospital"], r["hospital"]),
              region_label(r["region"], text) if r["region"] else "",
-             fmt.number(r["n"], 0, lang), fmt.percent(r["estimate"], 1, lang),
-             flags.get(r["flag"], "")]
+             cell(r, "n", lambda v: fmt.number(v, 0, lang)),
+             cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
+             flags.get(r["flag"], "") if (r["subregistry"], r["hospital"]) in drawn else ""]
             for r in sorted(units.iter_rows(named=True),
                             key=lambda r: (order[r["subregistry"]], r["region"] or "",
                                            names.get(r["hospital"], r["hospital"])))]
     return Table(f"tbl-{doc_id}", text("captions.funnel_table", year=a.year),
                  [text("columns.subregistry"), text("columns.hospital"), text("columns.region"),
                   text("columns.n"), text("columns.estimate"), text("columns.position")],
-                 rows, ["l", "l", "l", "r", "r", "l"], text("notes.funnel_table"))
+                 rows, ["l", "l", "l", "r", "r", "l"],
+                 text("notes.funnel_table") + (f" {suppressed_note(text)}" if units[
+                     disclosure.FLAG].is_not_null().any() else ""))
 
 
 def relative_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[str],

@@ -1,0 +1,386 @@
+"""The one protected release of a run (DESIGN.md §5): every published count is one of its cells.
+
+Suppressing each table on its own cannot stop differencing (a ten-year total minus a
+nine-year total is one year; a region minus its listed hospitals is the hospitals left
+out). So a run builds one release: fixed tables over fixed dimensions and windows, and
+suppresses them jointly with every linear relation between them (Hundepool et al. 2012,
+"Statistical Disclosure Control", ch. 4: linked and hierarchical tables):
+
+- ``cases``: new cases per subregistry by region (the nation as total ``*``) x sex x
+  single diagnosis year and each pooled window; nationally by sex x age group over the
+  pooled age window; by county (within its region) over each window;
+- one family per quality indicator: its eligible cases (``n``) per subregistry by region
+  and year, and for the indicator drawn on the funnel plots by hospital in the report year.
+  A hospital's cell is the sum over the patients' regions; the cells of one region at one
+  hospital are published only where they are 0 (a hospital that serves no patient of that
+  region) and stay hidden otherwise, as do cases with no hospital.
+
+Relations: regions add to the nation, counties and hospitals to their region, sexes and
+age groups to the total, single years to every window. An indicator cell is masked with
+the new cases of its region and year (linked tables). Complements are added until the
+linear-programming audit (``analysis.privacy.audit``) finds no masked count pinned down or
+bounded inside 1..k-1. The windows and tables are set in ``release:`` of registry.yaml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from analysis.data import dictionary as dd
+from analysis.data.ingest import RegistryData
+from analysis.errors import UserError
+from analysis.privacy import audit as lp_audit
+from analysis.privacy.disclosure import rules, suppress_cells
+from analysis.quality.coverage import match_registries
+from analysis.quality.indicators import (
+    Indicator,
+    compute_indicator,
+    compute_indicators,
+    funnel_indicator,
+    load_indicators,
+)
+from analysis.stats.standard_populations import age_group_label, default_age_breaks
+
+TOTAL = "*"
+UNKNOWN = "unknown"  # cases with no hospital: never published, part of the sums
+KEYS = ("family", "subregistry", "region", "county", "hospital", "sex", "age_group", "period")
+CASES = "cases"
+AUDIT_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """The release's years: single years ``first``..``year`` and the pooled windows."""
+
+    year: int
+    first: int
+    windows: tuple[tuple[int, int], ...]
+    age_window: tuple[int, int]
+
+    @property
+    def periods(self) -> list[str]:
+        return [*(str(y) for y in range(self.first, self.year + 1)),
+                *(window_label(w) for w in self.windows)]
+
+
+@dataclass
+class Release:
+    """The protected cells: ``n`` as published (null where masked), the flag, and the
+    equations between cells (margin cell, member cells) for the audit."""
+
+    spec: ReleaseSpec
+    cells: pl.DataFrame  # KEYS, n (published; null = masked), flag, hidden
+    equations: list[tuple[int, list[int]]] = field(default_factory=list)
+    k: int = 5
+
+    def lookup(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """The release cell of each row (columns: release dimensions; a dimension not
+        given is the total), in row order: n as published and the flag. A row with no
+        cell in the release is an error naming it (nothing is published off-release)."""
+        probe = rows.select(*(pl.col(k).cast(pl.String) if k in rows.columns
+                              else pl.lit(TOTAL).alias(k) for k in KEYS))
+        found = probe.join(self.cells.select(*KEYS, "n", "flag", "hidden"), on=list(KEYS),
+                           how="left", maintain_order="left")
+        missing = found.filter(pl.col("hidden").is_null() | pl.col("hidden"))
+        if missing.height:
+            row = missing.row(0, named=True)
+            raise UserError("not in the published release: " + ", ".join(
+                f"{k}={row[k]}" for k in KEYS if row[k] != TOTAL))
+        return found.drop("hidden")
+
+
+def window_label(window: tuple[int, int]) -> str:
+    return f"{window[0]}-{window[1]}"
+
+
+def report_year(cases: pl.DataFrame, extract_date: dt.date | None) -> int:
+    """The last complete diagnosis year: the year before the extract date's year unless
+    the extract reaches 31 December."""
+    if cases.is_empty() or extract_date is None:
+        raise UserError("the data hold no registered cases: nothing to report")
+    last = int(cases.get_column("year").max())
+    complete = extract_date.year if (extract_date.month, extract_date.day) == (12, 31) \
+        else extract_date.year - 1
+    return min(last, complete)
+
+
+def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = None
+                 ) -> ReleaseSpec:
+    """The windows ending with ``year``: the reports' trend and pooled years
+    (registry.yaml ``reports:``) and any further ``release: windows``, clipped to the
+    data's first year (and ``first_allowed``, e.g. the population's)."""
+    reports = dd.registry().get("reports") or {}
+    extra = (dd.registry().get("release") or {}).get("windows") or []
+    try:
+        pooled = int(reports["pooled_years"])
+        lengths = sorted({int(reports["trend_years"]), pooled, *(int(n) for n in extra)},
+                         reverse=True)
+    except (KeyError, TypeError, ValueError):
+        raise dd.DictionaryError(
+            f"{dd.dictionary_dir() / 'registry.yaml'}: reports.trend_years, "
+            "reports.pooled_years and release.windows must be numbers of years") from None
+    floor = int(cases.get_column("year").min())
+    if first_allowed is not None:
+        floor = max(floor, first_allowed)
+    windows = tuple(dict.fromkeys((max(floor, year - n + 1), year) for n in lengths))
+    return ReleaseSpec(year, windows[0][0], windows, (max(floor, year - pooled + 1), year))
+
+
+def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
+                   indicator_list: Sequence[Indicator], year: int,
+                   extract_date: dt.date | None) -> pl.DataFrame:
+    """The counts the indicator families hold: each indicator's eligible cases by region
+    for the report year and the one before (as the reports compute them), and by region
+    and hospital in the report year for the indicator on the funnel plots."""
+    recent = cases.filter(pl.col("year").is_between(year - 1, year))
+    recent_linked = (linked.filter(pl.col("year").is_between(year - 1, year))
+                     if linked is not None else None)
+    usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
+    if not usable:
+        return pl.DataFrame()
+    regional = compute_indicators(usable, recent, ["region", "year"], recent_linked,
+                                  extract_date).select(
+        pl.col("indicator").alias("family"), "subregistry", "region",
+        pl.lit(None, pl.String).alias("hospital"), "year", "n")
+    parts = [regional]
+    current = cases.filter(pl.col("year") == year)
+    for sid in dd.subregistry_ids():
+        ind = funnel_indicator(usable, sid)
+        if ind is None or "region" not in ind.units:
+            continue
+        counts = compute_indicator(ind, current.filter(pl.col("subregistry") == sid),
+                                   ["region", "hospital", "year"])
+        parts.append(counts.select(pl.col("indicator").alias("family"), "subregistry",
+                                   "region", "hospital", "year", "n"))
+    # The hospital rows replace the regional row of the same indicator and year.
+    by_hospital = pl.concat(parts[1:]) if len(parts) > 1 else None
+    if by_hospital is None:
+        return regional
+    keys = ["family", "subregistry", "year"]
+    return pl.concat([regional.join(by_hospital.select(keys).unique(), on=keys, how="anti"),
+                      by_hospital], how="diagonal_relaxed")
+
+
+# --- the cells and their equations ----------------------------------------------------------
+
+def _explode(frame: pl.DataFrame, column: str, values: pl.Expr) -> pl.DataFrame:
+    return frame.with_columns(values.alias(column)).explode(column)
+
+
+def _periods_of(spec: ReleaseSpec, windows: bool, years: bool) -> pl.Expr:
+    """The release periods a diagnosis year counts in: itself and the windows holding it."""
+    parts = []
+    if years:
+        parts.append(pl.col("year").cast(pl.String))
+    if windows:
+        for w in spec.windows:
+            parts.append(pl.when(pl.col("year").is_between(*w)).then(pl.lit(window_label(w))))
+    return pl.concat_list(parts).list.drop_nulls()
+
+
+def _cases_cells(cases: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
+    """Counts of every cell of the cases family, zeros included (full crosses)."""
+    regions = dd.region_ids()
+    counties = dd.counties().select("county", "region")
+    breaks = default_age_breaks()
+    labels = [age_group_label(a, b - 1 if b else None)
+              for a, b in zip(breaks, [*breaks[1:], None], strict=True)]
+    base = cases.filter(pl.col("year").is_between(spec.first, spec.year)).select(
+        "subregistry", "region", "county", pl.col("sex").cast(pl.String), "year",
+        pl.col("age").cut([b - 0.5 for b in breaks[1:]], labels=labels).cast(pl.String)
+        .alias("age_group"))
+    sids = [s for s in dd.subregistry_ids()
+            if s in set(cases.get_column("subregistry").unique().to_list())]
+
+    def tally(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.group_by("subregistry", "region", "county", "sex", "age_group",
+                              "period").len("n")
+
+    by_area = _explode(_explode(base, "region", pl.concat_list("region", pl.lit(TOTAL))),
+                       "sex", pl.concat_list("sex", pl.lit(TOTAL)))
+    t1 = tally(_explode(by_area, "period", _periods_of(spec, True, True)).with_columns(
+        pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("age_group")))
+    aged = base.filter(pl.col("year").is_between(*spec.age_window))
+    t2 = tally(_explode(_explode(aged, "sex", pl.concat_list("sex", pl.lit(TOTAL))),
+                        "age_group", pl.concat_list("age_group", pl.lit(TOTAL))).with_columns(
+        pl.lit(TOTAL).alias("region"), pl.lit(TOTAL).alias("county"),
+        pl.lit(window_label(spec.age_window)).alias("period")))
+    t3 = tally(_explode(base, "period", _periods_of(spec, True, False)).with_columns(
+        pl.lit(TOTAL).alias("sex"), pl.lit(TOTAL).alias("age_group")))
+    sexes = [TOTAL, "1", "2"]
+    grid = [
+        pl.DataFrame({"region": [TOTAL, *regions]}).join(
+            pl.DataFrame({"sex": sexes}), how="cross").join(
+            pl.DataFrame({"period": spec.periods}), how="cross").with_columns(
+            pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("age_group")),
+        pl.DataFrame({"sex": sexes}).join(pl.DataFrame({"age_group": [TOTAL, *labels]}),
+                                          how="cross").with_columns(
+            pl.lit(TOTAL).alias("region"), pl.lit(TOTAL).alias("county"),
+            pl.lit(window_label(spec.age_window)).alias("period")),
+        counties.join(pl.DataFrame({"period": [window_label(w) for w in spec.windows]}),
+                      how="cross").with_columns(pl.lit(TOTAL).alias("sex"),
+                                                pl.lit(TOTAL).alias("age_group")),
+    ]
+    full = pl.concat([g.select("region", "county", "sex", "age_group", "period")
+                      for g in grid]).unique(maintain_order=True)
+    full = pl.DataFrame({"subregistry": sids}).join(full, how="cross")
+    counts = pl.concat([t1, t2, t3]).unique(maintain_order=True)
+    return full.join(counts, on=["subregistry", "region", "county", "sex", "age_group",
+                                 "period"], how="left", maintain_order="left").with_columns(
+        pl.col("n").fill_null(0).cast(pl.Int64), pl.lit(CASES).alias("family"),
+        pl.lit(TOTAL).alias("hospital"), pl.lit(False).alias("hidden"))
+
+
+def indicator_cells(rows: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
+    """Cells of the indicator families from counts ``rows`` (indicator, subregistry,
+    region, hospital (null: none), year, n) by region, hospital and year.
+
+    Regions and the nation for the report year and the one before; for the indicators
+    counted by hospital, every hospital (over all patients' regions) and its cells per
+    region in the report year: published where 0, hidden otherwise."""
+    hospitals = [h["code"] for h in dd.load("hospitals.yaml")["hospitals"]]
+    base = rows.with_columns(
+        pl.when(pl.col("hospital").is_in(hospitals)).then(pl.col("hospital"))
+        .otherwise(pl.lit(UNKNOWN)).alias("hospital"),
+        pl.col("year").cast(pl.String).alias("period"))
+    by_hospital = set(base.filter(pl.col("hospital") != UNKNOWN)
+                      .select("family").unique()["family"].to_list())
+    regions = [TOTAL, *dd.region_ids()]
+    periods = [str(spec.year - 1), str(spec.year)]
+    parts = []
+    for (family, sid), part in base.partition_by("family", "subregistry", as_dict=True,
+                                                  maintain_order=True).items():
+        units = [TOTAL, *hospitals, UNKNOWN] if family in by_hospital else [TOTAL]
+        full = pl.DataFrame({"region": regions}).join(
+            pl.DataFrame({"hospital": units}), how="cross").join(
+            pl.DataFrame({"period": periods}), how="cross").filter(
+            (pl.col("hospital") == TOTAL) | (pl.col("period") == str(spec.year)))
+        sums = _explode(_explode(part, "region", pl.concat_list("region", pl.lit(TOTAL))),
+                        "hospital", pl.concat_list("hospital", pl.lit(TOTAL))).group_by(
+            "region", "hospital", "period").agg(pl.col("n").sum())
+        cells = full.join(sums, on=["region", "hospital", "period"], how="left",
+                          maintain_order="left").with_columns(pl.col("n").fill_null(0))
+        parts.append(cells.with_columns(
+            pl.lit(family).alias("family"), pl.lit(sid).alias("subregistry"),
+            # A region's cases at one hospital are published only as a known 0.
+            ((pl.col("hospital") == UNKNOWN)
+             | ((pl.col("region") != TOTAL) & (pl.col("hospital") != TOTAL)
+                & (pl.col("n") > 0))).alias("hidden")))
+    if not parts:
+        return pl.DataFrame(schema={**{k: pl.String for k in KEYS}, "n": pl.Int64,
+                                    "hidden": pl.Boolean})
+    return pl.concat(parts).with_columns(
+        pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("sex"),
+        pl.lit(TOTAL).alias("age_group"), pl.col("n").cast(pl.Int64))
+
+
+def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
+    """Every margin equation between the cells: (margin cell, member cells), for each
+    dimension whose value in the margin is a total or a window (``FIRST-LAST``)."""
+    keys = cells.select(KEYS).rows()
+    index = {key: i for i, key in enumerate(keys)}
+    county_region = dict(dd.counties().select("county", "region").iter_rows())
+    counties_of: dict[str, list[str]] = {}
+    for county, region in county_region.items():
+        counties_of.setdefault(region, []).append(county)
+    window_years = {}
+    for label in cells["period"].unique().to_list():
+        first, dash, last = label.partition("-")
+        if dash:
+            window_years[label] = [str(y) for y in range(int(first), int(last) + 1)]
+    position = {k: i for i, k in enumerate(KEYS)}
+    values: dict[str, set[str]] = {k: set(cells[k].unique().to_list()) for k in KEYS}
+
+    def children(dim: str, key: tuple) -> list[str]:
+        value = key[position[dim]]
+        if dim == "period":
+            return window_years.get(value, [])
+        if value != TOTAL:
+            return []
+        if dim == "county":
+            return counties_of.get(key[position["region"]], [])
+        return sorted(values[dim] - {TOTAL})
+
+    out = []
+    for i, key in enumerate(keys):
+        for dim in ("region", "county", "hospital", "sex", "age_group", "period"):
+            members = [index.get(key[:position[dim]] + (c,) + key[position[dim] + 1:])
+                       for c in children(dim, key)]
+            found = [m for m in members if m is not None]
+            if found and len(found) == len(members):
+                out.append((i, found))
+    return out
+
+
+def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
+                  indicator_rows: pl.DataFrame | None = None) -> Release:
+    """Cells, primary and complementary suppression over all relations, and the audit
+    repeated with further complements until it passes (else a UserError naming a cell)."""
+    k = rules().k
+    cells = _cases_cells(cases, spec)
+    if indicator_rows is not None and indicator_rows.height:
+        cells = pl.concat([cells, indicator_cells(indicator_rows, spec)],
+                          how="diagonal_relaxed")
+    cells = cells.select(*KEYS, "n", "hidden")
+    eqs = equations(cells)
+    values = cells["n"].cast(pl.Float64).to_list()
+    hidden = cells["hidden"].to_list()
+    forced = _linked(cells, k)
+    extra: list[int] = []
+    for _ in range(AUDIT_ROUNDS):
+        masked, primary = suppress_cells(values, eqs, k, forced, hidden, extra)
+        failing = lp_audit.failures(values, masked, primary, hidden, eqs, k)
+        if not failing:
+            break
+        more = lp_audit.complements(values, masked, hidden, eqs, failing)
+        if not more:
+            raise UserError(_cell_text(cells, failing[0]) + ": the release cannot protect "
+                            "this count; nothing was written")
+        extra += more
+    else:
+        raise UserError(_cell_text(cells, failing[0]) + ": the release's audit still fails "
+                        f"after {AUDIT_ROUNDS} rounds of complements; nothing was written")
+    flag = ["hidden" if h else "primary" if p else "secondary" if m else None
+            for m, p, h in zip(masked, primary, hidden, strict=True)]
+    out = cells.with_columns(pl.Series("flag", flag, dtype=pl.String)).with_columns(
+        pl.when(pl.col("flag").is_null()).then(pl.col("n")).alias("n"))
+    return Release(spec, out, eqs, k)
+
+
+def release_for(data: RegistryData, year: int | None = None,
+                linked: pl.DataFrame | None = None) -> Release:
+    """The release of a loaded data folder for a report year (default: the last complete
+    year): what ``bcr publish`` publishes and ``--public`` answers from. ``linked``: the
+    registries' match (analysis.quality.coverage.match_registries), computed if absent."""
+    cases = data.require("cases")
+    last = report_year(cases, data.extract_date()) if year is None else year
+    first = (int(data.population.get_column("year").min())
+             if data.population is not None else None)
+    if linked is None and data.cancer_registry is not None:
+        linked = match_registries(cases, data.cancer_registry,
+                                  subregistries=data.subregistries)
+    spec = release_spec(cases, last, first)
+    rows = indicator_rows(cases, linked, load_indicators(), last, data.extract_date())
+    return build_release(cases, spec, rows)
+
+
+def _linked(cells: pl.DataFrame, k: int) -> list[bool]:
+    """Indicator cells of a region and year whose new cases are a small count: the linked
+    indicator rows are about the same patients and are masked with them (primary)."""
+    small = cells.filter((pl.col("family") == CASES) & (pl.col("sex") == TOTAL)
+                         & (pl.col("age_group") == TOTAL) & (pl.col("county") == TOTAL)
+                         & pl.col("n").is_between(1, k - 1)).select(
+        "subregistry", "region", "period").with_columns(pl.lit(True).alias("_small"))
+    joined = cells.join(small, on=["subregistry", "region", "period"], how="left",
+                        maintain_order="left")
+    return joined.select((pl.col("family") != CASES) & (pl.col("hospital") == TOTAL)
+                         & pl.col("_small").fill_null(False)).to_series().to_list()
+
+
+def _cell_text(cells: pl.DataFrame, i: int) -> str:
+    row = cells.row(i, named=True)
+    return "release cell " + ", ".join(f"{k}={row[k]}" for k in KEYS if row[k] != TOTAL)
