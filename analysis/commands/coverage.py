@@ -16,8 +16,8 @@ from analysis.commands.options import (
     YearsOption,
     in_years,
     load,
+    not_in_release,
     parse_date,
-    public,
     split_list,
 )
 from analysis.commands.output import write_frame
@@ -57,6 +57,8 @@ def coverage(
     if measure not in MEASURES:
         raise UserError(f"--measure '{measure}': use one of {', '.join(MEASURES)}")
     keys = split_list(by)
+    if public_:
+        raise not_in_release("coverage, completeness and timeliness")
     loaded = load(data, subregistry)
     cases = loaded.require("cases")
     if subregistry:
@@ -84,18 +86,4 @@ def coverage(
         title = "Registered within 3 and 12 months of diagnosis"
     if extract is not None and measure in ("coverage", "timeliness"):
         title += f" (extract date {extract})"
-    if public_ and measure == "discrepancies":
-        frame = _public_counts(frame, ["subregistry", *keys])
-    elif public_:
-        frame = public(frame, ["subregistry", *keys])
     write_frame(frame, fmt, out, title)
-
-
-def _public_counts(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Disclosure control of a table of counts in several columns (both sources, cancer
-    registry only, quality registry only): each column a cell of the same groups."""
-    statuses = [c for c in frame.columns if c not in keys]
-    # "measure" is a cell of the table, not a margin (see options.public).
-    long = frame.unpivot(statuses, index=keys, variable_name="measure", value_name="n")
-    return (public(long, keys).pivot("measure", index=keys, values="n", maintain_order=True)
-            .select(*keys, *statuses))

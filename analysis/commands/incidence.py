@@ -13,7 +13,7 @@ from analysis.commands.options import (
     SubregistryOption,
     YearsOption,
     load,
-    public,
+    public_release,
     split_list,
     year_span,
 )
@@ -127,7 +127,7 @@ def incidence(
                                        **common)
         title = f"Incidence per {_number(per)} person-years"
     if public_:
-        frame = public(frame, ["subregistry", *keys])
+        frame = public_release(frame, loaded, keys, years, subregistry)
     if fmt == "table" and out is None:
         frame = frame.drop(c for c in _CAPTION_COLUMNS if c in frame.columns and c != "method")
     write_frame(frame, fmt, out, title)

@@ -18,7 +18,7 @@ from analysis.commands.options import (
     in_years,
     load,
     parse_date,
-    public,
+    public_release,
     split_list,
 )
 from analysis.commands.output import write_frame
@@ -117,7 +117,7 @@ def indicators(
     frame = frame.select("indicator", "name", pl.exclude("indicator", "name"))
     title = "Kvalitetsindikatorer" if lang == "sv" else "Quality indicators"
     if public_:
-        frame = public(frame, ["subregistry", *keys])
+        frame = public_release(frame, loaded, keys, years, subregistry, family="indicator")
     if fmt == "table" and out is None and not funnel:
         # A terminal is narrow: the figures a reader compares; files keep every column.
         lead = ["median", "q1", "q3"] if "median" in frame.columns else []

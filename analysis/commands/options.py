@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
 
+from analysis.data import dictionary as dd
 from analysis.demo.registry import cached_demo_dir, parse_years
 from analysis.errors import UserError
+from analysis.privacy.disclosure import FLAG
 
 # The options every analysis command shares, declared once.
 DataOption = Annotated[Path | None, typer.Option(
@@ -80,35 +82,82 @@ def in_years(frame: pl.DataFrame, years: str | None) -> pl.DataFrame:
 # Numeric columns that describe the table, not the cases: never masked.
 _NOT_CASE_BASED = {"time", "year", "per", "person_years", "high", "intermediate", "sex",
                    "age_start", "region_code", "weight"}
-# Count columns besides n: masked when they hold 1..k-1 themselves.
-_COUNTS = ("n_events", "n_at_risk", "n_unknown", "observed", "n_cases")
 # A share's numerator: published as the share and its n, as in the reports. Masking a small
 # numerator beside its share would hide nothing (events = estimate x n).
 _NUMERATORS = ("events",)
 
 
-def public(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """A result frame passed through disclosure control for publication (``--public``).
+# What the release publishes, per family of counts, for the message refusing a query.
+_PUBLISHED = ("--public answers only from the published release: new cases by subregistry "
+              "and region, sex, single year or window ({windows}), by sex and age group over "
+              "{age}, by county over the windows; indicators by region for {years} and by "
+              "hospital for {year}")
 
-    Groups are the `keys` (plus `time` for survival tables); totals over every key are
-    taken as published elsewhere, so complementary suppression protects against them.
-    A share's numerator (``events``) is left out: the share and n are published (a
-    proportion built on at least k cases may be shown, DESIGN.md §5).
+
+def public_release(frame: pl.DataFrame, data: Any, keys: list[str], years: str | None,
+                   subregistries: list[str] | None = None,
+                   family: str | None = None) -> pl.DataFrame:
+    """A result frame as published (``--public``): each row's count is the cell of the
+    run's protected release (analysis.privacy.release), masked as the reports mask it,
+    and the estimates built on a masked count are masked with it. A row that is no cell
+    of the release (another year range, a grouping the release does not publish) makes
+    the whole query refused: two queries must never be differenced into a masked count.
+
+    ``family``: the column naming the indicator (indicator tables), else new cases;
+    ``years``: the --years option, which must be a release window unless ``year`` is a key;
+    ``subregistries``: the --subregistry option (one of them names an ungrouped table's).
     """
-    from analysis.privacy.disclosure import suppress
+    from analysis.privacy.release import release_for, window_label
 
-    if "n" not in frame.columns:
-        raise UserError("--public needs a table with a count column n")
-    if "estimate" in frame.columns:
-        frame = frame.drop(c for c in _NUMERATORS if c in frame.columns)
-    keys = [k for k in keys if k in frame.columns]
-    cells = [*keys, *(c for c in ("time", "indicator", "measure", "variable")
-                      if c in frame.columns and c not in keys)]
-    counts = {c: c for c in _COUNTS if c in frame.columns}
-    estimates = {c: "n" for c, t in frame.schema.items()
-                 if t.is_numeric() and c not in {*cells, "n", *counts, *_NOT_CASE_BASED}}
-    # A key with one value here (e.g. one --subregistry) has its total over categories
-    # this table does not hold: that total is no margin of these rows.
-    margins = [k for k in keys if frame.get_column(k).n_unique() > 1]
-    return suppress(frame, cells, n="n", estimates={**estimates, **counts},
-                    margins=margins, external_margins=True)
+    release = release_for(data)
+    spec = release.spec
+    refuse = UserError(_PUBLISHED.format(
+        windows=", ".join(window_label(w) for w in spec.windows),
+        age=window_label(spec.age_window), years=f"{spec.year - 1}-{spec.year}",
+        year=spec.year))
+    if "subregistry" not in frame.columns and len(subregistries or []) == 1:
+        frame = frame.with_columns(pl.lit(subregistries[0]).alias("subregistry"))
+    dims = {"subregistry", "region", "county", "hospital", "sex", "age_group", "year"}
+    if "n" not in frame.columns or "subregistry" not in frame.columns or not set(
+            keys) <= dims:
+        raise refuse
+    cell = {k: pl.col(k).cast(pl.String) for k in keys if k not in ("year", "subregistry")}
+    cell["subregistry"] = pl.col("subregistry")
+    if "county" in keys and "region" not in keys:
+        regions = dict(dd.counties().select("county", "region").iter_rows())
+        cell["region"] = pl.col("county").replace_strict(regions, default=None)
+    if family is not None:
+        cell["family"] = pl.col(family)
+    if "year" in keys:
+        cell["period"] = pl.col("year").cast(pl.String)
+    else:
+        span = year_span(years)
+        if span is None:
+            raise refuse
+        cell["period"] = pl.lit(window_label(span) if span[0] != span[1] else str(span[0]))
+    # Cases with no hospital are no published cell; their counts stay in the sums.
+    frame = frame.drop_nulls([k for k in keys if k == "hospital"])
+    try:
+        found = release.lookup(frame.select(**cell))
+    except UserError as exc:
+        raise UserError(f"{exc}; {refuse}") from None
+    masked = found["flag"].is_not_null()
+    estimates = [c for c, t in frame.schema.items() if t.is_numeric() and c not in {
+        *keys, *_NOT_CASE_BASED, "n"}]
+    out = frame.drop(c for c in (*_NUMERATORS, "enough_cases", "classification")
+                     if c in frame.columns and c not in keys)
+    out = out.with_columns(
+        pl.when(masked).then(None).otherwise(pl.col(c)).alias(c) for c in [
+            *(e for e in estimates if e in out.columns), "n"])
+    kept = [c for c in ("enough_cases", "classification") if c in frame.columns]
+    # A masked row shows no classification and no enough_cases (they would bound it).
+    out = out.with_columns(*(pl.when(masked).then(None).otherwise(frame[c]).alias(c)
+                             for c in kept))
+    return out.with_columns(pl.when(masked).then(pl.lit("masked")).alias(FLAG))
+
+
+def not_in_release(what: str) -> UserError:
+    """The refusal of --public for a table the release does not hold."""
+    return UserError(f"--public: {what} are not counts of the published release; they are "
+                     "published in the reports (bcr publish), protected there. --public "
+                     "answers new cases (bcr incidence) and indicators (bcr indicators)")

@@ -18,7 +18,7 @@ from analysis.commands.options import (
     PublicOption,
     SubregistryOption,
     load,
-    public,
+    not_in_release,
     split_list,
 )
 from analysis.commands.output import write_frame
@@ -140,6 +140,8 @@ def survival(
     from analysis.stats import relative_survival as rs
     from analysis.stats import survival as sv
 
+    if public_:
+        raise not_in_release("survival estimates")
     keys = [_ALIASES.get(k, k) for k in split_list(by)]
     subs = list(subregistry or [])
     if method not in ("km", *rs.METHODS):
@@ -203,6 +205,4 @@ def survival(
             result = rs.relative_survival(followup, life, keys, _times(times), method,
                                           conf_type=conf_type)
             title = f"{rs.METHODS[method]}{when}"
-    if public_:
-        result = public(result, ["subregistry", *keys])
     write_frame(result, fmt, out, title)

@@ -79,10 +79,11 @@ class Release:
 
     def lookup(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The release cell of each row (columns: release dimensions; a dimension not
-        given is the total), in row order: n as published and the flag. A row with no
+        given is the total, the family new cases), in row order: n as published and the flag. A row with no
         cell in the release is an error naming it (nothing is published off-release)."""
         probe = rows.select(*(pl.col(k).cast(pl.String) if k in rows.columns
-                              else pl.lit(TOTAL).alias(k) for k in KEYS))
+                              else pl.lit(CASES if k == "family" else TOTAL).alias(k)
+                              for k in KEYS))
         found = probe.join(self.cells.select(*KEYS, "n", "flag", "hidden"), on=list(KEYS),
                            how="left", maintain_order="left")
         missing = found.filter(pl.col("hidden").is_null() | pl.col("hidden"))
