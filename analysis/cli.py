@@ -9,6 +9,7 @@ from rich.console import Console
 
 from analysis import __version__
 from analysis.commands import (
+    audit,
     coverage,
     demo,
     dictionary,
@@ -52,7 +53,7 @@ def main(
 # The subcommands, in the order `bcr --help` lists them.
 for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.incidence,
                 survival.survival, coverage.coverage, indicators.indicators, publish.publish,
-                report.report, pseudonymise.pseudonymise, erase.erase):
+                report.report, audit.audit, pseudonymise.pseudonymise, erase.erase):
     app.command(command.__name__)(command)
 
 

@@ -95,6 +95,7 @@ def _args_for(name: str, command: object, data: Path, work: Path, key: Path,
         "erase": ["--person", person, "--data", str(erase_dir)],
         "report": ["--region", "syd", "--data", str(data), "--format", "html",
                    "--out", str(work / "reports")],
+        "audit": [str(work / "reports")],  # the release `report` wrote
     }
     if name in known:
         return known[name]

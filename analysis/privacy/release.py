@@ -43,7 +43,8 @@ from analysis.quality.indicators import (
     funnel_indicator,
     load_indicators,
 )
-from analysis.stats.standard_populations import age_group_label, default_age_breaks
+from analysis.stats.incidence import age_group_expr
+from analysis.stats.standard_populations import age_groups, default_age_breaks
 
 TOTAL = "*"
 UNKNOWN = "unknown"  # cases with no hospital: never published, part of the sums
@@ -79,8 +80,9 @@ class Release:
 
     def lookup(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The release cell of each row (columns: release dimensions; a dimension not
-        given is the total, the family new cases), in row order: n as published and the flag. A row with no
-        cell in the release is an error naming it (nothing is published off-release)."""
+        given is the total, the family new cases), in row order: n as published and the
+        flag. A row with no cell in the release is an error naming it (nothing is
+        published off-release)."""
         probe = rows.select(*(pl.col(k).cast(pl.String) if k in rows.columns
                               else pl.lit(CASES if k == "family" else TOTAL).alias(k)
                               for k in KEYS))
@@ -188,12 +190,10 @@ def _cases_cells(cases: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
     regions = dd.region_ids()
     counties = dd.counties().select("county", "region")
     breaks = default_age_breaks()
-    labels = [age_group_label(a, b - 1 if b else None)
-              for a, b in zip(breaks, [*breaks[1:], None], strict=True)]
+    labels = age_groups(breaks).get_column("age_group").to_list()
     base = cases.filter(pl.col("year").is_between(spec.first, spec.year)).select(
         "subregistry", "region", "county", pl.col("sex").cast(pl.String), "year",
-        pl.col("age").cut([b - 0.5 for b in breaks[1:]], labels=labels).cast(pl.String)
-        .alias("age_group"))
+        age_group_expr(breaks))
     sids = [s for s in dd.subregistry_ids()
             if s in set(cases.get_column("subregistry").unique().to_list())]
 
@@ -385,3 +385,49 @@ def _linked(cells: pl.DataFrame, k: int) -> list[bool]:
 def _cell_text(cells: pl.DataFrame, i: int) -> str:
     row = cells.row(i, named=True)
     return "release cell " + ", ".join(f"{k}={row[k]}" for k in KEYS if row[k] != TOTAL)
+
+
+# --- the release as a published file, and its audit -----------------------------------------
+
+RELEASE_FILE = "release.csv"
+SHOWN, MASKED, UNPUBLISHED = "shown", "masked", "not published"
+
+
+def published(release: Release) -> pl.DataFrame:
+    """The release as it is published: every cell with its count where shown, and its
+    status. Cells that are never published (cases with no hospital, a region's cases at
+    one hospital) are listed without a count, since the sums run through them; which
+    masked cells are primary is not said."""
+    cross = (pl.col("region") != TOTAL) & (pl.col("hospital") != TOTAL)
+    status = (pl.when(pl.col("hidden") | cross).then(pl.lit(UNPUBLISHED))
+              .when(pl.col("flag").is_not_null()).then(pl.lit(MASKED))
+              .otherwise(pl.lit(SHOWN)))
+    return release.cells.select(
+        *KEYS, pl.when(status == SHOWN).then(pl.col("n")).alias("n"), status.alias("status"))
+
+
+def audit_published(cells: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
+    """What an attacker can learn from a published release: for every masked count, the
+    lowest and highest value consistent with everything shown (analysis.privacy.audit),
+    and whether that interval is wide enough (``ok``)."""
+    k = rules().k if k is None else k
+    eqs = equations(cells)
+    values = cells["n"].cast(pl.Float64).fill_null(0.0).to_list()
+    hidden = (cells["status"] != SHOWN).to_list()
+    targets = (cells["status"] == MASKED).arg_true().to_list()
+    found = lp_audit.ranges(values, hidden, eqs, targets)
+    low = [found[i][0] for i in targets]
+    high = [found[i][1] for i in targets]
+    return cells[targets].select(*KEYS).with_columns(
+        pl.Series("lowest", low, dtype=pl.Float64), pl.Series("highest", high, dtype=pl.Float64),
+        pl.Series("ok", [not lp_audit.too_narrow(lo, hi, k) for lo, hi in zip(
+            low, high, strict=True)], dtype=pl.Boolean))
+
+
+def read_published(path: str) -> pl.DataFrame:
+    """A published release file, checked to hold the release's columns."""
+    frame = pl.read_csv(path, infer_schema=False).with_columns(pl.col("n").cast(pl.Int64))
+    missing = [c for c in (*KEYS, "n", "status") if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: not a release file (no column {', '.join(missing)})")
+    return frame

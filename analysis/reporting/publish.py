@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from analysis.data.ingest import RegistryData, load_data
 from analysis.demo.registry import cached_demo_dir
+from analysis.privacy.release import RELEASE_FILE, published
 from analysis.reporting.analyses import Analyses, compute_all
 from analysis.reporting.documents import all_jobs, default_out
 from analysis.reporting.render import Result, engine, render_all
@@ -77,9 +81,18 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
     results = render_all(jobs, out_dir, formats, workers, on_done, seconds)
+    # Every published count, as one file: what `bcr audit` and the tables are checked on.
+    write_csv_atomically(published(analyses.release), out_dir / RELEASE_FILE)
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start
     for r in results:
         for step, s in r.seconds.items():
             seconds[f"{step} (sum over documents)"] = seconds.get(
                 f"{step} (sum over documents)", 0.0) + s
     return Publication(out_dir, results, seconds)
+
+
+def write_csv_atomically(frame: pl.DataFrame, path: Path) -> None:
+    """Write a CSV under a temporary name and rename it: never half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_csv(tmp)
+    os.replace(tmp, path)

@@ -133,7 +133,7 @@ def _period_expr(first: int, last: int, length: int | None) -> pl.Expr:
             .otherwise(start.cast(pl.String) + "-" + end.cast(pl.String)).alias("period"))
 
 
-def _age_group_expr(breaks: list[int]) -> pl.Expr:
+def age_group_expr(breaks: list[int]) -> pl.Expr:
     labels = age_groups(breaks).get_column("age_group").to_list()
     index = pl.sum_horizontal([(pl.col("age") >= b).cast(pl.Int32) for b in breaks]) - 1
     return index.replace_strict(dict(enumerate(labels)), return_dtype=pl.String
@@ -234,7 +234,7 @@ def aggregate(cases: pl.DataFrame, population: pl.DataFrame, by: Sequence[str] =
     _check_cases(cases, pop, keys)
     pop = pop.filter(pl.col("age") >= breaks[0])
 
-    derived = [_age_group_expr(breaks)]
+    derived = [age_group_expr(breaks)]
     if "period" in keys:
         derived.append(_period_expr(first, last, period_length))
     cases = cases.with_columns(*derived)

@@ -1,0 +1,42 @@
+"""`bcr audit`: what an attacker could learn from a folder of published output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.console import Console
+
+from analysis.commands.output import write_frame
+from analysis.errors import UserError
+
+
+def audit(
+    folder: Path = typer.Argument(..., help="A folder of published output (bcr publish "
+                                  "--out) or a release.csv file."),
+    out: Path | None = typer.Option(None, "--out", help="Write every masked count's "
+                                    "interval to this CSV file."),
+) -> None:
+    """Audit a published release: for every masked count, the lowest and highest value
+    consistent with everything published (a linear programme over all its sums). Exit
+    code 0 when every interval is at least k-1 wide, 1 when a count is exposed."""
+    from analysis.privacy.release import RELEASE_FILE, audit_published, read_published
+
+    files = [folder] if folder.is_file() else sorted(folder.rglob(RELEASE_FILE))
+    if not files:
+        raise UserError(f"{folder}: no {RELEASE_FILE} found (bcr publish writes one)")
+    console = Console()
+    exposed = 0
+    for path in files:
+        result = audit_published(read_published(str(path)))
+        bad = result.filter(~pl.col("ok"))
+        exposed += bad.height
+        console.print(f"{path}: {result.height} masked count(s), "
+                      f"{bad.height} exposed", highlight=False)
+        if bad.height:
+            write_frame(bad, "table", None, "Masked counts an attacker can bound")
+        if out is not None:
+            write_frame(result, "csv", out, "")
+    if exposed:
+        raise typer.Exit(1)

@@ -1,0 +1,37 @@
+"""Benchmark: build and audit the run's protected release (analysis.privacy.release).
+
+Run: .venv/bin/python bench/bench_release.py DATA_DIR
+     (DATA_DIR e.g. from `bcr demo --out /tmp/demo10 --scale 10`)
+Prints the seconds of loading (not part of the release), of the release (cells, joint
+suppression, the audit rounds inside it) and of the audit of the published file, with
+the numbers of cells and masked cells and the peak resident memory.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+import polars as pl
+
+from analysis.data.ingest import load_data
+from analysis.privacy.release import audit_published, published, release_for
+
+start = time.perf_counter()
+data = load_data(sys.argv[1])
+loaded = time.perf_counter() - start
+
+start = time.perf_counter()
+release = release_for(data)
+built = time.perf_counter() - start
+
+start = time.perf_counter()
+result = audit_published(published(release))
+audited = time.perf_counter() - start
+
+masked = release.cells.filter(pl.col("flag").is_in(["primary", "secondary"])).height
+print(f"load {loaded:.1f} s; release {built:.1f} s ({release.cells.height} cells, "
+      f"{masked} masked); audit of the published file {audited:.1f} s "
+      f"({result.height} masked counts, {int((~result['ok']).sum())} exposed); "
+      f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

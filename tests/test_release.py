@@ -1,0 +1,201 @@
+"""The one protected release: its cells and sums, joint suppression, and the LP audit."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from analysis.cli import app
+from analysis.data import dictionary as dd
+from analysis.privacy import audit
+from analysis.privacy import release as rl
+
+K = 5  # registry.yaml disclosure.k
+
+
+# --- the audit on hand-made tables whose feasible ranges are known ---------------------------
+
+def test_audit_of_a_masked_two_by_two_table():
+    # a b | 10      a + b = 10, c + d = 10, a + c = 11, b + d = 9 (total 20 shown):
+    # c d | 10      a is free in [1, 10] (d = a - 1 >= 0, b = 10 - a >= 0), b = 10 - a,
+    # 11 9 | 20     c = 11 - a, d = a - 1.
+    values = [3, 7, 8, 2, 10, 10, 11, 9, 20]
+    masked = [True] * 4 + [False] * 5
+    eqs = [(4, [0, 1]), (5, [2, 3]), (6, [0, 2]), (7, [1, 3]), (8, [4, 5]), (8, [6, 7])]
+    found = audit.ranges(values, masked, eqs)
+    assert found == {0: (1.0, 10.0), 1: (0.0, 9.0), 2: (1.0, 10.0), 3: (0.0, 9.0)}
+    assert audit.failures(values, masked, [True, False, False, True], [False] * 9, eqs,
+                          K) == []
+
+
+def test_audit_finds_a_single_masked_cell_and_a_small_masked_pair():
+    # 12 = x + 9: x is 3 exactly.
+    assert audit.ranges([None, 9, 12], [True, False, False], [(2, [0, 1])]) == {
+        0: (3.0, 3.0)}
+    # 10 = x + y + 7: each of x, y lies in 0..3, narrower than k - 1 = 4.
+    values = [1, 2, 7, 10]
+    masked = [True, True, False, False]
+    assert audit.ranges(values, masked, [(3, [0, 1, 2])]) == {0: (0.0, 3.0), 1: (0.0, 3.0)}
+    assert audit.failures(values, masked, [True, True, False, False], [False] * 4,
+                          [(3, [0, 1, 2])], K) == [0, 1]
+    # A masked cell in no sum with anything shown is unbounded above.
+    assert audit.ranges([4], [True], []) == {0: (0.0, math.inf)}
+
+
+def test_complements_pick_the_smallest_visible_non_zero_cell_of_the_sum():
+    values = [1, 2, 7, 0, 30]
+    masked = [True, True, False, False, False]
+    assert audit.complements(values, masked, [False] * 5, [(4, [0, 1, 2, 3])], [0]) == [2]
+
+
+# --- the release on small registries ---------------------------------------------------------
+
+def cases_frame(rows: list[tuple[str, str, int, int, int]]) -> pl.DataFrame:
+    """Cases as (subregistry, county, sex, age, year), with their region."""
+    regions = dict(dd.counties().select("county", "region").iter_rows())
+    return pl.DataFrame(rows, schema=["subregistry", "county", "sex", "age", "year"],
+                        orient="row").with_columns(
+        pl.col("county").replace_strict(regions).alias("region"),
+        pl.col("sex").cast(pl.Int64), pl.col("age").cast(pl.Float64))
+
+
+def release_of(cases: pl.DataFrame, year: int) -> rl.Release:
+    return rl.build_release(cases, rl.release_spec(cases, year))
+
+
+def cell(release: rl.Release, **key: str) -> dict:
+    row = {k: rl.TOTAL for k in rl.KEYS} | {"family": rl.CASES} | key
+    found = release.cells.filter(*(pl.col(k) == v for k, v in row.items()))
+    assert found.height == 1, key
+    return found.row(0, named=True)
+
+
+def test_cells_are_counted_and_windows_are_sums_of_years():
+    rows = [("cml", "01", 1, 60, 2024)] * 30 + [("cml", "12", 2, 70, 2025)] * 40 \
+        + [("cml", "01", 2, 50, 2025)] * 25
+    r = release_of(cases_frame(rows), 2025)
+    assert r.spec.windows[0] == (2024, 2025)  # clipped to the data's first year
+    assert cell(r, subregistry="cml", period="2025")["n"] == 65
+    assert cell(r, subregistry="cml", period="2024-2025")["n"] == 95
+    assert cell(r, subregistry="cml", region="syd", sex="2", period="2025")["n"] == 40
+    assert cell(r, subregistry="cml", region="stockholm_gotland", county="01",
+                period="2024-2025")["n"] == 55
+    assert cell(r, subregistry="cml", sex="1", age_group="60-64", period="2024-2025")["n"] == 30
+    # Every equation holds on the true counts.
+    values = release_of(cases_frame(rows), 2025).cells  # masks applied: check on a copy
+    true = rl._cases_cells(cases_frame(rows), r.spec).select(*rl.KEYS, "n")
+    n = true.join(values.select(rl.KEYS), on=list(rl.KEYS), how="right")["n"].to_list()
+    for parent, members in r.equations:
+        assert n[parent] == sum(n[m] for m in members)
+
+
+def test_a_release_with_no_small_cell_is_unchanged():
+    rows = []
+    for county in dd.counties()["county"]:
+        for sex in (1, 2):
+            for age in (62, 67):
+                rows += [("myeloma", county, sex, age, 2025)] * 6
+    r = release_of(cases_frame(rows), 2025)
+    cases = r.cells.filter(pl.col("period") == "2025")
+    shown = cases.filter(pl.col("age_group") == rl.TOTAL)
+    assert shown["flag"].null_count() == shown.height
+    assert (shown["n"] >= 12).all()
+
+
+def test_a_small_count_is_masked_with_complements_and_the_audit_passes():
+    rows = [("all", "01", 1, 30, 2025)] * 3 + [("all", "12", 1, 30, 2025)] * 20 \
+        + [("all", "14", 2, 30, 2025)] * 20 + [("all", "22", 2, 40, 2025)] * 9
+    r = release_of(cases_frame(rows), 2025)
+    small = cell(r, subregistry="all", region="stockholm_gotland", period="2025")
+    assert small["n"] is None and small["flag"] == "primary"
+    # The nation is shown, so another region of the year is masked beside it.
+    regions = r.cells.filter((pl.col("family") == rl.CASES) & (pl.col("period") == "2025")
+                             & (pl.col("sex") == rl.TOTAL) & (pl.col("age_group") == rl.TOTAL)
+                             & (pl.col("county") == rl.TOTAL) & (pl.col("region") != rl.TOTAL))
+    assert regions["flag"].is_not_null().sum() >= 2
+    result = rl.audit_published(rl.published(r))
+    assert result.height and result["ok"].all()
+
+
+registries = st.lists(st.tuples(
+    st.sampled_from(["aml", "cml"]), st.sampled_from(["01", "03", "12", "14", "22", "05"]),
+    st.sampled_from([1, 2]), st.integers(18, 95), st.integers(2022, 2025)),
+    min_size=1, max_size=120)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(registries)
+def test_random_releases_pass_the_audit(rows):
+    """Whatever the registry, nothing published pins down or bounds a masked count:
+    every --public answer and every report cell is a release cell, so auditing the whole
+    release covers them all together."""
+    r = release_of(cases_frame(rows), 2025)
+    result = rl.audit_published(rl.published(r))
+    assert result["ok"].all(), result.filter(~pl.col("ok"))
+    shown = rl.published(r).filter(pl.col("status") == rl.SHOWN)
+    assert not shown["n"].is_between(1, K - 1).any()
+
+
+# --- the attacks of the issue, on the demo registry ------------------------------------------
+
+def public(args: list[str]) -> pl.DataFrame | str:
+    done = CliRunner().invoke(app, [*args, "--public", "--format", "csv"])
+    if done.exit_code:
+        return f"error: {done.exception}"
+    return pl.read_csv(io.StringIO(done.stdout), schema_overrides={"n": pl.Int64})
+
+
+def test_year_range_differencing_is_refused():
+    ten = public(["incidence", "-s", "cml", "--by", "region", "--years", "2016-2025"])
+    assert isinstance(ten, pl.DataFrame)
+    nine = public(["incidence", "-s", "cml", "--by", "region", "--years", "2016-2024"])
+    assert isinstance(nine, str) and "published release" in nine and "2016-2025" in nine
+
+
+def test_query_differencing_gives_the_release_values_whatever_the_question():
+    by_year = public(["incidence", "-s", "cml", "--by", "region,sex,year",
+                      "--years", "2025"])
+    direct = public(["incidence", "-s", "cml", "--by", "region,sex", "--years", "2025"])
+    joined = by_year.join(direct, on=["region", "sex"], suffix="_direct")
+    assert joined["n"].to_list() == joined["n_direct"].to_list()
+    assert not direct["n"].is_between(1, K - 1).any()
+    assert public(["incidence", "-s", "cml", "--by", "region,sex", "--years",
+                   "2017-2025"]).startswith("error")
+
+
+def test_masked_indicator_rows_show_no_classification():
+    frame = public(["indicators", "-s", "all", "--by", "region", "--years", "2025"])
+    masked = frame.filter(pl.col("suppressed").is_not_null())
+    assert masked.height
+    assert masked.select("n", "estimate", "classification", "enough_cases").null_count(
+    ).row(0) == (masked.height,) * 4
+    assert "events" not in frame.columns
+    assert set(frame["suppressed"].drop_nulls()) == {"masked"}  # primary is not said
+
+
+@pytest.mark.parametrize("args", [["survival", "-s", "cml"], ["coverage", "-s", "cml"]])
+def test_public_refuses_tables_that_are_not_release_counts(args):
+    assert "not counts of the published release" in public(args)
+
+
+def test_demo_release_masks_hospitals_instead_of_leaving_them_out():
+    from analysis.commands.options import load
+
+    release = rl.release_for(load(None))
+    hospitals = release.cells.filter((pl.col("family") != rl.CASES)
+                                     & (pl.col("hospital") != rl.TOTAL)
+                                     & (pl.col("region") == rl.TOTAL)
+                                     & (pl.col("hospital") != rl.UNKNOWN))
+    masked = hospitals.filter(pl.col("flag").is_not_null())
+    assert masked.height and hospitals.filter(pl.col("flag").is_null()).height
+    # The hospital residual of a region: with the region's total shown, no masked
+    # hospital can be pinned down or bounded by differencing (nor anything else).
+    result = rl.audit_published(rl.published(release))
+    assert result["ok"].all()
+    assert result.filter(pl.col("hospital") != rl.TOTAL).height == masked.height
