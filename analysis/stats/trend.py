@@ -38,7 +38,7 @@ def _fit_trend(t: np.ndarray, n: np.ndarray, py: np.ndarray, stratum: np.ndarray
     leaves se(b) off by 1e-9 to 1e-6 relative, since the deviance is flat at its
     minimum. We stop when no coefficient moves by more than 1e-12 (IRLS is Newton's
     method here, so this costs one iteration more); b, se(b) and the CI then agree to
-    about 1e-14 with R's glm refitted from its own estimate (tests/test_incidence.py)."""
+    about 1e-13 with R's glm refitted from its own estimate (tests/test_incidence.py)."""
     # Strata without any case carry no information on the trend (their MLE is -inf).
     keep = (py > 0) & (np.bincount(stratum, weights=n)[stratum] > 0)
     t, n, py, stratum = t[keep], n[keep], py[keep], stratum[keep]
