@@ -4,10 +4,12 @@
 # Usage: Rscript bench/compare_relsurv.R DIR
 # Reads DIR/lifetable.csv (year, sex, age, mortality_rate: hazard per year) and
 # DIR/cohorts.csv (cohort, sex, age_days, year (diagnosis date), time_days, status) and
-# writes DIR/relsurv.csv (cohort, estimate, estimate_fh) with the estimates at 5 x 365.25
-# days of rs.surv's default type = "kaplan-meier" (a product over the deaths) and of
-# type = "fleming-harrington" (exp of the cumulative excess hazard, as bcr), and, where
-# popEpi is installed, estimate_popepi from popEpi::survtab.
+# writes DIR/relsurv.csv with the estimates at 5 x 365.25 days of rs.surv's defaults
+# (estimate: type = "kaplan-meier", a product over the deaths; the population part is
+# evaluated at the observed times only), of type = "fleming-harrington" (estimate_fh: exp
+# of the cumulative excess hazard, the form of bcr's estimator), of the default with
+# add.times = every day (estimate_daily) and, where popEpi is installed, of
+# popEpi::survtab (estimate_popepi).
 #
 # The rate table is relsurv::transrate's, with hazards per day of mortality_rate / 365.25
 # and ages cut at multiples of 365.25 days, as bcr counts a year of age; calendar years
@@ -33,14 +35,16 @@ stopifnot(ages[1] == 0)
 d <- read.csv(file.path(dir, "cohorts.csv"))
 d$year <- as.Date(d$year)
 horizon <- 5 * 365.25
-at_horizon <- function(x, type) {
+at_horizon <- function(x, type, ...) {
   fit <- rs.surv(Surv(time_days, status) ~ 1, data = x, ratetable = rt, type = type,
-                 method = "pohar-perme", rmap = list(age = age_days, sex = sex, year = year))
+                 method = "pohar-perme", rmap = list(age = age_days, sex = sex, year = year),
+                 ...)
   summary(fit, times = horizon)$surv
 }
 out <- do.call(rbind, lapply(split(d, d$cohort), function(x) {
   data.frame(cohort = x$cohort[1], estimate = at_horizon(x, "kaplan-meier"),
-             estimate_fh = at_horizon(x, "fleming-harrington"))
+             estimate_fh = at_horizon(x, "fleming-harrington"),
+             estimate_daily = at_horizon(x, "kaplan-meier", add.times = 1:ceiling(horizon)))
 }))
 versions <- sprintf("R %s, survival %s, relsurv %s", getRversion(),
                     packageVersion("survival"), packageVersion("relsurv"))
