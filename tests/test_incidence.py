@@ -362,6 +362,66 @@ def test_apc_with_cases_in_the_middle_year_only_is_flat():
     assert row["lower"] < 0 < row["upper"]
 
 
+# Cases per sex and age group (ages 0-49 "young", 50-99 "old") in 2015, ..., 2022. Person-
+# years per single year of age: young 900 - 3t, old 500 + 7t, plus 40 for women (t = year -
+# 2015), so a group's person-years are 50 times that.
+R_APC_COUNTS = {(1, "young"): [18, 15, 17, 14, 18, 17, 15, 13],
+                (1, "old"): [62, 66, 72, 61, 90, 93, 88, 94],
+                (2, "young"): [8, 8, 14, 14, 17, 5, 7, 17],
+                (2, "old"): [70, 56, 51, 65, 65, 68, 53, 68]}
+
+# R 4.2.2 (Debian bookworm), with the counts above in apc.csv (columns year, sex,
+# age_group, n, py; one row per year, sex and age group):
+#   d <- read.csv("apc.csv")
+#   d$year <- d$year - 2015
+#   d$stratum <- interaction(d$age_group, d$sex)
+#   apc <- function(formula, data) {
+#     ctrl <- glm.control(epsilon = 1e-14, maxit = 100)
+#     fit <- glm(formula, family = poisson, data = data, offset = log(py), control = ctrl)
+#     # vcov comes from the weights of the last-but-one iteration: refit from the estimate
+#     fit <- glm(formula, family = poisson, data = data, offset = log(py), control = ctrl,
+#                start = coef(fit))
+#     b <- coef(fit)[["year"]]; se <- sqrt(vcov(fit)["year", "year"]); z <- qnorm(0.975)
+#     format(c(b, se, 100 * expm1(c(b, b - z * se, b + z * se)), 2 * pnorm(-abs(b / se))),
+#            digits = 17)
+#   }
+#   apc(n ~ year + age_group, subset(d, sex == 1))
+#   apc(n ~ year + age_group, subset(d, sex == 2))
+#   apc(n ~ year + stratum, d)
+# The se equals sqrt of the year element of (X' diag(mu) X)^-1 at the estimate to 6e-16.
+# R's glm with its default control (epsilon = 1e-8) gives se(b) off by up to 3.8e-7 here.
+# b, se(b), APC, lower, upper, p
+R_GLM = {
+    "men": (0.039583908817763219, 0.015972845598261426, 4.037779209313343109,
+            0.831206165673090802, 7.346325749802440797, 0.013204703790876413),
+    "women": (-0.00089951078726306383, 0.01803473126400223156, -0.08991063487095658779,
+              -3.55978801118831489347, 3.50481143805569317351, 0.96022073740285118770),
+    "adjusted for age group x sex": (
+        0.021825309680454957, 0.011949347226624107, 2.206522397392534973,
+        -0.159370921705060481, 4.628479577956397861, 0.067777160449003421),
+}
+
+
+def test_apc_equals_r_glm_to_1e10():
+    pop = population({(2015 + t, "01", s): [900 - 3 * t + 40 * (s == 2)] * 50
+                      + [500 + 7 * t + 40 * (s == 2)] * 50 for t in range(8) for s in (1, 2)})
+    c = cases([(2015 + t, "01", s, 30 if group == "young" else 70)
+               for (s, group), counts in R_APC_COUNTS.items()
+               for t, k in enumerate(counts) for _ in range(k)])
+    by_sex = trend.annual_percent_change(c, pop, ["sex"], age_breaks=[0, 50],
+                                         adjust=["age_group"])
+    both = trend.annual_percent_change(c, pop, age_breaks=[0, 50], adjust=["age_group", "sex"])
+    z = stats.norm.ppf(0.975)
+    for name, row in (("men", by_sex.row(0, named=True)), ("women", by_sex.row(1, named=True)),
+                      ("adjusted for age group x sex", both.row(0, named=True))):
+        b = math.log1p(row["estimate"] / 100)
+        se = (math.log1p(row["upper"] / 100) - math.log1p(row["lower"] / 100)) / (2 * z)
+        ours = (b, se, row["estimate"], row["lower"], row["upper"], row["p_value"])
+        for label, value, ref in zip(("b", "se", "apc", "lower", "upper", "p"), ours,
+                                     R_GLM[name], strict=True):
+            assert abs(value / ref - 1) < 1e-10, (name, label)
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 def test_zero_person_years_where_a_case_is_names_year_county_sex_age():

@@ -37,10 +37,13 @@ Age-standardised estimates (Corazziari, Quinn & Capocaccia 2004) are the weighte
 of age-group estimates with the International Cancer Survival Standard weights of
 data_dictionary/survival.yaml; Var = sum_g w_g^2 Var_g.
 
-Against relsurv::rs.surv (default ``type = "kaplan-meier"``, daily steps) the monthly
-grid differs by about 0.1 percentage point at five years for groups of 200 or more
-cases, and by up to about 1.3 points at the minimum group size of 25, a tenth of the
-CI's half-width there (simulated cohorts, 2026).
+At five years the Pohar Perme estimate agrees with popEpi::survtab (relsurv.method =
+"pp", monthly intervals) to 0.3 percentage point or better for groups of 25 to 1000
+cases. relsurv::rs.surv with its defaults (``type = "kaplan-meier"``, population hazard
+evaluated at the observed times only) differs by up to 5.3 points (median 0.8) at the
+minimum group size of 25, a fifth of the CI's half-width there, 0.8 (0.09) at 200 and
+0.24 (0.02) at 1000 cases (50 simulated cohorts per size, bench/compare_relsurv.py,
+bench/RESULTS.md).
 """
 
 from __future__ import annotations
