@@ -459,15 +459,20 @@ def test_hospital_table_lists_every_point_of_the_region_with_its_funnel_position
     run = prepared.run
     sids = cells.subregistries_present(prepared.analyses)
     table = tables.hospital_table(run, "hospitals", sids, REGION)
-    units = prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
-    units = units.filter(disclosure.drawable(units, "funnel"))
-    units = units.filter((pl.len().over("subregistry") >= 3) & (pl.col("region") == REGION))
-    assert len(table.rows) == units.height > 0
+    # Every hospital of the region is listed; one the release masks shows the symbol.
+    listed = run.hospitals.filter(pl.col("subregistry").is_in(sids)
+                                  & (pl.col("region") == REGION))
+    assert len(table.rows) == listed.height > 0
+    assert listed["suppressed"].is_not_null().any()
+    units = cells.funnel_units(run, sids).filter(pl.col("region") == REGION)
     names = {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
     flags = run.text.section("notes.funnel_flags")
-    shown = {(r[1], r[3], r[5]) for r in table.rows}
-    assert shown == {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag"]])
-                     for u in units.iter_rows(named=True)}
+    drawn = {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag"]])
+             for u in units.iter_rows(named=True)}
+    assert drawn and drawn <= {(r[1], r[3], r[5]) for r in table.rows}
+    symbol = dd.registry()["disclosure"]["symbol"]
+    masked = {names[h] for h in listed.filter(pl.col("suppressed").is_not_null())["hospital"]}
+    assert masked == {r[1] for r in table.rows if r[3] == symbol and r[4] == symbol}
 
 
 def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):

@@ -330,7 +330,9 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
     eqs = equations(cells)
     values = cells["n"].cast(pl.Float64).to_list()
     hidden = cells["hidden"].to_list()
-    forced = _linked(cells, k)
+    # The cases' masks do not depend on the indicators' (no sum joins them): a first pass
+    # finds them, and the indicator cells of masked cases are forced in the second.
+    forced = _linked(cells, suppress_cells(values, eqs, k, None, hidden)[0])
     extra: list[int] = []
     for _ in range(AUDIT_ROUNDS):
         masked, primary = suppress_cells(values, eqs, k, forced, hidden, extra)
@@ -369,17 +371,18 @@ def release_for(data: RegistryData, year: int | None = None,
     return build_release(cases, spec, rows)
 
 
-def _linked(cells: pl.DataFrame, k: int) -> list[bool]:
-    """Indicator cells of a region and year whose new cases are a small count: the linked
-    indicator rows are about the same patients and are masked with them (primary)."""
-    small = cells.filter((pl.col("family") == CASES) & (pl.col("sex") == TOTAL)
-                         & (pl.col("age_group") == TOTAL) & (pl.col("county") == TOTAL)
-                         & pl.col("n").is_between(1, k - 1)).select(
-        "subregistry", "region", "period").with_columns(pl.lit(True).alias("_small"))
-    joined = cells.join(small, on=["subregistry", "region", "period"], how="left",
+def _linked(cells: pl.DataFrame, masked: Sequence[bool]) -> list[bool]:
+    """Indicator cells (regions and the nation) of a subregistry and year whose new cases
+    the release masks: the indicator is about the same patients, so it is masked with
+    them (linked tables), else its count would bound the masked one."""
+    hidden_cases = cells.filter(pl.Series(masked) & (pl.col("family") == CASES)
+                                & (pl.col("sex") == TOTAL) & (pl.col("age_group") == TOTAL)
+                                & (pl.col("county") == TOTAL)).select(
+        "subregistry", "region", "period").with_columns(pl.lit(True).alias("_masked"))
+    joined = cells.join(hidden_cases, on=["subregistry", "region", "period"], how="left",
                         maintain_order="left")
     return joined.select((pl.col("family") != CASES) & (pl.col("hospital") == TOTAL)
-                         & pl.col("_small").fill_null(False)).to_series().to_list()
+                         & pl.col("_masked").fill_null(False)).to_series().to_list()
 
 
 def _cell_text(cells: pl.DataFrame, i: int) -> str:
