@@ -56,7 +56,6 @@ from analysis.demo.model import (
     NO_DATE,
     choose,
     date_series,
-    hospitals,
     lifetable_frame,
     mortality_array,
     params,
@@ -147,7 +146,7 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
     end = np.where(c["death"] != NO_DATE, c["death"], extract_day)
 
     region = county_region[c["county"]]
-    n_hosp = len(hospitals())
+    n_hosp = len(dd.hospitals())
     hosp = hospital_draw(rng, county_codes, c["county"])
     band = np.digitize(c["age"], cfg["code_age_bands"])
     c["code"] = np.zeros(n, dtype=np.int64)
@@ -196,7 +195,7 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
         "icd10": table["icd10"].gather(code[cr_rows]),
         "morphology": table["morphology"].gather(code[cr_rows]),
         "county": pl.Series(county_codes).gather(c["county"][cr_rows]),
-        "hospital": pl.Series([h["code"] for h in hospitals()]).gather(hosp[cr_rows])})
+        "hospital": pl.Series(dd.hospital_codes()).gather(hosp[cr_rows])})
     frames["population"] = population_frame(cal, county_codes, pop)
     frames["lifetable"] = lifetable_frame(lt_years, mu)
     _add_faults(rng, cfg, subs, frames, error_rate)
@@ -226,7 +225,7 @@ def _extract_frame(s: Sub, c: dict[str, np.ndarray], rows: np.ndarray, pid: pl.S
     year = c["year"][rows]
     first = np.r_[True, year[1:] != year[:-1]]
     serial = np.arange(rows.size) - np.flatnonzero(first)[np.cumsum(first) - 1] + 1
-    hospital_codes = [h["code"] for h in hospitals()]
+    hospital_codes = dd.hospital_codes()
     flag = [0, 1]
     cols: dict[str, pl.Series] = {
         "case_id": pl.DataFrame({"y": year, "k": serial}).select(pl.format(
