@@ -38,6 +38,7 @@ import polars as pl
 
 from analysis import __version__
 from analysis.data import dictionary as dd
+from analysis.data.folder import FOLDER_SETTINGS
 from analysis.demo.cases import (
     Sub,
     care,
@@ -338,7 +339,8 @@ extract (vital status) date: {extract}
 error rate: {error_rate} (rows made faulty on purpose are listed in demo_errors.csv)
 
 Files: one extract per subregistry ({subs}.csv), cancer_registry.csv, population.csv,
-lifetable.csv, demo_errors.csv. CSV, UTF-8, comma separated, ISO dates, empty = missing.
+lifetable.csv, demo_errors.csv, and data_folder.yaml naming the extract date.
+CSV, UTF-8, comma separated, ISO dates, empty = missing.
 Regenerate with: bcr demo --out DIR --seed {seed} --scale {scale} --years {first}-{last}
 --error-rate {error_rate}
 """
@@ -346,11 +348,15 @@ Regenerate with: bcr demo --out DIR --seed {seed} --scale {scale} --years {first
 
 def write_demo(out: Path, seed: int = 1, scale: float = 1.0,
                years: tuple[int, int] = (2000, 2025), error_rate: float = 0.0005) -> DemoRegistry:
-    """Generate the demo registry and write it as CSV files and README.txt into `out`."""
+    """Generate the demo registry and write it as CSV files, README.txt and a
+    data_folder.yaml with its extract date into `out`."""
     demo = generate_demo(seed, scale, years, error_rate)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in demo.frames.items():
         frame.write_csv(out / f"{name}.csv")
+    (out / FOLDER_SETTINGS).write_text(
+        "# The synthetic demo registry's extract date (see README.txt).\n"
+        f"extract_date: {demo.extract_date.isoformat()}\n", encoding="utf-8")
     (out / "README.txt").write_text(README.format(
         version=__version__, seed=seed, scale=scale, first=years[0], last=years[1],
         extract=demo.extract_date.isoformat(), error_rate=error_rate,
