@@ -291,18 +291,21 @@ def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
         days = pl.duration(days=pos.replace_strict(
             [picked[i][1] for i in mine], [int(shifts[i]) for i in mine], default=0))
         other = subs[(k + 1) % len(subs)].cfg["codes"][0][0]
+        end = pl.coalesce("death_date", "vital_status_date")
+        # Each fault: the columns it rewrites, from the row's original values. A death
+        # after the vital-status date moves the vital-status date back (the death stays
+        # on or before the extract date, so no other rule breaks).
         edits = {
-            "unknown_county": pl.lit(faults[0].get("value", "99")),
-            "icd10_not_in_subregistry": pl.lit(other),
-            "treatment_start_before_diagnosis": pl.col("diagnosis_date") - days,
-            "death_after_vital_status": pl.col("vital_status_date") + days,
-            "bad_check_digit": pl.col("person_id").str.slice(0, 12) + (
+            "unknown_county": {"county": pl.lit(faults[0].get("value", "99"))},
+            "icd10_not_in_subregistry": {"icd10": pl.lit(other)},
+            "treatment_start_before_diagnosis": {
+                "treatment_start_date": pl.col("diagnosis_date") - days},
+            "death_after_vital_status": {"death_date": end, "vital_status_date": end - days},
+            "bad_check_digit": {"person_id": pl.col("person_id").str.slice(0, 12) + (
                 (pl.col("person_id").str.slice(12, 1).cast(pl.Int64) + 1) % 10)
-            .cast(pl.String),
-            "duplicate_case_id": pl.col("case_id").shift(1),
+                .cast(pl.String)},
+            "duplicate_case_id": {"case_id": pl.col("case_id").shift(1)},
         }
-        column_of = {"treatment_start_before_diagnosis": "treatment_start_date",
-                     "death_after_vital_status": "death_date"}
         frame = frames[s.sid].with_row_index("__pos")
         for j, fault in enumerate(faults):
             at = [picked[i][1] for i in mine if kinds[i] == j]
@@ -310,9 +313,9 @@ def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
                 raise dd.DictionaryError(f"demo.yaml: unknown fault '{fault['fault']}'")
             if not at:
                 continue
-            target = column_of.get(fault["fault"], fault["column"])
-            frame = frame.with_columns(pl.when(pos.is_in(at)).then(edits[fault["fault"]])
-                                       .otherwise(pl.col(target)).alias(target))
+            frame = frame.with_columns(pl.when(pos.is_in(at)).then(edit)
+                                       .otherwise(pl.col(target)).alias(target)
+                                       for target, edit in edits[fault["fault"]].items())
             errors.append(frame.filter(pos.is_in(at)).select(
                 "case_id", pl.lit(s.sid).alias("subregistry"),
                 pl.lit(fault["rule"]).alias("rule"), pl.lit(fault["column"]).alias("column"),
