@@ -58,6 +58,7 @@ def describe(needed: pl.DataFrame, have: pl.DataFrame) -> str | None:
         if whole:
             parts.append(f"{d} {_span(whole)}")
             missing = missing.filter(~pl.col(d).is_in(whole))
+            needed = needed.filter(~pl.col(d).is_in(whole))
     if missing.height:
         examples = "; ".join(", ".join(f"{d} {v}" for d, v in zip(dims, row, strict=True))
                              for row in missing.sort(dims).head(EXAMPLES).iter_rows())
