@@ -122,7 +122,7 @@ def test_values_that_only_contain_digits_are_not_hidden_for_nothing(tmp_path: Pa
     # Dates, codes and case ids with shorter or longer runs of digits are shown as they are.
     pattern = shape_pattern(["personnummer"])
     for value in ("2020-05-04", "AML-2020-000123", "9861/3", "1201", "12345678901234",
-                  "20200504"):
+                  "20200504", "1234567890", "AML2020000123"):
         assert not re.search(pattern, value), value
     for value in spellings(PNR):
         assert re.search(pattern, f"x{value}y"), value
@@ -131,8 +131,15 @@ def test_values_that_only_contain_digits_are_not_hidden_for_nothing(tmp_path: Pa
 def test_fodselsnummer_shape() -> None:
     pattern = shape_pattern(["fodselsnummer"])
     assert re.search(pattern, "id 01017012345 ")
+    assert re.search(pattern, "id 410170 12345")          # D-number: day + 40
     assert not re.search(pattern, "0101701234")
+    assert not re.search(pattern, "01137012345")          # no month 13
     assert shape_pattern(["pseudonym"]) is None
+
+
+def test_coordination_numbers_are_shaped_too() -> None:
+    # Samordningsnummer: the day of birth plus 60.
+    assert re.search(shape_pattern(["personnummer"]), "x 500374-2345")
 
 
 def test_redact_keeps_the_rest_of_a_message() -> None:

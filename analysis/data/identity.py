@@ -49,9 +49,14 @@ SCHEMES = ("personnummer", "fodselsnummer", "pseudonym")
 
 _SE = r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$"
 _NO = r"^(\d{2})(\d{2})(\d{2})[ -]?(\d{3})(\d)(\d)$"
-# The digits-and-separator shape of each scheme's numbers, to be found inside any text.
-_SHAPES = {"personnummer": r"(?:[0-9]{2})?[0-9]{6}[-+]?[0-9]{4}",
-           "fodselsnummer": r"[0-9]{6}[ -]?[0-9]{5}"}
+# The shape of each scheme's numbers, to be found inside any text: digits and separator,
+# with a month and day that can occur (coordination day + 60; D-number day + 40, H-number
+# month + 40), whatever the check digits.
+_SHAPES = {
+    "personnummer": r"(?:18|19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01]|[6-8][0-9]"
+                    r"|9[01])[-+]?[0-9]{4}",
+    "fodselsnummer": r"[0-7][0-9](?:0[1-9]|1[0-2]|4[1-9]|5[0-2])[0-9]{2}[ -]?[0-9]{5}",
+}
 HIDDEN = "(hidden)"
 
 

@@ -83,22 +83,23 @@ class RegistryData:
         return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
     def require(self, name: str) -> pl.DataFrame:
-        """A dataset the analysis cannot do without, or a clear error (an extract read
-        with no accepted rows is named as such)."""
+        """A dataset the analysis cannot do without, or a clear error: the file is
+        missing, or it was read with no accepted rows (header only, or all rejected)."""
         frame = self.cases if name == "cases" else getattr(self, name)
-        if name == "cases" and frame.is_empty():
-            extracts = [c for c in self.checks if c.dataset in dd.subregistry_ids()]
-            if extracts:
-                each = ", ".join(f"{c.path.name} " + ("has a header and no rows" if not c.read
-                                                      else f"0 of {c.read} rows accepted")
-                                 for c in extracts)
-                raise UserError(f"{self.directory}: no accepted case to analyse ({each}); "
-                                f"`bcr validate {self.directory}` lists the reasons")
-        if frame is None or (name == "cases" and frame.is_empty()):
-            wanted = ("an extract per subregistry (e.g. aml.csv)" if name == "cases"
-                      else f"{name}.csv (or .parquet/.xlsx)")
-            raise UserError(f"{self.directory}: this analysis needs {wanted}")
-        return frame
+        if frame is not None and not frame.is_empty():
+            return frame
+        datasets = dd.subregistry_ids() if name == "cases" else [name]
+        read = [c for c in self.checks if c.dataset in datasets]
+        if read:
+            each = ", ".join(f"{c.path.name} " + ("has a header and no rows" if not c.read
+                                                  else f"0 of {c.read} rows accepted")
+                             for c in read)
+            what = "case" if name == "cases" else f"{name} row"
+            raise UserError(f"{self.directory}: no accepted {what} to analyse ({each}); "
+                            f"`bcr validate {self.directory}` lists the reasons")
+        wanted = ("an extract per subregistry (e.g. aml.csv)" if name == "cases"
+                  else f"{name}.csv (or .parquet/.xlsx)")
+        raise UserError(f"{self.directory}: this analysis needs {wanted}")
 
     @property
     def subregistries(self) -> list[str]:
