@@ -54,14 +54,15 @@ MAX_SHOWN = 60
 @dataclass(frozen=True)
 class Checked:
     """A checked extract: typed rows (all of them, in file order), their failures, the
-    rows as read (text: the dictionary's columns the file has, identity columns left out,
-    identity-shaped values hidden) for the rejected-rows file, and the file's columns the
-    dictionary does not know (read, never copied to any output)."""
+    rows as read (text: the dictionary's columns the file has, identity columns left out)
+    for the rejected-rows file, the file's columns the dictionary does not know (read,
+    never copied to any output), and the identity shapes hidden in any output."""
 
     frame: pl.DataFrame
     failures: pl.DataFrame
     raw: pl.DataFrame
     extra_columns: tuple[str, ...] = ()
+    pattern: str | None = None
 
     def accepted(self) -> pl.DataFrame:
         bad = self.failures.get_column("row").unique()
@@ -69,11 +70,13 @@ class Checked:
 
     def rejected(self) -> pl.DataFrame:
         """The rejected rows as they stand in the file (an unreadable value kept, not
-        blanked), with their row number and reasons."""
+        blanked, an identity-shaped one hidden), with their row number and reasons."""
         reasons = (self.failures.group_by("row", maintain_order=True)
                    .agg(pl.col("message").str.join("; ").alias("reasons")))
-        return (self.raw.join(reasons, left_on=ROW, right_on="row", how="inner")
-                .rename({ROW: "row"}))
+        rows = self.raw.join(reasons, left_on=ROW, right_on="row", how="inner")
+        return rows.select(*(hide_shaped(pl.col(c), self.pattern).alias(c)
+                             for c in self.raw.columns if c != ROW),
+                           pl.col(ROW).alias("row"), "reasons")
 
 
 def output_pattern(scheme: str) -> str | None:
@@ -301,6 +304,5 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [pl.col(c) for c in raw.columns if c not in names]
         + [pl.col(ROW)])
-    as_read = work.select(*(hide_shaped(pl.col(c), pattern).alias(c) for c in in_file
-                            if c not in identity_cols), ROW)
-    return Checked(typed, failures, as_read, extra)
+    as_read = work.select(*(c for c in in_file if c not in identity_cols), ROW)
+    return Checked(typed, failures, as_read, extra, pattern)
