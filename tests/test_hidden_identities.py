@@ -97,6 +97,10 @@ def test_personnummer_in_a_free_text_column_is_never_copied(tmp_path: Path) -> N
     rejected = pl.read_csv(tmp_path / "d-validation" / "rejected_aml.csv", infer_schema=False)
     assert rejected.columns == ["case_id", "sex", "birth_date", "diagnosis_date", "icd10",
                                 "county", "hospital", "vital_status_date", "row", "reasons"]
+    # Nor does it reach the analyses: the accepted row's note is hidden.
+    from analysis.data.validate import check
+    checked = check(pl.DataFrame(rows).select([*HEADER, "notes"]), "aml", "aml.csv")
+    assert checked.accepted()["notes"].to_list() == [HIDDEN]
 
 
 def test_hospital_shaped_like_an_identity_number_is_rejected(tmp_path: Path) -> None:

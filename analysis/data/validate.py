@@ -300,9 +300,11 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
     failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
 
+    # Columns the dictionary does not know (e.g. a life table's region) stay, with any
+    # identity-shaped value hidden, since nothing checked them.
     typed = work.select(
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
-        + [pl.col(c) for c in raw.columns if c not in names]
+        + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
         + [pl.col(ROW)])
     as_read = work.select(*(c for c in in_file if c not in identity_cols), ROW)
     return Checked(typed, failures, as_read, extra, pattern)
