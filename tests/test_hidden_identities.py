@@ -165,3 +165,18 @@ def test_an_error_line_never_shows_an_identity_number(monkeypatch, capsys) -> No
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"something about {HIDDEN}" in err and PNR not in err
+
+
+def test_combined_file_hides_an_identity_in_the_subregistry_column(tmp_path: Path) -> None:
+    rows = [row("A1") | {"subregistry": "aml", "notes": "x"},
+            row("A2") | {"subregistry": OTHER, "notes": OTHER}]
+    (tmp_path / "d").mkdir()
+    pl.DataFrame(rows).write_csv(tmp_path / "d" / "cases.csv")
+    out = tmp_path / "v"
+    done = CliRunner().invoke(app, ["validate", str(tmp_path / "d"), "--out", str(out)])
+    assert done.exit_code == 1, done.output
+    text = done.output + "".join(p.read_text() for p in sorted(out.glob("*.csv")))
+    assert_never_shown(text, PNR, OTHER)
+    rejected = pl.read_csv(out / "rejected_unknown_subregistry.csv", infer_schema=False)
+    assert rejected.columns == ["row", "subregistry", *HEADER[:1], *HEADER[2:], "reasons"]
+    assert rejected["subregistry"].to_list() == [HIDDEN]

@@ -211,6 +211,39 @@ def test_excel_with_several_sheets_needs_one_named(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
 
 
+@pytest.mark.parametrize(("title", "message"), [
+    ("AML extract 2025\n", "row 2 has 9 field(s) where the header has 1 (is row 1 a title "
+                           "above the header?)"),
+    ("AML extract 2025,,\n", "row 2 has 9 field(s) where the header has 3 (is row 1 a "
+                             "title above the header?)"),
+])
+def test_csv_title_row_above_the_header_is_named(tmp_path: Path, title: str,
+                                                 message: str) -> None:
+    (tmp_path / "aml.csv").write_text(title + _csv_text([case()]))
+    with pytest.raises(UserError) as info:
+        load_data(tmp_path)
+    assert message in str(info.value)
+
+
+def test_a_header_with_an_empty_column_name_is_named(tmp_path: Path) -> None:
+    text = "".join(line + ",\n" for line in _csv_text([case()]).splitlines())
+    (tmp_path / "aml.csv").write_text(text)
+    with pytest.raises(UserError, match=r"the header has no name for column\(s\) 10 \(a "
+                                        "separator too many, or a title row above"):
+        load_data(tmp_path)
+
+
+def test_erasure_refuses_to_rewrite_a_workbook_of_several_sheets(tmp_path: Path) -> None:
+    from analysis.privacy.erasure import erase
+
+    _workbook(tmp_path / "aml.xlsx", {"Info": [["Extract of 2025"]],
+                                      "Data": _sheet_rows([case()])})
+    before = (tmp_path / "aml.xlsx").read_bytes()
+    with pytest.raises(UserError, match="cannot rewrite a workbook of 2 sheets"):
+        erase(tmp_path, PNR, "personnummer", key=b"0123456789abcdef0123456789abcdef")
+    assert (tmp_path / "aml.xlsx").read_bytes() == before
+
+
 # --- extracts without accepted rows --------------------------------------------------------
 
 def test_header_only_extract_says_so(tmp_path: Path) -> None:

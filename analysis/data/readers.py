@@ -97,7 +97,8 @@ def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
         row_start = reader.line_num + 1
         for row in reader:
             if len(row) != len(header):
-                cause = ("is row 1 a title above the header?" if len(header) == 1
+                titled = len(header) == 1 or not all(h.strip() for h in header)
+                cause = ("is row 1 a title above the header?" if titled
                          else "an unbalanced quote or an extra separator?")
                 return UserError(f"{path}: cannot be read as CSV: row {row_start} has "
                                  f"{len(row)} field(s) where the header has {len(header)} "
@@ -149,6 +150,11 @@ def read_table(path: Path, sheet: str | None = None) -> pl.DataFrame:
         raise UserError(f"{path}: the file has no columns")
     # polars renames a repeated CSV header to <name>_duplicated_<k>.
     names = [re.sub(r"_duplicated_\d+$", "", c).strip().lower() for c in frame.columns]
+    empty = [i + 1 for i, n in enumerate(names) if not n]
+    if empty:
+        raise UserError(f"{path}: the header has no name for column(s) "
+                        f"{', '.join(map(str, empty))} (a separator too many, or a title "
+                        "row above the header?)")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise UserError(f"{path}: column(s) {', '.join(repeated)} appear more than once in "

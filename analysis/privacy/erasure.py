@@ -108,6 +108,12 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
     if suffix == ".parquet":
         return pl.read_parquet(path), None
     if suffix == ".xlsx":
+        import fastexcel
+
+        sheets = fastexcel.read_excel(path).sheet_names
+        if len(sheets) > 1:  # a rewrite would keep one sheet and lose the others
+            raise UserError(f"{path}: cannot rewrite a workbook of {len(sheets)} sheets "
+                            f"({', '.join(sheets)}); keep one sheet per file")
         return pl.read_excel(path, infer_schema_length=0), None
     if suffix not in SUFFIXES or suffix == ".xls":
         raise UserError(f"{path}: cannot rewrite '{suffix}' files; save it as .xlsx or .csv")
