@@ -25,8 +25,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from analysis.data import dictionary as dd
-from analysis.data.folder import FOLDER_SETTINGS, read_file
+from analysis.data.folder import FOLDER_SETTINGS, folder_settings, read_file
 from analysis.data.identity import canonical, parse, pseudonym, valid_mask
 from analysis.data.readers import JOURNAL, find_file
 from analysis.errors import UserError
@@ -47,7 +46,8 @@ def pseudonyms(series: pl.Series, key: bytes, scheme: str) -> pl.Series:
 
 def pseudonymise_dir(source: Path, target: Path, key: bytes,
                      scheme: str | None = None) -> pl.DataFrame:
-    """Write a pseudonymised copy of the data folder ``source`` to ``target``.
+    """Write a pseudonymised copy of the data folder ``source`` to ``target``; identities
+    are read in ``scheme`` (default: the folder's data_folder.yaml, else registry.yaml's).
 
     Returns one row per file written: file, rows, identities (distinct) and
     invalid_identities (values that are not valid in the scheme; still pseudonymised,
@@ -63,7 +63,7 @@ def pseudonymise_dir(source: Path, target: Path, key: bytes,
     if (source / JOURNAL).exists():
         raise UserError(f"{source}: an erasure was interrupted here; run `bcr erase` again "
                         "to complete it before pseudonymising")
-    scheme = scheme or dd.registry().get("identity_scheme", "pseudonym")
+    scheme = scheme or folder_settings(source).identity_scheme
     target.mkdir(parents=True, exist_ok=True)
     rows = []
     for ex in identity_files(source):
