@@ -66,8 +66,8 @@ def _print_notes(data: RegistryData, console: Console) -> None:
         if fc.extra_columns:
             console.print(f"[yellow]note:[/] {fc.path.name}: column(s) "
                           f"{redact(', '.join(fc.extra_columns))} are not in the data "
-                          "dictionary: read but not checked, and never copied to any "
-                          "output", highlight=False, soft_wrap=True)
+                          "dictionary: not checked, and never copied to the failures or "
+                          "rejected rows", highlight=False, soft_wrap=True)
         if fc.dataset in dd.subregistry_ids() and not fc.accepted:
             why = "it has a header and no rows" if not fc.read else \
                 f"all {fc.read} rows were rejected"
