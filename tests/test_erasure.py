@@ -103,7 +103,7 @@ def test_erase_refuses_without_a_strong_key_kept_outside_the_folder(
     done = CliRunner().invoke(app, ["erase", "--person", PERSON, "--data", str(root)])
     assert isinstance(done.exception, UserError)
     assert str(done.exception).startswith(
-        "no key to key the erasure's audit hash: give --key-file FILE or set "
+        "no key for the erasure's audit hash: give --key-file FILE or set "
         "BCR_PSEUDONYM_KEY")
     inside = root / "key"
     inside.write_bytes(KEY)

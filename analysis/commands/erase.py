@@ -37,7 +37,7 @@ def erase(
     it again changes nothing.
     """
     folder = data_folder(data)
-    key = load_key(key_file, "to key the erasure's audit hash", folder)
+    key = load_key(key_file, "for the erasure's audit hash", folder)
     if person == "-":
         person = sys.stdin.readline().strip()
     if not person.strip():
