@@ -23,6 +23,7 @@ from analysis.commands import (
     validate,
 )
 from analysis.data.dictionary import DictionaryError
+from analysis.data.identity import redact
 from analysis.errors import UserError
 
 app = typer.Typer(
@@ -64,11 +65,13 @@ def _interrupted() -> None:
 
 
 def run() -> None:
-    """Entry point: a user's mistake is one red line and exit code 2, not a traceback."""
+    """Entry point: a user's mistake is one red line and exit code 2, not a traceback; a
+    value shaped like an identity number never reaches the line (analysis.data.identity
+    .redact)."""
     try:
         app()
     except (UserError, DictionaryError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
@@ -80,6 +83,6 @@ def run() -> None:
         raise
     except OSError as exc:  # e.g. --out names a folder, or a file that must not exist
         where = f"{exc.filename}: " if exc.filename else ""
-        err.print(f"[bold red]error:[/] {where}{exc.strerror or exc}", highlight=False,
-                  soft_wrap=True)
+        err.print(f"[bold red]error:[/] {redact(f'{where}{exc.strerror or exc}')}",
+                  highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -269,7 +269,7 @@ def test_cli_coverage_round_trip(tmp_path):
     registry = pl.DataFrame({
         "case_id": ["A1", "A2"], "person_id": people[:2], "sex": [1, 1],
         "birth_date": ["1950-03-14"] * 2, "diagnosis_date": ["2020-05-04", "2020-05-04"],
-        "icd10": ["C92.0"] * 2, "county": ["12", "01"], "hospital": ["SUS", "KS"],
+        "icd10": ["C92.0"] * 2, "county": ["12", "01"], "hospital": ["1201", "0101"],
         "vital_status_date": ["2025-12-31"] * 2, "report_date": ["2020-06-01", "2021-06-01"]})
     registry.write_csv(tmp_path / "aml.csv")
     pl.DataFrame({"person_id": people, "diagnosis_date": ["2020-05-01"] * 3,

@@ -333,7 +333,7 @@ def test_quality_variables_vary(cases: pl.DataFrame) -> None:
     assert by_region["days"].max() - by_region["days"].min() >= 4
     by_hospital = lymph.group_by("hospital").agg(pl.col("contact_nurse").mean())
     assert by_hospital["contact_nurse"].max() - by_hospital["contact_nurse"].min() > 0.1
-    assert lymph["hospital"].drop_nulls().n_unique() == len(demo.hospitals())
+    assert lymph["hospital"].drop_nulls().n_unique() == len(dd.hospital_codes())
     for col in ("mdt_discussed", "morphology", "referral_date"):
         assert 0.01 < cases[col].null_count() / cases.height < 0.06
 

@@ -6,7 +6,6 @@ no finally blocks, as under SIGKILL) at a chosen step, then check what a new run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -18,7 +17,8 @@ import pytest
 
 from analysis.data.identity import pseudonym
 from analysis.errors import UserError
-from analysis.privacy.erasure import AUDIT_LOG, JOURNAL, SALT_FILE, TMP_SUFFIX, erase, recover
+from analysis.privacy.erasure import AUDIT_LOG, JOURNAL, TMP_SUFFIX, erase, recover
+from analysis.privacy.keys import KEY_ENV
 
 PERSON = "811218-9876"           # Skatteverket's example number (valid Luhn digit)
 SPELLINGS = ("811218-9876", "8112189876", "198112189876", "19811218-9876")
@@ -37,8 +37,7 @@ def _folder(root: Path) -> Path:
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(root.iterdir())
-            if p.name not in (SALT_FILE, AUDIT_LOG)}
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir()) if p.name != AUDIT_LOG}
 
 
 def _no_identity_anywhere(root: Path) -> None:
@@ -50,7 +49,7 @@ def _no_identity_anywhere(root: Path) -> None:
 
 def test_erases_every_spelling_in_every_file_and_keeps_the_rest(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d")
-    result = erase(root, "19811218-9876", "personnummer")
+    result = erase(root, "19811218-9876", "personnummer", key=KEY)
     assert result.removed == {"aml.csv": 2, "cancer_registry.parquet": 1}
     assert (root / "aml.csv").read_text() == "case_id,person_id,sex\nA2,121212-1212,1\n"
     assert (root / "myeloma.csv").read_text() == "case_id,person_id,sex\nM1,121212-1220,2\n"
@@ -61,45 +60,74 @@ def test_erases_every_spelling_in_every_file_and_keeps_the_rest(tmp_path: Path) 
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert entry["rows_removed"] == {"aml.csv": 2, "cancer_registry.parquet": 1}
-    assert entry["hash_method"] == "scrypt"
-    # The audit hash can be checked later by whoever holds the salt (scrypt, RFC 7914).
-    salt = (root / SALT_FILE).read_bytes()
-    assert entry["identity_hash"] == hashlib.scrypt(b"198112189876", salt=salt, n=2**14,
-                                                    r=8, p=1, dklen=32).hex()
+    # Keyed (HMAC-SHA256, RFC 2104) and domain-separated: checkable by whoever holds the
+    # key, and not the pseudonym the files would use.
+    assert entry["hash_method"] == "hmac-sha256"
+    assert entry["identity_hash"] == pseudonym("erasure-audit:198112189876", KEY)
+    assert entry["identity_hash"] != pseudonym("198112189876", KEY)
+    # Nothing beside the data but the audit line: no salt, no key.
+    assert sorted(p.name for p in root.iterdir()) == sorted([
+        AUDIT_LOG, "aml.csv", "cancer_registry.parquet", "myeloma.csv", "population.csv"])
 
 
 def test_second_run_is_a_no_op(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d")
-    erase(root, PERSON, "personnummer")
+    erase(root, PERSON, "personnummer", key=KEY)
     before, log = _snapshot(root), (root / AUDIT_LOG).read_bytes()
-    again = erase(root, PERSON, "personnummer")
+    again = erase(root, PERSON, "personnummer", key=KEY)
     assert again.total == 0 and again.removed == {} and again.recovered is None
     assert _snapshot(root) == before
     assert (root / AUDIT_LOG).read_bytes() == log
 
 
-def test_keyed_audit_hash_and_pseudonymised_files(tmp_path: Path) -> None:
+def test_pseudonymised_files_are_found_by_the_key(tmp_path: Path) -> None:
     root = tmp_path / "d"
     root.mkdir()
     (root / "aml.csv").write_text(
         f"case_id,person_id\nA1,{pseudonym('198112189876', KEY)}\nA2,{pseudonym('x', KEY)}\n")
     result = erase(root, PERSON, "personnummer", key=KEY)
     assert result.removed == {"aml.csv": 1}
+
+
+def test_erase_refuses_without_a_strong_key_kept_outside_the_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    root = _folder(tmp_path / "d")
+    before = _snapshot(root)
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    with pytest.raises(UserError, match="too weak"):
+        erase(root, PERSON, "personnummer", key=b"k" * 40)
+    done = CliRunner().invoke(app, ["erase", "--person", PERSON, "--data", str(root)])
+    assert isinstance(done.exception, UserError)
+    assert str(done.exception).startswith(
+        "no key for the erasure's audit hash: give --key-file FILE or set "
+        "BCR_PSEUDONYM_KEY")
+    inside = root / "key"
+    inside.write_bytes(KEY)
+    done = CliRunner().invoke(app, ["erase", "--person", PERSON, "--data", str(root),
+                                    "--key-file", str(inside)])
+    assert "lies inside the data folder it protects" in str(done.exception)
+    inside.unlink()
+    assert _snapshot(root) == before and not (root / AUDIT_LOG).exists()
+    outside = tmp_path / "key"
+    outside.write_bytes(KEY + b"\n")
+    done = CliRunner().invoke(app, ["erase", "--person", PERSON, "--data", str(root),
+                                    "--key-file", str(outside)])
+    assert done.exit_code == 0, done.output
     entry = json.loads((root / AUDIT_LOG).read_text())
-    assert entry["hash_method"] == "hmac-sha256"
-    # Keyed, and domain-separated: not the pseudonym the files used.
     assert entry["identity_hash"] == pseudonym("erasure-audit:198112189876", KEY)
-    assert entry["identity_hash"] != pseudonym("198112189876", KEY)
-    assert not (root / SALT_FILE).exists()
 
 
 def test_invalid_identity_is_refused_without_echoing_it(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d")
     with pytest.raises(UserError) as info:
-        erase(root, "811218-9877", "personnummer")
+        erase(root, "811218-9877", "personnummer", key=KEY)
     assert "811218" not in str(info.value) and "nothing was erased" in str(info.value)
     with pytest.raises(UserError, match="data folder not found"):
-        erase(tmp_path / "nope", PERSON, "personnummer")
+        erase(tmp_path / "nope", PERSON, "personnummer", key=KEY)
 
 
 # --- interrupted runs ----------------------------------------------------------------------
@@ -126,7 +154,7 @@ _CHILD = textwrap.dedent("""
             if Path(dst).name == "aml.csv":   # journal committed, first file renamed
                 os._exit(9)
         er.os.replace = dying_replace
-    er.erase(root, "811218-9876", "personnummer")
+    er.erase(root, "811218-9876", "personnummer", key=b"0123456789abcdef0123456789abcdef")
     sys.exit(0)
 """)
 
@@ -149,7 +177,7 @@ def test_kill_while_writing_rolls_back(tmp_path: Path) -> None:
     assert recover(root) == "rolled back"
     assert _snapshot(root) == before
     # The next run then does the whole erasure.
-    assert erase(root, PERSON, "personnummer").total == 3
+    assert erase(root, PERSON, "personnummer", key=KEY).total == 3
 
 
 def test_kill_after_commit_is_completed(tmp_path: Path) -> None:
@@ -164,7 +192,7 @@ def test_kill_after_commit_is_completed(tmp_path: Path) -> None:
     from analysis.errors import UserError
     with pytest.raises(UserError, match="an erasure was interrupted here"):
         load_data(root)
-    result = erase(root, PERSON, "personnummer")
+    result = erase(root, PERSON, "personnummer", key=KEY)
     assert result.recovered == "completed"
     assert result.total == 0                                   # nothing left to erase
     assert not (root / JOURNAL).exists()

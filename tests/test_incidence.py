@@ -497,7 +497,7 @@ def test_cli_writes_standardised_rates(tmp_path: Path, monkeypatch, two_group_st
     loaded = types.SimpleNamespace(require=lambda name: {"cases": c, "population": pop}[name],
                                    summary=lambda: nothing_rejected)
     fake = types.ModuleType("analysis.data.ingest")
-    fake.load_data = lambda data, subregistries: loaded
+    fake.load_data = lambda data, subregistries, **settings: loaded
     monkeypatch.setitem(sys.modules, "analysis.data.ingest", fake)
     std = tmp_path / "std.csv"
     std.write_text("age_group,weight\n0-49,40\n50+,60\n")

@@ -92,7 +92,7 @@ def _args_for(name: str, command: object, data: Path, work: Path, key: Path,
         "survival": ["--data", str(data), "--by", "region"],
         "pseudonymise": ["--data", str(data), "--out", str(work / "pseudonymised"),
                          "--key-file", str(key)],
-        "erase": ["--person", person, "--data", str(erase_dir)],
+        "erase": ["--person", person, "--data", str(erase_dir), "--key-file", str(key)],
         "report": ["--region", "syd", "--data", str(data), "--format", "html",
                    "--out", str(work / "reports")],
         "audit": [str(work / "reports")],  # the release `report` wrote

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from analysis.cli import app
 from analysis.data.identity import pseudonym
 from analysis.errors import UserError
-from analysis.privacy.pseudonymise import KEY_ENV, load_key, pseudonymise_dir, pseudonyms
+from analysis.privacy.keys import KEY_ENV, load_key
+from analysis.privacy.pseudonymise import pseudonymise_dir, pseudonyms
 
 KEY = b"0123456789abcdef0123456789abcdef"
 OTHER = b"fedcba9876543210fedcba9876543210"
@@ -38,18 +39,35 @@ def test_pseudonyms_are_deterministic_keyed_and_spelling_free() -> None:
 
 def test_key_from_file_or_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
-    with pytest.raises(UserError, match="no pseudonymisation key"):
-        load_key(None)
+    with pytest.raises(UserError, match="no key for the pseudonyms: give --key-file FILE"):
+        load_key(None, "for the pseudonyms")
     key_file = tmp_path / "key"
     key_file.write_bytes(KEY + b"\n")
-    assert load_key(key_file) == KEY
+    assert load_key(key_file, "for the pseudonyms") == KEY
     monkeypatch.setenv(KEY_ENV, KEY.decode())
-    assert load_key(None) == KEY
-    key_file.write_bytes(b"short\n")
-    with pytest.raises(UserError, match="shorter than 16 bytes"):
-        load_key(key_file)
+    assert load_key(None, "for the pseudonyms") == KEY
     with pytest.raises(UserError, match="key file not found"):
-        load_key(tmp_path / "missing")
+        load_key(tmp_path / "missing", "for the pseudonyms")
+
+
+@pytest.mark.parametrize(("key", "said"), [
+    (b"short\n", "(5 bytes, 5 different)"),
+    (b"a" * 16, "(16 bytes, 1 different)"),                # the sixteen identical
+    (b"ab" * 40, "(80 bytes, 2 different)"),               # long, but two symbols
+])
+def test_a_weak_key_is_refused_saying_what_is_needed(tmp_path: Path, key: bytes,
+                                                     said: str) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_bytes(key)
+    with pytest.raises(UserError) as info:
+        load_key(key_file, "for the pseudonyms")
+    assert str(info.value) == (
+        f"{key_file}: the key is too weak {said}; a key needs at least 32 bytes of which "
+        "at least 10 differ, e.g. the output of `openssl rand -hex 32` in a file outside "
+        "the data folder")
+    with pytest.raises(UserError, match="too weak"):
+        pseudonymise_dir(_folder(tmp_path / "src"), tmp_path / "out", key)
+    assert not (tmp_path / "out").exists()
 
 
 def _folder(root: Path) -> Path:
@@ -121,7 +139,7 @@ def test_pseudonymised_folder_validates_without_check_digits(tmp_path):
     (source / "aml.csv").write_text(
         "case_id,person_id,sex,birth_date,diagnosis_date,icd10,county,vital_status_date\n"
         f"A1,{pnr},1,1950-03-14,2020-05-04,C92.0,12,2025-12-31\n")
-    pseudonymise_dir(source, tmp_path / "out", b"k" * 32)
+    pseudonymise_dir(source, tmp_path / "out", KEY)
     data = load_data(tmp_path / "out")
     assert data.failures().is_empty()
     assert data.cases.get_column("person_id")[0] != pnr
@@ -143,7 +161,7 @@ def test_cancer_registry_keeps_the_birth_date_its_identity_number_held(tmp_path)
     (source / "cancer_registry.csv").write_text(
         "person_id,diagnosis_date,icd10,morphology,county\n"
         f"{adult},2020-05-04,C83.3,9680/3,12\n{child},2020-05-04,C83.3,9680/3,12\n")
-    pseudonymise_dir(source, tmp_path / "out", b"k" * 32)
+    pseudonymise_dir(source, tmp_path / "out", KEY)
     cancer = load_data(tmp_path / "out").cancer_registry
     assert cancer["birth_date"].to_list() == [date(1950, 3, 14), date(2015, 6, 1)]
     assert assign_subregistry(cancer)["subregistry"].to_list() == ["lymphoma", None]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from analysis.commands.options import DataOption, data_folder
 from analysis.errors import UserError
 from analysis.privacy.erasure import AUDIT_LOG
 from analysis.privacy.erasure import erase as erase_person
-from analysis.privacy.pseudonymise import KEY_ENV, load_key
+from analysis.privacy.keys import KEY_ENV, load_key
 
 
 def erase(
@@ -22,25 +21,28 @@ def erase(
                                "standard input (keeps it out of the shell history)."),
     data: DataOption = None,
     key_file: Path | None = typer.Option(None, "--key-file",
-                                         help="Pseudonymisation key: also finds the person "
-                                         f"in pseudonymised files (default: ${KEY_ENV} if "
-                                         "set)."),
+                                         help="The registry's secret key, kept outside the "
+                                         f"data folder (else ${KEY_ENV}): keys the audit "
+                                         "hash and finds the person in pseudonymised "
+                                         "files."),
 ) -> None:
     """Erase every record of one person from every extract of a data folder.
 
     All subregistry extracts and the cancer-registry extract are rewritten at once: an
     interrupted run leaves every file as before or as after, and the next run finishes
-    or undoes it. An audit line (time, a keyed or salted one-way hash of the identity,
-    rows removed per file) is appended to erasure_audit.log in the data folder; the
-    identity number itself is written nowhere. Running it again changes nothing.
+    or undoes it. An audit line (time, an HMAC of the identity keyed with the registry's
+    secret key, rows removed per file) is appended to erasure_audit.log in the data
+    folder; the identity number itself is written nowhere. Without the key (--key-file,
+    or BCR_PSEUDONYM_KEY; never a file inside the data folder) nothing is erased. Running
+    it again changes nothing.
     """
+    folder = data_folder(data)
+    key = load_key(key_file, "for the erasure's audit hash", folder)
     if person == "-":
         person = sys.stdin.readline().strip()
     if not person.strip():
         raise UserError("--person: no identity number given")
-    keyed = key_file is not None or os.environ.get(KEY_ENV, "").strip()
-    key = load_key(key_file) if keyed else None
-    result = erase_person(data_folder(data), person, key=key)
+    result = erase_person(folder, person, key=key)
     console = Console(stderr=True)
     if result.recovered:
         console.print(f"an interrupted earlier erasure in {data} was {result.recovered}")

@@ -27,8 +27,14 @@ PublicOption = Annotated[bool, typer.Option(
 YearsOption = Annotated[str | None, typer.Option(
     "--years", help="Years of diagnosis, e.g. 2016-2025 (default: the years of the cases).")]
 ExtractDateOption = Annotated[str | None, typer.Option(
-    "--extract-date", help="Date of the extract, YYYY-MM-DD (default: the latest "
-    "vital-status date).")]
+    "--extract-date", help="Date of the extract, YYYY-MM-DD (default: data_folder.yaml's "
+    "extract_date, else the latest vital-status date).")]
+IdSchemeOption = Annotated[str | None, typer.Option(
+    "--id-scheme", help="What person_id holds: personnummer, fodselsnummer, or pseudonym "
+    "(also research serial numbers); default: data_folder.yaml's, else registry.yaml's.")]
+SheetOption = Annotated[str | None, typer.Option(
+    "--sheet", help="The sheet to read from Excel files with several sheets (default: "
+    "data_folder.yaml's).")]
 
 
 def data_folder(data: Path | None) -> Path:
@@ -36,14 +42,16 @@ def data_folder(data: Path | None) -> Path:
     return data if data is not None else cached_demo_dir()
 
 
-def load(data: Path | None, subregistry: list[str] | None = None):  # noqa: ANN201
-    """The data folder's accepted rows (analysis.data.ingest.load_data), with one line on
-    stderr counting the rows validation left out, so that none go silently."""
+def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN201
+         id_scheme: str | None = None):
+    """The data folder's accepted rows (analysis.data.ingest.load_data; `id_scheme`
+    overrides the folder's identity scheme), with one line on stderr counting the rows
+    validation left out, so that none go silently."""
     from rich.console import Console
 
     from analysis.data.ingest import load_data
 
-    loaded = load_data(data_folder(data), subregistry or None)
+    loaded = load_data(data_folder(data), subregistry or None, identity_scheme=id_scheme)
     files = loaded.summary().filter(pl.col("rejected") > 0)
     if files.height:
         each = ", ".join(f"{r['file']} {r['rejected']}" for r in files.iter_rows(named=True))

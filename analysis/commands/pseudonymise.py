@@ -9,7 +9,8 @@ from rich.console import Console
 
 from analysis.commands.options import DataOption, data_folder
 from analysis.commands.output import print_table
-from analysis.privacy.pseudonymise import KEY_ENV, load_key, pseudonymise_dir
+from analysis.privacy.keys import KEY_ENV, load_key
+from analysis.privacy.pseudonymise import pseudonymise_dir
 
 
 def pseudonymise(
@@ -23,12 +24,14 @@ def pseudonymise(
     All subregistry extracts and the cancer-registry extract are written to --out with
     person_id replaced, the same person getting the same pseudonym in every file; other
     columns and file formats are kept, population and life table are copied. The key is
-    read from --key-file or the environment variable BCR_PSEUDONYM_KEY and never written;
-    without a key nothing is done. Set identity_scheme: pseudonym in the data dictionary
-    to analyse the copy.
+    read from --key-file (outside the data folder) or the environment variable
+    BCR_PSEUDONYM_KEY and never written; without a strong key (registry.yaml `keys`:
+    at least 32 bytes, 10 of them different) nothing is done. The copy's data_folder.yaml
+    says identity_scheme: pseudonym, so it is analysed as it is.
     """
-    key = load_key(key_file)
-    summary = pseudonymise_dir(data_folder(data), out, key)
+    folder = data_folder(data)
+    key = load_key(key_file, "for the pseudonyms", folder)
+    summary = pseudonymise_dir(folder, out, key)
     print_table(summary, title=f"Pseudonymised copy in {out}")
     invalid = int(summary["invalid_identities"].sum())
     if invalid:

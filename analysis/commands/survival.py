@@ -14,6 +14,7 @@ from rich.console import Console
 from analysis.commands.options import (
     DataOption,
     FormatOption,
+    IdSchemeOption,
     OutOption,
     PublicOption,
     SubregistryOption,
@@ -23,6 +24,7 @@ from analysis.commands.options import (
 )
 from analysis.commands.output import write_frame
 from analysis.data import dictionary as dd
+from analysis.data.folder import FOLDER_SETTINGS
 from analysis.errors import UserError
 
 _ALIASES = {"agegroup": "age_group"}
@@ -60,10 +62,11 @@ def _link(folder: Path, source: Path, name: str, links: dict[str, str]) -> None:
     links[str(link)] = str(source)
 
 
-def _load_linked(folder: Path, links: dict[str, str], subregistry: list[str] | None):
+def _load_linked(folder: Path, links: dict[str, str], subregistry: list[str] | None,
+                 id_scheme: str | None):
     """load_data on the folder of links; errors name the user's files, not the links."""
     try:
-        return load(folder, subregistry)
+        return load(folder, subregistry, id_scheme)
     except UserError as exc:
         message = str(exc)
         for link, source in links.items():
@@ -72,10 +75,11 @@ def _load_linked(folder: Path, links: dict[str, str], subregistry: list[str] | N
 
 
 def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
-          subregistry: list[str], stack: ExitStack):
-    """The registry data: a folder, or single files in the registry-extract contract."""
+          subregistry: list[str], id_scheme: str | None, stack: ExitStack):
+    """The registry data: a folder, or single files in the registry-extract contract (a
+    --cases file is read with the data_folder.yaml beside it, if there is one)."""
     if cases is None and lifetable is None:
-        return load(data, subregistry), None
+        return load(data, subregistry, id_scheme), None
     if cases is not None and data is not None:
         raise UserError("give either --data or --cases, not both")
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bcr-survival-")))
@@ -88,15 +92,18 @@ def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
         named = cases.stem.lower() if cases.stem.lower() in dd.subregistry_ids() else None
         one = subregistry[0] if len(subregistry) == 1 else named
         _link(folder, cases, one or "cases", links)
+        if (cases.parent / FOLDER_SETTINGS).exists():
+            _link(folder, cases.parent / FOLDER_SETTINGS, "data_folder", links)
         try:
-            return _load_linked(folder, links, [one] if one else subregistry or None), None
+            return _load_linked(folder, links, [one] if one else subregistry or None,
+                                id_scheme), None
         except UserError as exc:
             if one or "missing required column subregistry" not in str(exc):
                 raise
             raise UserError(f"{exc}; for a file of one subregistry give --subregistry ID"
                             ) from None
-    own_lifetable = _load_linked(folder, links, None).lifetable
-    return load(data, subregistry), own_lifetable
+    own_lifetable = _load_linked(folder, links, None, id_scheme).lifetable
+    return load(data, subregistry, id_scheme), own_lifetable
 
 
 def survival(
@@ -107,6 +114,7 @@ def survival(
                                           help="A life table file (year, sex, age, "
                                           "mortality_rate or qx; optional region/county)."),
     subregistry: SubregistryOption = None,
+    id_scheme: IdSchemeOption = None,
     by: str = typer.Option("", "--by", help="Group by columns, e.g. region,sex,agegroup "
                            "(comma-separated)."),
     method: str = typer.Option("km", "--method", help="km, ederer2 or pohar-perme."),
@@ -158,7 +166,7 @@ def survival(
     if other and times:
         raise UserError(f"{other} does not take --times")
     with ExitStack() as stack:
-        loaded, own_lifetable = _load(data, cases, lifetable, subs, stack)
+        loaded, own_lifetable = _load(data, cases, lifetable, subs, id_scheme, stack)
         frame = loaded.require("cases")
         if subs:
             frame = frame.filter(pl.col("subregistry").is_in(subs))

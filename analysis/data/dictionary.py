@@ -83,6 +83,18 @@ def counties() -> pl.DataFrame:
     )
 
 
+# --- reporting units -------------------------------------------------------------------
+
+def hospitals() -> list[dict[str, Any]]:
+    """The reporting units (hospitals.yaml): code, county, name (and the demo's weight)."""
+    return load("hospitals.yaml")["hospitals"]
+
+
+def hospital_codes() -> list[str]:
+    """The unit codes an extract's `hospital` column may hold."""
+    return [str(h["code"]) for h in hospitals()]
+
+
 # --- subregistries and code lists ------------------------------------------------------
 
 def subregistries() -> list[dict[str, Any]]:
@@ -244,7 +256,8 @@ def _allowed(f: Field, lang: str) -> str:
         return ", ".join(map(str, c["enum"]))
     if f.code_list:
         return {"icd10": "ICD-10", "morphology": "ICD-O-3",
-                "counties": "län" if lang == "sv" else "county codes"}[f.code_list]
+                "counties": "län" if lang == "sv" else "county codes",
+                "hospitals": "hospitals.yaml"}[f.code_list]
     if "minimum" in c and "maximum" in c:
         return f"{c['minimum']}\u2013{c['maximum']}"
     if "minimum" in c:

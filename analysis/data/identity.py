@@ -26,6 +26,11 @@ All checks are polars expressions, so a million identities validate in well unde
 second (:func:`parse`, :func:`valid_mask`); :func:`is_valid` and
 :func:`birth_date_and_sex` are the one-value conveniences over the same code. Nothing here
 ever puts an identity number into a message.
+
+Hiding: a value of any column that has the *shape* of a scheme's numbers (digits and
+separator, whatever the check digits: a mistyped number is still personal data) is shown
+as ``(hidden)`` in every message and output file (:func:`shape_pattern`,
+:func:`hide_shaped`, :func:`redact`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -42,6 +49,15 @@ SCHEMES = ("personnummer", "fodselsnummer", "pseudonym")
 
 _SE = r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$"
 _NO = r"^(\d{2})(\d{2})(\d{2})[ -]?(\d{3})(\d)(\d)$"
+# The shape of each scheme's numbers, to be found inside any text: digits and separator,
+# with a month and day that can occur (coordination day + 60; D-number day + 40, H-number
+# month + 40), whatever the check digits.
+_SHAPES = {
+    "personnummer": r"(?:18|19|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:[0-2][0-9]|3[01]|[6-8][0-9]"
+                    r"|9[01])[-+]?[0-9]{4}",
+    "fodselsnummer": r"[0-7][0-9](?:0[1-9]|1[0-2]|4[1-9]|5[0-2])[0-9]{2}[ -]?[0-9]{5}",
+}
+HIDDEN = "(hidden)"
 
 
 def _check_scheme(scheme: str) -> None:
@@ -219,3 +235,31 @@ def pseudonym(canonical_id: str, key: bytes) -> str:
     Canetti 1997, RFC 2104) as 64 hex digits. Without the key it can neither be reversed
     nor recomputed by hashing every possible identity number."""
     return hmac.new(key, canonical_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def shape_pattern(schemes: Iterable[str] = SCHEMES) -> str | None:
+    """A regular expression finding, inside any text, a number shaped like one of the
+    schemes' identity numbers: its digits (and separator) not part of a longer run of
+    digits. None when no scheme has a shape (``pseudonym``)."""
+    shapes = [_SHAPES[s] for s in dict.fromkeys(schemes) if s in _SHAPES]
+    if not shapes:
+        return None
+    return r"(?:^|[^0-9])(?:" + "|".join(shapes) + r")(?:[^0-9]|$)"
+
+
+def hide_shaped(value: pl.Expr, pattern: str | None) -> pl.Expr:
+    """``value`` as text, replaced by ``(hidden)`` where it holds an identity-shaped
+    number (see :func:`shape_pattern`)."""
+    text = value.cast(pl.String)
+    if pattern is None:
+        return text
+    return pl.when(text.str.contains(pattern)).then(pl.lit(HIDDEN)).otherwise(text)
+
+
+def redact(text: str, schemes: Iterable[str] = SCHEMES) -> str:
+    """``text`` with every identity-shaped number replaced by ``(hidden)``: the last guard
+    on a message before it is printed."""
+    shapes = [_SHAPES[s] for s in dict.fromkeys(schemes) if s in _SHAPES]
+    if not shapes:
+        return text
+    return re.sub(r"(?<![0-9])(?:" + "|".join(shapes) + r")(?![0-9])", HIDDEN, text)

@@ -19,19 +19,18 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 from analysis.data import dictionary as dd
+from analysis.data.folder import FolderSettings, folder_settings
+from analysis.data.identity import hide_shaped
 from analysis.data.readers import JOURNAL, SUFFIXES, find_file, read_table
-from analysis.data.validate import FAILURE_SCHEMA, age_at, check
+from analysis.data.validate import FAILURE_SCHEMA, age_at, check, output_pattern, shown
 from analysis.errors import UserError
 
 # A qx of 1 (everyone dies within the year, common at the open last age) has an infinite
 # hazard; it is capped so that expected survival stays finite.
 MAX_QX = 0.9999
 AUX_DATASETS = ("cancer_registry", "population", "lifetable")
-# Settings of one data folder that override registry.yaml (written by `bcr pseudonymise`).
-FOLDER_SETTINGS = "data_folder.yaml"
 COMBINED = "cases"
 
 
@@ -46,6 +45,7 @@ class FileCheck:
     accepted: int
     failures: pl.DataFrame
     rejected: pl.DataFrame
+    extra_columns: tuple[str, ...] = ()  # not in the dictionary: read, never copied
 
     @property
     def n_rejected(self) -> int:
@@ -63,6 +63,7 @@ class RegistryData:
     lifetable: pl.DataFrame | None
     checks: list[FileCheck] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
+    settings: FolderSettings | None = None
 
     def summary(self) -> pl.DataFrame:
         """One row per dataset and file: read, accepted, rejected, sha256."""
@@ -82,13 +83,23 @@ class RegistryData:
         return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
     def require(self, name: str) -> pl.DataFrame:
-        """A dataset the analysis cannot do without, or a clear error."""
+        """A dataset the analysis cannot do without, or a clear error: the file is
+        missing, or it was read with no accepted rows (header only, or all rejected)."""
         frame = self.cases if name == "cases" else getattr(self, name)
-        if frame is None or (name == "cases" and frame.is_empty()):
-            wanted = ("an extract per subregistry (e.g. aml.csv)" if name == "cases"
-                      else f"{name}.csv (or .parquet/.xlsx)")
-            raise UserError(f"{self.directory}: this analysis needs {wanted}")
-        return frame
+        if frame is not None and not frame.is_empty():
+            return frame
+        datasets = dd.subregistry_ids() if name == "cases" else [name]
+        read = [c for c in self.checks if c.dataset in datasets]
+        if read:
+            each = ", ".join(f"{c.path.name} " + ("has a header and no rows" if not c.read
+                                                  else f"0 of {c.read} rows accepted")
+                             for c in read)
+            what = "case" if name == "cases" else f"{name} row"
+            raise UserError(f"{self.directory}: no accepted {what} to analyse ({each}); "
+                            f"`bcr validate {self.directory}` lists the reasons")
+        wanted = ("an extract per subregistry (e.g. aml.csv)" if name == "cases"
+                  else f"{name}.csv (or .parquet/.xlsx)")
+        raise UserError(f"{self.directory}: this analysis needs {wanted}")
 
     @property
     def subregistries(self) -> list[str]:
@@ -97,7 +108,10 @@ class RegistryData:
         return [sid for sid in dd.subregistry_ids() if sid in read]
 
     def extract_date(self) -> date | None:
-        """The latest vital-status date: the date the extract reaches."""
+        """The extract date the folder declares (data_folder.yaml), else the latest
+        vital-status date: the date the extract reaches."""
+        if self.settings is not None and self.settings.extract_date is not None:
+            return self.settings.extract_date
         if self.cases.is_empty():
             return None
         return self.cases.get_column("vital_status_date").max()
@@ -109,17 +123,6 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def identity_scheme(directory: Path) -> str:
-    """The identity scheme of a data folder: its data_folder.yaml's, else registry.yaml's."""
-    settings = directory / FOLDER_SETTINGS
-    if settings.exists():
-        scheme = (yaml.safe_load(settings.read_text(encoding="utf-8")) or {}).get(
-            "identity_scheme")
-        if scheme:
-            return scheme
-    return dd.registry().get("identity_scheme", "pseudonym")
 
 
 def _canonical_names(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
@@ -134,15 +137,16 @@ def _canonical_names(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
     return raw.rename(dict(zip(raw.columns, canonical, strict=True)))
 
 
-def _check_file(path: Path, dataset: str, raw: pl.DataFrame | None = None,
+def _check_file(path: Path, dataset: str, settings: FolderSettings,
+                raw: pl.DataFrame | None = None,
                 digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
-    raw = _canonical_names(read_table(path) if raw is None else raw, path)
-    checked = check(raw, dataset, str(path), identity_scheme(path.parent))
+    if raw is None:
+        raw = read_table(path, settings.sheet_for(dataset))
+    checked = check(_canonical_names(raw, path), dataset, str(path),
+                    settings.identity_scheme, settings.extract_date)
     accepted = checked.accepted()
-    rejected = checked.rejected()
-    identity = [f.name for f in dd.fields(dataset) if f.identity]
     fc = FileCheck(dataset, path, digest or sha256(path), raw.height, accepted.height,
-                   checked.failures, rejected.drop(identity))
+                   checked.failures, checked.rejected(), checked.extra_columns)
     return fc, accepted
 
 
@@ -192,9 +196,9 @@ def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return derive_case_columns(frame)
 
 
-def _load_combined(path: Path) -> list[tuple[FileCheck, pl.DataFrame]]:
+def _load_combined(path: Path, settings: FolderSettings) -> list[tuple[FileCheck, pl.DataFrame]]:
     """A single extract with a `subregistry` column, checked per subregistry."""
-    raw = read_table(path)
+    raw = _canonical_names(read_table(path, settings.sheet_for(COMBINED)), path)
     if "subregistry" not in raw.columns:
         raise UserError(f"{path}: missing required column subregistry (rule missing_column)")
     digest = sha256(path)
@@ -203,19 +207,26 @@ def _load_combined(path: Path) -> list[tuple[FileCheck, pl.DataFrame]]:
         ~pl.col("subregistry").str.to_lowercase().is_in(known) | pl.col("subregistry").is_null())
     out = []
     if unknown.height:
+        pattern = output_pattern(settings.identity_scheme)
+        message = f"subregistry must be one of {', '.join(known)}"
         failures = unknown.select(
-            pl.col("row").cast(pl.Int64), pl.col("case_id") if "case_id" in raw.columns
-            else pl.lit(None, pl.String).alias("case_id"), pl.lit("subregistry").alias("column"),
-            pl.col("subregistry").alias("value"), pl.lit("enum").alias("rule"),
-            pl.lit(f"subregistry must be one of {', '.join(known)}").alias("message"))
+            pl.col("row").cast(pl.Int64),
+            shown(pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String),
+                  pattern).alias("case_id"),
+            pl.lit("subregistry").alias("column"), shown(pl.col("subregistry"), pattern)
+            .alias("value"), pl.lit("enum").alias("rule"), pl.lit(message).alias("message"))
+        # The rows as written, in the dictionary's columns only, identities left out.
+        columns = ["subregistry", *(f.name for f in dd.fields(known[0])
+                                    if not f.identity and f.name in raw.columns)]
+        rejected = unknown.select("row", *(hide_shaped(pl.col(c), pattern).alias(c)
+                                           for c in columns), reasons=pl.lit(message))
         out.append((FileCheck("unknown subregistry", path, digest, unknown.height, 0,
-                              failures, unknown.drop("person_id", strict=False)),
-                    pl.DataFrame()))
+                              failures, rejected), pl.DataFrame()))
     lowered = raw.with_columns(pl.col("subregistry").str.to_lowercase())
     for sid in known:
         part = lowered.filter(pl.col("subregistry") == sid)
         if part.height:
-            fc, acc = _check_file(path, sid, part.drop("subregistry"), digest)
+            fc, acc = _check_file(path, sid, settings, part.drop("subregistry"), digest)
             out.append((fc, acc.with_columns(pl.lit(sid).alias("subregistry"))))
     return out
 
@@ -228,16 +239,20 @@ def _lifetable_rates(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
             .drop("qx"))
 
 
-def load_data(directory: Path | str,
-              subregistries: list[str] | None = None) -> RegistryData:
+def load_data(directory: Path | str, subregistries: list[str] | None = None, *,
+              identity_scheme: str | None = None, extract_date: date | None = None,
+              sheet: str | None = None) -> RegistryData:
     """Read and check every dataset in a data folder.
 
     Returns the accepted rows with derived columns (see derive_case_columns); rejected rows
-    and failures stay available in `checks`. `subregistries` restricts which extracts are read.
+    and failures stay available in `checks`. `subregistries` restricts which extracts are
+    read. `identity_scheme`, `extract_date` and `sheet` override the folder's
+    data_folder.yaml (analysis/data/folder.py).
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise UserError(f"{directory}: data folder not found")
+    settings = folder_settings(directory, identity_scheme, extract_date, sheet)
     if (directory / JOURNAL).exists():
         raise UserError(f"{directory}: an erasure was interrupted here; run `bcr erase` "
                         "again to complete it before using the data")
@@ -248,12 +263,12 @@ def load_data(directory: Path | str,
     results: list[tuple[FileCheck, pl.DataFrame]] = []
     combined = find_file(directory, COMBINED)
     if combined is not None:
-        results += [r for r in _load_combined(combined)
+        results += [r for r in _load_combined(combined, settings)
                     if r[0].dataset in wanted or r[0].dataset == "unknown subregistry"]
     for sid in wanted:
         path = find_file(directory, sid)
         if path is not None:
-            fc, acc = _check_file(path, sid)
+            fc, acc = _check_file(path, sid, settings)
             results.append((fc, acc.with_columns(pl.lit(sid).alias("subregistry"))))
     case_parts = [acc for fc, acc in results if fc.dataset in dd.subregistry_ids()]
 
@@ -263,7 +278,7 @@ def load_data(directory: Path | str,
         if path is None:
             aux[name] = None
             continue
-        fc, acc = _check_file(path, name)
+        fc, acc = _check_file(path, name, settings)
         results.append((fc, acc))
         if name == "lifetable":
             acc = _lifetable_rates(acc, path)
@@ -281,4 +296,4 @@ def load_data(directory: Path | str,
     return RegistryData(directory=directory, cases=_stack_cases(case_parts),
                         cancer_registry=aux["cancer_registry"], population=aux["population"],
                         lifetable=aux["lifetable"], checks=[fc for fc, _ in results],
-                        ignored=ignored)
+                        ignored=ignored, settings=settings)

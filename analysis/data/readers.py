@@ -3,7 +3,9 @@
 Every column is read as text, so that validation sees the value exactly as the file holds
 it and can name it in an error. Swedish exports are often cp1252 or latin-1 with ``;``
 separators and decimal commas; those are detected here (decimal commas are accepted by the
-number parser in analysis/data/validate.py).
+number parser in analysis/data/validate.py), as are UTF-16 files with a byte-order mark
+(Excel's "Unicode text") and a UTF-8 byte-order mark. An Excel workbook with several
+sheets is read only from the sheet named (``--sheet`` or data_folder.yaml ``sheet``).
 """
 
 from __future__ import annotations
@@ -23,24 +25,36 @@ SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".xlsx", ".xls")
 JOURNAL = ".erasure-journal.json"
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def decode(raw: bytes) -> str:
-    """Text of a file's bytes: UTF-8 (with or without BOM), else cp1252, else latin-1."""
+    """Text of a file's bytes: UTF-16 with BOM, UTF-8 (with or without BOM), else cp1252,
+    else latin-1."""
     return _utf8(raw).decode("utf-8")
 
 
+def encoding_of(raw: bytes) -> str:
+    """The encoding :func:`decode` reads a file's bytes in: utf-16, utf-8, cp1252 or
+    latin-1."""
+    if raw.startswith(UTF16_BOMS):
+        return "utf-16"
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            raw.decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            pass
+    return "latin-1"
+
+
 def _utf8(raw: bytes) -> bytes:
-    """The file's bytes as UTF-8: UTF-8 (with or without BOM) as is, else cp1252/latin-1."""
+    """The file's bytes as UTF-8: UTF-16 with BOM decoded, UTF-8 (with or without BOM)
+    as is, else cp1252/latin-1."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    try:
-        raw.decode("utf-8")
-        return raw
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252").encode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1").encode("utf-8")
+    encoding = encoding_of(raw)
+    return raw if encoding == "utf-8" else raw.decode(encoding).encode("utf-8")
 
 
 def detect_separator(header: str) -> str:
@@ -54,9 +68,14 @@ def _read_csv(path: Path) -> pl.DataFrame:
     raw = path.read_bytes()
     if not raw.strip():
         raise UserError(f"{path}: the file is empty")
-    if raw[:4] == b"PAR1" or raw[:2] == b"PK" or b"\x00" in raw[:1000]:
+    if raw[:4] == b"PAR1" or raw[:2] == b"PK":
         raise UserError(f"{path}: not a text (CSV) file; is it Parquet or Excel under "
                         "the wrong name?")
+    if not raw.startswith(UTF16_BOMS) and b"\x00" in raw[:1000]:
+        if raw[:1000].count(b"\x00") * 3 >= min(len(raw), 1000):
+            raise UserError(f"{path}: looks like UTF-16 text without a byte-order mark; "
+                            "save it as UTF-8 (or UTF-16 with BOM)")
+        raise UserError(f"{path}: not a text (CSV) file (it holds binary zero bytes)")
     data = _utf8(raw)
     header = data[:data.find(b"\n")].decode("utf-8")
     try:
@@ -78,9 +97,12 @@ def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
         row_start = reader.line_num + 1
         for row in reader:
             if len(row) != len(header):
+                titled = len(header) == 1 or not all(h.strip() for h in header)
+                cause = ("is row 1 a title above the header?" if titled
+                         else "an unbalanced quote or an extra separator?")
                 return UserError(f"{path}: cannot be read as CSV: row {row_start} has "
                                  f"{len(row)} field(s) where the header has {len(header)} "
-                                 "(an unbalanced quote or an extra separator?)")
+                                 f"({cause})")
             row_start = reader.line_num + 1
     except csv.Error:
         return UserError(f"{path}: cannot be read as CSV: malformed at line "
@@ -88,8 +110,24 @@ def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
     return UserError(f"{path}: cannot be read as CSV (malformed quoting or line endings)")
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    """Read a CSV, Parquet or Excel file; every column as String, empty cells as null."""
+def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
+    """The named sheet of a workbook, or its only sheet; several sheets and none named
+    is an error that lists them."""
+    import fastexcel
+
+    names = fastexcel.read_excel(path).sheet_names
+    if sheet is not None and sheet not in names:
+        raise UserError(f"{path}: no sheet '{sheet}' (the sheets are {', '.join(names)})")
+    if sheet is None and len(names) > 1:
+        raise UserError(f"{path}: the workbook has {len(names)} sheets ({', '.join(names)}); "
+                        "name the one holding the data with --sheet NAME or 'sheet:' in "
+                        "data_folder.yaml")
+    return pl.read_excel(path, sheet_name=sheet or names[0], infer_schema_length=0)
+
+
+def read_table(path: Path, sheet: str | None = None) -> pl.DataFrame:
+    """Read a CSV, Parquet or Excel file (from ``sheet``, for a workbook of several); every
+    column as String, empty cells as null."""
     if not path.exists():
         raise UserError(f"{path}: file not found")
     suffix = path.suffix.lower()
@@ -99,7 +137,7 @@ def read_table(path: Path) -> pl.DataFrame:
         elif suffix == ".parquet":
             frame = pl.read_parquet(path)
         elif suffix in (".xlsx", ".xls"):
-            frame = pl.read_excel(path, infer_schema_length=0)
+            frame = _read_excel(path, sheet)
         else:
             raise UserError(f"{path}: unknown file format '{suffix}' "
                             f"(use one of {', '.join(SUFFIXES)})")
@@ -112,6 +150,11 @@ def read_table(path: Path) -> pl.DataFrame:
         raise UserError(f"{path}: the file has no columns")
     # polars renames a repeated CSV header to <name>_duplicated_<k>.
     names = [re.sub(r"_duplicated_\d+$", "", c).strip().lower() for c in frame.columns]
+    empty = [i + 1 for i, n in enumerate(names) if not n]
+    if empty:
+        raise UserError(f"{path}: the header has no name for column(s) "
+                        f"{', '.join(map(str, empty))} (a separator too many, or a title "
+                        "row above the header?)")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise UserError(f"{path}: column(s) {', '.join(repeated)} appear more than once in "

@@ -6,6 +6,11 @@ is dropped here: the caller splits accepted from rejected rows, so accepted + re
 read. The pattern follows NORDCAN's column checks (report, assert and test on the same
 per-row problem list).
 
+No identity number reaches a failure or a rejected row: identity columns show
+``(hidden)``, and so does any value shaped like an identity number of the folder's or
+the registry's scheme, whatever its column; values in failures are cut to 60 characters;
+rejected rows carry only the dictionary's columns (other columns are named, never copied).
+
 Rules, by the name used in every message and summary:
   missing_column     a required column is absent (the whole file is refused)
   required           a required value is empty
@@ -13,8 +18,12 @@ Rules, by the name used in every message and summary:
   enum               a value is not one of the allowed codes
   pattern            a value does not have the required form
   minimum, maximum   a number outside its range
-  code_list          an ICD-10 / morphology code outside the subregistry's list, or an
-                     unknown county
+  code_list          an ICD-10 / morphology code outside the subregistry's list, an
+                     unknown county, or a hospital code not in hospitals.yaml
+  identity_shaped    a value outside the identity column shaped like an identity number
+                     (e.g. a personnummer typed into case_id, hospital or icd10)
+  future_date        a date after the extract date (when the folder declares one) or
+                     after today
   unique             a case_id seen earlier in the file, or a row repeating an earlier
                      row's primary key (e.g. the same population stratum twice)
   identity           a personal identity number with a wrong check digit or date
@@ -31,23 +40,29 @@ from datetime import date
 import polars as pl
 
 from analysis.data import dictionary as dd
+from analysis.data.identity import HIDDEN, hide_shaped, parse, shape_pattern
 from analysis.errors import UserError
 
 MAX_AGE = 110
 ROW = "__row"
 FAILURE_SCHEMA = {"row": pl.Int64, "case_id": pl.String, "column": pl.String,
                   "value": pl.String, "rule": pl.String, "message": pl.String}
-HIDDEN = "(hidden)"
+# Longest value a message shows; a longer one is cut and ends in an ellipsis.
+MAX_SHOWN = 60
 
 
 @dataclass(frozen=True)
 class Checked:
-    """A checked extract: typed rows (all of them, in file order), their failures, and
-    the rows as read (text), for the rejected-rows file."""
+    """A checked extract: typed rows (all of them, in file order), their failures, the
+    rows as read (text: the dictionary's columns the file has, identity columns left out)
+    for the rejected-rows file, the file's columns the dictionary does not know (read,
+    never copied to any output), and the identity shapes hidden in any output."""
 
     frame: pl.DataFrame
     failures: pl.DataFrame
     raw: pl.DataFrame
+    extra_columns: tuple[str, ...] = ()
+    pattern: str | None = None
 
     def accepted(self) -> pl.DataFrame:
         bad = self.failures.get_column("row").unique()
@@ -55,11 +70,42 @@ class Checked:
 
     def rejected(self) -> pl.DataFrame:
         """The rejected rows as they stand in the file (an unreadable value kept, not
-        blanked), with their row number and reasons."""
+        blanked, an identity-shaped one hidden), with their row number and reasons."""
         reasons = (self.failures.group_by("row", maintain_order=True)
                    .agg(pl.col("message").str.join("; ").alias("reasons")))
-        return (self.raw.join(reasons, left_on=ROW, right_on="row", how="inner")
-                .rename({ROW: "row"}))
+        rows = self.raw.join(reasons, left_on=ROW, right_on="row", how="inner")
+        return rows.select(*(hide_shaped(pl.col(c), self.pattern).alias(c)
+                             for c in self.raw.columns if c != ROW),
+                           pl.col(ROW).alias("row"), "reasons")
+
+
+def output_pattern(scheme: str) -> str | None:
+    """The identity shapes hidden in a folder's outputs: those of the folder's scheme and
+    of the registry's (a pseudonymised folder may still hold a stray identity number)."""
+    return shape_pattern([scheme, dd.registry().get("identity_scheme", "pseudonym")])
+
+
+def shown(value: pl.Expr, pattern: str | None) -> pl.Expr:
+    """A value as a message or failures.csv shows it: hidden when identity-shaped, and
+    cut to MAX_SHOWN characters (the cut one ending in an ellipsis)."""
+    text = hide_shaped(value, pattern)
+    return (pl.when(text.str.len_chars() > MAX_SHOWN)
+            .then(text.str.slice(0, MAX_SHOWN - 1) + "\u2026").otherwise(text))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the field rules need beyond the field: the rows as read, the identity scheme
+    and the century reference of ten-digit numbers, the identity shapes, and the latest
+    date allowed with its description for the message."""
+
+    dataset: str
+    raw: pl.DataFrame
+    scheme: str
+    reference: date | None
+    pattern: str | None
+    latest: date
+    latest_is: str
 
 
 def _parse(f: dd.Field) -> pl.Expr:
@@ -81,6 +127,8 @@ def _parse(f: dd.Field) -> pl.Expr:
 def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | None:
     if f.code_list == "counties":
         return pl.col(f.name).is_in(dd.counties().get_column("county").implode())
+    if f.code_list == "hospitals":
+        return pl.col(f.name).is_in(pl.Series(dd.hospital_codes(), dtype=pl.String).implode())
     if dataset not in dd.subregistry_ids() or f.code_list not in ("icd10", "morphology"):
         return None
     spec = dd.subregistry(dataset)[f.code_list]
@@ -90,8 +138,11 @@ def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | Non
     return pl.col(f.name).is_in(pl.Series(valid, dtype=pl.String).implode())
 
 
-def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame, scheme: str,
-                 reference: date | None) -> list[tuple]:
+_CODE_LIST_SOURCE = {"counties": "the county list (regions.yaml)",
+                     "hospitals": "the reporting units (hospitals.yaml)"}
+
+
+def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     """(failure mask, rule, message[, column named]) for one field; masks see raw
     strings as `name` and the parsed value as `name__typed`."""
     c = f.constraints
@@ -114,23 +165,28 @@ def _field_rules(f: dd.Field, dataset: str, raw: pl.DataFrame, scheme: str,
         rules.append((typed < c["minimum"], "minimum", f"{f.name} must be >= {c['minimum']}"))
     if "maximum" in c:
         rules.append((typed > c["maximum"], "maximum", f"{f.name} must be <= {c['maximum']}"))
-    ok = _code_list_ok(f, dataset, raw)
+    if f.type == "date":
+        rules.append((typed > cx.latest, "future_date", f"{f.name} is after {cx.latest_is}"))
+    if f.type == "string" and not f.identity and cx.pattern is not None:
+        rules.append((value.str.contains(cx.pattern), "identity_shaped",
+                      f"{f.name} holds what looks like an identity number; identity "
+                      "numbers belong in person_id only"))
+    ok = _code_list_ok(f, cx.dataset, cx.raw)
     if ok is not None:
-        where = dataset if f.code_list != "counties" else "the county list (regions.yaml)"
+        where = _CODE_LIST_SOURCE.get(f.code_list, cx.dataset)
         rules.append((value.is_not_null() & ~ok.fill_null(False), "code_list",
                       f"{f.name} is not in {where}"))
     if c.get("unique"):
         rules.append((value.is_not_null() & value.is_duplicated()
                       & (pl.int_range(pl.len()).over(value) > 0),
                       "unique", f"{f.name} occurs earlier in the file"))
-    if f.identity and scheme != "pseudonym":
-        from analysis.data.identity import parse
-        decoded = parse(raw.get_column(f.name).fill_null(""), scheme, reference)
+    if f.identity and cx.scheme != "pseudonym":
+        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference)
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
-                      f"{f.name} is not a valid {scheme}"))
+                      f"{f.name} is not a valid {cx.scheme}"))
         # The number encodes birth date and legal sex: the extract's columns must agree.
         for column in ("birth_date", "sex"):
-            if column in raw.columns:
+            if column in cx.raw.columns:
                 rules.append((pl.col(f"{column}__typed") != pl.lit(decoded[column]),
                               "identity_mismatch",
                               f"{column} differs from the one {f.name} encodes", column))
@@ -176,50 +232,79 @@ def age_at(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
 
 
 
-def check(raw: pl.DataFrame, dataset: str, file: str,
-          identity_scheme: str | None = None) -> Checked:
+def _header_hint(raw: pl.DataFrame, required: list[str]) -> str:
+    """Why required columns may be missing: the column names stand in a later row (a
+    title above the header). Empty when no row of the first few holds them all."""
+    aliases = dd.registry().get("column_aliases", {})
+    for row in raw.head(20).iter_rows():
+        names = {aliases.get(v, v) for v in (str(x).strip().lower() for x in row if x)}
+        if set(required) <= names:
+            return ("; the column names stand in a later row, below what looks like a "
+                    "title: delete the rows above the header")
+    return ""
+
+
+def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | None = None,
+          extract_date: date | None = None) -> Checked:
     """Check a frame of strings against the variables of `dataset` (a subregistry id,
     ``cancer_registry``, ``population`` or ``lifetable``).
 
     Raises UserError when a required column is missing (the file cannot be used at all).
     Optional columns that are absent are added as empty columns. `identity_scheme`
-    overrides registry.yaml's (e.g. ``pseudonym`` for a pseudonymised folder).
+    overrides registry.yaml's (e.g. ``pseudonym`` for a pseudonymised folder). A date
+    after `extract_date` (when given) or after today breaks rule future_date.
     """
     scheme = identity_scheme or dd.registry().get("identity_scheme", "pseudonym")
     flds = dd.fields(dataset)
-    missing = [f.name for f in flds if f.required and f.name not in raw.columns]
+    names = {f.name for f in flds}
+    required = [f.name for f in flds if f.required]
+    missing = [n for n in required if n not in raw.columns]
     if missing:
         raise UserError(f"{file}: missing required column(s) {', '.join(missing)} "
-                        f"(rule missing_column; expected the columns of {dataset})")
+                        f"(rule missing_column; expected the columns of {dataset})"
+                        + _header_hint(raw, required))
+    in_file = [c for c in raw.columns if c in names]
+    extra = tuple(c for c in raw.columns if c not in names)
     raw = raw.with_columns(pl.lit(None, pl.String).alias(f.name)
                            for f in flds if f.name not in raw.columns)
     work = raw.with_columns(_parse(f).alias(f"{f.name}__typed") for f in flds)
     work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
     identity_cols = {f.name for f in flds if f.identity}
+    pattern = output_pattern(scheme)
     case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
 
-    # The extract's own latest date resolves the century of ten-digit identity numbers, so
-    # that the result does not depend on the day the check runs.
+    today = date.today()
+    latest, latest_is = ((extract_date, f"the extract date {extract_date.isoformat()}")
+                         if extract_date is not None and extract_date <= today
+                         else (today, f"today ({today.isoformat()})"))
+    # The extract's own latest date (up to the latest allowed) resolves the century of
+    # ten-digit identity numbers, so that the result does not depend on the day it runs.
     dates = [f"{c}__typed" for c in ("vital_status_date", "diagnosis_date")
              if c in raw.columns]
-    reference = work.select(pl.max_horizontal(pl.col(dates).max())).item() if dates else None
+    reference = (work.select(pl.min_horizontal(pl.max_horizontal(pl.col(dates).max()),
+                                               pl.lit(latest))).item() if dates else None)
+    cx = _Context(dataset, raw, scheme, reference, pattern, latest, latest_is)
     # A rule may name another column than its field's (identity_mismatch names the
     # birth_date or sex that disagrees, never the identity number).
     checks = [(mask, rule, msg, where[0] if where else f.name) for f in flds
-              for mask, rule, msg, *where in _field_rules(f, dataset, raw, scheme, reference)]
-    checks += _cross_rules(dataset, {f.name for f in flds})
+              for mask, rule, msg, *where in _field_rules(f, cx)]
+    checks += _cross_rules(dataset, names)
     lazy = work.lazy()
     # Lazy, so that each check reads only the columns it needs, and all run in parallel.
     parts = [lazy.filter(mask.fill_null(False)).select(
-        pl.col(ROW).alias("row"), case_id.alias("case_id"), pl.lit(column).alias("column"),
-        (pl.lit(HIDDEN) if column in identity_cols else pl.col(column)).cast(pl.String)
+        pl.col(ROW).alias("row"), shown(case_id, pattern).alias("case_id"),
+        pl.lit(column).alias("column"),
+        (pl.lit(HIDDEN) if column in identity_cols else shown(pl.col(column), pattern))
         .alias("value"), pl.lit(rule).alias("rule"), pl.lit(msg).alias("message"))
         for mask, rule, msg, column in checks]
     failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
     failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
 
+    # Columns the dictionary does not know (e.g. a life table's region) stay, with any
+    # identity-shaped value hidden, since nothing checked them.
     typed = work.select(
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
-        + [pl.col(c) for c in raw.columns if c not in {f.name for f in flds}]
+        + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
         + [pl.col(ROW)])
-    return Checked(typed, failures, work.select(*raw.columns, ROW))
+    as_read = work.select(*(c for c in in_file if c not in identity_cols), ROW)
+    return Checked(typed, failures, as_read, extra, pattern)

@@ -19,7 +19,6 @@ from analysis.demo.model import (
     choose,
     completed_age,
     expit,
-    hospitals,
     jan1,
     logit,
     population_array,
@@ -223,7 +222,7 @@ def personnummer(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray) -
 
 def hospital_draw(rng: np.random.Generator, county_codes: list[str],
                    county: np.ndarray) -> np.ndarray:
-    units = hospitals()
+    units = dd.hospitals()
     per = [[i for i, h in enumerate(units) if h["county"] == c] for c in county_codes]
     width = max(len(p) for p in per)
     probs = np.zeros((len(per), width))

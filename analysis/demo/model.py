@@ -26,11 +26,6 @@ def params() -> dict[str, Any]:
     return dd.load("demo.yaml")
 
 
-def hospitals() -> list[dict[str, Any]]:
-    """The reporting units (data_dictionary/hospitals.yaml)."""
-    return dd.load("hospitals.yaml")["hospitals"]
-
-
 # --- calendar helpers on day numbers (days since 1970-01-01) ------------------------------
 
 def jan1(years: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ import polars as pl
 
 from analysis import __version__
 from analysis.data import dictionary as dd
+from analysis.data.folder import FOLDER_SETTINGS
 from analysis.demo.cases import (
     Sub,
     care,
@@ -56,7 +57,6 @@ from analysis.demo.model import (
     NO_DATE,
     choose,
     date_series,
-    hospitals,
     lifetable_frame,
     mortality_array,
     params,
@@ -147,7 +147,7 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
     end = np.where(c["death"] != NO_DATE, c["death"], extract_day)
 
     region = county_region[c["county"]]
-    n_hosp = len(hospitals())
+    n_hosp = len(dd.hospitals())
     hosp = hospital_draw(rng, county_codes, c["county"])
     band = np.digitize(c["age"], cfg["code_age_bands"])
     c["code"] = np.zeros(n, dtype=np.int64)
@@ -196,7 +196,7 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
         "icd10": table["icd10"].gather(code[cr_rows]),
         "morphology": table["morphology"].gather(code[cr_rows]),
         "county": pl.Series(county_codes).gather(c["county"][cr_rows]),
-        "hospital": pl.Series([h["code"] for h in hospitals()]).gather(hosp[cr_rows])})
+        "hospital": pl.Series(dd.hospital_codes()).gather(hosp[cr_rows])})
     frames["population"] = population_frame(cal, county_codes, pop)
     frames["lifetable"] = lifetable_frame(lt_years, mu)
     _add_faults(rng, cfg, subs, frames, error_rate)
@@ -226,7 +226,7 @@ def _extract_frame(s: Sub, c: dict[str, np.ndarray], rows: np.ndarray, pid: pl.S
     year = c["year"][rows]
     first = np.r_[True, year[1:] != year[:-1]]
     serial = np.arange(rows.size) - np.flatnonzero(first)[np.cumsum(first) - 1] + 1
-    hospital_codes = [h["code"] for h in hospitals()]
+    hospital_codes = dd.hospital_codes()
     flag = [0, 1]
     cols: dict[str, pl.Series] = {
         "case_id": pl.DataFrame({"y": year, "k": serial}).select(pl.format(
@@ -291,18 +291,21 @@ def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
         days = pl.duration(days=pos.replace_strict(
             [picked[i][1] for i in mine], [int(shifts[i]) for i in mine], default=0))
         other = subs[(k + 1) % len(subs)].cfg["codes"][0][0]
+        end = pl.coalesce("death_date", "vital_status_date")
+        # Each fault: the columns it rewrites, from the row's original values. A death
+        # after the vital-status date moves the vital-status date back (the death stays
+        # on or before the extract date, so no other rule breaks).
         edits = {
-            "unknown_county": pl.lit(faults[0].get("value", "99")),
-            "icd10_not_in_subregistry": pl.lit(other),
-            "treatment_start_before_diagnosis": pl.col("diagnosis_date") - days,
-            "death_after_vital_status": pl.col("vital_status_date") + days,
-            "bad_check_digit": pl.col("person_id").str.slice(0, 12) + (
+            "unknown_county": {"county": pl.lit(faults[0].get("value", "99"))},
+            "icd10_not_in_subregistry": {"icd10": pl.lit(other)},
+            "treatment_start_before_diagnosis": {
+                "treatment_start_date": pl.col("diagnosis_date") - days},
+            "death_after_vital_status": {"death_date": end, "vital_status_date": end - days},
+            "bad_check_digit": {"person_id": pl.col("person_id").str.slice(0, 12) + (
                 (pl.col("person_id").str.slice(12, 1).cast(pl.Int64) + 1) % 10)
-            .cast(pl.String),
-            "duplicate_case_id": pl.col("case_id").shift(1),
+                .cast(pl.String)},
+            "duplicate_case_id": {"case_id": pl.col("case_id").shift(1)},
         }
-        column_of = {"treatment_start_before_diagnosis": "treatment_start_date",
-                     "death_after_vital_status": "death_date"}
         frame = frames[s.sid].with_row_index("__pos")
         for j, fault in enumerate(faults):
             at = [picked[i][1] for i in mine if kinds[i] == j]
@@ -310,9 +313,9 @@ def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
                 raise dd.DictionaryError(f"demo.yaml: unknown fault '{fault['fault']}'")
             if not at:
                 continue
-            target = column_of.get(fault["fault"], fault["column"])
-            frame = frame.with_columns(pl.when(pos.is_in(at)).then(edits[fault["fault"]])
-                                       .otherwise(pl.col(target)).alias(target))
+            frame = frame.with_columns(pl.when(pos.is_in(at)).then(edit)
+                                       .otherwise(pl.col(target)).alias(target)
+                                       for target, edit in edits[fault["fault"]].items())
             errors.append(frame.filter(pos.is_in(at)).select(
                 "case_id", pl.lit(s.sid).alias("subregistry"),
                 pl.lit(fault["rule"]).alias("rule"), pl.lit(fault["column"]).alias("column"),
@@ -339,7 +342,8 @@ extract (vital status) date: {extract}
 error rate: {error_rate} (rows made faulty on purpose are listed in demo_errors.csv)
 
 Files: one extract per subregistry ({subs}.csv), cancer_registry.csv, population.csv,
-lifetable.csv, demo_errors.csv. CSV, UTF-8, comma separated, ISO dates, empty = missing.
+lifetable.csv, demo_errors.csv, and data_folder.yaml naming the extract date.
+CSV, UTF-8, comma separated, ISO dates, empty = missing.
 Regenerate with: bcr demo --out DIR --seed {seed} --scale {scale} --years {first}-{last}
 --error-rate {error_rate}
 """
@@ -347,11 +351,15 @@ Regenerate with: bcr demo --out DIR --seed {seed} --scale {scale} --years {first
 
 def write_demo(out: Path, seed: int = 1, scale: float = 1.0,
                years: tuple[int, int] = (2000, 2025), error_rate: float = 0.0005) -> DemoRegistry:
-    """Generate the demo registry and write it as CSV files and README.txt into `out`."""
+    """Generate the demo registry and write it as CSV files, README.txt and a
+    data_folder.yaml with its extract date into `out`."""
     demo = generate_demo(seed, scale, years, error_rate)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in demo.frames.items():
         frame.write_csv(out / f"{name}.csv")
+    (out / FOLDER_SETTINGS).write_text(
+        "# The synthetic demo registry's extract date (see README.txt).\n"
+        f"extract_date: {demo.extract_date.isoformat()}\n", encoding="utf-8")
     (out / "README.txt").write_text(README.format(
         version=__version__, seed=seed, scale=scale, first=years[0], last=years[1],
         extract=demo.extract_date.isoformat(), error_rate=error_rate,

@@ -18,18 +18,18 @@ run recovers first.
 The audit log ``erasure_audit.log`` (JSON lines) records the time, a one-way hash of the
 identity and the rows removed per file, never the identity number. A plain hash would not
 do: there are only some 40 million plausible personnummer, so anyone could hash them all
-and look the erased person up. With the registry key (``--key-file`` or
-``BCR_PSEUDONYM_KEY``) the hash is HMAC-SHA256 (RFC 2104) of a prefixed identity (so it
-differs from the person's pseudonym), which cannot be recomputed without the key.
-Without a key, scrypt (Percival 2009; n=2^14, r=8, p=1) with a random salt kept in the
-data folder (``.erasure_salt``) makes each guess cost tens of milliseconds, so trying
-every personnummer takes CPU-months; a key kept apart from the data is still better.
+and look the erased person up; nor would a salt kept in the data folder, since whoever
+holds the folder holds the salt. The hash is HMAC-SHA256 (RFC 2104), keyed with the
+registry's secret key (``--key-file`` or ``BCR_PSEUDONYM_KEY``, kept outside the data
+folder; analysis/privacy/keys.py), of a prefixed identity (so it differs from the
+person's pseudonym): it cannot be recomputed without the key, and whoever holds the key
+can check whether a given person's erasure was recorded. Without a key nothing is
+erased.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -46,13 +46,14 @@ from analysis.data.readers import (
     SUFFIXES,
     decode,
     detect_separator,
+    encoding_of,
     find_file,
     unreadable_csv,
 )
 from analysis.errors import UserError
+from analysis.privacy.keys import check_key
 
 AUDIT_LOG = "erasure_audit.log"
-SALT_FILE = ".erasure_salt"
 TMP_SUFFIX = ".erase-tmp"
 
 
@@ -107,14 +108,19 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
     if suffix == ".parquet":
         return pl.read_parquet(path), None
     if suffix == ".xlsx":
+        import fastexcel
+
+        sheets = fastexcel.read_excel(path).sheet_names
+        if len(sheets) > 1:  # a rewrite would keep one sheet and lose the others
+            raise UserError(f"{path}: cannot rewrite a workbook of {len(sheets)} sheets "
+                            f"({', '.join(sheets)}); keep one sheet per file")
         return pl.read_excel(path, infer_schema_length=0), None
     if suffix not in SUFFIXES or suffix == ".xls":
         raise UserError(f"{path}: cannot rewrite '{suffix}' files; save it as .xlsx or .csv")
     raw = path.read_bytes()
     text = decode(raw)
     bom = raw.startswith(b"\xef\xbb\xbf")
-    encoding = "utf-8" if bom or text.encode("utf-8", "ignore") == raw else (
-        "cp1252" if _fits(text, "cp1252") else "latin-1")
+    encoding = "utf-8" if bom else encoding_of(raw)
     header = text.split("\n", 1)[0]
     newline = "\r\n" if header.endswith("\r") else "\n"
     fmt = _Format(encoding, bom, detect_separator(header), newline)
@@ -123,14 +129,6 @@ def read_extract(path: Path) -> tuple[pl.DataFrame, _Format | None]:
     except pl.exceptions.PolarsError:
         raise unreadable_csv(path, text, fmt.separator) from None
     return frame, fmt
-
-
-def _fits(text: str, encoding: str) -> bool:
-    try:
-        text.encode(encoding)
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def write_extract(frame: pl.DataFrame, fmt: _Format | None, path: Path) -> None:
@@ -159,17 +157,11 @@ def _fsync_dir(directory: Path) -> None:
 
 # --- hashing the identity for the audit ----------------------------------------------------
 
-def identity_hash(canonical_id: str, directory: Path, key: bytes | None) -> tuple[str, str]:
-    """(hash, method) of an identity for the audit log; see the module docstring."""
-    if key:
-        # Domain-separated from the pseudonym, so the audit does not link to old copies.
-        return pseudonym("erasure-audit:" + canonical_id, key), "hmac-sha256"
-    salt_path = directory / SALT_FILE
-    if not salt_path.exists():
-        _write_durably(salt_path, secrets.token_bytes(32))
-    salt = salt_path.read_bytes()
-    digest = hashlib.scrypt(canonical_id.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return digest.hex(), "scrypt"
+def identity_hash(canonical_id: str, key: bytes) -> str:
+    """The audit log's hash of an identity: HMAC-SHA256 of ``erasure-audit:`` and the
+    canonical identity, keyed with the registry key (see the module docstring)."""
+    # Domain-separated from the pseudonym, so the audit does not link to old copies.
+    return pseudonym("erasure-audit:" + canonical_id, key)
 
 
 def _write_durably(path: Path, data: bytes) -> None:
@@ -229,15 +221,17 @@ def recover(directory: Path) -> str | None:
     return None
 
 
-def erase(directory: Path, person: str, scheme: str | None = None, key: bytes | None = None,
+def erase(directory: Path, person: str, scheme: str | None = None, *, key: bytes,
           now: dt.datetime | None = None) -> Erasure:
     """Remove every row of one person from every identity-bearing extract in ``directory``.
 
     ``person`` is matched on its canonical form (so the ten-digit ``YYMMDD-NNNC`` also
-    finds ``YYYYMMDDNNNC``), and, given the pseudonymisation ``key``, on its pseudonym too.
-    Running it again for the same person finds nothing and changes nothing.
+    finds ``YYYYMMDDNNNC``) and on its pseudonym under the registry ``key``, which also
+    keys the audit hash (a weak key is refused). Running it again for the same person
+    finds nothing and changes nothing.
     """
     directory = Path(directory)
+    check_key(key, "erasure key")
     if not directory.is_dir():
         raise UserError(f"{directory}: data folder not found")
     scheme = scheme or dd.registry().get("identity_scheme", "pseudonym")
@@ -247,7 +241,7 @@ def erase(directory: Path, person: str, scheme: str | None = None, key: bytes | 
                         "or format); nothing was erased")
     recovered = recover(directory)
     target = canonical(pl.Series([person], dtype=pl.String), scheme)[0]
-    wanted = [target, *([pseudonym(target, key)] if key else [])]
+    wanted = [target, pseudonym(target, key)]
     changes = []
     for ex in identity_files(directory):
         frame, fmt = read_extract(ex.path)
@@ -262,10 +256,10 @@ def erase(directory: Path, person: str, scheme: str | None = None, key: bytes | 
 
     run = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + \
         secrets.token_hex(4)
-    digest, method = identity_hash(target, directory, key)
     removed = {path.name: n for path, _, _, n in changes}
     audit = {"time": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
-             "run": run, "identity_hash": digest, "hash_method": method,
+             "run": run, "identity_hash": identity_hash(target, key),
+             "hash_method": "hmac-sha256",
              "rows_removed": removed}
     for path, kept, fmt, _ in changes:
         write_extract(kept, fmt, path.with_name(path.name + TMP_SUFFIX))

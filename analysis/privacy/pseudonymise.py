@@ -11,9 +11,9 @@ The cancer-registry extract has no birth date of its own: the identity number ca
 Where the scheme encodes one, a ``birth_date`` column is added from it before the number
 is replaced, so that the subregistries' minimum ages still apply to the pseudonymised copy.
 
-The key comes from a file or the environment variable ``BCR_PSEUDONYM_KEY``, is never
-written anywhere, and without it nothing is done: an unkeyed hash of a personnummer can
-be reversed by hashing all of them.
+The key (analysis/privacy/keys.py) comes from a file or the environment variable
+``BCR_PSEUDONYM_KEY``, is never written anywhere, and without a strong one nothing is
+done: an unkeyed hash of a personnummer can be reversed by hashing all of them.
 """
 
 from __future__ import annotations
@@ -23,40 +23,16 @@ import shutil
 from pathlib import Path
 
 import polars as pl
+import yaml
 
-from analysis.data import dictionary as dd
+from analysis.data.folder import FOLDER_SETTINGS, folder_settings, read_file
 from analysis.data.identity import canonical, parse, pseudonym, valid_mask
-from analysis.data.ingest import FOLDER_SETTINGS
 from analysis.data.readers import JOURNAL, find_file
 from analysis.errors import UserError
 from analysis.privacy.erasure import TMP_SUFFIX, identity_files, read_extract, write_extract
+from analysis.privacy.keys import check_key
 
-KEY_ENV = "BCR_PSEUDONYM_KEY"
-MIN_KEY_BYTES = 16
 PLAIN_DATASETS = ("population", "lifetable")
-
-
-def load_key(key_file: Path | None) -> bytes:
-    """The pseudonymisation key, from ``key_file`` or else ``$BCR_PSEUDONYM_KEY``.
-
-    Surrounding blanks and the final newline are not part of the key. A key shorter than
-    16 bytes is refused, as is no key at all.
-    """
-    if key_file is not None:
-        if not key_file.is_file():
-            raise UserError(f"{key_file}: key file not found")
-        key = key_file.read_bytes().strip()
-        source = str(key_file)
-    else:
-        key = os.environ.get(KEY_ENV, "").strip().encode("utf-8")
-        source = KEY_ENV
-        if not key:
-            raise UserError(f"no pseudonymisation key: give --key-file FILE or set {KEY_ENV}; "
-                            "refusing to continue without one")
-    if len(key) < MIN_KEY_BYTES:
-        raise UserError(f"{source}: the key is shorter than {MIN_KEY_BYTES} bytes; use a "
-                        "long random key (e.g. `openssl rand -hex 32`)")
-    return key
 
 
 def pseudonyms(series: pl.Series, key: bytes, scheme: str) -> pl.Series:
@@ -70,13 +46,16 @@ def pseudonyms(series: pl.Series, key: bytes, scheme: str) -> pl.Series:
 
 def pseudonymise_dir(source: Path, target: Path, key: bytes,
                      scheme: str | None = None) -> pl.DataFrame:
-    """Write a pseudonymised copy of the data folder ``source`` to ``target``.
+    """Write a pseudonymised copy of the data folder ``source`` to ``target``; identities
+    are read in ``scheme`` (default: the folder's data_folder.yaml, else registry.yaml's).
 
     Returns one row per file written: file, rows, identities (distinct) and
     invalid_identities (values that are not valid in the scheme; still pseudonymised,
-    after stripping blanks, so that nothing is left in clear).
+    after stripping blanks, so that nothing is left in clear). A weak key is refused
+    (analysis.privacy.keys.check_key).
     """
     source, target = Path(source), Path(target)
+    check_key(key, "pseudonymisation key")
     if not source.is_dir():
         raise UserError(f"{source}: data folder not found")
     if target.resolve() == source.resolve():
@@ -84,7 +63,7 @@ def pseudonymise_dir(source: Path, target: Path, key: bytes,
     if (source / JOURNAL).exists():
         raise UserError(f"{source}: an erasure was interrupted here; run `bcr erase` again "
                         "to complete it before pseudonymising")
-    scheme = scheme or dd.registry().get("identity_scheme", "pseudonym")
+    scheme = scheme or folder_settings(source).identity_scheme
     target.mkdir(parents=True, exist_ok=True)
     rows = []
     for ex in identity_files(source):
@@ -106,10 +85,12 @@ def pseudonymise_dir(source: Path, target: Path, key: bytes,
         os.replace(tmp, out)
         rows.append({"file": ex.path.name, "rows": frame.height, "identities": distinct,
                      "invalid_identities": invalid})
-    # Tell ingest that person_id now holds pseudonyms, with no check digit to validate.
+    # Tell ingest that person_id now holds pseudonyms, with no check digit to validate;
+    # the source folder's other settings (extract date, sheets) still hold.
+    settings = {**read_file(source), "identity_scheme": "pseudonym"}
     (target / FOLDER_SETTINGS).write_text(
         "# Written by `bcr pseudonymise`: person_id holds keyed pseudonyms.\n"
-        "identity_scheme: pseudonym\n", encoding="utf-8")
+        + yaml.safe_dump(settings, allow_unicode=True, sort_keys=True), encoding="utf-8")
     for name in PLAIN_DATASETS:
         path = find_file(source, name)
         if path is not None:
