@@ -191,15 +191,17 @@ def _cases_cells(cases: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
     counties = dd.counties().select("county", "region")
     breaks = default_age_breaks()
     labels = age_groups(breaks).get_column("age_group").to_list()
+    # Aggregate first (as popEpi does), then spread the counts over the margins.
     base = cases.filter(pl.col("year").is_between(spec.first, spec.year)).select(
         "subregistry", "region", "county", pl.col("sex").cast(pl.String), "year",
-        age_group_expr(breaks))
+        age_group_expr(breaks)).group_by(
+        "subregistry", "region", "county", "sex", "year", "age_group").len("n")
     sids = [s for s in dd.subregistry_ids()
             if s in set(cases.get_column("subregistry").unique().to_list())]
 
     def tally(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.group_by("subregistry", "region", "county", "sex", "age_group",
-                              "period").len("n")
+                              "period").agg(pl.col("n").sum())
 
     by_area = _explode(_explode(base, "region", pl.concat_list("region", pl.lit(TOTAL))),
                        "sex", pl.concat_list("sex", pl.lit(TOTAL)))
