@@ -49,7 +49,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -286,11 +285,27 @@ def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
         null = vectors[:, values < 1e-9 * max(1.0, values[-1])]
         fixed = np.all(np.abs(null) < 1e-7, axis=1)
         small = [c for c in np.flatnonzero(~fixed) if table.values[cells[c]] < k]
-        pairs = [x for x, y in combinations(small, 2)
-                 if 0 < table.values[cells[x]] + table.values[cells[y]] < k
-                 and np.all(np.abs(null[x] + null[y]) < 1e-7)]
+        pairs = _opposite_pairs(null, small, [table.values[cells[c]] for c in small], k)
         if fixed.any() or pairs:
             out.append([cells[c] for c in (*np.flatnonzero(fixed), *pairs)])
+    return out
+
+
+def _opposite_pairs(null: np.ndarray, small: list[int], values: list[float],
+                    k: int) -> list[int]:
+    """The first cell of each pair of small cells whose null-space rows are opposite
+    (their sum is fixed) and whose joint count is 1..k-1; rows are matched by their
+    rounded values instead of comparing every pair."""
+    rows = {}
+    for c in small:
+        rows.setdefault(tuple(np.round(null[c], 6) + 0.0), []).append(c)
+    value = dict(zip(small, values, strict=True))
+    out = []
+    for x in small:
+        for y in rows.get(tuple(np.round(-null[x], 6) + 0.0), []):
+            if x < y and 0 < value[x] + value[y] < k \
+                    and np.all(np.abs(null[x] + null[y]) < 1e-7):
+                out.append(x)
     return out
 
 
