@@ -71,7 +71,9 @@ class Analyses:
     apc: pl.DataFrame  # subregistry, region: annual percent change over the trend years
     sir: pl.DataFrame  # subregistry, region: SIR over the pooled years
     age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates over the pooled years
-    indicators: pl.DataFrame  # indicator, subregistry, region (or NATION), year, ...
+    # indicator, subregistry, region (or NATION), year, ..., preliminary (the years from
+    # the one before the judged year to the report year; preliminary rows unclassified)
+    indicators: pl.DataFrame
     hospitals: pl.DataFrame  # funnel: indicator, subregistry, hospital, region, limits
     funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
     survival: pl.DataFrame  # subregistry, region (or NATION), time: Kaplan-Meier
@@ -88,6 +90,18 @@ class Analyses:
     period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
     settings: ReportSettings = field(default_factory=report_settings)
     release: rel.Release | None = None  # the run's protected release (DESIGN.md §5)
+
+    @property
+    def judged_year(self) -> int:
+        """The diagnosis year the indicators are judged on: the last one that is not
+        preliminary at the extract date (registry.yaml ``preliminary``), at most the
+        report year. Later years are shown, marked preliminary, never classified."""
+        return min(self.year, indicators.final_year(self.extract_date))
+
+    @property
+    def preliminary(self) -> bool:
+        """Whether the report year is preliminary (its indicators are not judged)."""
+        return self.judged_year < self.year
 
 
 def _with_nation(national: pl.DataFrame, regional: pl.DataFrame) -> pl.DataFrame:
@@ -290,13 +304,16 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                         subregistries=data.subregistries)
               if data.cancer_registry is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
-    recent = cases.filter(pl.col("year").is_between(last - 1, last))
-    recent_linked = linked.filter(pl.col("year").is_between(last - 1, last)) \
+    # The judged year (the last one not preliminary) and the one before, for the change
+    # between them, up to the report year (shown, marked preliminary, never classified).
+    ind_first, _ = rel.indicator_years(last, extract)
+    recent = cases.filter(pl.col("year").is_between(ind_first, last))
+    recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
         if linked is not None else None
-    ind = _with_nation(
+    ind = indicators.mark_preliminary(_with_nation(
         indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
         indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked,
-                                      extract))
+                                      extract)), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 
     followup = survival.prepare_followup(cases.filter(
