@@ -16,8 +16,10 @@ from analysis.quality.indicators import (
     classify,
     compute_indicator,
     compute_indicators,
+    final_year,
     key_variables,
     load_indicators,
+    mark_preliminary,
 )
 from analysis.stats.proportions import wilson_interval
 
@@ -58,6 +60,54 @@ def test_shipped_dictionary_loads_with_three_per_subregistry():
     assert svf["lymphoma_trial_included"].high == 0.10
     assert svf["cml_mmr_12m"].high is None  # declared unknown, not invented
     assert set(key_variables()["myeloma"]) >= {"fish_done", "iss", "hospital"}
+
+
+def test_published_lymphoma_levels_and_every_level_has_a_source():
+    """The lymphoma levels published by Svenska Lymfomgruppen (RCC Kunskapsbanken), and a
+    source under `sources:` for every level; an indicator without one says `unknown`."""
+    by_id = {ind.id: ind for ind in load_indicators()}
+    assert by_id["lymphoma_surgical_biopsy"].high == 0.75
+    assert by_id["lymphoma_registered_3m"].high == 0.80
+    assert by_id["lymphoma_trial_included"].high == 0.10
+    assert "lymphoma" in by_id["coverage"].subregistries and by_id["coverage"].high == 0.95
+    # Lymphoma is judged against its own 3-month level, not the general one.
+    assert "lymphoma" not in by_id["registered_3m"].subregistries
+    raw = yaml.safe_load((dictionary.dictionary_dir() / "indicators.yaml").read_text("utf-8"))
+    sources = set(raw["sources"].values())
+    for ind in raw["indicators"]:
+        target = ind["target"]
+        if target == "unknown":
+            assert by_id[ind["id"]].high is None
+            continue
+        assert target["source"] in sources, ind["id"]
+        assert by_id[ind["id"]].target_source == target["source"]
+
+
+# --- preliminary years ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("extract", "months", "expected"), [
+    (date(2026, 3, 31), 12, 2024),   # the demo's extract: 2025 is preliminary
+    (date(2025, 12, 31), 12, 2024),  # 2024's 12 months end on 31 December 2025
+    (date(2025, 12, 30), 12, 2023),
+    (date(2026, 3, 31), 3, 2025),    # with 3 months, 2025 is final on 31 March 2026
+    (date(2026, 3, 30), 3, 2024),
+    (date(2025, 12, 31), 0, 2025),
+])
+def test_final_year_is_the_last_whose_months_have_passed(extract, months, expected):
+    assert final_year(extract, months) == expected
+
+
+def test_final_year_reads_the_registry_setting():
+    assert final_year(date(2026, 3, 31)) == 2024  # registry.yaml: 12 months
+
+
+def test_preliminary_rows_keep_their_share_but_lose_their_classification():
+    frame = pl.DataFrame({"year": [2023, 2024, 2025], "estimate": [0.9, 0.96, 0.91],
+                          "classification": ["below", "high", "below"]})
+    out = mark_preliminary(frame, date(2026, 3, 31))
+    assert out["preliminary"].to_list() == [False, False, True]
+    assert out["classification"].to_list() == ["below", "high", None]
+    assert out["estimate"].to_list() == [0.9, 0.96, 0.91]
 
 
 # --- wrong declarations --------------------------------------------------------------------

@@ -121,6 +121,8 @@ def indicator_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
     if a.preliminary:
         headers.append(text("columns.preliminary", year=year))
     note = suppressed_note(text)
+    if show_lead:
+        note = f"{text('notes.lead_time')} {note}"
     if a.preliminary:
         note = f"{text('notes.preliminary_indicators', year=year, judged=judged)} {note}"
     return Table(f"tbl-{doc_id}", text("captions.indicators_table", year=judged),
