@@ -327,8 +327,10 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
 
     current = cases.filter(pl.col("year") == last)
     key_vars = indicators.key_variables()
-    completeness = _with_nation(coverage.completeness(current, key_vars),
-                                coverage.completeness(current, key_vars, ["region"]))
+    asked = indicators.completeness_populations()  # e.g. treatment dates: treated patients
+    completeness = _with_nation(
+        coverage.completeness(current, key_vars, populations=asked),
+        coverage.completeness(current, key_vars, ["region"], populations=asked))
     relative, relative_curves, window = (
         _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))

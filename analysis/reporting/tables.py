@@ -306,8 +306,10 @@ def moved_table(run: Run, doc_id: str) -> Table | None:
     both = now.join(before, on=["indicator", "subregistry"], how="inner").filter(
         pl.col("estimate").is_not_null() & pl.col("previous").is_not_null()).with_columns(
         # The change between the shares as printed (one decimal), so the columns agree.
-        ((pl.col("estimate") * 100).round(1) - (pl.col("previous") * 100).round(1))
-        .alias("change"))
+        pl.struct("estimate", "previous").map_elements(
+            lambda r: round(fmt.printed_percent(r["estimate"])
+                            - fmt.printed_percent(r["previous"]), 1),
+            return_dtype=pl.Float64).alias("change"))
     if both.is_empty():
         return None
     sorted_rows = both.sort([pl.col("change").abs(), "indicator", "subregistry"],
