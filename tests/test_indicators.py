@@ -16,11 +16,10 @@ from analysis.quality.indicators import (
     classify,
     compute_indicator,
     compute_indicators,
-    final_year,
     key_variables,
     load_indicators,
-    mark_preliminary,
 )
+from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.stats.proportions import wilson_interval
 
 D = date(2021, 5, 3)
@@ -346,3 +345,43 @@ def test_cli_indicators_round_trip(tmp_path):
     assert got == {1202: (1, 1, None), 1201: (1, 3, None)}  # read back as numbers
     bad = CliRunner().invoke(app, ["indicators", "--data", str(tmp_path), "-i", "nope"])
     assert bad.exit_code != 0 and "unknown indicator" in str(bad.exception)
+
+
+def _table_rows(output: str) -> list[list[str]]:
+    """The header and body rows of a rich table as printed (header cells split by ┃)."""
+    return [[c.strip() for c in line.replace("┃", "│").split("│")[1:-1]]
+            for line in output.splitlines() if line[:1] in ("│", "┃")]
+
+
+def test_cli_table_in_one_language_regions_in_order_and_the_preliminary_year_marked():
+    """bcr indicators: English by default with no Swedish beside it, Swedish with --lang
+    sv; regions by name in the registry's order; the demo's report year (extract
+    2026-03-31) marked preliminary and never classified, the year before classified."""
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    args = ["indicators", "-s", "aml", "-i", "coverage", "--by", "region,year",
+            "--years", "2024-2025"]
+    en = CliRunner().invoke(app, args)
+    assert en.exit_code == 0, en.output
+    assert "Quality indicators" in en.stdout and "Coverage against the cancer" in en.stdout
+    assert not {"Kvalitetsindikatorer", "Täckningsgrad", "Målnivå", "Hög"} & set(
+        en.stdout.replace("│", " ").split()) and "Täckningsgrad" not in en.stdout
+    header, *rows = _table_rows(en.stdout)
+    col = {h: i for i, h in enumerate(header)}
+    regions = list(dict.fromkeys(r[col["Region"]] for r in rows))
+    assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
+    levels = {"High", "Intermediate", "Below"}
+    by_year = {y: [r for r in rows if r[col["Year"]] == y] for y in ("2024", "2025")}
+    assert len(by_year["2025"]) == len(by_year["2024"]) == 6
+    assert all(r[col["Preliminary"]] == "yes" and r[col["Level"]] == ""
+               for r in by_year["2025"])
+    assert all(r[col["Preliminary"]] == "" and r[col["Level"]] in levels
+               for r in by_year["2024"])
+    sv = CliRunner().invoke(app, [*args, "--lang", "sv"])
+    assert sv.exit_code == 0, sv.output
+    assert "Kvalitetsindikatorer" in sv.stdout and "Täckningsgrad" in sv.stdout
+    assert "Quality" not in sv.stdout and "Coverage" not in sv.stdout
+    header = _table_rows(sv.stdout)[0]
+    assert {"Indikator", "Delregister", "Målnivå", "Nivå", "Preliminärt"} <= set(header)

@@ -28,7 +28,7 @@ def _cell(value: object) -> str:
 
 
 def print_table(frame: pl.DataFrame, title: str | None = None,
-                console: Console | None = None) -> None:
+                console: Console | None = None, lang: str = "en") -> None:
     """Print a frame as a rich table with numbers rounded for reading."""
     from analysis.privacy.disclosure import FLAG, footnote, rules
 
@@ -47,11 +47,11 @@ def print_table(frame: pl.DataFrame, title: str | None = None,
         console = Console(width=wanted, file=console.file)
     console.print(table)
     if any(masked):
-        console.print(footnote("en"))
+        console.print(footnote(lang))
 
 
 def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None,
-                title: str | None = None) -> None:
+                title: str | None = None, lang: str = "en") -> None:
     """Write a result frame in one of FORMATS; files keep full precision.
 
     With ``fmt="table"`` and an ``out`` path, the format is taken from the file suffix.
@@ -65,7 +65,7 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
             # The method is the same on every row: named once, in the title.
             title = f"{title or ''}\n{frame.get_column('method')[0]}".strip()
             frame = frame.drop("method")
-        print_table(frame, title)
+        print_table(frame, title, lang=lang)
         return
     if out is None:
         if fmt != "csv":

@@ -40,10 +40,10 @@ from analysis.quality.indicators import (
     Indicator,
     compute_indicator,
     compute_indicators,
-    final_year,
     funnel_indicator,
     load_indicators,
 )
+from analysis.quality.preliminary import final_year
 from analysis.stats.incidence import age_group_expr
 from analysis.stats.standard_populations import age_groups, default_age_breaks
 

@@ -21,6 +21,7 @@ from analysis.errors import UserError
 from analysis.frames import ordered_sum
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
+from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.stats import cox, funnel, incidence, survival, trend
 from analysis.stats import relative_survival as rs
 
@@ -96,7 +97,7 @@ class Analyses:
         """The diagnosis year the indicators are judged on: the last one that is not
         preliminary at the extract date (registry.yaml ``preliminary``), at most the
         report year. Later years are shown, marked preliminary, never classified."""
-        return min(self.year, indicators.final_year(self.extract_date))
+        return min(self.year, final_year(self.extract_date))
 
     @property
     def preliminary(self) -> bool:
@@ -310,7 +311,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     recent = cases.filter(pl.col("year").is_between(ind_first, last))
     recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
         if linked is not None else None
-    ind = indicators.mark_preliminary(_with_nation(
+    ind = mark_preliminary(_with_nation(
         indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
         indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked,
                                       extract)), extract)

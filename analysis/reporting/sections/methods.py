@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analysis import __version__
 from analysis.data import dictionary as dd
-from analysis.quality.indicators import preliminary_months
+from analysis.quality.preliminary import preliminary_months
 from analysis.reporting import formatting as fmt
 from analysis.reporting.cells import min_cases, subregistry_label, symbol, threshold
 from analysis.reporting.qmd import (
