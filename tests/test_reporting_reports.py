@@ -379,9 +379,14 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
     units = prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
     units = units.filter(disclosure.drawable(units, "funnel"))
-    # A panel needs three hospitals to compare; KML's single one is left out.
+    # A panel needs three hospitals to compare: exactly those subregistries get one (ALL
+    # has three, at the limit); KML's hospitals, too small to draw, get none.
     shown = units.filter(pl.len().over("subregistry") >= 3)
-    assert shown["subregistry"].n_unique() < units["subregistry"].n_unique()
+    panels = set(figure.arguments["units"]["subregistry"].to_list())
+    assert panels == {cells.subregistry_label(s, "sv") for s in shown["subregistry"]}
+    assert units.filter(pl.col("subregistry") == "all").height == 3
+    assert "cml" in prepared.analyses.hospitals["subregistry"].to_list()
+    assert "KML" not in panels
     for sid, ind in shown.select("subregistry", "indicator").unique().iter_rows():
         name = cells.lower_first(names[ind])
         assert name in figure.caption, (sid, name)
