@@ -385,3 +385,18 @@ def test_cli_table_in_one_language_regions_in_order_and_the_preliminary_year_mar
     assert "Quality" not in sv.stdout and "Coverage" not in sv.stdout
     header = _table_rows(sv.stdout)[0]
     assert {"Indikator", "Delregister", "Målnivå", "Nivå", "Preliminärt"} <= set(header)
+
+
+def test_cli_incidence_table_has_regions_by_name_in_order_and_sex_as_a_label():
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    result = CliRunner().invoke(app, ["incidence", "-s", "cml", "--by", "region,sex",
+                                      "--years", "2025"])
+    assert result.exit_code == 0, result.output
+    header, *rows = _table_rows(result.stdout)
+    col = {h: i for i, h in enumerate(header)}
+    regions = list(dict.fromkeys(r[col["region"]] for r in rows))
+    assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
+    assert [r[col["sex"]] for r in rows[:2]] == ["Man", "Woman"]

@@ -19,11 +19,13 @@ def _rank(column: str, order: list[str]) -> pl.Expr:
                                          default=len(order), return_dtype=pl.Int64)
 
 
-def labelled(frame: pl.DataFrame, lang: str, order: list[str] | None = None) -> pl.DataFrame:
+def labelled(frame: pl.DataFrame, lang: str, order: list[str] | None = None,
+             headers: bool = True) -> pl.DataFrame:
     """``frame`` for reading in ``lang``: rows in the registry's order (``order``: the
     indicator ids in declaration order; subregistries and regions as in data_dictionary/),
-    codes replaced by labels and headers in the language. The disclosure flag column keeps
-    its name (the table printer marks masked cells by it)."""
+    codes replaced by labels and, with ``headers``, the indicator tables' headers in the
+    language. The disclosure flag column keeps its name (the table printer marks masked
+    cells by it)."""
     text = Text(lang)
     out = frame.with_row_index("_row")
     ranks = []
@@ -48,5 +50,7 @@ def labelled(frame: pl.DataFrame, lang: str, order: list[str] | None = None) -> 
     }
     out = out.with_columns(fn(pl.col(c)).alias(c) for c, fn in replace.items()
                            if c in out.columns)
-    headers = {k: v for k, v in text.section("cli").items() if k in out.columns and k != FLAG}
-    return out.rename(headers)
+    if not headers:
+        return out
+    names = {k: v for k, v in text.section("cli").items() if k in out.columns and k != FLAG}
+    return out.rename(names)
