@@ -608,3 +608,14 @@ def test_every_indicator_row_has_a_target_level_or_the_no_target_mark(prepared):
             assert row[column] == no_target or row[column].startswith("\u2265 "), row
             marks.add(row[column] == no_target)
     assert marks == {True, False}
+
+
+def test_age_specific_rates_start_at_the_age_group_holding_18(prepared):
+    """An adult registry (subregistries.yaml min_age 18): no age groups from 0."""
+    a = prepared.analyses
+    for sid in cells.subregistries_present(a):
+        groups = a.age_sex.filter(pl.col("subregistry") == sid)["age_group"].unique()
+        starts = sorted(int(g.split("-")[0].rstrip("+")) for g in groups)
+        assert starts[0] == 15 and starts[-1] == 85, (sid, starts)
+    figure = figure_specs.age_sex_figure(prepared.run, "agesex", "cml")
+    assert figure.arguments["x_order"][0] == "15-19"

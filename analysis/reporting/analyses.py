@@ -145,6 +145,17 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
 
 
+def _from_min_age(rates: pl.DataFrame) -> pl.DataFrame:
+    """Age-specific rates from the age group holding each subregistry's minimum age
+    (subregistries.yaml min_age): an adult registry shows no age groups from 0."""
+    width = int(dd.registry()["age_groups"]["width"])
+    min_age = pl.col("subregistry").replace_strict(
+        {s: int(dd.subregistry(s).get("min_age", 0)) for s in dd.subregistry_ids()},
+        default=0, return_dtype=pl.Int64)
+    start = pl.col("age_group").str.extract(r"^(\d+)").cast(pl.Int64)
+    return rates.filter(start + width > min_age)
+
+
 def _standardised(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
                   cfg: ReportSettings) -> pl.DataFrame:
     """Net survival (Pohar Perme) per group, age-standardised with the subregistry's ICSS
@@ -291,8 +302,8 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
 
     asr = _with_nation(rates(["subregistry", "year"]), rates(["subregistry", "region", "year"]))
     pooled = (max(first, last - cfg.pooled_years + 1), last)
-    age_sex = incidence.crude_rates(cases, population, ["subregistry", "sex", "age_group"],
-                                    years=pooled)
+    age_sex = _from_min_age(incidence.crude_rates(
+        cases, population, ["subregistry", "sex", "age_group"], years=pooled))
     sir = incidence.sir(cases, population, "region", ["subregistry"], years=pooled)
     apc = _with_nation(
         trend.annual_percent_change(cases, population, ["subregistry"], years=(first, last),
