@@ -400,3 +400,21 @@ def test_cli_incidence_table_has_regions_by_name_in_order_and_sex_as_a_label():
     regions = list(dict.fromkeys(r[col["region"]] for r in rows))
     assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
     assert [r[col["sex"]] for r in rows[:2]] == ["Man", "Woman"]
+
+
+def test_terminal_tables_print_one_precision_per_column():
+    """8.5 and 14.0 days in one column print as 8.5 and 14.0 (before: 8.50 and 14.0)."""
+    import io
+
+    from rich.console import Console
+
+    from analysis.commands.output import print_table
+
+    buffer = io.StringIO()
+    frame = pl.DataFrame({"median": [8.5, 14.0, None], "share": [0.953, 0.5, 0.0004],
+                          "person_years": [1234.4, 99.5, 20000.0]})
+    print_table(frame, console=Console(file=buffer, width=120))
+    rows = _table_rows(buffer.getvalue())[1:]
+    assert [r[0] for r in rows] == ["8.5", "14.0", ""]
+    assert [r[1] for r in rows] == ["0.95", "0.50", "0.0004"]  # a tiny value keeps digits
+    assert [r[2] for r in rows] == ["1 234", "100", "20 000"]
