@@ -566,6 +566,10 @@ def test_indicator_tables_judge_the_judged_year_and_mark_the_preliminary_one(pre
             if row[level_col] in levels and levels[row[level_col]] in ("high", "intermediate",
                                                                         "below"):
                 assert levels[row[level_col]] == judged["classification"]
+            if judged["estimate"] is not None:
+                assert row[2:4] == [fmt.percent(judged["estimate"], 1, "sv"), fmt.interval(
+                    fmt.printed_percent(judged["lower"]), fmt.printed_percent(
+                        judged["upper"]), 1, "sv")]
             if latest["estimate"] is not None:
                 assert row[-1] == fmt.percent(latest["estimate"], 1, "sv")
             # The preliminary cell is a share only, never a level.

@@ -71,6 +71,16 @@ def target_cell(r: dict, text: Text, lang: str) -> str:
     return " / ".join(f"{sign} {fmt.percent(v, 0, lang)}" for v in levels if v is not None)
 
 
+def percent_ci_cell(r: dict, lang: str) -> str:
+    """A share's confidence interval in percent without the signs, "92,9–99,4" (the share
+    beside it carries the %), rounded as the shares are printed; the suppression symbol
+    where the release masks it."""
+    if r["lower"] is None:
+        return symbol() if r.get(disclosure.FLAG) else ""
+    return fmt.interval(fmt.printed_percent(r["lower"]), fmt.printed_percent(r["upper"]),
+                        1, lang)
+
+
 def lead_time_cell(r: dict | None, lang: str) -> str:
     """Median lead time with its quartiles in whole days, "12 (8–19)"; the suppression
     symbol where the release masks the row."""
@@ -103,7 +113,7 @@ def indicator_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                  else text("levels.few") if r["high"] is not None else "")
         row = [names.get(r["indicator"], r["indicator"]), label(r[key]),
                cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
-               ci_cell(r, lang, 1, as_percent=True),
+               percent_ci_cell(r, lang),
                cell(r, "n", lambda v: fmt.number(v, 0, lang)), target_cell(r, text, lang),
                "" if r[disclosure.FLAG] else level]
         if show_lead:
