@@ -259,6 +259,25 @@ def test_completeness():
     assert completeness(cases, {"aml": ["hospital"]}).is_empty()
 
 
+def test_completeness_of_treatment_start_is_counted_among_treated_patients():
+    """Watch and wait has no treatment start date: not a missing value (issue 15)."""
+    from analysis.quality.indicators import completeness_populations
+
+    treated = [{"treatment_given": 1, "treatment_start_date": D},
+               {"treatment_given": 1, "treatment_start_date": None}]
+    waiting = [{"treatment_given": 0, "treatment_start_date": None}] * 3
+    cases = cases_frame([{"subregistry": "cll", "icd10": "C91.1", "diagnosis_date": D, **r}
+                         for r in [*treated, *waiting]])
+    plain = completeness(cases, {"cll": ["treatment_start_date"]})
+    assert plain.select("events", "n").row(0) == (1, 5)
+    asked = completeness_populations()
+    assert set(asked) == {"treatment_start_date"}
+    among = completeness(cases, {"cll": ["treatment_start_date", "treatment_given"]},
+                         populations=asked)
+    got = {r["variable"]: (r["events"], r["n"]) for r in among.iter_rows(named=True)}
+    assert got == {"treatment_start_date": (1, 2), "treatment_given": (5, 5)}
+
+
 def test_cli_coverage_round_trip(tmp_path):
     from conftest import make_pnr
     from typer.testing import CliRunner

@@ -19,6 +19,7 @@ from analysis.quality.indicators import (
     key_variables,
     load_indicators,
 )
+from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.stats.proportions import wilson_interval
 
 D = date(2021, 5, 3)
@@ -58,6 +59,54 @@ def test_shipped_dictionary_loads_with_three_per_subregistry():
     assert svf["lymphoma_trial_included"].high == 0.10
     assert svf["cml_mmr_12m"].high is None  # declared unknown, not invented
     assert set(key_variables()["myeloma"]) >= {"fish_done", "iss", "hospital"}
+
+
+def test_published_lymphoma_levels_and_every_level_has_a_source():
+    """The lymphoma levels published by Svenska Lymfomgruppen (RCC Kunskapsbanken), and a
+    source under `sources:` for every level; an indicator without one says `unknown`."""
+    by_id = {ind.id: ind for ind in load_indicators()}
+    assert by_id["lymphoma_surgical_biopsy"].high == 0.75
+    assert by_id["lymphoma_registered_3m"].high == 0.80
+    assert by_id["lymphoma_trial_included"].high == 0.10
+    assert "lymphoma" in by_id["coverage"].subregistries and by_id["coverage"].high == 0.95
+    # Lymphoma is judged against its own 3-month level, not the general one.
+    assert "lymphoma" not in by_id["registered_3m"].subregistries
+    raw = yaml.safe_load((dictionary.dictionary_dir() / "indicators.yaml").read_text("utf-8"))
+    sources = set(raw["sources"].values())
+    for ind in raw["indicators"]:
+        target = ind["target"]
+        if target == "unknown":
+            assert by_id[ind["id"]].high is None
+            continue
+        assert target["source"] in sources, ind["id"]
+        assert by_id[ind["id"]].target_source == target["source"]
+
+
+# --- preliminary years ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("extract", "months", "expected"), [
+    (date(2026, 3, 31), 12, 2024),   # the demo's extract: 2025 is preliminary
+    (date(2025, 12, 31), 12, 2024),  # 2024's 12 months end on 31 December 2025
+    (date(2025, 12, 30), 12, 2023),
+    (date(2026, 3, 31), 3, 2025),    # with 3 months, 2025 is final on 31 March 2026
+    (date(2026, 3, 30), 3, 2024),
+    (date(2025, 12, 31), 0, 2025),
+])
+def test_final_year_is_the_last_whose_months_have_passed(extract, months, expected):
+    assert final_year(extract, months) == expected
+
+
+def test_final_year_reads_the_registry_setting():
+    assert final_year(date(2026, 3, 31)) == 2024  # registry.yaml: 12 months
+
+
+def test_preliminary_rows_keep_their_share_but_lose_their_classification():
+    frame = pl.DataFrame({"year": [2023, 2024, 2025], "estimate": [0.9, 0.96, 0.91],
+                          "classification": ["below", "high", "below"]})
+    out = mark_preliminary(frame, date(2026, 3, 31))
+    assert out["preliminary"].to_list() == [False, False, True]
+    assert out["classification"].to_list() == ["below", "high", None]
+    assert out["estimate"].to_list() == [0.9, 0.96, 0.91]
 
 
 # --- wrong declarations --------------------------------------------------------------------
@@ -296,3 +345,76 @@ def test_cli_indicators_round_trip(tmp_path):
     assert got == {1202: (1, 1, None), 1201: (1, 3, None)}  # read back as numbers
     bad = CliRunner().invoke(app, ["indicators", "--data", str(tmp_path), "-i", "nope"])
     assert bad.exit_code != 0 and "unknown indicator" in str(bad.exception)
+
+
+def _table_rows(output: str) -> list[list[str]]:
+    """The header and body rows of a rich table as printed (header cells split by ┃)."""
+    return [[c.strip() for c in line.replace("┃", "│").split("│")[1:-1]]
+            for line in output.splitlines() if line[:1] in ("│", "┃")]
+
+
+def test_cli_table_in_one_language_regions_in_order_and_the_preliminary_year_marked():
+    """bcr indicators: English by default with no Swedish beside it, Swedish with --lang
+    sv; regions by name in the registry's order; the demo's report year (extract
+    2026-03-31) marked preliminary and never classified, the year before classified."""
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    args = ["indicators", "-s", "aml", "-i", "coverage", "--by", "region,year",
+            "--years", "2024-2025"]
+    en = CliRunner().invoke(app, args)
+    assert en.exit_code == 0, en.output
+    assert "Quality indicators" in en.stdout and "Coverage against the cancer" in en.stdout
+    assert not {"Kvalitetsindikatorer", "Täckningsgrad", "Målnivå", "Hög"} & set(
+        en.stdout.replace("│", " ").split()) and "Täckningsgrad" not in en.stdout
+    header, *rows = _table_rows(en.stdout)
+    col = {h: i for i, h in enumerate(header)}
+    regions = list(dict.fromkeys(r[col["Region"]] for r in rows))
+    assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
+    levels = {"High", "Intermediate", "Below"}
+    by_year = {y: [r for r in rows if r[col["Year"]] == y] for y in ("2024", "2025")}
+    assert len(by_year["2025"]) == len(by_year["2024"]) == 6
+    assert all(r[col["Preliminary"]] == "yes" and r[col["Level"]] == ""
+               for r in by_year["2025"])
+    assert all(r[col["Preliminary"]] == "" and r[col["Level"]] in levels
+               for r in by_year["2024"])
+    sv = CliRunner().invoke(app, [*args, "--lang", "sv"])
+    assert sv.exit_code == 0, sv.output
+    assert "Kvalitetsindikatorer" in sv.stdout and "Täckningsgrad" in sv.stdout
+    assert "Quality" not in sv.stdout and "Coverage" not in sv.stdout
+    header = _table_rows(sv.stdout)[0]
+    assert {"Indikator", "Delregister", "Målnivå", "Nivå", "Preliminärt"} <= set(header)
+
+
+def test_cli_incidence_table_has_regions_by_name_in_order_and_sex_as_a_label():
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    result = CliRunner().invoke(app, ["incidence", "-s", "cml", "--by", "region,sex",
+                                      "--years", "2025"])
+    assert result.exit_code == 0, result.output
+    header, *rows = _table_rows(result.stdout)
+    col = {h: i for i, h in enumerate(header)}
+    regions = list(dict.fromkeys(r[col["region"]] for r in rows))
+    assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
+    assert [r[col["sex"]] for r in rows[:2]] == ["Man", "Woman"]
+
+
+def test_terminal_tables_print_one_precision_per_column():
+    """8.5 and 14.0 days in one column print as 8.5 and 14.0 (before: 8.50 and 14.0)."""
+    import io
+
+    from rich.console import Console
+
+    from analysis.commands.output import print_table
+
+    buffer = io.StringIO()
+    frame = pl.DataFrame({"median": [8.5, 14.0, None], "share": [0.953, 0.5, 0.0004],
+                          "person_years": [1234.4, 99.5, 20000.0]})
+    print_table(frame, console=Console(file=buffer, width=120))
+    rows = _table_rows(buffer.getvalue())[1:]
+    assert [r[0] for r in rows] == ["8.5", "14.0", ""]
+    assert [r[1] for r in rows] == ["0.95", "0.50", "0.0004"]  # a tiny value keeps digits
+    assert [r[2] for r in rows] == ["1 234", "100", "20 000"]

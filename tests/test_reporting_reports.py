@@ -346,8 +346,9 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
         sid = next(s for s in sids if cells.subregistry_label(s, "sv") == row[1])
         pick = nation.filter((pl.col("indicator") == names[row[0]])
                              & (pl.col("subregistry") == sid))
-        now = pick.filter(pl.col("year") == a.year).row(0, named=True)
-        before = pick.filter(pl.col("year") == a.year - 1).row(0, named=True)
+        # Judged on the last year that is not preliminary, against the year before it.
+        now = pick.filter(pl.col("year") == a.judged_year).row(0, named=True)
+        before = pick.filter(pl.col("year") == a.judged_year - 1).row(0, named=True)
         assert row[2:4] == [fmt.percent(before["estimate"], 1, "sv"),
                             fmt.percent(now["estimate"], 1, "sv")]
         # The change is that of the shares as printed, so the three columns agree.
@@ -378,9 +379,14 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
     units = prepared.analyses.hospitals.filter(pl.col("subregistry").is_in(sids))
     units = units.filter(disclosure.drawable(units, "funnel"))
-    # A panel needs three hospitals to compare; KML's single one is left out.
+    # A panel needs three hospitals to compare: exactly those subregistries get one (ALL
+    # has three, at the limit); KML's hospitals, too small to draw, get none.
     shown = units.filter(pl.len().over("subregistry") >= 3)
-    assert shown["subregistry"].n_unique() < units["subregistry"].n_unique()
+    panels = set(figure.arguments["units"]["subregistry"].to_list())
+    assert panels == {cells.subregistry_label(s, "sv") for s in shown["subregistry"]}
+    assert units.filter(pl.col("subregistry") == "all").height == 3
+    assert "cml" in prepared.analyses.hospitals["subregistry"].to_list()
+    assert "KML" not in panels
     for sid, ind in shown.select("subregistry", "indicator").unique().iter_rows():
         name = cells.lower_first(names[ind])
         assert name in figure.caption, (sid, name)
@@ -407,7 +413,7 @@ def test_registered_within_12_months_counts_only_cases_whose_12_months_have_pass
 def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
     run = prepared.run
     sids = cells.subregistries_present(prepared.analyses)
-    now = run.indicators.filter(pl.col("year") == prepared.analyses.year)
+    now = run.indicators.filter(pl.col("year") == prepared.analyses.judged_year)
     figure = figure_specs.level_grid_figure(run, "grid", now, REGION, sids)
     tiles = figure.arguments["frame"]
     rows = now.filter(pl.col("region") == REGION)
@@ -485,3 +491,135 @@ def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):
     assert drawn.height == frame.height  # masked years are kept, as gaps
     assert drawn["estimate"].null_count() == masked.height
     assert figure.caption.endswith("ett avbrott i en linje är ett år med otillräckligt underlag")
+
+
+# --- preliminary years, lead times, target levels (issue 15) -----------------------------
+
+def test_the_judged_year_is_the_last_whose_12_months_have_passed(prepared):
+    a = prepared.analyses
+    # The demo's extract is 31 March of the year after the report year: the report year's
+    # 12 months have not passed, the year before's have.
+    assert (a.extract_date.month, a.extract_date.day) == (3, 31)
+    assert a.extract_date.year == a.year + 1
+    assert a.judged_year == a.year - 1 and a.preliminary
+    assert dt.date(a.judged_year + 1, 12, 31) <= a.extract_date < dt.date(a.year + 1, 12, 31)
+
+
+def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
+    run, a = prepared.run, prepared.analyses
+    ind = run.indicators
+    assert set(ind["year"].unique().to_list()) == {a.judged_year - 1, a.judged_year, a.year}
+    late = ind.filter(pl.col("year") > a.judged_year)
+    assert late["preliminary"].all() and late["classification"].is_null().all()
+    assert not ind.filter(pl.col("year") <= a.judged_year)["preliminary"].any()
+    # Without the rule the report year would have been classified: coverage is low for it
+    # only because late registrations are missing.
+    raw = indicators.compute_indicators(
+        [i for i in a.indicator_list if i.kind != "coverage"],
+        prepared.data.cases.filter(pl.col("year") == a.year), ["year"], None,
+        a.extract_date)
+    assert raw["classification"].is_not_null().any()
+    # The publication's change table compares the judged year with the one before.
+    moved = tables.moved_table(run, "moved")
+    assert moved.header[2:4] == [str(a.judged_year - 1), str(a.judged_year)]
+    assert str(a.year) not in moved.caption
+    # The level grid of the regional report colours the judged year only.
+    job = regional.regional_report(run, REGION)
+    [grid] = [f for p in job.pages for f in qmd._all_figures(p.sections)
+              if f.function == "level_grid"]
+    assert str(a.judged_year) in grid.caption and str(a.year) not in grid.caption
+    judged = ind.filter((pl.col("year") == a.judged_year) & (pl.col("region") == REGION))
+    expected = {r["classification"] for r in judged.iter_rows(named=True)
+                if r["estimate"] is not None and r["classification"]}
+    shown = set(grid.arguments["frame"]["level"].to_list())
+    assert expected <= shown and "below" in expected
+
+
+def _all_tables(sections) -> list[qmd.Table]:
+    return [t for s in sections for t in [*s.tables, *_all_tables(s.subsections)]]
+
+
+def _indicator_tables(job) -> list[qmd.Table]:
+    return [t for p in job.pages for t in _all_tables(p.sections)
+            if t.header and t.header[0] == "Indikator"]
+
+
+def test_indicator_tables_judge_the_judged_year_and_mark_the_preliminary_one(prepared):
+    run, a = prepared.run, prepared.analyses
+    job = regional.regional_report(run, REGION)
+    found = _indicator_tables(job)
+    assert found
+    names = {i.name("sv"): i.id for i in a.indicator_list}
+    levels = {v: k for k, v in run.text.section("levels").items()}
+    ind = run.indicators
+    for table in found:
+        assert str(a.judged_year) in table.caption
+        assert table.header[-1] == f"{a.year} (prel.)"
+        level_col = table.header.index("Nivå")
+        sid = next(s for s in dd.subregistry_ids() if table.id == f"tbl-{s}-ind")
+        for row in table.rows:
+            region = REGION if row[1] != "Riket" else analyses.NATION
+            pick = ind.filter((pl.col("indicator") == names[row[0]])
+                              & (pl.col("subregistry") == sid) & (pl.col("region") == region))
+            judged = pick.filter(pl.col("year") == a.judged_year).row(0, named=True)
+            latest = pick.filter(pl.col("year") == a.year).row(0, named=True)
+            if row[level_col] in levels and levels[row[level_col]] in ("high", "intermediate",
+                                                                        "below"):
+                assert levels[row[level_col]] == judged["classification"]
+            if judged["estimate"] is not None:
+                assert row[2:4] == [fmt.percent(judged["estimate"], 1, "sv"), fmt.interval(
+                    fmt.printed_percent(judged["lower"]), fmt.printed_percent(
+                        judged["upper"]), 1, "sv")]
+            if latest["estimate"] is not None:
+                assert row[-1] == fmt.percent(latest["estimate"], 1, "sv")
+            # The preliminary cell is a share only, never a level.
+            assert row[-1] not in levels
+
+
+def test_median_lead_time_in_days_appears_and_equals_the_analysis(prepared):
+    run, a, data = prepared.run, prepared.analyses, prepared.data
+    [ind] = [i for i in a.indicator_list if i.id == "acute_leukaemia_svf_lead_time"]
+    cases = data.cases.filter(pl.col("year") == a.judged_year)
+    expected = indicators.compute_indicator(ind, cases, ["region", "year"], None,
+                                            a.extract_date).filter(
+        (pl.col("subregistry") == "aml") & (pl.col("region") == REGION)).row(0, named=True)
+    assert expected["n"] >= 5 and expected["median"] is not None
+    job = regional.regional_report(run, REGION)
+    [table] = [t for t in _indicator_tables(job) if t.id == "tbl-aml-ind"]
+    column = table.header.index("Ledtid, dagar")
+    [row] = [r for r in table.rows if r[0] == ind.name("sv") and r[1] != "Riket"]
+    assert row[column] == (f"{fmt.number(expected['median'], 0, 'sv')} "
+                           f"({fmt.number(expected['q1'], 0, 'sv')}\u2013"
+                           f"{fmt.number(expected['q3'], 0, 'sv')})")
+    # Only lead-time indicators have the cell filled.
+    others = [r for r in table.rows if names_kind(a, r[0]) != "lead_time"]
+    assert others and all(r[column] == "" for r in others)
+
+
+def names_kind(a, name: str) -> str:
+    return {i.name("sv"): i.kind for i in a.indicator_list}[name]
+
+
+def test_every_indicator_row_has_a_target_level_or_the_no_target_mark(prepared):
+    run = prepared.run
+    job = regional.regional_report(run, REGION)
+    no_target = run.text("levels.none")
+    assert no_target == "Ingen målnivå"
+    marks = set()
+    for table in _indicator_tables(job):
+        column = table.header.index("Målnivå")
+        for row in table.rows:
+            assert row[column] == no_target or row[column].startswith("\u2265 "), row
+            marks.add(row[column] == no_target)
+    assert marks == {True, False}
+
+
+def test_age_specific_rates_start_at_the_age_group_holding_18(prepared):
+    """An adult registry (subregistries.yaml min_age 18): no age groups from 0."""
+    a = prepared.analyses
+    for sid in cells.subregistries_present(a):
+        groups = a.age_sex.filter(pl.col("subregistry") == sid)["age_group"].unique()
+        starts = sorted(int(g.split("-")[0].rstrip("+")) for g in groups)
+        assert starts[0] == 15 and starts[-1] == 85, (sid, starts)
+    figure = figure_specs.age_sex_figure(prepared.run, "agesex", "cml")
+    assert figure.arguments["x_order"][0] == "15-19"

@@ -74,6 +74,21 @@ def test_each_rule_rejects_its_failing_row(tmp_path, over, rule, column):
     assert set(fails.get_column("case_id")) == {"A2"}
 
 
+@pytest.mark.parametrize(("name", "icd10", "morphology"), [
+    ("cml.csv", "C92.1", "9875/3"), ("mpn.csv", "D45", "9950/3"),
+    ("cll.csv", "C91.1", "9823/3")])
+def test_every_subregistry_of_the_adult_registry_rejects_a_child(tmp_path, name, icd10,
+                                                                 morphology):
+    """subregistries.yaml min_age 18 for every subregistry: a 16-year-old is rejected."""
+    young = make_pnr(date(2004, 1, 2), 23, 1)
+    rows = [good("A1", icd10=icd10, morphology=morphology),
+            good("A2", icd10=icd10, morphology=morphology, person_id=young,
+                 birth_date="2004-01-02")]
+    fails = load_data(write(tmp_path, rows, name=name)).failures()
+    assert fails.select("case_id", "rule", "column").rows() == [("A2", "age", "birth_date")]
+    assert "below 18" in fails["message"].item()
+
+
 @pytest.mark.parametrize(("over", "message"), [
     ({"birth_date": "1950-03-15"}, "birth_date differs from the one person_id encodes"),
     ({"sex": "2"}, "sex differs from the one person_id encodes"),  # odd 3rd serial digit: man

@@ -52,7 +52,7 @@ def coverage(
     variable filled in. timeliness: share registered within 3 and 12 months.
     """
     from analysis.quality import coverage as cov
-    from analysis.quality.indicators import key_variables
+    from analysis.quality.indicators import completeness_populations, key_variables
 
     if measure not in MEASURES:
         raise UserError(f"--measure '{measure}': use one of {', '.join(MEASURES)}")
@@ -79,7 +79,8 @@ def coverage(
     elif measure == "completeness":
         wanted = {sid: names for sid, names in key_variables().items()
                   if not subregistry or sid in subregistry}
-        frame = cov.completeness(in_years(cases, years), wanted, keys, conf_level)
+        frame = cov.completeness(in_years(cases, years), wanted, keys, conf_level,
+                                 populations=completeness_populations())
         title = "Completeness of key variables"
     else:
         frame = cov.timeliness(in_years(cases, years), keys, conf_level, extract)

@@ -129,5 +129,9 @@ def incidence(
     if public_:
         frame = public_release(frame, loaded, keys, years, subregistry)
     if fmt == "table" and out is None:
+        from analysis.commands.labels import labelled
+
         frame = frame.drop(c for c in _CAPTION_COLUMNS if c in frame.columns and c != "method")
+        # Regions by name in the registry's order, sex as a label (files keep the codes).
+        frame = labelled(frame, "en", headers=False)
     write_frame(frame, fmt, out, title)

@@ -67,21 +67,29 @@ def indicators(
     funnel: bool = typer.Option(False, "--funnel", help="With --by hospital: each hospital "
                                 "against 95 % and 99.8 % exact binomial funnel limits "
                                 "around the national proportion (Spiegelhalter 2005)."),
-    lang: str = typer.Option("sv", "--lang", help="Language of indicator names: sv or en."),
+    lang: str = typer.Option("en", "--lang", help="Language of the table (indicator names, "
+                             "headers, levels, regions, sex): en or sv. Files written with "
+                             "--out keep codes and column names; only names follow it."),
     fmt: FormatOption = "table",
     out: OutOption = None,
     public_: PublicOption = False,
 ) -> None:
     """Quality indicators, classified against their target levels (high / intermediate /
-    below).
+    below). With --by year, a preliminary year (registry.yaml preliminary) is marked and
+    not classified.
 
     Proportions with Wilson score CIs; lead times with median, quartiles and the share
     within the target number of days. Groups smaller than an indicator's min_n are shown
     but not classified. Without --indicator: every indicator reported at the --by level
     (coverage ones only when the data folder has a cancer-registry extract).
     """
+    from analysis.commands.labels import labelled
     from analysis.quality.coverage import match_registries
-    from analysis.quality.indicators import compute_indicators, load_indicators
+    from analysis.quality.indicators import (
+        compute_indicators,
+        load_indicators,
+    )
+    from analysis.quality.preliminary import mark_preliminary
     from analysis.stats.funnel import funnel_limits
 
     if lang not in ("sv", "en"):
@@ -98,6 +106,8 @@ def indicators(
                           years)
     extract = parse_date(extract_date, "--extract-date") or loaded.extract_date()
     frame = compute_indicators(chosen, in_years(cases, years), keys, linked, extract)
+    if "year" in keys:  # a year whose registrations are not in yet is not classified
+        frame = mark_preliminary(frame, extract)
     if subregistry:
         frame = frame.filter(pl.col("subregistry").is_in(subregistry))
     if funnel:
@@ -121,7 +131,9 @@ def indicators(
     if fmt == "table" and out is None and not funnel:
         # A terminal is narrow: the figures a reader compares; files keep every column.
         lead = ["median", "q1", "q3"] if "median" in frame.columns else []
-        frame = frame.select("name", "subregistry", *keys, "n", "estimate", "lower",
-                             "upper", *lead, "high", "classification",
-                             *([FLAG] if public_ else []))
-    write_frame(frame, fmt, out, title)
+        prelim = ["preliminary"] if "preliminary" in frame.columns else []
+        frame = labelled(frame.select(
+            "indicator", "name", "subregistry", *keys, "n", "estimate", "lower", "upper",
+            *lead, "high", "classification", *prelim, *([FLAG] if public_ else [])),
+            lang, [i.id for i in chosen]).drop("indicator")
+    write_frame(frame, fmt, out, title, lang)

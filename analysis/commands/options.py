@@ -115,13 +115,14 @@ def public_release(frame: pl.DataFrame, data: Any, keys: list[str], years: str |
     ``years``: the --years option, which must be a release window unless ``year`` is a key;
     ``subregistries``: the --subregistry option (one of them names an ungrouped table's).
     """
-    from analysis.privacy.release import release_for, window_label
+    from analysis.privacy.release import indicator_years, release_for, window_label
 
     release = release_for(data)
     spec = release.spec
+    first_indicator, _ = indicator_years(spec.year, data.extract_date())
     refuse = UserError(_PUBLISHED.format(
         windows=", ".join(window_label(w) for w in spec.windows),
-        age=window_label(spec.age_window), years=f"{spec.year - 1}-{spec.year}",
+        age=window_label(spec.age_window), years=f"{first_indicator}-{spec.year}",
         year=spec.year))
     if "subregistry" not in frame.columns and len(subregistries or []) == 1:
         frame = frame.with_columns(pl.lit(subregistries[0]).alias("subregistry"))

@@ -13,22 +13,34 @@ from analysis.errors import UserError
 FORMATS = ("table", "csv", "parquet", "xlsx")
 
 
-def _cell(value: object) -> str:
+def _decimals(values: list[object]) -> int | None:
+    """One precision for a column of floats, from its largest value: 0 decimals from 100,
+    1 from 10, else 2 (so 8.5 and 14.0 line up as 8.5 and 14.0, not 8.50 and 14.0)."""
+    finite = [abs(v) for v in values if isinstance(v, float) and v == v]
+    if not finite:
+        return None
+    top = max(finite)
+    return 0 if top >= 100 else 1 if top >= 10 else 2
+
+
+def _cell(value: object, decimals: int | None = None) -> str:
+    """A value as printed; floats with the column's ``decimals`` (a small non-zero value,
+    e.g. a p-value, keeps three significant digits)."""
     if value is None:
         return ""
     if isinstance(value, float):
         if value != value:  # NaN
             return ""
-        if abs(value) >= 100:
-            return f"{value:,.0f}".replace(",", " ")
-        if abs(value) >= 10:
-            return f"{value:.1f}"
-        return f"{value:.3g}" if abs(value) < 0.01 and value != 0 else f"{value:.2f}"
+        if value != 0 and abs(value) < 0.01:
+            return f"{value:.3g}"
+        if decimals is None:
+            decimals = _decimals([value])
+        return f"{value:,.{decimals}f}".replace(",", " ")
     return str(value)
 
 
 def print_table(frame: pl.DataFrame, title: str | None = None,
-                console: Console | None = None) -> None:
+                console: Console | None = None, lang: str = "en") -> None:
     """Print a frame as a rich table with numbers rounded for reading."""
     from analysis.privacy.disclosure import FLAG, footnote, rules
 
@@ -38,8 +50,11 @@ def print_table(frame: pl.DataFrame, title: str | None = None,
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left")
     symbol = rules().symbol
+    decimals = [_decimals(frame.get_column(c).to_list()) if dtype.is_float() else None
+                for c, dtype in frame.schema.items()]
     for row, hidden in zip(frame.iter_rows(), masked, strict=True):
-        table.add_row(*(symbol if hidden and v is None else _cell(v) for v in row))
+        table.add_row(*(symbol if hidden and v is None else _cell(v, d)
+                        for v, d in zip(row, decimals, strict=True)))
     console = console or Console()
     wanted = console.measure(table, options=console.options.update_width(10_000)).maximum
     if wanted > console.width:
@@ -47,11 +62,11 @@ def print_table(frame: pl.DataFrame, title: str | None = None,
         console = Console(width=wanted, file=console.file)
     console.print(table)
     if any(masked):
-        console.print(footnote("en"))
+        console.print(footnote(lang))
 
 
 def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None,
-                title: str | None = None) -> None:
+                title: str | None = None, lang: str = "en") -> None:
     """Write a result frame in one of FORMATS; files keep full precision.
 
     With ``fmt="table"`` and an ``out`` path, the format is taken from the file suffix.
@@ -65,7 +80,7 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
             # The method is the same on every row: named once, in the title.
             title = f"{title or ''}\n{frame.get_column('method')[0]}".strip()
             frame = frame.drop("method")
-        print_table(frame, title)
+        print_table(frame, title, lang=lang)
         return
     if out is None:
         if fmt != "csv":

@@ -43,6 +43,7 @@ from analysis.quality.indicators import (
     funnel_indicator,
     load_indicators,
 )
+from analysis.quality.preliminary import final_year
 from analysis.stats.incidence import age_group_expr
 from analysis.stats.standard_populations import age_groups, default_age_breaks
 
@@ -133,14 +134,24 @@ def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = Non
     return ReleaseSpec(year, windows[0][0], windows, (max(floor, year - pooled + 1), year))
 
 
+def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
+    """The diagnosis years whose indicators are published: from the year before the
+    judged year (the last one not preliminary, analysis.quality.indicators.final_year, at
+    most the report year) to the report year. The judged year is compared with the one
+    before it; the years after it are shown as preliminary."""
+    judged = year if extract_date is None else min(year, final_year(extract_date))
+    return judged - 1, year
+
+
 def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
                    indicator_list: Sequence[Indicator], year: int,
                    extract_date: dt.date | None) -> pl.DataFrame:
     """The counts the indicator families hold: each indicator's eligible cases by region
-    for the report year and the one before (as the reports compute them), and by region
-    and hospital in the report year for the indicator on the funnel plots."""
-    recent = cases.filter(pl.col("year").is_between(year - 1, year))
-    recent_linked = (linked.filter(pl.col("year").is_between(year - 1, year))
+    for the indicator years (:func:`indicator_years`, as the reports compute them), and by
+    region and hospital in the report year for the indicator on the funnel plots."""
+    first, _ = indicator_years(year, extract_date)
+    recent = cases.filter(pl.col("year").is_between(first, year))
+    recent_linked = (linked.filter(pl.col("year").is_between(first, year))
                      if linked is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
     if not usable:
@@ -242,7 +253,8 @@ def indicator_cells(rows: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
     """Cells of the indicator families from counts ``rows`` (indicator, subregistry,
     region, hospital (null: none), year, n) by region, hospital and year.
 
-    Regions and the nation for the report year and the one before; for the indicators
+    Regions and the nation for every year of ``rows`` up to the report year (at least
+    the report year and the one before); for the indicators
     counted by hospital, every hospital (over all patients' regions) and its cells per
     region in the report year: published where 0, hidden otherwise."""
     hospitals = [h["code"] for h in dd.load("hospitals.yaml")["hospitals"]]
@@ -253,7 +265,8 @@ def indicator_cells(rows: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
     by_hospital = set(base.filter(pl.col("hospital") != UNKNOWN)
                       .select("family").unique()["family"].to_list())
     regions = [TOTAL, *dd.region_ids()]
-    periods = [str(spec.year - 1), str(spec.year)]
+    first = min(spec.year - 1, *(int(y) for y in rows["year"].unique().to_list()))
+    periods = [str(y) for y in range(first, spec.year + 1)]
     parts = []
     for (family, sid), part in base.partition_by("family", "subregistry", as_dict=True,
                                                   maintain_order=True).items():

@@ -304,27 +304,37 @@ def timeliness(cases: pl.DataFrame, by: Sequence[str] = (), level: float = 0.95,
 
 
 def completeness(cases: pl.DataFrame, variables: Mapping[str, Sequence[str]],
-                 by: Sequence[str] = (), level: float = 0.95) -> pl.DataFrame:
+                 by: Sequence[str] = (), level: float = 0.95,
+                 populations: Mapping[str, pl.Expr] | None = None) -> pl.DataFrame:
     """Share of cases with a non-missing value, per subregistry, group and variable.
 
     ``variables`` maps a subregistry id to its key variables; subregistries not named are
-    skipped. Returns the group keys, ``variable``, ``events`` (non-missing), ``n``,
-    ``estimate``, ``lower``, ``upper`` and ``method`` (Wilson score CI).
+    skipped. ``populations`` maps a variable asked only of some patients to the condition
+    they meet (analysis.quality.indicators.completeness_populations, e.g. a treatment start
+    date among treated patients): its completeness is counted among them, so that patients
+    under watch and wait do not count as missing. Returns the group keys, ``variable``,
+    ``events`` (non-missing), ``n`` (the cases asked), ``estimate``, ``lower``, ``upper``
+    and ``method`` (Wilson score CI).
     """
     keys = _check_by(by)
+    populations = populations or {}
     parts = []
     for sid, names in variables.items():
         _require(cases, [*keys, *names], "the registry cases")
         sub = cases.filter(pl.col("subregistry") == sid)
         if sub.is_empty() or not names:
             continue
+        asked = {v: populations[v].fill_null(False) for v in names if v in populations}
+        present = {v: (pl.col(v).is_not_null() & asked[v]) if v in asked
+                   else pl.col(v).is_not_null() for v in names}
         # Prefixed, so that a key variable may also be a grouping (e.g. hospital).
         counts = sub.group_by(keys).agg(
-            pl.len().cast(pl.Int64).alias("n"),
-            *(pl.col(v).is_not_null().sum().cast(pl.Int64).alias(f"_{v}") for v in names))
-        parts.append(counts.unpivot(index=[*keys, "n"], variable_name="variable",
-                                    value_name="events")
-                     .with_columns(pl.col("variable").str.strip_prefix("_")))
+            *((asked[v].sum() if v in asked else pl.len()).cast(pl.Int64).alias(f"n_{v}")
+              for v in names),
+            *(present[v].sum().cast(pl.Int64).alias(f"e_{v}") for v in names))
+        parts += [counts.select(*keys, pl.lit(v).alias("variable"),
+                                pl.col(f"e_{v}").alias("events"), pl.col(f"n_{v}").alias("n"))
+                  for v in names]
     if not parts:
         return with_wilson(pl.DataFrame(
             schema={**{k: cases.schema[k] for k in keys}, "variable": pl.String,

@@ -11,6 +11,7 @@ Proportion, coverage and timeliness indicators are shares with Wilson score inte
 days (linear interpolation between order statistics, R's default type 7; Hyndman and Fan
 1996) and the share within the target number of days with a Wilson interval. Each result
 is classified against its target levels (målnivåer): high, intermediate or below.
+Preliminary diagnosis years (not classified): analysis.quality.preliminary.
 """
 
 from __future__ import annotations
@@ -308,7 +309,7 @@ def key_variables(path: Path | None = None) -> dict[str, list[str]]:
     common = section.get("common", [])
     out = {}
     for sid in dictionary.subregistry_ids():
-        names = [*common, *section.get(sid, [])]
+        names = [*common, *(v for v in section.get(sid, []) if v not in common)]
         known = {f.name for f in dictionary.fields(sid) if not f.identity}
         unknown = [v for v in names if v not in known]
         if unknown:
@@ -316,6 +317,34 @@ def key_variables(path: Path | None = None) -> dict[str, list[str]]:
                                   f"{', '.join(unknown)}")
         out[sid] = names
     return out
+
+
+def completeness_populations(path: Path | None = None) -> dict[str, pl.Expr]:
+    """Key variables asked only of some patients (indicators.yaml ``completeness: among``):
+    variable -> the condition a case must meet to be counted in its completeness, e.g. a
+    treatment start date among treated patients (their labels: :func:`completeness_labels`)."""
+    name, content = _read(path)
+    among = ((content or {}).get("completeness") or {}).get("among") or {}
+    types = _variable_types(dictionary.subregistry_ids())
+    out = {}
+    for variable, raw in among.items():
+        try:
+            if not isinstance(raw, dict) or "population" not in raw:
+                raise _Problem("give {population: [conditions], label_sv, label_en}")
+            out[variable] = _conditions(raw["population"], types)
+        except _Problem as exc:
+            raise DictionaryError(f"{name}: completeness among for '{variable}': {exc}"
+                                  ) from None
+    return out
+
+
+def completeness_labels(lang: str, path: Path | None = None) -> dict[str, str]:
+    """variable -> who its completeness is counted among, in ``lang`` ("among treated
+    patients"), for the variables of :func:`completeness_populations`."""
+    _, content = _read(path)
+    among = ((content or {}).get("completeness") or {}).get("among") or {}
+    return {v: str(raw.get(f"label_{lang}", "")) for v, raw in among.items()
+            if isinstance(raw, dict)}
 
 
 # --- computing ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from analysis.errors import UserError
 from analysis.frames import ordered_sum
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
+from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.stats import cox, funnel, incidence, survival, trend
 from analysis.stats import relative_survival as rs
 
@@ -71,7 +72,9 @@ class Analyses:
     apc: pl.DataFrame  # subregistry, region: annual percent change over the trend years
     sir: pl.DataFrame  # subregistry, region: SIR over the pooled years
     age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates over the pooled years
-    indicators: pl.DataFrame  # indicator, subregistry, region (or NATION), year, ...
+    # indicator, subregistry, region (or NATION), year, ..., preliminary (the years from
+    # the one before the judged year to the report year; preliminary rows unclassified)
+    indicators: pl.DataFrame
     hospitals: pl.DataFrame  # funnel: indicator, subregistry, hospital, region, limits
     funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
     survival: pl.DataFrame  # subregistry, region (or NATION), time: Kaplan-Meier
@@ -88,6 +91,18 @@ class Analyses:
     period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
     settings: ReportSettings = field(default_factory=report_settings)
     release: rel.Release | None = None  # the run's protected release (DESIGN.md §5)
+
+    @property
+    def judged_year(self) -> int:
+        """The diagnosis year the indicators are judged on: the last one that is not
+        preliminary at the extract date (registry.yaml ``preliminary``), at most the
+        report year. Later years are shown, marked preliminary, never classified."""
+        return min(self.year, final_year(self.extract_date))
+
+    @property
+    def preliminary(self) -> bool:
+        """Whether the report year is preliminary (its indicators are not judged)."""
+        return self.judged_year < self.year
 
 
 def _with_nation(national: pl.DataFrame, regional: pl.DataFrame) -> pl.DataFrame:
@@ -128,6 +143,17 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
     if not units:
         return pl.DataFrame(), pl.DataFrame()
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
+
+
+def _from_min_age(rates: pl.DataFrame) -> pl.DataFrame:
+    """Age-specific rates from the age group holding each subregistry's minimum age
+    (subregistries.yaml min_age): an adult registry shows no age groups from 0."""
+    width = int(dd.registry()["age_groups"]["width"])
+    min_age = pl.col("subregistry").replace_strict(
+        {s: int(dd.subregistry(s).get("min_age", 0)) for s in dd.subregistry_ids()},
+        default=0, return_dtype=pl.Int64)
+    start = pl.col("age_group").str.extract(r"^(\d+)").cast(pl.Int64)
+    return rates.filter(start + width > min_age)
 
 
 def _standardised(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
@@ -276,8 +302,8 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
 
     asr = _with_nation(rates(["subregistry", "year"]), rates(["subregistry", "region", "year"]))
     pooled = (max(first, last - cfg.pooled_years + 1), last)
-    age_sex = incidence.crude_rates(cases, population, ["subregistry", "sex", "age_group"],
-                                    years=pooled)
+    age_sex = _from_min_age(incidence.crude_rates(
+        cases, population, ["subregistry", "sex", "age_group"], years=pooled))
     sir = incidence.sir(cases, population, "region", ["subregistry"], years=pooled)
     apc = _with_nation(
         trend.annual_percent_change(cases, population, ["subregistry"], years=(first, last),
@@ -290,13 +316,16 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                         subregistries=data.subregistries)
               if data.cancer_registry is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
-    recent = cases.filter(pl.col("year").is_between(last - 1, last))
-    recent_linked = linked.filter(pl.col("year").is_between(last - 1, last)) \
+    # The judged year (the last one not preliminary) and the one before, for the change
+    # between them, up to the report year (shown, marked preliminary, never classified).
+    ind_first, _ = rel.indicator_years(last, extract)
+    recent = cases.filter(pl.col("year").is_between(ind_first, last))
+    recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
         if linked is not None else None
-    ind = _with_nation(
+    ind = mark_preliminary(_with_nation(
         indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
         indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked,
-                                      extract))
+                                      extract)), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 
     followup = survival.prepare_followup(cases.filter(
@@ -310,8 +339,10 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
 
     current = cases.filter(pl.col("year") == last)
     key_vars = indicators.key_variables()
-    completeness = _with_nation(coverage.completeness(current, key_vars),
-                                coverage.completeness(current, key_vars, ["region"]))
+    asked = indicators.completeness_populations()  # e.g. treatment dates: treated patients
+    completeness = _with_nation(
+        coverage.completeness(current, key_vars, populations=asked),
+        coverage.completeness(current, key_vars, ["region"], populations=asked))
     relative, relative_curves, window = (
         _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))

@@ -37,6 +37,12 @@ def _round(value: float | int, decimals: int) -> Decimal:
     return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
+def printed_percent(proportion: float, decimals: int = 1) -> float:
+    """A proportion in percent rounded as :func:`percent` prints it (0.94855 -> 94.9), so
+    that a difference of printed shares agrees with the printed columns."""
+    return float(_round(proportion, decimals + 2).scaleb(2))
+
+
 def number(value: float | int | None, decimals: int = 0, lang: str = "sv") -> str:
     """A number with a fixed number of decimals; empty for a missing value."""
     if _missing(value):

@@ -15,7 +15,8 @@ from analysis.reporting.labels import Text
 
 ESTIMATES = {
     "incidence": {"crude_rate": "n", "estimate": "n", "lower": "n", "upper": "n"},
-    "share": {"events": "n", "estimate": "n", "lower": "n", "upper": "n"},
+    "share": {"events": "n", "estimate": "n", "lower": "n", "upper": "n", "median": "n",
+              "q1": "n", "q3": "n"},
     "survival": {"estimate": "n", "lower": "n", "upper": "n", "n_at_risk": "n",
                  "n_events": "n"},
 }

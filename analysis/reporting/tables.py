@@ -21,6 +21,7 @@ from analysis.reporting.cells import (
     shown_rows,
     subregistry_label,
     suppressed_note,
+    symbol,
 )
 from analysis.reporting.labels import Text
 from analysis.reporting.qmd import (
@@ -59,28 +60,84 @@ def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                  headers, rows, ["l", *("r" for _ in headers[1:])], suppressed_note(text))
 
 
+def target_cell(r: dict, text: Text, lang: str) -> str:
+    """The target level(s) of an indicator row ("≥ 95 %", "≥ 95 % / ≥ 80 %"), or the
+    visible "no target level" mark where none has been set."""
+    if r["high"] is None:
+        return text("levels.none")
+    sign = "\u2265" if r.get("direction", "higher_is_better") == "higher_is_better" \
+        else "\u2264"
+    levels = [r["high"], r.get("intermediate")]
+    return " / ".join(f"{sign} {fmt.percent(v, 0, lang)}" for v in levels if v is not None)
+
+
+def percent_ci_cell(r: dict, lang: str) -> str:
+    """A share's confidence interval in percent without the signs, "92,9–99,4" (the share
+    beside it carries the %), rounded as the shares are printed; the suppression symbol
+    where the release masks it."""
+    if r["lower"] is None:
+        return symbol() if r.get(disclosure.FLAG) else ""
+    return fmt.interval(fmt.printed_percent(r["lower"]), fmt.printed_percent(r["upper"]),
+                        1, lang)
+
+
+def lead_time_cell(r: dict | None, lang: str) -> str:
+    """Median lead time with its quartiles in whole days, "12 (8–19)"; the suppression
+    symbol where the release masks the row."""
+    if r is None:
+        return ""
+    if r.get("median") is None:
+        return symbol() if r.get(disclosure.FLAG) else ""
+    days = [fmt.number(r[c], 0, lang) for c in ("median", "q1", "q3")]
+    return f"{days[0]} ({days[1]}\u2013{days[2]})"
+
+
 def indicator_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
                     order: Sequence[str], label: Callable[[str], str]) -> Table:
-    """Indicators per row: share with CI, n, target level and the level reached."""
-    text, lang = run.text, run.lang
-    names = {i.id: i.name(lang) for i in run.analyses.indicator_list}
+    """Indicators per row, judged on the judged year (Analyses.judged_year, the last
+    diagnosis year that is not preliminary): share with CI, n, the target level (or "no
+    target level") and the level reached; for lead times the median and quartiles in
+    days; and, when the report year is preliminary, its share beside them, marked and
+    never classified. ``frame``: the protected indicator rows of every year."""
+    a, text, lang = run.analyses, run.text, run.lang
+    judged, year = a.judged_year, a.year
+    names = {i.id: i.name(lang) for i in a.indicator_list}
+    lead_ids = {i.id for i in a.indicator_list if i.kind == "lead_time"}
+    judged_rows = frame.filter(pl.col("year") == judged)
+    latest = ({(r["indicator"], r[key]): r for r in frame.filter(
+        pl.col("year") == year).iter_rows(named=True)} if a.preliminary else {})
+    show_lead = bool(lead_ids & set(judged_rows["indicator"].to_list()))
     rows = []
-    for r in shown_rows(frame, key, order).iter_rows(named=True):
-        target = "" if r["high"] is None else fmt.percent(r["high"], 0, lang)
+    for r in shown_rows(judged_rows, key, order).iter_rows(named=True):
         level = (text(f"levels.{r['classification']}") if r["classification"]
                  else text("levels.few") if r["high"] is not None else "")
-        rows.append([
-            names.get(r["indicator"], r["indicator"]), label(r[key]),
-            cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
-            ci_cell(r, lang, 1, as_percent=True),
-            cell(r, "n", lambda v: fmt.number(v, 0, lang)), target,
-            "" if r[disclosure.FLAG] else level,
-        ])
-    return Table(f"tbl-{doc_id}", text("captions.indicators_table", year=run.analyses.year),
-                 [text("columns.indicator"), text(f"columns.{key}"), text("columns.estimate"),
-                  text("columns.ci"), text("columns.n"), text("columns.target"),
-                  text("columns.level")], rows, ["l", "l", "r", "r", "r", "r", "l"],
-                 suppressed_note(text))
+        row = [names.get(r["indicator"], r["indicator"]), label(r[key]),
+               cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
+               percent_ci_cell(r, lang),
+               cell(r, "n", lambda v: fmt.number(v, 0, lang)), target_cell(r, text, lang),
+               "" if r[disclosure.FLAG] else level]
+        if show_lead:
+            row.append(lead_time_cell(r, lang) if r["indicator"] in lead_ids else "")
+        if a.preliminary:
+            other = latest.get((r["indicator"], r[key]))
+            row.append(cell(other, "estimate", lambda v: fmt.percent(v, 1, lang))
+                       if other else "")
+        rows.append(row)
+    headers = [text("columns.indicator"), text(f"columns.{key}"),
+               text("columns.estimate"), text("columns.ci"), text("columns.n"),
+               text("columns.target"), text("columns.level")]
+    if show_lead:
+        headers.append(text("columns.lead_time"))
+    if a.preliminary:
+        headers.append(text("columns.preliminary", year=year))
+    note = suppressed_note(text)
+    if show_lead:
+        note = f"{text('notes.lead_time')} {note}"
+    if a.preliminary:
+        note = f"{text('notes.preliminary_indicators', year=year, judged=judged)} {note}"
+    return Table(f"tbl-{doc_id}", text("captions.indicators_table", year=judged),
+                 headers, rows, ["l", "l", *("r" for _ in headers[2:6]), "l",
+                                 *("r" for _ in headers[7:])], note)
 
 
 def survival_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
@@ -245,20 +302,24 @@ def _crossing(previous: str | None, current: str | None, text: Text) -> str:
 
 
 def moved_table(run: Run, doc_id: str) -> Table | None:
-    """National indicators this year against last year: the change in percentage points,
-    largest first, and whether a target level was crossed."""
+    """National indicators of the judged year (the last one not preliminary) against the
+    year before: the change in percentage points, largest first, and whether a target
+    level was crossed. A preliminary year is never compared."""
     a, text, lang = run.analyses, run.text, run.lang
     names = {i.id: i.name(lang) for i in a.indicator_list}
-    nation = run.indicators.filter(pl.col("region") == NATION)
-    now = nation.filter(pl.col("year") == a.year)
-    before = nation.filter(pl.col("year") == a.year - 1).select(
+    judged = a.judged_year  # preliminary years are never counted as a change
+    nation = run.indicators.filter((pl.col("region") == NATION) & ~pl.col("preliminary"))
+    now = nation.filter(pl.col("year") == judged)
+    before = nation.filter(pl.col("year") == judged - 1).select(
         "indicator", "subregistry", pl.col("estimate").alias("previous"),
         pl.col("classification").alias("previous_level"))
     both = now.join(before, on=["indicator", "subregistry"], how="inner").filter(
         pl.col("estimate").is_not_null() & pl.col("previous").is_not_null()).with_columns(
         # The change between the shares as printed (one decimal), so the columns agree.
-        ((pl.col("estimate") * 100).round(1) - (pl.col("previous") * 100).round(1))
-        .alias("change"))
+        pl.struct("estimate", "previous").map_elements(
+            lambda r: round(fmt.printed_percent(r["estimate"])
+                            - fmt.printed_percent(r["previous"]), 1),
+            return_dtype=pl.Float64).alias("change"))
     if both.is_empty():
         return None
     sorted_rows = both.sort([pl.col("change").abs(), "indicator", "subregistry"],
@@ -275,10 +336,10 @@ def moved_table(run: Run, doc_id: str) -> Table | None:
                      subregistry_label(r["subregistry"], lang),
                      fmt.percent(r["previous"], 1, lang), fmt.percent(r["estimate"], 1, lang),
                      change, crossed])
-    return Table(f"tbl-{doc_id}", text("captions.moved_table", previous=a.year - 1,
-                                       year=a.year),
+    return Table(f"tbl-{doc_id}", text("captions.moved_table", previous=judged - 1,
+                                       year=judged),
                  [text("columns.indicator"), text("columns.subregistry"),
-                  str(a.year - 1), str(a.year), text("summary.change"),
+                  str(judged - 1), str(judged), text("summary.change"),
                   text("summary.crossed")], rows, ["l", "l", "r", "r", "r", "l"])
 
 

@@ -40,7 +40,7 @@ def publication(run: Run) -> DocumentJob:
     moved = moved_table(run, "moved")
     summary.subsections.append(Section(
         text("publication.moved"),
-        paragraphs=[md(text("summary.moved_intro", previous=a.year - 1, year=a.year,
+        paragraphs=[md(text("summary.moved_intro", previous=a.judged_year - 1, year=a.judged_year,
                             n=a.settings.indicators_moved_rows)
                        if moved else text("summary.none_moved"))],
         tables=[moved] if moved else []))

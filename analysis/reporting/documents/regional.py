@@ -35,7 +35,7 @@ def per_subregistry_section(run: Run, region: str, sids: list[str]) -> Section:
         tab = Section(dd.subregistry(sid)[f"name_{lang}"])
         tab.tables.append(incidence_table(run, f"{sid}-inc", now.filter(of_sid), "region",
                                           regions_nation_last(), label))
-        ind = run.indicators.filter(of_sid & (pl.col("year") == a.year))
+        ind = run.indicators.filter(of_sid)  # the judged year and the preliminary one
         if ind.height:
             tab.tables.append(indicator_table(run, f"{sid}-ind", ind, "region", pair, label))
         km = run.survival.filter(of_sid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from analysis.data import dictionary as dd
+from analysis.quality.indicators import completeness_labels
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import cell, region_label, subregistry_label, suppressed_note
@@ -38,5 +39,10 @@ def data_quality_section(run: Run, doc_id: str, region: str = NATION) -> Section
                   [text("columns.subregistry"), text("columns.variable"),
                    text("columns.completeness"), text("columns.n")], rows,
                   ["l", "l", "r", "r"], suppressed_note(text))
+    among = completeness_labels(lang)
+    if among:  # e.g. the treatment start date, among treated patients only
+        table.note = (text("quality.among", variables=", ".join(
+            f"{labels.get(v, v).lower()} {who}" for v, who in sorted(among.items())))
+            + " " + table.note)
     return Section(text("sections.data_quality"), paragraphs=[text("quality.intro")],
                    tables=[validation_table(run, f"{doc_id}-validation"), table])

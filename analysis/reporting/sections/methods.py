@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analysis import __version__
 from analysis.data import dictionary as dd
+from analysis.quality.preliminary import preliminary_months
 from analysis.reporting import formatting as fmt
 from analysis.reporting.cells import min_cases, subregistry_label, symbol, threshold
 from analysis.reporting.qmd import (
@@ -24,7 +25,14 @@ def methods_section(run: Run) -> Section:
                 min_cases=min_cases(), min_age_group=a.settings.min_age_group_cases,
                 cohort_first=a.year - a.settings.survival_years + 1, cohort_last=a.year,
                 period_first=a.period[0], period_last=a.period[1])
-    return Section(text("sections.methods"), paragraphs=body.strip().split("\n\n"))
+    paragraphs = body.strip().split("\n\n")
+    # The rule for preliminary years (registry.yaml preliminary), after the paragraph on
+    # proportions and target levels.
+    paragraphs.insert(2, text("methods.preliminary", months=preliminary_months(),
+                              extract_date=fmt.date(a.extract_date, run.lang, "iso"),
+                              judged=a.judged_year, year=a.year,
+                              no_target=text("levels.none")))
+    return Section(text("sections.methods"), paragraphs=paragraphs)
 
 
 def provenance_section(run: Run, doc_id: str) -> Section:

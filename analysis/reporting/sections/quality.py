@@ -14,12 +14,19 @@ from analysis.reporting.tables import hospital_table, indicator_table
 def level_grid_section(run: Run, region: str, sids: list[str]) -> Section:
     """Every indicator of a region in one grid, coloured by the target level reached."""
     a, text = run.analyses, run.text
-    grid = level_grid_figure(run, "levels", run.indicators.filter(pl.col("year") == a.year),
-                             region, sids)
+    # Judged on the last year that is not preliminary: a preliminary year is never coloured
+    # against a target level.
+    grid = level_grid_figure(run, "levels", run.indicators.filter(
+        (pl.col("year") == a.judged_year) & ~pl.col("preliminary")), region, sids)
     if grid is None:
         return Section(text("sections.indicators"), paragraphs=[text("notes.not_available")])
-    return Section(text("sections.indicators"), figures=[grid], paragraphs=[
-        text("notes.level_grid", min_n=min(i.min_n for i in a.indicator_list))])
+    grid.caption = text("captions.level_grid", year=a.judged_year,
+                        region=region_label(region, text))
+    paragraphs = [text("notes.level_grid", min_n=min(i.min_n for i in a.indicator_list))]
+    if a.preliminary:
+        paragraphs.append(text("notes.preliminary_indicators", year=a.year,
+                               judged=a.judged_year))
+    return Section(text("sections.indicators"), figures=[grid], paragraphs=paragraphs)
 
 
 def regional_hospitals_section(run: Run, region: str, sids: list[str]) -> Section:
@@ -37,11 +44,14 @@ def subregistry_quality_section(run: Run, sid: str) -> Section:
     a, text = run.analyses, run.text
     regions = regions_nation_last()
     section = Section(text("sections.indicators"))
-    ind = run.indicators.filter((pl.col("subregistry") == sid) & (pl.col("year") == a.year))
-    if ind.height:
+    ind = run.indicators.filter(pl.col("subregistry") == sid)
+    judged = ind.filter(pl.col("year") == a.judged_year)
+    if judged.height:
         section.tables.append(indicator_table(run, "ind", ind, "region", regions,
                                               lambda r: region_label(r, text)))
-        section.figures.append(indicator_figure(run, "ind", ind, regions, None))
+        figure = indicator_figure(run, "ind", judged, regions, None)
+        figure.caption = text("captions.indicators_figure", year=a.judged_year)
+        section.figures.append(figure)
     figure = funnel_figure(run, "funnel", [sid], None)
     if figure:
         section.figures.append(figure)
