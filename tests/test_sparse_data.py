@@ -10,8 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from analysis.reporting import figures
+from analysis.data import dictionary as dd
+from analysis.demo import registry
+from analysis.errors import UserError
+from analysis.reporting import figures, publish
+from analysis.reporting.render import RenderError
 
 
 def test_hazard_ratios_close_to_one_draw_on_a_log_axis(tmp_path: Path) -> None:
@@ -36,3 +42,50 @@ def test_a_target_for_an_indicator_without_an_estimate_is_left_out(tmp_path: Pat
                                    facet="indicator", targets=targets, percent=True)
     svg = figures.save(drawn, tmp_path / "ind.svg").read_text(encoding="utf-8")
     assert "<svg" in svg
+
+
+# --- random small and odd registries --------------------------------------------------------
+
+@st.composite
+def small_registries(draw: st.DrawFn) -> dict:
+    """Demo-generator parameters for a registry of a few hundred cases or fewer: one or
+    two diagnosis years, one to three of the subregistries, sometimes no cancer registry,
+    and the one region whose report is published."""
+    last = draw(st.integers(2022, 2025))
+    return {"seed": draw(st.integers(1, 10_000)),
+            "scale": draw(st.sampled_from([0.005, 0.02, 0.05])),
+            "years": (last - draw(st.integers(0, 1)), last),
+            "keep": draw(st.lists(st.sampled_from(dd.subregistry_ids()), min_size=1,
+                                  max_size=3, unique=True)),
+            "cancer_registry": draw(st.booleans()),
+            "region": draw(st.sampled_from(dd.region_ids()))}
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(params=small_registries())
+def test_small_and_odd_registries_publish_or_give_one_clear_error(params, tmp_path_factory,
+                                                                   monkeypatch) -> None:
+    monkeypatch.setenv("BCR_RENDERER", "builtin")
+    folder = tmp_path_factory.mktemp("registry")
+    demo = registry.generate_demo(params["seed"], params["scale"], params["years"],
+                                  error_rate=0.0)
+    for name, frame in demo.frames.items():
+        if name in dd.subregistry_ids() and name not in params["keep"]:
+            continue
+        if name == "cancer_registry" and not params["cancer_registry"]:
+            continue
+        frame.write_csv(folder / f"{name}.csv")
+    out = tmp_path_factory.mktemp("reports")
+    try:
+        result = publish.publish(folder, out, formats=["html"], regions=[params["region"]],
+                                 workers=1)
+    except RenderError:  # a figure or template that broke on the data: an internal error
+        raise
+    except UserError as exc:  # one clear line about the data, nothing to report
+        assert "\n" not in str(exc) and str(exc)
+        return
+    assert result.results
+    for r in result.results:
+        for f in r.files:
+            assert f.stat().st_size > 0, f

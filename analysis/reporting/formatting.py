@@ -28,7 +28,9 @@ def locale(lang: str) -> str:
 
 
 def _missing(value: float | int | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """No printable value: None, NaN, or an infinite bound (e.g. a hazard ratio's upper
+    limit when a region has no deaths)."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
 def _round(value: float | int, decimals: int) -> Decimal:

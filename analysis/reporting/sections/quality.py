@@ -5,7 +5,12 @@ from __future__ import annotations
 import polars as pl
 
 from analysis.reporting.cells import region_label, regions_nation_last
-from analysis.reporting.figure_specs import funnel_figure, indicator_figure, level_grid_figure
+from analysis.reporting.figure_specs import (
+    add_figure,
+    funnel_figure,
+    indicator_figure,
+    level_grid_figure,
+)
 from analysis.reporting.qmd import Section
 from analysis.reporting.run import Run
 from analysis.reporting.tables import hospital_table, indicator_table
@@ -41,7 +46,7 @@ def subregistry_quality_section(run: Run, sid: str) -> Section:
     if ind.height:
         section.tables.append(indicator_table(run, "ind", ind, "region", regions,
                                               lambda r: region_label(r, text)))
-        section.figures.append(indicator_figure(run, "ind", ind, regions, None))
+        add_figure(run, section, indicator_figure(run, "ind", ind, regions, None))
     figure = funnel_figure(run, "funnel", [sid], None)
     if figure:
         section.figures.append(figure)
