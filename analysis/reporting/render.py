@@ -15,17 +15,23 @@ and the step; the previous outputs are left as they were.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import fcntl
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol
 
@@ -52,6 +58,22 @@ class RenderError(UserError):
         return (RenderError, (self.document, self.step, self.detail))
 
 
+class DiskFullError(UserError):
+    """The disk filled up while writing: one line, without a tool's stack dump."""
+
+    def __init__(self, where: Path | str) -> None:
+        self.where = str(where)
+        super().__init__(f"no space left on the device while writing {where}: free some "
+                         f"space and run again (earlier outputs are unchanged)")
+
+    def __reduce__(self):  # picklable across worker processes
+        return (DiskFullError, (self.where,))
+
+
+class OutputError(UserError):
+    """A promised output is missing, empty or malformed after rendering."""
+
+
 class Job(Protocol):
     """One document: a picklable object that writes its sources into a directory."""
 
@@ -62,6 +84,10 @@ class Job(Protocol):
 
     def write(self, directory: Path) -> dict[str, float]:
         """Write index.qmd (or a project) and figures; return seconds per step."""
+        ...
+
+    def headings(self) -> list[str]:
+        """The top-level section titles every HTML output must show."""
         ...
 
 
@@ -104,10 +130,14 @@ def _run(cmd: Sequence[str], cwd: Path, document: str, step: str,
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env,
                               check=False)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(cwd) from None
         raise RenderError(document, step, str(exc)) from None
     if proc.returncode != 0:
-        raise RenderError(document, step, proc.stderr or proc.stdout or
-                          f"exit code {proc.returncode}")
+        said = proc.stderr or proc.stdout or f"exit code {proc.returncode}"
+        if "No space left on device" in said:  # not the tool's stack dump, one line
+            raise DiskFullError(cwd)
+        raise RenderError(document, step, said)
 
 
 def _pandoc() -> str:
@@ -146,8 +176,22 @@ def _render_builtin(directory: Path, job: Job, fmt: str) -> Path:
         typst.compile(str(typ), output=str(out), root=str(directory),
                       timestamp=int(moment.timestamp()), **TYPST_FONT_SETTINGS)
     except Exception as exc:  # typst raises its own TypstError with the message
+        if "No space left on device" in str(exc):
+            raise DiskFullError(directory) from None
         raise RenderError(job.name, "typst (typst -> pdf)", str(exc)) from None
+    poppler_safe(out)
     return out
+
+
+def poppler_safe(pdf: Path) -> None:
+    """Drop ``/Suspects false`` from a tagged PDF's MarkInfo, in place and keeping every
+    byte offset (blanks of the same length). The PDF standard allows the entry, but
+    poppler up to at least 22.12 reports "Syntax Error: Suspects object is wrong type
+    (boolean)" for it (it wants the entry absent when false), and false is the default."""
+    data = pdf.read_bytes()
+    entry = b"/Suspects false"
+    if entry in data:
+        pdf.write_bytes(data.replace(entry, b" " * len(entry)))
 
 
 def _render_quarto(directory: Path, job: Job, fmt: str) -> Path:
@@ -174,6 +218,11 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str],
         seconds = dict(job.write(directory))
     except UserError:
         raise
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(directory) from None
+        raise RenderError(job.name, "writing the sources (templates, figures)",
+                          f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:  # a template or figure bug: name the document and step
         raise RenderError(job.name, "writing the sources (templates, figures)",
                           f"{type(exc).__name__}: {exc}") from None
@@ -182,6 +231,137 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str],
     files = [render(directory, job, fmt) for fmt in formats]
     seconds["rendering"] = time.perf_counter() - start
     return Result(job.name, files, seconds)
+
+
+# --- checking the outputs -------------------------------------------------------------------
+
+class _Headings(HTMLParser):
+    """The text of every h1-h6 of an HTML page, and whether it has an <html> element."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings: list[str] = []
+        self.has_html = False
+        self._open: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002
+        self.has_html |= tag == "html"
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            self._open = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and self._open is not None:
+            self.headings.append(" ".join("".join(self._open).split()))
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open.append(data)
+
+
+def _check_html(files: Sequence[Path], headings: Sequence[str]) -> str:
+    """What is wrong with a document's HTML pages ('' when nothing): each parses, has an
+    <html> element, and together they show every top-level section title."""
+    found: list[str] = []
+    for f in files:
+        parser = _Headings()
+        try:
+            parser.feed(f.read_text(encoding="utf-8"))
+            parser.close()
+        except (UnicodeDecodeError, ValueError) as exc:
+            return f"{f.name} does not parse as HTML ({exc})"
+        if not parser.has_html:
+            return f"{f.name} has no <html> element"
+        found += parser.headings
+    shown = [_plain(t) for t in found]
+    missing = [h for h in headings if not any(_plain(h) in t for t in shown)]
+    return f"sections missing from the HTML: {', '.join(missing)}" if missing else ""
+
+
+def _plain(text: str) -> str:
+    """Text compared as words: whitespace collapsed, typographic quotes made straight
+    (pandoc's smart punctuation)."""
+    return " ".join(text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\"")).split())
+
+
+def _check_pdf(pdf: Path) -> str:
+    """What is wrong with a PDF ('' when nothing): it opens and has at least one page."""
+    import pypdf
+
+    try:
+        pages = len(pypdf.PdfReader(pdf).pages)
+    except Exception as exc:  # pypdf raises its own PdfReadError and others
+        return f"{pdf.name} is not a readable PDF ({type(exc).__name__}: {exc})"
+    return "" if pages else f"{pdf.name} has no pages"
+
+
+def verify(job: Job, directory: Path, formats: Sequence[str], renderer: str) -> None:
+    """Check every promised output of a rendered job; raise OutputError naming the
+    document and what is missing, empty or malformed."""
+    for fmt in formats:
+        main = directory / main_output(job, fmt, renderer)
+        if not main.is_file():
+            raise OutputError(f"document '{job.name}': {fmt.upper()} output {main.name} "
+                              f"was not written")
+        pages = sorted(main.parent.glob("*.html")) if fmt == "html" else [main]
+        empty = [p.name for p in pages if p.stat().st_size == 0]
+        if empty:
+            raise OutputError(f"document '{job.name}': {fmt.upper()} output "
+                              f"{', '.join(empty)} is empty")
+        problem = (_check_html(pages, job.headings()) if fmt == "html"
+                   else _check_pdf(main))
+        if problem:
+            raise OutputError(f"document '{job.name}': {problem}")
+
+
+def main_output(job: Job, fmt: str, renderer: str) -> str:
+    """The file a reader opens, relative to the document's folder: ``<stem>.<fmt>``, or
+    a Quarto book's ``_book/index.html``."""
+    if fmt == "html" and job.kind == "project" and renderer == "quarto":
+        return "_book/index.html"
+    return f"{job.stem}.{fmt}"
+
+
+# --- the output folder: lock, leftovers, swapping into place --------------------------------
+
+LOCK_FILE = ".bcr-publish.lock"
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder's lock for the run (released when the process ends, also
+    when it is killed); a second run into the same folder stops with a clear message."""
+    path = out_dir / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise UserError(f"another run (process {pid}) is writing into {out_dir}; wait "
+                            f"for it to finish, or use another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+
+
+def _clean_leftovers(out_dir: Path) -> None:
+    """Remove what a killed run left in `out_dir`: staging folders, and a document's
+    previous version set aside mid-swap (put back when the new one is not there)."""
+    for path in sorted(out_dir.iterdir()):
+        if path.name.startswith(".staging-"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(".old-"):
+            final = path.with_name(path.name[len(".old-"):])
+            if final.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.rename(final)
 
 
 def _swap_into_place(staged: Path, final: Path) -> None:
@@ -194,6 +374,42 @@ def _swap_into_place(staged: Path, final: Path) -> None:
     staged.rename(final)
     if old.exists():
         shutil.rmtree(old)
+
+
+# --- worker processes -----------------------------------------------------------------------
+
+def _worker_start(parent: int) -> None:
+    """In each worker: its own process group (so it and the tools it starts can be killed
+    together), and a watchdog that kills that group when the main process is gone."""
+    os.setpgrp()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="bcr-parent-watchdog", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers (with their pandoc or Quarto) are killed at once when
+    the block ends by an exception, Ctrl-C included, instead of being waited for."""
+    # spawn, not fork: polars' thread pool does not survive a fork.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        # The executor keeps its processes in a private dict; there is no public way to
+        # kill them, and waiting for them could take minutes.
+        for pid in list(getattr(pool, "_processes", None) or {}):
+            for kill in (os.killpg, os.kill):  # a worker not yet in its own group: kill
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    kill(pid, signal.SIGKILL)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
@@ -225,68 +441,92 @@ def _distinct_figures(jobs: Sequence[Job]) -> list[tuple[str, object]]:
 def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
                on_done: Callable[[Result], None] | None = None,
-               seconds: dict[str, float] | None = None) -> list[Result]:
+               seconds: dict[str, float] | None = None,
+               on_phase: Callable[[str], None] | None = None) -> list[Result]:
     """Render every job in parallel processes into `out_dir/<job.name>/`.
 
     First the distinct figures of the run are drawn, spread evenly over the workers,
     into a cache the documents copy from (a figure shared by documents is drawn once);
     then the documents are written and rendered, the largest (a book) first. Seconds of
     the figure phase go into ``seconds`` ("figures, drawn once" summed over the
-    workers, "figure phase wall time").
+    workers, "figure phase wall time"). ``on_phase`` hears of each phase as it starts,
+    ``on_done`` of each document rendered.
 
-    All documents are built in a staging directory inside `out_dir` and moved into place
-    only when every one succeeded; on any failure nothing in `out_dir` changes and a
-    RenderError (naming the document and step) is raised.
+    All documents are built in a staging directory inside `out_dir`, checked
+    (``verify``) and moved into place only when every one succeeded; on any failure or
+    interruption nothing in `out_dir` changes and the error (a RenderError naming the
+    document and step, an OutputError naming what is missing) is raised.
     """
     seconds = seconds if seconds is not None else {}
     names = [j.name for j in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
         raise UserError(f"documents requested twice in one run: {', '.join(duplicates)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    phase = on_phase or (lambda _: None)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(out_dir):
+            _clean_leftovers(out_dir)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+            try:
+                results = _render_staged(jobs, staging, formats, workers, on_done, seconds,
+                                         phase)
+                phase("checking the outputs")
+                renderer = engine()
+                for job in jobs:
+                    verify(job, staging / job.name, formats, renderer)
+                phase("moving the documents into place")
+                for job in jobs:
+                    _swap_into_place(staging / job.name, out_dir / job.name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(out_dir) from None
+        raise
+    order = {n: i for i, n in enumerate(names)}
+    results.sort(key=lambda r: order[r.name])
+    return [Result(r.name, [out_dir / r.name / f.relative_to(staging / r.name)
+                            for f in r.files], r.seconds) for r in results]
+
+
+def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
+                   workers: int | None, on_done: Callable[[Result], None] | None,
+                   seconds: dict[str, float], phase: Callable[[str], None]) -> list[Result]:
+    """Draw the run's figures, then write and render every job into ``staging``."""
     renderer = engine()
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     results: list[Result] = []
     cache = staging / FIGURE_CACHE
     specs = _distinct_figures(jobs)
     # Largest first: a book renders longest, so it should not start last.
     ordered = sorted(jobs, key=lambda j: j.kind != "project")
-    try:
-        workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-        start = time.perf_counter()
-        if workers == 1:
-            seconds["figures, drawn once (sum)"] = _draw_figures(specs, cache)
-            seconds["figure phase wall time"] = time.perf_counter() - start
-            for job in ordered:
-                results.append(build_and_render(job, staging / job.name, formats, renderer))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    start = time.perf_counter()
+    phase(f"drawing {len(specs)} figures")
+    if workers == 1:
+        seconds["figures, drawn once (sum)"] = _draw_figures(specs, cache)
+        seconds["figure phase wall time"] = time.perf_counter() - start
+        phase(f"rendering {len(jobs)} documents")
+        for job in ordered:
+            results.append(build_and_render(job, staging / job.name, formats, renderer))
+            if on_done:
+                on_done(results[-1])
+        return results
+    with _pool(workers) as pool:
+        # Round-robin chunks: each worker gets a similar mix of figure kinds.
+        chunks = [specs[i::workers * 4] for i in range(workers * 4)]
+        drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
+        seconds["figures, drawn once (sum)"] = sum(f.result() for f in drawn)
+        seconds["figure phase wall time"] = time.perf_counter() - start
+        phase(f"rendering {len(jobs)} documents")
+        pending = {pool.submit(build_and_render, job, staging / job.name, formats,
+                               renderer) for job in ordered}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    raise future.exception()
+                results.append(future.result())
                 if on_done:
                     on_done(results[-1])
-        else:
-            # spawn, not fork: polars' thread pool does not survive a fork.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                # Round-robin chunks: each worker gets a similar mix of figure kinds.
-                chunks = [specs[i::workers * 4] for i in range(workers * 4)]
-                drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
-                seconds["figures, drawn once (sum)"] = sum(f.result() for f in drawn)
-                seconds["figure phase wall time"] = time.perf_counter() - start
-                pending = {pool.submit(build_and_render, job, staging / job.name, formats,
-                                       renderer) for job in ordered}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for future in done:
-                        if future.exception() is not None:
-                            for other in pending:
-                                other.cancel()
-                            raise future.exception()
-                        results.append(future.result())
-                        if on_done:
-                            on_done(results[-1])
-        for job in jobs:
-            _swap_into_place(staging / job.name, out_dir / job.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    order = {n: i for i, n in enumerate(names)}
-    results.sort(key=lambda r: order[r.name])
-    return [Result(r.name, [out_dir / r.name / f.relative_to(staging / r.name)
-                            for f in r.files], r.seconds) for r in results]
+    return results
