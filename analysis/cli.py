@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing.util
+import os
 import sys
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -56,10 +59,19 @@ for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.i
     app.command(command.__name__)(command)
 
 
-def _interrupted() -> None:
+def _interrupted() -> NoReturn:
+    """Say so and stop at once: the run has already removed its staging folder and
+    killed its workers; the interpreter's orderly shutdown (joining pool threads,
+    unloading modules) would take seconds more."""
     err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
               "only when a run completes, so earlier outputs are unchanged",
               highlight=False, soft_wrap=True)
+    # multiprocessing's own exit step (a worker pool's semaphores released, or its
+    # resource tracker warns about them), without the rest of the shutdown.
+    multiprocessing.util._exit_function()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def run() -> None:
@@ -71,7 +83,6 @@ def run() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
-        sys.exit(130)
     except SystemExit as exc:
         # typer turns Ctrl-C inside a command into a silent exit 130.
         if exc.code == 130:

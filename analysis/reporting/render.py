@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -516,17 +516,24 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
         # Round-robin chunks: each worker gets a similar mix of figure kinds.
         chunks = [specs[i::workers * 4] for i in range(workers * 4)]
         drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
-        seconds["figures, drawn once (sum)"] = sum(f.result() for f in drawn)
+        seconds["figures, drawn once (sum)"] = sum(f.result() for f in _as_done(drawn))
         seconds["figure phase wall time"] = time.perf_counter() - start
         phase(f"rendering {len(jobs)} documents")
-        pending = {pool.submit(build_and_render, job, staging / job.name, formats,
-                               renderer) for job in ordered}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    raise future.exception()
-                results.append(future.result())
-                if on_done:
-                    on_done(results[-1])
+        for future in _as_done([pool.submit(build_and_render, job, staging / job.name,
+                                            formats, renderer) for job in ordered]):
+            results.append(future.result())
+            if on_done:
+                on_done(results[-1])
     return results
+
+
+def _as_done(futures: Sequence[Future]) -> Iterator[Future]:
+    """The futures as they finish; the first failure is raised at once. Waits in short
+    slices so that Ctrl-C reaches the main thread within a fraction of a second."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                raise future.exception()
+            yield future
