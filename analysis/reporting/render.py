@@ -21,6 +21,7 @@ import errno
 import fcntl
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -194,28 +195,99 @@ def poppler_safe(pdf: Path) -> None:
         pdf.write_bytes(data.replace(entry, b" " * len(entry)))
 
 
-def _render_quarto(directory: Path, job: Job, fmt: str) -> Path:
-    to = "html" if fmt == "html" else "typst"
-    # SOURCE_DATE_EPOCH fixes the PDF dates typst writes (reproducible builds).
-    moment = dt.datetime.combine(job.date, dt.time(), tzinfo=dt.UTC)
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(int(moment.timestamp()))}
-    cmd = [quarto_path() or "quarto", "render"]
-    if job.kind == "project":
-        cmd += [".", "--to", to]
-    else:
-        cmd += ["index.qmd", "--to", to, "--output", f"{job.stem}.{fmt}"]
-    _run(cmd, directory, job.name, f"quarto render (-> {fmt})", env)
-    if job.kind == "project":
-        return directory / "_book"
-    return directory / f"{job.stem}.{fmt}"
+QUARTO_PROJECT = "_quarto.yml"  # the run's staging folder as one Quarto project
+COMBINED_PDF = "publication-pdf"  # a book's chapters as one typst document
 
 
-def build_and_render(job: Job, directory: Path, formats: Sequence[str],
-                     renderer: str) -> Result:
-    """Write one job's sources into `directory` and render them (runs in a worker)."""
+def _quarto_env(jobs: Sequence[Job]) -> dict[str, str]:
+    """Quarto's environment: SOURCE_DATE_EPOCH fixes the PDF dates typst writes
+    (reproducible builds) to the data's date."""
+    moment = dt.datetime.combine(max(j.date for j in jobs), dt.time(), tzinfo=dt.UTC)
+    return {**os.environ, "SOURCE_DATE_EPOCH": str(int(moment.timestamp()))}
+
+
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+
+
+def _combined_source(book: Path, target: Path) -> None:
+    """A book's chapters as one document for Quarto's typst format, which book projects
+    do not take: the book's options and title as front matter, then every chapter."""
+    config = yaml.safe_load((book / QUARTO_PROJECT).read_text(encoding="utf-8"))
+    front = {k: v for k, v in config.items() if k not in {"project", "book"}}
+    front.update({k: config["book"][k] for k in ("title", "subtitle", "date")})
+    front["format"] = {"typst": config["format"]["typst"]}
+    body = [_FRONT_MATTER.sub("", (book / c).read_text(encoding="utf-8"), count=1)
+            for c in config["book"]["chapters"]]
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(book / "figures", target / "figures", dirs_exist_ok=True)
+    text = "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n"
+    (target / "index.qmd").write_text(text + "\n\n".join(body), encoding="utf-8")
+
+
+def quarto_calls(jobs: Sequence[Job], staging: Path, formats: Sequence[str]
+                 ) -> list[tuple[str, list[str], Path]]:
+    """The Quarto calls that render a run whose sources are written (as few as can be:
+    about 2 s per output in one project call against 6 s per separate call).
+
+    - every single document, and each book's chapters combined into one typst document,
+      in one call of the staging folder as a default project (its own .qmd per folder,
+      so no source is rendered twice and no figure is shared);
+    - each book's HTML pages in one call of its own project (pages share one set of
+      resources; a book does not take typst, DESIGN.md §9).
+    Returns (what, command, folder) per call.
+    """
+    quarto = quarto_path() or "quarto"
+    to = {"html": "html", "pdf": "typst"}
+    files = [f"{j.name}/index.qmd" for j in jobs if j.kind == "document"]
+    if "pdf" in formats:
+        for job in jobs:
+            if job.kind == "project":
+                _combined_source(staging / job.name, staging / f"{job.name}-{COMBINED_PDF}")
+                files.append(f"{job.name}-{COMBINED_PDF}/index.qmd")
+    calls = []
+    if files:
+        (staging / QUARTO_PROJECT).write_text(yaml.safe_dump(
+            {"project": {"type": "default", "render": files}}), encoding="utf-8")
+        # Without --to every file renders to the formats of its front matter (a combined
+        # book: typst only).
+        only = [] if set(formats) == set(FORMATS) else ["--to", to[formats[0]]]
+        calls.append((f"{len(files)} documents", [quarto, "render", *only], staging))
+    if "html" in formats:
+        calls += [(job.name, [quarto, "render", "--to", "html"], staging / job.name)
+                  for job in jobs if job.kind == "project"]
+    return calls
+
+
+def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """One Quarto call (runs in a worker)."""
+    _run(cmd, cwd, what, "quarto render", env)
+
+
+def _quarto_outputs(job: Job, staging: Path, formats: Sequence[str]) -> list[Path]:
+    """Name a job's Quarto outputs as the built-in path does (``<stem>.html`` and
+    ``.pdf``; a book's pages stay in ``_book/``) and make its PDF pass poppler; the
+    job's main files (``main_output``)."""
+    directory, files = staging / job.name, []
+    for fmt in formats:
+        target = directory / main_output(job, fmt, "quarto")
+        if job.kind == "project":
+            made = staging / f"{job.name}-{COMBINED_PDF}" / "index.pdf" if fmt == "pdf" \
+                else target
+        else:
+            made = directory / f"index.{fmt}"
+        if made.exists() and made != target:  # else verify() names what is missing
+            os.replace(made, target)
+        if fmt == "pdf" and target.exists():
+            poppler_safe(target)
+        files.append(target)
+    return files
+
+
+def write_sources(job: Job, directory: Path) -> dict[str, float]:
+    """Write one job's sources into `directory` (runs in a worker); seconds per step."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        seconds = dict(job.write(directory))
+        return dict(job.write(directory))
     except UserError:
         raise
     except OSError as exc:
@@ -226,9 +298,13 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str],
     except Exception as exc:  # a template or figure bug: name the document and step
         raise RenderError(job.name, "writing the sources (templates, figures)",
                           f"{type(exc).__name__}: {exc}") from None
+
+
+def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Result:
+    """Write one job's sources and render them on the built-in path (in a worker)."""
+    seconds = write_sources(job, directory)
     start = time.perf_counter()
-    render = _render_quarto if renderer == "quarto" else _render_builtin
-    files = [render(directory, job, fmt) for fmt in formats]
+    files = [_render_builtin(directory, job, fmt) for fmt in formats]
     seconds["rendering"] = time.perf_counter() - start
     return Result(job.name, files, seconds)
 
@@ -490,41 +566,65 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                             for f in r.files], r.seconds) for r in results]
 
 
+class _InProcess:
+    """The pool's ``submit`` for a run with one worker: each call runs at once, here."""
+
+    @staticmethod
+    def submit(fn: Callable, *args: object) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # raised where the caller asks for the result
+            future.set_exception(exc)
+        return future
+
+
 def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
                    workers: int | None, on_done: Callable[[Result], None] | None,
                    seconds: dict[str, float], phase: Callable[[str], None]) -> list[Result]:
-    """Draw the run's figures, then write and render every job into ``staging``."""
-    renderer = engine()
-    results: list[Result] = []
-    cache = staging / FIGURE_CACHE
-    specs = _distinct_figures(jobs)
-    # Largest first: a book renders longest, so it should not start last.
-    ordered = sorted(jobs, key=lambda j: j.kind != "project")
+    """Draw the run's figures, then write and render every job into ``staging``: on the
+    built-in path each document in a worker, through Quarto all sources first and then
+    the few Quarto calls of ``quarto_calls``, in parallel."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    start = time.perf_counter()
-    phase(f"drawing {len(specs)} figures")
-    if workers == 1:
-        seconds["figures, drawn once (sum)"] = _draw_figures(specs, cache)
+    with (contextlib.nullcontext(_InProcess()) if workers == 1 else _pool(workers)) as pool:
+        start = time.perf_counter()
+        specs = _distinct_figures(jobs)
+        phase(f"drawing {len(specs)} figures")
+        # Round-robin chunks: each worker gets a similar mix of figure kinds.
+        chunks = [specs[i::workers * 4] for i in range(workers * 4)]
+        drawn = [pool.submit(_draw_figures, chunk, staging / FIGURE_CACHE)
+                 for chunk in chunks if chunk]
+        seconds["figures, drawn once (sum)"] = sum(f.result() for f in _as_done(drawn))
         seconds["figure phase wall time"] = time.perf_counter() - start
-        phase(f"rendering {len(jobs)} documents")
-        for job in ordered:
-            results.append(build_and_render(job, staging / job.name, formats, renderer))
+        # Largest first: a book renders longest, so it should not start last.
+        ordered = sorted(jobs, key=lambda j: j.kind != "project")
+        results: list[Result] = []
+        if engine() == "builtin":
+            phase(f"rendering {len(jobs)} documents")
+            for future in _as_done([pool.submit(build_and_render, job, staging / job.name,
+                                                formats) for job in ordered]):
+                results.append(future.result())
+                if on_done:
+                    on_done(results[-1])
+            return results
+        phase(f"writing {len(jobs)} documents")
+        written = {job.name: pool.submit(write_sources, job, staging / job.name)
+                   for job in ordered}
+        list(_as_done(list(written.values())))
+        calls = quarto_calls(jobs, staging, formats)
+        phase(f"rendering with Quarto in {len(calls)} calls: "
+              f"{', '.join(what for what, _, _ in calls)}")
+        start = time.perf_counter()
+        env = _quarto_env(jobs)
+        list(_as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
+                       for what, cmd, cwd in calls]))
+        rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
+        for job in jobs:
+            results.append(Result(job.name, _quarto_outputs(job, staging, formats),
+                                  {**written[job.name].result(), "rendering": rendering}))
             if on_done:
                 on_done(results[-1])
         return results
-    with _pool(workers) as pool:
-        # Round-robin chunks: each worker gets a similar mix of figure kinds.
-        chunks = [specs[i::workers * 4] for i in range(workers * 4)]
-        drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
-        seconds["figures, drawn once (sum)"] = sum(f.result() for f in _as_done(drawn))
-        seconds["figure phase wall time"] = time.perf_counter() - start
-        phase(f"rendering {len(jobs)} documents")
-        for future in _as_done([pool.submit(build_and_render, job, staging / job.name,
-                                            formats, renderer) for job in ordered]):
-            results.append(future.result())
-            if on_done:
-                on_done(results[-1])
-    return results
 
 
 def _as_done(futures: Sequence[Future]) -> Iterator[Future]:
