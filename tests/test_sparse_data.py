@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,9 @@ from analysis.data import dictionary as dd
 from analysis.demo import registry
 from analysis.errors import UserError
 from analysis.reporting import figures, publish
+from analysis.reporting import formatting as fmt
 from analysis.reporting.render import RenderError
+from analysis.stats import cox
 
 
 def test_hazard_ratios_close_to_one_draw_on_a_log_axis(tmp_path: Path) -> None:
@@ -89,3 +92,19 @@ def test_small_and_odd_registries_publish_or_give_one_clear_error(params, tmp_pa
     for r in result.results:
         for f in r.files:
             assert f.stat().st_size > 0, f
+
+
+def test_a_cox_model_that_cannot_be_fitted_is_a_clear_error() -> None:
+    # Only men: the sex column is constant and the information matrix singular
+    # (lifelines raised ConvergenceError, which stopped a publish on a small registry).
+    data = pl.DataFrame({"time": [1.0, 2, 3, 4, 5, 6], "event": [1, 0, 1, 1, 0, 1],
+                         "region": ["syd"] * 3 + ["norr"] * 3, "sex": [1] * 6,
+                         "age_exact": [60.0, 70, 80, 65, 75, 85]})
+    with pytest.raises(UserError, match="could not be fitted on 6 cases with 4 deaths"):
+        cox.cox_region(data)
+
+
+def test_unbounded_and_huge_estimates_print() -> None:
+    # A separated Cox model gives hazard ratios of 1e+30 or an infinite upper limit.
+    assert fmt.number(float("inf"), 2) == "" and fmt.interval(0.5, float("inf"), 2) == ""
+    assert fmt.number(1.5e30, 2, "en").startswith("1,500,000,000")
