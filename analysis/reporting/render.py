@@ -195,7 +195,7 @@ def poppler_safe(pdf: Path) -> None:
         pdf.write_bytes(data.replace(entry, b" " * len(entry)))
 
 
-QUARTO_PROJECT = "_quarto.yml"  # the run's staging folder as one Quarto project
+QUARTO_PROJECT = "_quarto.yml"  # a Quarto project: its settings file
 COMBINED_PDF = "publication-pdf"  # a book's chapters as one typst document
 
 
@@ -224,38 +224,57 @@ def _combined_source(book: Path, target: Path) -> None:
     (target / "index.qmd").write_text(text + "\n\n".join(body), encoding="utf-8")
 
 
-def quarto_calls(jobs: Sequence[Job], staging: Path, formats: Sequence[str]
+def quarto_calls(jobs: Sequence[Job], staging: Path, formats: Sequence[str], groups: int
                  ) -> list[tuple[str, list[str], Path]]:
-    """The Quarto calls that render a run whose sources are written (as few as can be:
-    about 2 s per output in one project call against 6 s per separate call).
+    """The Quarto calls that render a run whose sources are written: as few as can be
+    (about 2 s per output in one project call against 6 s per separate call), and enough
+    to keep `groups` workers busy.
 
-    - every single document, and each book's chapters combined into one typst document,
-      in one call of the staging folder as a default project (its own .qmd per folder,
-      so no source is rendered twice and no figure is shared);
     - each book's HTML pages in one call of its own project (pages share one set of
-      resources; a book does not take typst, DESIGN.md §9).
-    Returns (what, command, folder) per call.
+      resources; a book does not take typst, DESIGN.md §9);
+    - the single documents, and each book's chapters combined into one typst document,
+      spread over `groups` folders ``quarto-<i>/`` of the staging folder, each rendered
+      in one call as a default project (its own .qmd per document folder, so no source is
+      rendered twice and no figure is shared). ``_quarto_gather`` moves them back.
+    Returns (what, command, folder) per call, the longest first.
     """
     quarto = quarto_path() or "quarto"
-    to = {"html": "html", "pdf": "typst"}
-    files = [f"{j.name}/index.qmd" for j in jobs if j.kind == "document"]
+    calls = []
+    if "html" in formats:
+        calls += [(job.name, [quarto, "render", "--to", "html"], staging / job.name)
+                  for job in jobs if job.kind == "project"]
+    folders = []
     if "pdf" in formats:
         for job in jobs:
             if job.kind == "project":
                 _combined_source(staging / job.name, staging / f"{job.name}-{COMBINED_PDF}")
-                files.append(f"{job.name}-{COMBINED_PDF}/index.qmd")
-    calls = []
-    if files:
-        (staging / QUARTO_PROJECT).write_text(yaml.safe_dump(
-            {"project": {"type": "default", "render": files}}), encoding="utf-8")
-        # Without --to every file renders to the formats of its front matter (a combined
-        # book: typst only).
-        only = [] if set(formats) == set(FORMATS) else ["--to", to[formats[0]]]
-        calls.append((f"{len(files)} documents", [quarto, "render", *only], staging))
-    if "html" in formats:
-        calls += [(job.name, [quarto, "render", "--to", "html"], staging / job.name)
-                  for job in jobs if job.kind == "project"]
+                folders.append(f"{job.name}-{COMBINED_PDF}")
+    folders += [j.name for j in jobs if j.kind == "document"]
+    # Without --to every file renders to the formats of its front matter (a combined
+    # book: typst only).
+    only = [] if set(formats) == set(FORMATS) else [
+        "--to", {"html": "html", "pdf": "typst"}[formats[0]]]
+    for i in range(min(groups, len(folders))):
+        members = folders[i::groups]
+        project = staging / f"quarto-{i}"
+        project.mkdir()
+        for name in members:
+            os.rename(staging / name, project / name)
+        (project / QUARTO_PROJECT).write_text(yaml.safe_dump(
+            {"project": {"type": "default", "render": [f"{n}/index.qmd" for n in members]}}),
+            encoding="utf-8")
+        calls.append((f"{len(members)} documents", [quarto, "render", *only], project))
     return calls
+
+
+def _quarto_gather(staging: Path) -> None:
+    """Move the documents of the ``quarto-<i>`` project folders back into the staging
+    folder (one folder per document, as the built-in path leaves them)."""
+    for project in sorted(staging.glob("quarto-*")):
+        for folder in sorted(p for p in project.iterdir() if p.is_dir()
+                             and (p / "index.qmd").exists()):
+            os.rename(folder, staging / folder.name)
+        shutil.rmtree(project)
 
 
 def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -611,13 +630,14 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
         written = {job.name: pool.submit(write_sources, job, staging / job.name)
                    for job in ordered}
         list(_as_done(list(written.values())))
-        calls = quarto_calls(jobs, staging, formats)
+        calls = quarto_calls(jobs, staging, formats, workers)
         phase(f"rendering with Quarto in {len(calls)} calls: "
               f"{', '.join(what for what, _, _ in calls)}")
         start = time.perf_counter()
         env = _quarto_env(jobs)
         list(_as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
                        for what, cmd, cwd in calls]))
+        _quarto_gather(staging)
         rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
         for job in jobs:
             results.append(Result(job.name, _quarto_outputs(job, staging, formats),
