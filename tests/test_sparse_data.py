@@ -8,6 +8,7 @@ it, and a property-based test that publishes random small registries.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -17,8 +18,10 @@ from hypothesis import strategies as st
 from analysis.data import dictionary as dd
 from analysis.demo import registry
 from analysis.errors import UserError
-from analysis.reporting import figures, publish
+from analysis.reporting import figure_specs, figures, publish
 from analysis.reporting import formatting as fmt
+from analysis.reporting.labels import Text
+from analysis.reporting.qmd import FigureSpec, Section
 from analysis.reporting.render import RenderError
 from analysis.stats import cox
 
@@ -64,7 +67,7 @@ def small_registries(draw: st.DrawFn) -> dict:
             "region": draw(st.sampled_from(dd.region_ids()))}
 
 
-@settings(max_examples=4, deadline=None, derandomize=True, database=None,
+@settings(max_examples=5, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(params=small_registries())
 def test_small_and_odd_registries_publish_or_give_one_clear_error(params, tmp_path_factory,
@@ -108,3 +111,22 @@ def test_unbounded_and_huge_estimates_print() -> None:
     # A separated Cox model gives hazard ratios of 1e+30 or an infinite upper limit.
     assert fmt.number(float("inf"), 2) == "" and fmt.interval(0.5, float("inf"), 2) == ""
     assert fmt.number(1.5e30, 2, "en").startswith("1,500,000,000")
+
+
+@pytest.mark.parametrize(("lang", "sentence"), [
+    ("sv", "För få fall för standardiserad incidenskvot (SIR) per region."),
+    ("en", "Too few cases for standardised incidence ratio (SIR) by region.")])
+def test_a_figure_with_nothing_to_draw_becomes_a_too_few_cases_sentence(lang, sentence):
+    run = SimpleNamespace(text=Text(lang))
+    caption = {"sv": "Standardiserad incidenskvot (SIR) per region",
+               "en": "Standardised incidence ratio (SIR) by region"}[lang]
+    nothing = FigureSpec("fig-sir", caption, "estimate_chart", {
+        "frame": pl.DataFrame({"region": ["Syd"], "estimate": [None], "lower": [None],
+                               "upper": [None]}, schema_overrides={"estimate": pl.Float64})})
+    section = Section("SIR")
+    figure_specs.add_figure(run, section, nothing)
+    assert section.figures == [] and section.paragraphs == [sentence]
+    something = FigureSpec("fig-sir", caption, "estimate_chart", {
+        "frame": pl.DataFrame({"region": ["Syd"], "estimate": [1.1]})})
+    figure_specs.add_figure(run, section, something)
+    assert section.figures == [something]
