@@ -138,7 +138,8 @@ def _run(cmd: Sequence[str], cwd: Path, document: str, step: str,
         said = proc.stderr or proc.stdout or f"exit code {proc.returncode}"
         if "No space left on device" in said:  # not the tool's stack dump, one line
             raise DiskFullError(cwd)
-        raise RenderError(document, step, said)
+        # The tool's message, without Quarto's (deno's) stack trace after it.
+        raise RenderError(document, step, said.split("Stack trace:")[0])
 
 
 def _pandoc() -> str:
