@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing.util
-import os
 import sys
 from typing import NoReturn
 
@@ -60,18 +59,15 @@ for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.i
 
 
 def _interrupted() -> NoReturn:
-    """Say so and stop at once: the run has already removed its staging folder and
-    killed its workers; the interpreter's orderly shutdown (joining pool threads,
-    unloading modules) would take seconds more."""
+    """Say so and exit 130: the run has already removed its staging folder and killed
+    its workers."""
     err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
               "only when a run completes, so earlier outputs are unchanged",
               highlight=False, soft_wrap=True)
-    # multiprocessing's own exit step (a worker pool's semaphores released, or its
-    # resource tracker warns about them), without the rest of the shutdown.
+    # multiprocessing's exit step now (a killed pool's semaphores released at once,
+    # rather than its resource tracker warning about them at the very end).
     multiprocessing.util._exit_function()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(130)
+    sys.exit(130)
 
 
 def run() -> None:
