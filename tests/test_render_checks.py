@@ -13,6 +13,7 @@ from test_reporting_render import _job
 
 from analysis.errors import UserError
 from analysis.reporting import render
+from analysis.reporting.checks import OutputError
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +55,7 @@ def test_a_renderer_that_writes_nothing_or_junk_fails_the_run(tmp_path, monkeypa
     render.render_all([_job()], tmp_path, [fmt], workers=1)
     before = (tmp_path / "doc-a" / f"doc-a.{fmt}").read_bytes()
     monkeypatch.setattr(render, "_render_builtin", renderer)
-    with pytest.raises(render.OutputError, match=f"document 'doc-a': .*{message}"):
+    with pytest.raises(OutputError, match=f"document 'doc-a': .*{message}"):
         render.render_all([_job()], tmp_path, [fmt], workers=1)
     assert (tmp_path / "doc-a" / f"doc-a.{fmt}").read_bytes() == before
     assert not list(tmp_path.glob(".staging-*"))

@@ -19,20 +19,15 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import multiprocessing
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +35,8 @@ import yaml
 
 from analysis import resources
 from analysis.errors import UserError
+from analysis.reporting.checks import main_output, verify
+from analysis.reporting.workers import InProcess, as_done, worker_pool
 
 TEMPLATES_DIR = resources.templates()
 LUA_FILTER = TEMPLATES_DIR / "quarto-compat.lua"
@@ -69,10 +66,6 @@ class DiskFullError(UserError):
 
     def __reduce__(self):  # picklable across worker processes
         return (DiskFullError, (self.where,))
-
-
-class OutputError(UserError):
-    """A promised output is missing, empty or malformed after rendering."""
 
 
 class Job(Protocol):
@@ -329,95 +322,6 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Resul
     return Result(job.name, files, seconds)
 
 
-# --- checking the outputs -------------------------------------------------------------------
-
-class _Headings(HTMLParser):
-    """The text of every h1-h6 of an HTML page, and whether it has an <html> element."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.headings: list[str] = []
-        self.has_html = False
-        self._open: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:  # noqa: ARG002
-        self.has_html |= tag == "html"
-        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
-            self._open = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"} and self._open is not None:
-            self.headings.append(" ".join("".join(self._open).split()))
-            self._open = None
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None:
-            self._open.append(data)
-
-
-def _check_html(files: Sequence[Path], headings: Sequence[str]) -> str:
-    """What is wrong with a document's HTML pages ('' when nothing): each parses, has an
-    <html> element, and together they show every top-level section title."""
-    found: list[str] = []
-    for f in files:
-        parser = _Headings()
-        try:
-            parser.feed(f.read_text(encoding="utf-8"))
-            parser.close()
-        except (UnicodeDecodeError, ValueError) as exc:
-            return f"{f.name} does not parse as HTML ({exc})"
-        if not parser.has_html:
-            return f"{f.name} has no <html> element"
-        found += parser.headings
-    shown = [_plain(t) for t in found]
-    missing = [h for h in headings if not any(_plain(h) in t for t in shown)]
-    return f"sections missing from the HTML: {', '.join(missing)}" if missing else ""
-
-
-def _plain(text: str) -> str:
-    """Text compared as words: whitespace collapsed, typographic quotes made straight
-    (pandoc's smart punctuation)."""
-    return " ".join(text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\"")).split())
-
-
-def _check_pdf(pdf: Path) -> str:
-    """What is wrong with a PDF ('' when nothing): it opens and has at least one page."""
-    import pypdf
-
-    try:
-        pages = len(pypdf.PdfReader(pdf).pages)
-    except Exception as exc:  # pypdf raises its own PdfReadError and others
-        return f"{pdf.name} is not a readable PDF ({type(exc).__name__}: {exc})"
-    return "" if pages else f"{pdf.name} has no pages"
-
-
-def verify(job: Job, directory: Path, formats: Sequence[str], renderer: str) -> None:
-    """Check every promised output of a rendered job; raise OutputError naming the
-    document and what is missing, empty or malformed."""
-    for fmt in formats:
-        main = directory / main_output(job, fmt, renderer)
-        if not main.is_file():
-            raise OutputError(f"document '{job.name}': {fmt.upper()} output {main.name} "
-                              f"was not written")
-        pages = sorted(main.parent.glob("*.html")) if fmt == "html" else [main]
-        empty = [p.name for p in pages if p.stat().st_size == 0]
-        if empty:
-            raise OutputError(f"document '{job.name}': {fmt.upper()} output "
-                              f"{', '.join(empty)} is empty")
-        problem = (_check_html(pages, job.headings()) if fmt == "html"
-                   else _check_pdf(main))
-        if problem:
-            raise OutputError(f"document '{job.name}': {problem}")
-
-
-def main_output(job: Job, fmt: str, renderer: str) -> str:
-    """The file a reader opens, relative to the document's folder: ``<stem>.<fmt>``, or
-    a Quarto book's ``_book/index.html``."""
-    if fmt == "html" and job.kind == "project" and renderer == "quarto":
-        return "_book/index.html"
-    return f"{job.stem}.{fmt}"
-
-
 # --- the output folder: lock, leftovers, swapping into place --------------------------------
 
 LOCK_FILE = ".bcr-publish.lock"
@@ -470,42 +374,6 @@ def _swap_into_place(staged: Path, final: Path) -> None:
     staged.rename(final)
     if old.exists():
         shutil.rmtree(old)
-
-
-# --- worker processes -----------------------------------------------------------------------
-
-def _worker_start(parent: int) -> None:
-    """In each worker: its own process group (so it and the tools it starts can be killed
-    together), and a watchdog that kills that group when the main process is gone."""
-    os.setpgrp()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="bcr-parent-watchdog", daemon=True).start()
-
-
-@contextlib.contextmanager
-def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A process pool whose workers (with their pandoc or Quarto) are killed at once when
-    the block ends by an exception, Ctrl-C included, instead of being waited for."""
-    # spawn, not fork: polars' thread pool does not survive a fork.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_start, initargs=(os.getpid(),))
-    try:
-        yield pool
-    except BaseException:
-        # The executor keeps its processes in a private dict; there is no public way to
-        # kill them, and waiting for them could take minutes.
-        for pid in list(getattr(pool, "_processes", None) or {}):
-            for kill in (os.killpg, os.kill):  # a worker not yet in its own group: kill
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    kill(pid, signal.SIGKILL)
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
@@ -586,19 +454,6 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                             for f in r.files], r.seconds) for r in results]
 
 
-class _InProcess:
-    """The pool's ``submit`` for a run with one worker: each call runs at once, here."""
-
-    @staticmethod
-    def submit(fn: Callable, *args: object) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:  # raised where the caller asks for the result
-            future.set_exception(exc)
-        return future
-
-
 def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
                    workers: int | None, on_done: Callable[[Result], None] | None,
                    seconds: dict[str, float], phase: Callable[[str], None]) -> list[Result]:
@@ -606,7 +461,7 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
     built-in path each document in a worker, through Quarto all sources first and then
     the few Quarto calls of ``quarto_calls``, in parallel."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    with (contextlib.nullcontext(_InProcess()) if workers == 1 else _pool(workers)) as pool:
+    with (contextlib.nullcontext(InProcess()) if workers == 1 else worker_pool(workers)) as pool:
         start = time.perf_counter()
         specs = _distinct_figures(jobs)
         phase(f"drawing {len(specs)} figures")
@@ -614,14 +469,14 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
         chunks = [specs[i::workers * 4] for i in range(workers * 4)]
         drawn = [pool.submit(_draw_figures, chunk, staging / FIGURE_CACHE)
                  for chunk in chunks if chunk]
-        seconds["figures, drawn once (sum)"] = sum(f.result() for f in _as_done(drawn))
+        seconds["figures, drawn once (sum)"] = sum(f.result() for f in as_done(drawn))
         seconds["figure phase wall time"] = time.perf_counter() - start
         # Largest first: a book renders longest, so it should not start last.
         ordered = sorted(jobs, key=lambda j: j.kind != "project")
         results: list[Result] = []
         if engine() == "builtin":
             phase(f"rendering {len(jobs)} documents")
-            for future in _as_done([pool.submit(build_and_render, job, staging / job.name,
+            for future in as_done([pool.submit(build_and_render, job, staging / job.name,
                                                 formats) for job in ordered]):
                 results.append(future.result())
                 if on_done:
@@ -630,13 +485,13 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
         phase(f"writing {len(jobs)} documents")
         written = {job.name: pool.submit(write_sources, job, staging / job.name)
                    for job in ordered}
-        list(_as_done(list(written.values())))
+        list(as_done(list(written.values())))
         calls = quarto_calls(jobs, staging, formats, workers)
         phase(f"rendering with Quarto in {len(calls)} calls: "
               f"{', '.join(what for what, _, _ in calls)}")
         start = time.perf_counter()
         env = _quarto_env(jobs)
-        list(_as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
+        list(as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
                        for what, cmd, cwd in calls]))
         _quarto_gather(staging)
         rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
@@ -646,15 +501,3 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
             if on_done:
                 on_done(results[-1])
         return results
-
-
-def _as_done(futures: Sequence[Future]) -> Iterator[Future]:
-    """The futures as they finish; the first failure is raised at once. Waits in short
-    slices so that Ctrl-C reaches the main thread within a fraction of a second."""
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
-        for future in done:
-            if future.exception() is not None:
-                raise future.exception()
-            yield future
