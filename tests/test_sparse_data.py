@@ -20,6 +20,7 @@ from analysis.demo import registry
 from analysis.errors import UserError
 from analysis.reporting import figure_specs, figures, publish
 from analysis.reporting import formatting as fmt
+from analysis.reporting.checks import OutputError
 from analysis.reporting.labels import Text
 from analysis.reporting.qmd import FigureSpec, Section
 from analysis.reporting.render import RenderError
@@ -86,8 +87,8 @@ def test_small_and_odd_registries_publish_or_give_one_clear_error(params, tmp_pa
     try:
         result = publish.publish(folder, out, formats=["html"], regions=[params["region"]],
                                  workers=1)
-    except RenderError:  # a figure or template that broke on the data: an internal error
-        raise
+    except (RenderError, OutputError):
+        raise  # a figure, template or renderer broke on the data: ours, not the user's
     except UserError as exc:  # one clear line about the data, nothing to report
         assert "\n" not in str(exc) and str(exc)
         return
