@@ -386,6 +386,10 @@ def _draw_figures(specs: Sequence[tuple[str, object]], cache: Path) -> float:
     for document, spec in specs:
         try:
             total += spec.draw_cached(cache)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFullError(cache) from None
+            raise RenderError(document, f"drawing figure '{spec.id}'", str(exc)) from None
         except Exception as exc:  # a figure bug: name the document and the figure
             raise RenderError(document, f"drawing figure '{spec.id}'",
                               f"{type(exc).__name__}: {exc}") from None
@@ -444,6 +448,8 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                     _swap_into_place(staging / job.name, out_dir / job.name)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
+    except DiskFullError:  # said of the output folder, not of a staging file in it
+        raise DiskFullError(out_dir) from None
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(out_dir) from None
