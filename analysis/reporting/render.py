@@ -8,9 +8,16 @@ Two engines (DESIGN.md §9):
   ``BCR_RENDERER=builtin`` forces it even when Quarto is installed.
 
 Every document is written by a job into its own staging directory (its own .qmd and its
-own figure files), rendered there, and moved into the output folder only when every
-document of the run has succeeded. A failure raises ``RenderError`` naming the document
-and the step; the previous outputs are left as they were.
+own figure files) and rendered there: on the built-in path one worker per document,
+through Quarto in the few project calls of ``quarto_calls``. Documents are moved into the
+output folder only when every one has succeeded and passed ``checks.verify``. A failure
+raises ``RenderError`` naming the document and the step (``OutputError`` for a missing or
+malformed output, ``DiskFullError`` for a full disk, in one line); the previous outputs
+are left as they were.
+
+A run holds a lock on its output folder (a second run into it stops with a clear message)
+and first removes what a killed run left there. Its workers (``workers.py``) are killed
+with their tools on Ctrl-C or a failure, and end by themselves when the main process dies.
 """
 
 from __future__ import annotations
