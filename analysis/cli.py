@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing.util
 import sys
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -58,10 +60,16 @@ for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.i
     app.command(command.__name__)(command)
 
 
-def _interrupted() -> None:
+def _interrupted() -> NoReturn:
+    """Say so and exit 130: the run has already removed its staging folder and killed
+    its workers."""
     err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
               "only when a run completes, so earlier outputs are unchanged",
               highlight=False, soft_wrap=True)
+    # multiprocessing's exit step now (a killed pool's semaphores released at once,
+    # rather than its resource tracker warning about them at the very end).
+    multiprocessing.util._exit_function()
+    sys.exit(130)
 
 
 def run() -> None:
@@ -75,7 +83,6 @@ def run() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
-        sys.exit(130)
     except SystemExit as exc:
         # typer turns Ctrl-C inside a command into a silent exit 130.
         if exc.code == 130:

@@ -21,12 +21,30 @@ from analysis.reporting.cells import (
     suppressed_note,
     symbol,
 )
-from analysis.reporting.qmd import (
-    FigureSpec,
-)
+from analysis.reporting.qmd import FigureSpec, Section, md
 from analysis.reporting.run import Run
 
 CURVE_POINTS_PER_YEAR = 100  # survival curves drawn at 1/100 year (under 4 days)
+
+
+def has_data(spec: FigureSpec) -> bool:
+    """Whether a figure has anything to draw: a row (with an estimate, where the frame
+    has estimates) in its frame, or in its units for a funnel plot."""
+    frame = spec.arguments.get("frame", spec.arguments.get("units"))
+    return frame.height > 0 and ("estimate" not in frame.columns
+                                 or frame["estimate"].is_not_null().any())
+
+
+def add_figure(run: Run, section: Section, spec: FigureSpec | None) -> None:
+    """Put a figure into a section, or, when sparse data leave nothing to draw, the
+    sentence "too few cases for <the caption>" in its place."""
+    if spec is None:
+        return
+    if has_data(spec):
+        section.figures.append(spec)
+    else:
+        section.paragraphs.append(md(run.text("notes.too_few",
+                                              what=lower_first(spec.caption))))
 
 
 def sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:

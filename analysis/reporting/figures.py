@@ -203,7 +203,10 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
             + coord_flip()
             + labs(y=labels["x"], x="") + house_theme())
     if log_scale:
-        plot = plot + scale_y_log10(breaks=_ratio_breaks(data), labels=_numbers(labels))
+        # No minor breaks: the theme hides them, and mizani cannot place them beside a
+        # single major break (a narrow range around 1).
+        plot = plot + scale_y_log10(breaks=_ratio_breaks(data), labels=_numbers(labels),
+                                    minor_breaks=None)
     else:
         plot = plot + scale_y_continuous(
             labels=(lambda v: _numbers(labels)([x * 100 for x in v])) if percent
@@ -212,9 +215,10 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
         target_labels = [labels.get("target_high", "high"),
                          labels.get("target_intermediate", "intermediate")]
         if facet:  # one target line across each panel (the panel is one indicator)
-            plot = plot + geom_hline(
+            panels = list(data[facet].dtype.categories)
+            plot = plot + geom_hline(  # only for the panels drawn (an estimate to show)
                 aes(yintercept="value", linetype="level"),
-                data=_ordered(targets, facet, list(data[facet].dtype.categories))
+                data=_ordered(targets.filter(pl.col(facet).is_in(panels)), facet, panels)
                 .to_pandas(), color=TARGET_COLOURS["high"], size=0.6) + scale_linetype_manual(
                 values={"high": "solid", "intermediate": "dashed"}, labels=target_labels,
                 breaks=["high", "intermediate"])

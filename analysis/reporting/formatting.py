@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
@@ -28,7 +28,9 @@ def locale(lang: str) -> str:
 
 
 def _missing(value: float | int | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """No printable value: None, NaN, or an infinite bound (e.g. a hazard ratio's upper
+    limit when a region has no deaths)."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
 def _round(value: float | int, decimals: int) -> Decimal:
@@ -43,13 +45,20 @@ def printed_percent(proportion: float, decimals: int = 1) -> float:
     return float(_round(proportion, decimals + 2).scaleb(2))
 
 
+def _digits(value: float | int, decimals: int) -> localcontext:
+    """A decimal context with digits enough for `value` at `decimals` places (the
+    default 28 fail on a hazard ratio of 1e+30 when a Cox model separates)."""
+    return localcontext(Context(prec=max(28, Decimal(repr(value)).adjusted() + decimals + 3)))
+
+
 def number(value: float | int | None, decimals: int = 0, lang: str = "sv") -> str:
     """A number with a fixed number of decimals; empty for a missing value."""
     if _missing(value):
         return ""
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(_round(value, decimals), format=pattern, locale=locale(lang),
-                          decimal_quantization=True)
+    with _digits(value, decimals):
+        return format_decimal(_round(value, decimals), format=pattern, locale=locale(lang),
+                              decimal_quantization=True)
 
 
 def percent(proportion: float | None, decimals: int = 1, lang: str = "sv") -> str:
@@ -57,8 +66,9 @@ def percent(proportion: float | None, decimals: int = 1, lang: str = "sv") -> st
     if _missing(proportion):
         return ""
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
-    text = format_percent(_round(proportion, decimals + 2), format=pattern, locale=locale(lang),
-                          decimal_quantization=True)
+    with _digits(proportion * 100, decimals):
+        text = format_percent(_round(proportion, decimals + 2), format=pattern,
+                              locale=locale(lang), decimal_quantization=True)
     # CLDR's Swedish percent pattern has a non-breaking space before the sign; the
     # explicit pattern above drops it, so put it back.
     return text.replace("%", "\u00a0%") if lang == "sv" else text

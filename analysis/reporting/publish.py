@@ -39,12 +39,17 @@ class Prepared:
 
 
 def prepare(data_dir: Path | None, year: int | None = None, lang: str = "sv",
-            formats: Sequence[str] = ("html", "pdf")) -> Prepared:
-    """Load the data folder and compute every analysis once (``compute_all``)."""
+            formats: Sequence[str] = ("html", "pdf"),
+            on_phase: Callable[[str], None] | None = None) -> Prepared:
+    """Load the data folder and compute every analysis once (``compute_all``);
+    ``on_phase`` hears of each step as it starts."""
+    phase = on_phase or (lambda _: None)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    phase("loading the data")
     data = load_data(data_dir if data_dir is not None else cached_demo_dir())
     seconds["loading"] = time.perf_counter() - start
+    phase("computing the analyses")
     start = time.perf_counter()
     analyses = compute_all(data, year)
     seconds["analysis"] = time.perf_counter() - start
@@ -61,13 +66,15 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
             workers: int | None = None,
             on_start: Callable[[int], None] | None = None,
             on_done: Callable[[Result], None] | None = None,
-            prepared: Prepared | None = None) -> Publication:
+            prepared: Prepared | None = None,
+            on_phase: Callable[[str], None] | None = None) -> Publication:
     """Render the requested documents into ``out/<year>/<lang>/<document>/``.
 
     Analyses are computed once (``compute_all``, or taken from ``prepared``) and shared
     by every document; documents are written and rendered in parallel worker processes.
     Seconds per step are summed over the documents (figures, templating, rendering) or
-    measured once (loading, analysis, building).
+    measured once (loading, analysis, building). ``on_start`` hears the number of
+    documents, ``on_phase`` each phase of rendering, ``on_done`` each document rendered.
     """
     if prepared is None:
         prepared = prepare(data_dir, year, lang, formats)
@@ -80,7 +87,7 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
         on_start(len(jobs))
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
-    results = render_all(jobs, out_dir, formats, workers, on_done, seconds)
+    results = render_all(jobs, out_dir, formats, workers, on_done, seconds, on_phase)
     # Every published count, as one file: what `bcr audit` and the tables are checked on.
     write_csv_atomically(published(analyses.release), out_dir / RELEASE_FILE)
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start

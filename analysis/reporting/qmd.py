@@ -150,6 +150,10 @@ class DocumentJob:
     def kind(self) -> str:
         return "project" if self.project is not None else "document"
 
+    def headings(self) -> list[str]:
+        """The title of every top-level section (render.verify finds them in the HTML)."""
+        return [s.title for page in self.pages for s in page.sections]
+
     def figure_specs(self) -> list[FigureSpec]:
         """Every figure of the document (render.render_all draws the distinct ones of a
         run first, spread over the workers, into the shared cache)."""

@@ -8,23 +8,32 @@ Two engines (DESIGN.md §9):
   ``BCR_RENDERER=builtin`` forces it even when Quarto is installed.
 
 Every document is written by a job into its own staging directory (its own .qmd and its
-own figure files), rendered there, and moved into the output folder only when every
-document of the run has succeeded. A failure raises ``RenderError`` naming the document
-and the step; the previous outputs are left as they were.
+own figure files) and rendered there: on the built-in path one worker per document,
+through Quarto in the few project calls of ``quarto_calls``. Documents are moved into the
+output folder only when every one has succeeded and passed ``checks.verify``. A failure
+raises ``RenderError`` naming the document and the step (``OutputError`` for a missing or
+malformed output, ``DiskFullError`` for a full disk, in one line); the previous outputs
+are left as they were.
+
+A run holds a lock on its output folder (a second run into it stops with a clear message)
+and first removes what a killed run left there. Its workers (``workers.py``) are killed
+with their tools on Ctrl-C or a failure, and end by themselves when the main process dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import multiprocessing
+import errno
+import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +42,8 @@ import yaml
 
 from analysis import resources
 from analysis.errors import UserError
+from analysis.reporting.checks import main_output, verify
+from analysis.reporting.workers import InProcess, as_done, worker_pool
 
 TEMPLATES_DIR = resources.templates()
 LUA_FILTER = TEMPLATES_DIR / "quarto-compat.lua"
@@ -52,6 +63,18 @@ class RenderError(UserError):
         return (RenderError, (self.document, self.step, self.detail))
 
 
+class DiskFullError(UserError):
+    """The disk filled up while writing: one line, without a tool's stack dump."""
+
+    def __init__(self, where: Path | str) -> None:
+        self.where = str(where)
+        super().__init__(f"no space left on the device while writing {where}: free some "
+                         f"space and run again (earlier outputs are unchanged)")
+
+    def __reduce__(self):  # picklable across worker processes
+        return (DiskFullError, (self.where,))
+
+
 class Job(Protocol):
     """One document: a picklable object that writes its sources into a directory."""
 
@@ -62,6 +85,10 @@ class Job(Protocol):
 
     def write(self, directory: Path) -> dict[str, float]:
         """Write index.qmd (or a project) and figures; return seconds per step."""
+        ...
+
+    def headings(self) -> list[str]:
+        """The top-level section titles every HTML output must show."""
         ...
 
 
@@ -104,10 +131,15 @@ def _run(cmd: Sequence[str], cwd: Path, document: str, step: str,
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env,
                               check=False)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(cwd) from None
         raise RenderError(document, step, str(exc)) from None
     if proc.returncode != 0:
-        raise RenderError(document, step, proc.stderr or proc.stdout or
-                          f"exit code {proc.returncode}")
+        said = proc.stderr or proc.stdout or f"exit code {proc.returncode}"
+        if "No space left on device" in said:  # not the tool's stack dump, one line
+            raise DiskFullError(cwd)
+        # The tool's message, without Quarto's (deno's) stack trace after it.
+        raise RenderError(document, step, said.split("Stack trace:")[0])
 
 
 def _pandoc() -> str:
@@ -146,42 +178,197 @@ def _render_builtin(directory: Path, job: Job, fmt: str) -> Path:
         typst.compile(str(typ), output=str(out), root=str(directory),
                       timestamp=int(moment.timestamp()), **TYPST_FONT_SETTINGS)
     except Exception as exc:  # typst raises its own TypstError with the message
+        if "No space left on device" in str(exc):
+            raise DiskFullError(directory) from None
         raise RenderError(job.name, "typst (typst -> pdf)", str(exc)) from None
+    poppler_safe(out)
     return out
 
 
-def _render_quarto(directory: Path, job: Job, fmt: str) -> Path:
-    to = "html" if fmt == "html" else "typst"
-    # SOURCE_DATE_EPOCH fixes the PDF dates typst writes (reproducible builds).
-    moment = dt.datetime.combine(job.date, dt.time(), tzinfo=dt.UTC)
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(int(moment.timestamp()))}
-    cmd = [quarto_path() or "quarto", "render"]
-    if job.kind == "project":
-        cmd += [".", "--to", to]
-    else:
-        cmd += ["index.qmd", "--to", to, "--output", f"{job.stem}.{fmt}"]
-    _run(cmd, directory, job.name, f"quarto render (-> {fmt})", env)
-    if job.kind == "project":
-        return directory / "_book"
-    return directory / f"{job.stem}.{fmt}"
+def poppler_safe(pdf: Path) -> None:
+    """Drop ``/Suspects false`` from a tagged PDF's MarkInfo, in place and keeping every
+    byte offset (blanks of the same length). The PDF standard allows the entry, but
+    poppler up to at least 22.12 reports "Syntax Error: Suspects object is wrong type
+    (boolean)" for it (it wants the entry absent when false), and false is the default."""
+    data = pdf.read_bytes()
+    entry = b"/Suspects false"
+    if entry in data:
+        pdf.write_bytes(data.replace(entry, b" " * len(entry)))
 
 
-def build_and_render(job: Job, directory: Path, formats: Sequence[str],
-                     renderer: str) -> Result:
-    """Write one job's sources into `directory` and render them (runs in a worker)."""
+QUARTO_PROJECT = "_quarto.yml"  # a Quarto project: its settings file
+COMBINED_PDF = "publication-pdf"  # a book's chapters as one typst document
+
+
+def _quarto_env(jobs: Sequence[Job]) -> dict[str, str]:
+    """Quarto's environment: SOURCE_DATE_EPOCH fixes the PDF dates typst writes
+    (reproducible builds) to the data's date."""
+    moment = dt.datetime.combine(max(j.date for j in jobs), dt.time(), tzinfo=dt.UTC)
+    return {**os.environ, "SOURCE_DATE_EPOCH": str(int(moment.timestamp()))}
+
+
+_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
+
+
+def _combined_source(book: Path, target: Path) -> None:
+    """A book's chapters as one document for Quarto's typst format, which book projects
+    do not take: the book's options and title as front matter, then every chapter."""
+    config = yaml.safe_load((book / QUARTO_PROJECT).read_text(encoding="utf-8"))
+    front = {k: v for k, v in config.items() if k not in {"project", "book"}}
+    front.update({k: config["book"][k] for k in ("title", "subtitle", "date")})
+    front["format"] = {"typst": config["format"]["typst"]}
+    body = [_FRONT_MATTER.sub("", (book / c).read_text(encoding="utf-8"), count=1)
+            for c in config["book"]["chapters"]]
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(book / "figures", target / "figures", dirs_exist_ok=True)
+    text = "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n"
+    (target / "index.qmd").write_text(text + "\n\n".join(body), encoding="utf-8")
+
+
+def quarto_calls(jobs: Sequence[Job], staging: Path, formats: Sequence[str], groups: int
+                 ) -> list[tuple[str, list[str], Path]]:
+    """The Quarto calls that render a run whose sources are written: as few as can be
+    (about 2 s per output in one project call against 6 s per separate call), and enough
+    to keep `groups` workers busy.
+
+    - each book's HTML pages in one call of its own project (pages share one set of
+      resources; a book does not take typst, DESIGN.md §9);
+    - the single documents, and each book's chapters combined into one typst document,
+      spread over `groups` folders ``quarto-<i>/`` of the staging folder, each rendered
+      in one call as a default project (its own .qmd per document folder, so no source is
+      rendered twice and no figure is shared). ``_quarto_gather`` moves them back.
+    Returns (what, command, folder) per call, the longest first.
+    """
+    quarto = quarto_path() or "quarto"
+    calls = []
+    if "html" in formats:
+        calls += [(job.name, [quarto, "render", "--to", "html"], staging / job.name)
+                  for job in jobs if job.kind == "project"]
+    folders = []
+    if "pdf" in formats:
+        for job in jobs:
+            if job.kind == "project":
+                _combined_source(staging / job.name, staging / f"{job.name}-{COMBINED_PDF}")
+                folders.append(f"{job.name}-{COMBINED_PDF}")
+    folders += [j.name for j in jobs if j.kind == "document"]
+    # Without --to every file renders to the formats of its front matter (a combined
+    # book: typst only).
+    only = [] if set(formats) == set(FORMATS) else [
+        "--to", {"html": "html", "pdf": "typst"}[formats[0]]]
+    for i in range(min(groups, len(folders))):
+        members = folders[i::groups]
+        project = staging / f"quarto-{i}"
+        project.mkdir()
+        for name in members:
+            os.rename(staging / name, project / name)
+        (project / QUARTO_PROJECT).write_text(yaml.safe_dump(
+            {"project": {"type": "default", "render": [f"{n}/index.qmd" for n in members]}}),
+            encoding="utf-8")
+        calls.append((f"{len(members)} documents", [quarto, "render", *only], project))
+    return calls
+
+
+def _quarto_gather(staging: Path) -> None:
+    """Move the documents of the ``quarto-<i>`` project folders back into the staging
+    folder (one folder per document, as the built-in path leaves them)."""
+    for project in sorted(staging.glob("quarto-*")):
+        for folder in sorted(p for p in project.iterdir() if p.is_dir()
+                             and (p / "index.qmd").exists()):
+            os.rename(folder, staging / folder.name)
+        shutil.rmtree(project)
+
+
+def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """One Quarto call (runs in a worker)."""
+    _run(cmd, cwd, what, "quarto render", env)
+
+
+def _quarto_outputs(job: Job, staging: Path, formats: Sequence[str]) -> list[Path]:
+    """Name a job's Quarto outputs as the built-in path does (``<stem>.html`` and
+    ``.pdf``; a book's pages stay in ``_book/``) and make its PDF pass poppler; the
+    job's main files (``main_output``)."""
+    directory, files = staging / job.name, []
+    for fmt in formats:
+        target = directory / main_output(job, fmt, "quarto")
+        if job.kind == "project":
+            made = staging / f"{job.name}-{COMBINED_PDF}" / "index.pdf" if fmt == "pdf" \
+                else target
+        else:
+            made = directory / f"index.{fmt}"
+        if made.exists() and made != target:  # else verify() names what is missing
+            os.replace(made, target)
+        if fmt == "pdf" and target.exists():
+            poppler_safe(target)
+        files.append(target)
+    return files
+
+
+def write_sources(job: Job, directory: Path) -> dict[str, float]:
+    """Write one job's sources into `directory` (runs in a worker); seconds per step."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        seconds = dict(job.write(directory))
+        return dict(job.write(directory))
     except UserError:
         raise
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(directory) from None
+        raise RenderError(job.name, "writing the sources (templates, figures)",
+                          f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:  # a template or figure bug: name the document and step
         raise RenderError(job.name, "writing the sources (templates, figures)",
                           f"{type(exc).__name__}: {exc}") from None
+
+
+def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Result:
+    """Write one job's sources and render them on the built-in path (in a worker)."""
+    seconds = write_sources(job, directory)
     start = time.perf_counter()
-    render = _render_quarto if renderer == "quarto" else _render_builtin
-    files = [render(directory, job, fmt) for fmt in formats]
+    files = [_render_builtin(directory, job, fmt) for fmt in formats]
     seconds["rendering"] = time.perf_counter() - start
     return Result(job.name, files, seconds)
+
+
+# --- the output folder: lock, leftovers, swapping into place --------------------------------
+
+LOCK_FILE = ".bcr-publish.lock"
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold the output folder's lock for the run (released when the process ends, also
+    when it is killed); a second run into the same folder stops with a clear message."""
+    path = out_dir / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise UserError(f"another run (process {pid}) is writing into {out_dir}; wait "
+                            f"for it to finish, or use another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+
+
+def _clean_leftovers(out_dir: Path) -> None:
+    """Remove what a killed run left in `out_dir`: staging folders, and a document's
+    previous version set aside mid-swap (put back when the new one is not there)."""
+    for path in sorted(out_dir.iterdir()):
+        if path.name.startswith(".staging-"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(".old-"):
+            final = path.with_name(path.name[len(".old-"):])
+            if final.exists():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.rename(final)
 
 
 def _swap_into_place(staged: Path, final: Path) -> None:
@@ -206,6 +393,10 @@ def _draw_figures(specs: Sequence[tuple[str, object]], cache: Path) -> float:
     for document, spec in specs:
         try:
             total += spec.draw_cached(cache)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFullError(cache) from None
+            raise RenderError(document, f"drawing figure '{spec.id}'", str(exc)) from None
         except Exception as exc:  # a figure bug: name the document and the figure
             raise RenderError(document, f"drawing figure '{spec.id}'",
                               f"{type(exc).__name__}: {exc}") from None
@@ -225,68 +416,101 @@ def _distinct_figures(jobs: Sequence[Job]) -> list[tuple[str, object]]:
 def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
                on_done: Callable[[Result], None] | None = None,
-               seconds: dict[str, float] | None = None) -> list[Result]:
+               seconds: dict[str, float] | None = None,
+               on_phase: Callable[[str], None] | None = None) -> list[Result]:
     """Render every job in parallel processes into `out_dir/<job.name>/`.
 
     First the distinct figures of the run are drawn, spread evenly over the workers,
     into a cache the documents copy from (a figure shared by documents is drawn once);
     then the documents are written and rendered, the largest (a book) first. Seconds of
     the figure phase go into ``seconds`` ("figures, drawn once" summed over the
-    workers, "figure phase wall time").
+    workers, "figure phase wall time"). ``on_phase`` hears of each phase as it starts,
+    ``on_done`` of each document rendered.
 
-    All documents are built in a staging directory inside `out_dir` and moved into place
-    only when every one succeeded; on any failure nothing in `out_dir` changes and a
-    RenderError (naming the document and step) is raised.
+    All documents are built in a staging directory inside `out_dir`, checked
+    (``verify``) and moved into place only when every one succeeded; on any failure or
+    interruption nothing in `out_dir` changes and the error (a RenderError naming the
+    document and step, an OutputError naming what is missing) is raised.
     """
     seconds = seconds if seconds is not None else {}
     names = [j.name for j in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
         raise UserError(f"documents requested twice in one run: {', '.join(duplicates)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    renderer = engine()
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-    results: list[Result] = []
-    cache = staging / FIGURE_CACHE
-    specs = _distinct_figures(jobs)
-    # Largest first: a book renders longest, so it should not start last.
-    ordered = sorted(jobs, key=lambda j: j.kind != "project")
+    phase = on_phase or (lambda _: None)
     try:
-        workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-        start = time.perf_counter()
-        if workers == 1:
-            seconds["figures, drawn once (sum)"] = _draw_figures(specs, cache)
-            seconds["figure phase wall time"] = time.perf_counter() - start
-            for job in ordered:
-                results.append(build_and_render(job, staging / job.name, formats, renderer))
-                if on_done:
-                    on_done(results[-1])
-        else:
-            # spawn, not fork: polars' thread pool does not survive a fork.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                # Round-robin chunks: each worker gets a similar mix of figure kinds.
-                chunks = [specs[i::workers * 4] for i in range(workers * 4)]
-                drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
-                seconds["figures, drawn once (sum)"] = sum(f.result() for f in drawn)
-                seconds["figure phase wall time"] = time.perf_counter() - start
-                pending = {pool.submit(build_and_render, job, staging / job.name, formats,
-                                       renderer) for job in ordered}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for future in done:
-                        if future.exception() is not None:
-                            for other in pending:
-                                other.cancel()
-                            raise future.exception()
-                        results.append(future.result())
-                        if on_done:
-                            on_done(results[-1])
-        for job in jobs:
-            _swap_into_place(staging / job.name, out_dir / job.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(out_dir):
+            _clean_leftovers(out_dir)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+            try:
+                results = _render_staged(jobs, staging, formats, workers, on_done, seconds,
+                                         phase)
+                phase("checking the outputs")
+                renderer = engine()
+                for job in jobs:
+                    verify(job, staging / job.name, formats, renderer)
+                phase("moving the documents into place")
+                for job in jobs:
+                    _swap_into_place(staging / job.name, out_dir / job.name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except DiskFullError:  # said of the output folder, not of a staging file in it
+        raise DiskFullError(out_dir) from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(out_dir) from None
+        raise
     order = {n: i for i, n in enumerate(names)}
     results.sort(key=lambda r: order[r.name])
     return [Result(r.name, [out_dir / r.name / f.relative_to(staging / r.name)
                             for f in r.files], r.seconds) for r in results]
+
+
+def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
+                   workers: int | None, on_done: Callable[[Result], None] | None,
+                   seconds: dict[str, float], phase: Callable[[str], None]) -> list[Result]:
+    """Draw the run's figures, then write and render every job into ``staging``: on the
+    built-in path each document in a worker, through Quarto all sources first and then
+    the few Quarto calls of ``quarto_calls``, in parallel."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    with (contextlib.nullcontext(InProcess()) if workers == 1 else worker_pool(workers)) as pool:
+        start = time.perf_counter()
+        specs = _distinct_figures(jobs)
+        phase(f"drawing {len(specs)} figures")
+        # Round-robin chunks: each worker gets a similar mix of figure kinds.
+        chunks = [specs[i::workers * 4] for i in range(workers * 4)]
+        drawn = [pool.submit(_draw_figures, chunk, staging / FIGURE_CACHE)
+                 for chunk in chunks if chunk]
+        seconds["figures, drawn once (sum)"] = sum(f.result() for f in as_done(drawn))
+        seconds["figure phase wall time"] = time.perf_counter() - start
+        # Largest first: a book renders longest, so it should not start last.
+        ordered = sorted(jobs, key=lambda j: j.kind != "project")
+        results: list[Result] = []
+        if engine() == "builtin":
+            phase(f"rendering {len(jobs)} documents")
+            for future in as_done([pool.submit(build_and_render, job, staging / job.name,
+                                                formats) for job in ordered]):
+                results.append(future.result())
+                if on_done:
+                    on_done(results[-1])
+            return results
+        phase(f"writing {len(jobs)} documents")
+        written = {job.name: pool.submit(write_sources, job, staging / job.name)
+                   for job in ordered}
+        list(as_done(list(written.values())))
+        calls = quarto_calls(jobs, staging, formats, workers)
+        phase(f"rendering with Quarto in {len(calls)} calls: "
+              f"{', '.join(what for what, _, _ in calls)}")
+        start = time.perf_counter()
+        env = _quarto_env(jobs)
+        list(as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
+                       for what, cmd, cwd in calls]))
+        _quarto_gather(staging)
+        rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
+        for job in jobs:
+            results.append(Result(job.name, _quarto_outputs(job, staging, formats),
+                                  {**written[job.name].result(), "rendering": rendering}))
+            if on_done:
+                on_done(results[-1])
+        return results

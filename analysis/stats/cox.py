@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 import polars as pl
 from lifelines import CoxPHFitter
-from lifelines.exceptions import ConvergenceWarning
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy import stats
 
 from analysis.data import dictionary as dd
@@ -41,6 +41,12 @@ _REGION = "region_"
 # lifelines stops when the norm of the step or the Newton decrement is below `precision`,
 # or the relative change of the log-likelihood is below `r_precision` (module docstring).
 FIT_OPTIONS = {"precision": 1e-24, "r_precision": 1e-15}
+
+
+def _not_fitted(frame) -> UserError:  # noqa: ANN001 (the model's pandas frame)
+    """The error for data too sparse to fit the model (or test it): cases and deaths."""
+    return UserError(f"the Cox model could not be fitted on {len(frame)} cases with "
+                     f"{int(frame['event'].sum())} deaths")
 
 
 def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "linear",
@@ -89,8 +95,11 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
     cph = CoxPHFitter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        cph.fit(frame, duration_col="time", event_col="event", formula=formula,
-                fit_options=FIT_OPTIONS)
+        try:
+            cph.fit(frame, duration_col="time", event_col="event", formula=formula,
+                    fit_options=FIT_OPTIONS)
+        except (ConvergenceError, np.linalg.LinAlgError):  # too few cases or deaths
+            raise _not_fitted(frame) from None
     # Separation (e.g. a region without deaths) makes the estimates unreliable: say so.
     problems = list(dict.fromkeys(str(w.message).split(". ")[0] for w in caught
                                   if issubclass(w.category, ConvergenceWarning)))
@@ -105,8 +114,11 @@ def cox_region(data: pl.DataFrame, reference: str | None = None, age: str = "lin
             columns.append(("age", "per year" if name == "age" else f"spline basis {name}"))
     terms = {t: [i for i, (u, _) in enumerate(columns) if u == t] for t, _ in columns}
     design = cph.regressors.transform_df(frame)["beta_"][list(summary.index)].to_numpy(float)
-    ph = zph_test(frame["time"].to_numpy(float), frame["event"].to_numpy(), design,
-                  cph.params_.to_numpy(), terms)
+    try:
+        ph = zph_test(frame["time"].to_numpy(float), frame["event"].to_numpy(), design,
+                      cph.params_.to_numpy(), terms)
+    except np.linalg.LinAlgError:  # a singular information matrix: too few deaths
+        raise _not_fitted(frame) from None
     rows = []
     for name, (term, level) in zip(summary.index, columns, strict=True):
         hr_row = term != "age" or age == "linear"

@@ -67,6 +67,9 @@ def publication(run: Run) -> DocumentJob:
                  "chapters": [p.file for p in pages]},
     })
     project["format"]["html"]["css"] = "report.css"
+    # The book's pages share one set of resources (Quarto would otherwise inline every
+    # figure and script into every page); the built-in path makes one self-contained file.
+    project["format"]["html"]["embed-resources"] = False
     return DocumentJob("publication", f"publication-{a.year}", a.extract_date, pages, project)
 
 

@@ -11,7 +11,7 @@ from analysis.reporting.cells import (
     regions_nation_last,
     subregistry_label,
 )
-from analysis.reporting.figure_specs import age_sex_figure, sir_figure, trend_figure
+from analysis.reporting.figure_specs import add_figure, age_sex_figure, sir_figure, trend_figure
 from analysis.reporting.qmd import Section, md
 from analysis.reporting.run import Run
 from analysis.reporting.tables import apc_table, incidence_table
@@ -33,8 +33,10 @@ def key_figures_section(run: Run, region: str, sids: list[str]) -> Section:
 
 def regional_trend_section(run: Run, region: str) -> Section:
     """Age-standardised incidence by year, a panel per subregistry, the region emphasised."""
-    return Section(run.text("sections.trend"), figures=[trend_figure(
-        run, "trend", run.asr, regions_nation_last(), region, facet=True)])
+    section = Section(run.text("sections.trend"))
+    add_figure(run, section, trend_figure(run, "trend", run.asr, regions_nation_last(),
+                                          region, facet=True))
+    return section
 
 
 def subregistry_incidence_section(run: Run, sid: str) -> Section:
@@ -44,13 +46,16 @@ def subregistry_incidence_section(run: Run, sid: str) -> Section:
     label = lambda r: region_label(r, text)  # noqa: E731
     of_sid = pl.col("subregistry") == sid
     sname = dd.subregistry(sid)[f"name_{lang}"]
-    return Section(
+    section = Section(
         text("sections.incidence"),
         callout=text("notes.preliminary", year=a.year),
         paragraphs=[md(text("subregistry.intro", subregistry=lower_first(sname), year=a.year))],
         tables=[incidence_table(run, "inc", run.asr.filter(of_sid & (pl.col("year") == a.year)),
                                 "region", regions, label),
-                apc_table(run, "apc", run.apc.filter(of_sid), regions, label)],
-        figures=[trend_figure(run, "trend", run.asr.filter(of_sid), regions, None, facet=False),
-                 sir_figure(run, "sir", sid), age_sex_figure(run, "agesex", sid)])
+                apc_table(run, "apc", run.apc.filter(of_sid), regions, label)])
+    for figure in (trend_figure(run, "trend", run.asr.filter(of_sid), regions, None,
+                                facet=False),
+                   sir_figure(run, "sir", sid), age_sex_figure(run, "agesex", sid)):
+        add_figure(run, section, figure)
+    return section
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import polars as pl
 
 from analysis.reporting.cells import region_label, regions_nation_last
-from analysis.reporting.figure_specs import funnel_figure, indicator_figure, level_grid_figure
+from analysis.reporting.figure_specs import (
+    add_figure,
+    funnel_figure,
+    indicator_figure,
+    level_grid_figure,
+)
 from analysis.reporting.qmd import Section
 from analysis.reporting.run import Run
 from analysis.reporting.tables import hospital_table, indicator_table
@@ -51,7 +56,7 @@ def subregistry_quality_section(run: Run, sid: str) -> Section:
                                               lambda r: region_label(r, text)))
         figure = indicator_figure(run, "ind", judged, regions, None)
         figure.caption = text("captions.indicators_figure", year=a.judged_year)
-        section.figures.append(figure)
+        add_figure(run, section, figure)
     figure = funnel_figure(run, "funnel", [sid], None)
     if figure:
         section.figures.append(figure)

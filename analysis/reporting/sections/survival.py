@@ -17,7 +17,7 @@ from analysis.reporting.cells import (
     symbol,
     threshold,
 )
-from analysis.reporting.figure_specs import relative_figure, survival_figure
+from analysis.reporting.figure_specs import add_figure, relative_figure, survival_figure
 from analysis.reporting.qmd import (
     FigureSpec,
     Section,
@@ -85,13 +85,14 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     if first["convergence_problem"]:
         section.paragraphs.append(md(text("cox.not_converged")))
     section.tables.append(table)
-    shown = fitted.filter((pl.col("term") == "region")
-                          & (pl.col("region_n") >= minimum)).with_columns(
+    estimable = pl.all_horizontal(pl.col("hazard_ratio", "lower", "upper").is_finite())
+    shown = fitted.filter((pl.col("term") == "region") & (pl.col("region_n") >= minimum)
+                          & estimable.fill_null(False)).with_columns(
         pl.col("level").replace_strict({r: region_label(r, text) for r in dd.region_ids()},
                                        default=pl.col("level")).alias("region"),
         pl.col("hazard_ratio").alias("estimate"))
     if shown.height:
-        section.figures.append(FigureSpec(
+        add_figure(run, section, FigureSpec(
             f"fig-{doc_id}", text("cox.figure", reference=reference), "estimate_chart", {
                 "frame": shown.select("region", "estimate", "lower", "upper"),
                 "category": "region", "reference_line": 1.0, "log_scale": True,
@@ -119,7 +120,7 @@ def regional_survival_section(run: Run, region: str, sids: list[str]) -> Section
             [text("columns.subregistry"), text("relative.area")]))
     curves = a.survival_curves.filter(pl.col("region").is_in(pair))
     if curves.height:
-        section.figures.append(survival_figure(run, "survival", curves, region, True))
+        add_figure(run, section, survival_figure(run, "survival", curves, region, True))
     elif not run.relative.height:
         section.paragraphs.append(text("notes.not_available"))
     return section
@@ -137,7 +138,7 @@ def subregistry_survival_section(run: Run, sid: str) -> Section:
     if km.height:
         section.tables.append(survival_table(run, "surv", km, "region", regions, label))
         section.tables.append(survival_groups_table(run, "surv-groups", sid))
-        section.figures.append(survival_figure(run, "survival", a.survival_curves.filter(
+        add_figure(run, section, survival_figure(run, "survival", a.survival_curves.filter(
             of_sid), None, facet=False))
     rel = run.relative.filter(of_sid) if run.relative.height else run.relative
     if rel.height:
@@ -151,8 +152,7 @@ def subregistry_survival_section(run: Run, sid: str) -> Section:
                 text(f"relative.caption_{approach}", standard=standard, first=first,
                      last=last), [text("columns.region")], explain=approach == "cohort"))
         figure, note = relative_figure(run, "rs", sid)
-        if figure:
-            section.figures.append(figure)
+        add_figure(run, section, figure)
         if note:
             section.paragraphs.append(md(note))
     return section
