@@ -51,9 +51,9 @@ def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equation
         for c in hidden[1:]:
             root[find(c)] = find(hidden[0])
         rhs = -sum(sign * float(values[c]) for c, sign in cells if not masked[c])
-        rows.append((find(hidden[0]), [(c, s) for c, s in cells if masked[c]], rhs))
-    by_set: dict[int, list] = {}
-    for _, cells, rhs in rows:
+        rows.append(([(c, s) for c, s in cells if masked[c]], rhs))
+    by_set: dict[int, list] = {}  # the equations of each linked set, once all are joined
+    for cells, rhs in rows:
         by_set.setdefault(find(cells[0][0]), []).append((cells, rhs))
     out: dict[int, tuple[float, float]] = {}
     groups: dict[int, list[int]] = {}

@@ -77,7 +77,6 @@ class Release:
     spec: ReleaseSpec
     cells: pl.DataFrame  # KEYS, n (published; null = masked), flag, hidden
     equations: list[tuple[int, list[int]]] = field(default_factory=list)
-    k: int = 5
 
     def lookup(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The release cell of each row (columns: release dimensions; a dimension not
@@ -145,10 +144,12 @@ def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
 
 def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
                    indicator_list: Sequence[Indicator], year: int,
-                   extract_date: dt.date | None) -> pl.DataFrame:
+                   extract_date: dt.date | None,
+                   regional: pl.DataFrame | None = None) -> pl.DataFrame:
     """The counts the indicator families hold: each indicator's eligible cases by region
     for the indicator years (:func:`indicator_years`, as the reports compute them), and by
-    region and hospital in the report year for the indicator on the funnel plots."""
+    region and hospital in the report year for the indicator on the funnel plots.
+    ``regional``: the indicators by region and year when the caller has them already."""
     first, _ = indicator_years(year, extract_date)
     recent = cases.filter(pl.col("year").is_between(first, year))
     recent_linked = (linked.filter(pl.col("year").is_between(first, year))
@@ -156,8 +157,10 @@ def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
     if not usable:
         return pl.DataFrame()
-    regional = compute_indicators(usable, recent, ["region", "year"], recent_linked,
-                                  extract_date).select(
+    if regional is None:
+        regional = compute_indicators(usable, recent, ["region", "year"], recent_linked,
+                                      extract_date)
+    regional = regional.select(
         pl.col("indicator").alias("family"), "subregistry", "region",
         pl.lit(None, pl.String).alias("hospital"), "year", "n")
     parts = [regional]
@@ -366,14 +369,16 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
             for m, p, h in zip(masked, primary, hidden, strict=True)]
     out = cells.with_columns(pl.Series("flag", flag, dtype=pl.String)).with_columns(
         pl.when(pl.col("flag").is_null()).then(pl.col("n")).alias("n"))
-    return Release(spec, out, eqs, k)
+    return Release(spec, out, eqs)
 
 
 def release_for(data: RegistryData, year: int | None = None,
-                linked: pl.DataFrame | None = None) -> Release:
+                linked: pl.DataFrame | None = None,
+                regional: pl.DataFrame | None = None) -> Release:
     """The release of a loaded data folder for a report year (default: the last complete
     year): what ``bcr publish`` publishes and ``--public`` answers from. ``linked``: the
-    registries' match (analysis.quality.coverage.match_registries), computed if absent."""
+    registries' match (analysis.quality.coverage.match_registries) and ``regional``: the
+    indicators by region and year, each computed here if absent."""
     cases = data.require("cases")
     last = report_year(cases, data.extract_date()) if year is None else year
     first = (int(data.population.get_column("year").min())
@@ -382,7 +387,8 @@ def release_for(data: RegistryData, year: int | None = None,
         linked = match_registries(cases, data.cancer_registry,
                                   subregistries=data.subregistries)
     spec = release_spec(cases, last, first)
-    rows = indicator_rows(cases, linked, load_indicators(), last, data.extract_date())
+    rows = indicator_rows(cases, linked, load_indicators(), last, data.extract_date(),
+                          regional)
     return build_release(cases, spec, rows)
 
 

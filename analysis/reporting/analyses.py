@@ -322,10 +322,11 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     recent = cases.filter(pl.col("year").is_between(ind_first, last))
     recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
         if linked is not None else None
+    regional = indicators.compute_indicators(usable, recent, ["region", "year"],
+                                             recent_linked, extract)
     ind = mark_preliminary(_with_nation(
         indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
-        indicators.compute_indicators(usable, recent, ["region", "year"], recent_linked,
-                                      extract)), extract)
+        regional), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 
     followup = survival.prepare_followup(cases.filter(
@@ -346,7 +347,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     relative, relative_curves, window = (
         _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
-    protected = rel.release_for(data, last, linked)
+    protected = rel.release_for(data, last, linked, regional)
     if protected.spec.first != first:  # the reports' years are the release's
         raise UserError(f"the release starts in {protected.spec.first}, the trends in {first}")
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
