@@ -29,13 +29,22 @@ from analysis.stats import cox, incidence, relative_survival, survival
 REGION = "syd"
 
 
-@pytest.fixture(scope="session")
-def prepared():
+@pytest.fixture(scope="module", autouse=True)
+def builtin_renderer():
+    """These tests read the built-in path's HTML and PDF, also where a Quarto is
+    installed; tests/test_quarto_path.py checks Quarto's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BCR_RENDERER", "builtin")
+        yield
+
+
+@pytest.fixture(scope="module")
+def prepared(builtin_renderer):
     """The demo registry loaded and analysed once for every reporting test."""
     return prepare(None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rendered(tmp_path_factory, prepared):
     out = tmp_path_factory.mktemp("reports")
     pub = publish(None, out, regions=[REGION], subregistries=[], with_publication=False,
