@@ -149,3 +149,19 @@ def test_quarto_is_found_by_env_then_beside_the_interpreter_then_on_path(tmp_pat
     assert render.quarto_path() == str(elsewhere / "quarto")
     monkeypatch.setenv("PATH", str(tmp_path))
     assert render.quarto_path() is None
+
+
+def test_a_figure_has_one_key_however_its_frame_was_built():
+    # The same rows built in one piece or from two chunks pickle differently; the figure
+    # (and its cache entry) must not: a figure shared by documents is drawn once.
+    whole = pl.DataFrame({"year": [2020, 2021], "estimate": [1.5, 2.5]})
+    chunked = pl.concat([whole.head(1), whole.tail(1)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    spec = {"function": "trend_chart", "caption": "c", "id": "fig-a"}
+    labels = {"alt": "a", "x": "year"}
+    one = FigureSpec(**spec, arguments={"frame": whole, "labels": labels})
+    two = FigureSpec(**spec, arguments={"frame": chunked, "labels": dict(labels)})
+    assert one.key == two.key
+    changed = FigureSpec(**spec, arguments={"frame": whole.with_columns(estimate=2.0),
+                                            "labels": labels})
+    assert changed.key != one.key
