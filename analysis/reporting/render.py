@@ -278,9 +278,11 @@ def _quarto_gather(staging: Path) -> None:
         shutil.rmtree(project)
 
 
-def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """One Quarto call (runs in a worker)."""
+def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """One Quarto call (runs in a worker); its seconds."""
+    start = time.perf_counter()
     _run(cmd, cwd, what, "quarto render", env)
+    return time.perf_counter() - start
 
 
 def _quarto_outputs(job: Job, staging: Path, formats: Sequence[str]) -> list[Path]:
@@ -504,8 +506,11 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
               f"{', '.join(what for what, _, _ in calls)}")
         start = time.perf_counter()
         env = _quarto_env(jobs)
-        list(as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
-                       for what, cmd, cwd in calls]))
+        running = {f"quarto call {i + 1} ({what})": pool.submit(_quarto_call, what, cmd, cwd,
+                                                                env)
+                   for i, (what, cmd, cwd) in enumerate(calls)}
+        list(as_done(list(running.values())))
+        seconds.update({call: f.result() for call, f in running.items()})
         _quarto_gather(staging)
         rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
         for job in jobs:
