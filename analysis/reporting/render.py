@@ -506,11 +506,10 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
               f"{', '.join(what for what, _, _ in calls)}")
         start = time.perf_counter()
         env = _quarto_env(jobs)
-        running = {f"quarto call {i + 1} ({what})": pool.submit(_quarto_call, what, cmd, cwd,
-                                                                env)
-                   for i, (what, cmd, cwd) in enumerate(calls)}
-        list(as_done(list(running.values())))
-        seconds.update({call: f.result() for call, f in running.items()})
+        timed = [(f"quarto call {i + 1} ({w})", pool.submit(_quarto_call, w, c, d, env))
+                 for i, (w, c, d) in enumerate(calls)]
+        list(as_done([f for _, f in timed]))
+        seconds.update((name, f.result()) for name, f in timed)
         _quarto_gather(staging)
         rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
         for job in jobs:
