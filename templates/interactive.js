@@ -8,6 +8,8 @@
   const byId = (list) => Object.fromEntries(list.map((x) => [x.id, x]));
   const REG = byId(D.regions), HOS = byId(D.hospitals), CTY = byId(D.counties);
   const IND = byId(D.indicators);
+  const ORDER = Object.fromEntries(D.regions.map((r, i) => [r.id, i]));  // nation last
+  const inOrder = (a, b) => ORDER[a.region] - ORDER[b.region];
   const COLORS = {high: "#1a9641", intermediate: "#f2c318", below: "#d7191c",
                   few: "#bdbdbd", none: "#9e9e9e", masked: "#e0e0e0", preliminary: "#c6dbef"};
   const VIEWS = ["comparison", "table", "trend", "map", "description", "incidence", "survival"];
@@ -210,7 +212,7 @@
          encoding: {color: {field: "level", type: "nominal", scale: levelScale,
                             title: T.columns.level, legend: {orient: "right",
                             labelExpr: `${JSON.stringify(T.levels_target)}[datum.label] || `
-                              + `${JSON.stringify({masked: M.symbol,
+                              + `${JSON.stringify({masked: `${M.symbol} ${M.masked_label}`,
                                  preliminary: T.preliminary})}[datum.label]`}},
                     strokeWidth: {condition: {test: "datum.highlight", value: 4}, value: 1},
                     stroke: {condition: {test: "datum.highlight", value: "#111"},
@@ -332,7 +334,8 @@
       const area = regionOf(state.level, state.unit) || M.area;
       const rows = D.incidence.filter((r) => r.subregistry === state.subregistry
                                        && (r.region === area || r.region === NATION))
-        .map((r) => ({...r, name: unitName("region", r.region), role: role(r.region)}));
+        .map((r) => ({...r, name: unitName("region", r.region), role: role(r.region)}))
+        .sort((a, b) => inOrder(a, b) || a.year - b.year);
       const table = {header: [T.columns.year, T.columns.region, T.columns.rate,
                               T.columns.ci, T.columns.cases],
         rows: rows.map((r) => ({unit: r.region, highlight: r.role === "highlight",
@@ -347,7 +350,8 @@
       const rows = D.survival.filter((r) => r.subregistry === state.subregistry)
         .map((r) => ({...r, name: unitName("region", r.region),
                       role: r.region === home ? "highlight" : r.region === NATION
-                        ? "nation" : "other"}));
+                        ? "nation" : "other"}))
+        .sort((a, b) => inOrder(a, b) || a.time - b.time);
       const table = {header: [T.columns.region, T.columns.time, T.columns.survival,
                               T.columns.ci, T.columns.n],
         rows: rows.map((r) => ({unit: r.region, highlight: r.role === "highlight",

@@ -53,7 +53,8 @@ def indicator_records(run: Run) -> list[dict[str, Any]]:
     regional = run.indicators.select(
         "indicator", "subregistry", pl.lit(REGION).alias("level"),
         pl.col("region").alias("unit"), "region", "year", "n", "estimate", "lower", "upper",
-        "classification", "preliminary", _masked().alias("masked"),
+        pl.when(_masked()).then(None).otherwise(pl.col("classification"))
+        .alias("classification"), "preliminary", _masked().alias("masked"),
         pl.lit(None, pl.String).alias("position"))
     parts = [regional]
     if run.hospitals.height:
