@@ -142,13 +142,17 @@
                    color: {field: "level", type: "nominal", scale: levelScale, legend: null},
                    tooltip: [{field: "label", title: T.columns.level}]}});
     }
-    if (nation && !nation.masked && state.level === "hospital") {
-      layers.push({data: {values: [{x: nation.estimate}]}, mark: {type: "rule",
-        strokeDash: [4, 3], color: "#555"}, encoding: {x: {field: "x", type: "quantitative"}}});
+    if (nation && !nation.masked && state.level === "hospital") {  // the funnels' centre
+      const at = {x: {field: "x", type: "quantitative"}};
+      layers.push({data: {values: [{x: nation.estimate, label: REG[NATION].name}]}, layer: [
+        {mark: {type: "rule", strokeDash: [4, 3], color: "#555"}, encoding: at},
+        {mark: {type: "text", y: -6, color: "#555"}, encoding: {...at,
+          text: {field: "label"}}}]});
     }
     const y = {field: "name", type: "nominal", sort: order, title: null};
+    const low = floor(rows, ind);
     const x = {field: "estimate", type: "quantitative", title: T.columns.value,
-               scale: {domain: [floor(rows, ind), 1]}, axis: {format: ".0%"}};
+               scale: {domain: [low, 1]}, axis: {format: ".0%"}};
     const colour = {field: "role", type: "nominal", legend: null,
                     scale: {domain: ["highlight", "nation", "other"],
                             range: ["#d95f02", "#252525", "#1f78b4"]}};
@@ -161,7 +165,7 @@
                   range: ["circle", "diamond", "circle"]}},
           tooltip: tooltip(T.levels[state.level])}},
       {transform: [{filter: "datum.masked"}], mark: {type: "text", align: "left", dx: 4},
-        encoding: {y, x: {datum: 0, type: "quantitative"}, text: {field: "value_text"},
+        encoding: {y, x: {datum: low, type: "quantitative"}, text: {field: "value_text"},
           tooltip: tooltip(T.levels[state.level])}},
     ]});
     return {width: 520, height: Math.max(160, 22 * rows.length), config: CONFIG,
@@ -328,7 +332,8 @@
                                                  ...notes()]};
     },
     description() {
-      return {spec: null, table: null, html: describe(IND[state.indicator]), note: []};
+      const ind = IND[state.indicator];
+      return {spec: null, table: null, html: ind ? describe(ind) : escape(T.no_data), note: []};
     },
     incidence() {
       const area = regionOf(state.level, state.unit) || M.area;

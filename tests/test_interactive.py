@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from analysis.data import dictionary as dd
+from analysis.demo import registry
 from analysis.privacy.release import CASES, TOTAL
 from analysis.reporting import checks
 from analysis.reporting import formatting as fmt
@@ -297,3 +298,23 @@ def test_in_chromium_offline_the_controls_change_highlight_figure_and_table(brow
             for e in driver.get_log("performance")
             if '"Network.requestWillBeSent"' in e["message"]]
     assert urls and all(u.split(":", 1)[0] in {"file", "data", "blob"} for u in urls), urls
+
+
+def test_a_sparse_registry_gives_a_page_whose_views_all_draw(browser, tmp_path):
+    """Two years of one small subregistry: few cells, many masked, no survival estimate;
+    every view still draws (a chart or the 'no data' sentence), without a console error."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    demo = registry.generate_demo(seed=3, scale=0.02, years=(2024, 2025), error_rate=0.0)
+    for name in ("myeloma", "population", "lifetable", "cancer_registry"):
+        demo.frames[name].write_csv(folder / f"{name}.csv")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BCR_RENDERER", "builtin")
+        small = prepare(folder)
+    pub = publish(folder, tmp_path / "out", regions=["norr"], subregistries=[],
+                  with_publication=False, formats=["interactive"], workers=1, prepared=small)
+    browser.get(pub.results[0].files[0].as_uri())
+    _ready(browser, "comparison")
+    for view in ("table", "trend", "map", "description", "incidence", "survival"):
+        _show(browser, view)
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
