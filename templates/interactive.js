@@ -132,27 +132,31 @@
   }
   function comparisonSpec(rows, ind) {
     const order = rows.map((r) => r.name);
+    const scale = {domain: [floor(rows, ind), 1]};  // every layer on the same axis
     const nation = rows.find((r) => r.unit === NATION)
       || current((r) => r.level === "region" && r.unit === NATION && r.year === state.year)[0];
     const layers = [];
     const b = bands(ind);
     if (b.length) {
       layers.push({data: {values: b}, mark: {type: "rect", opacity: 0.15, clip: true},
-        encoding: {x: {field: "from", type: "quantitative"}, x2: {field: "to"},
+        encoding: {x: {field: "from", type: "quantitative", scale}, x2: {field: "to"},
                    color: {field: "level", type: "nominal", scale: levelScale, legend: null},
                    tooltip: [{field: "label", title: T.columns.level}]}});
     }
     if (nation && !nation.masked && state.level === "hospital") {  // the funnels' centre
-      const at = {x: {field: "x", type: "quantitative"}};
+      const at = {x: {field: "x", type: "quantitative", scale}};
       layers.push({data: {values: [{x: nation.estimate, label: REG[NATION].name}]}, layer: [
         {mark: {type: "rule", strokeDash: [4, 3], color: "#555"}, encoding: at},
         {mark: {type: "text", y: -6, color: "#555"}, encoding: {...at,
           text: {field: "label"}}}]});
     }
-    const y = {field: "name", type: "nominal", sort: order, title: null};
-    const low = floor(rows, ind);
-    const x = {field: "estimate", type: "quantitative", title: T.columns.value,
-               scale: {domain: [low, 1]}, axis: {format: ".0%"}};
+    // The highlighted unit's label in bold and its colour, also when its cell is masked.
+    const mine = `datum.value === ${JSON.stringify(unitName(state.level, state.unit))}`;
+    const y = {field: "name", type: "nominal", sort: order, title: null, axis: {labelLimit: 240,
+      labelFontWeight: {condition: {test: mine, value: "bold"}, value: "normal"},
+      labelColor: {condition: {test: mine, value: "#d95f02"}, value: "#222"}}};
+    const x = {field: "estimate", type: "quantitative", title: T.columns.value, scale,
+               axis: {format: ".0%"}};
     const colour = {field: "role", type: "nominal", legend: null,
                     scale: {domain: ["highlight", "nation", "other"],
                             range: ["#d95f02", "#252525", "#1f78b4"]}};
@@ -165,7 +169,7 @@
                   range: ["circle", "diamond", "circle"]}},
           tooltip: tooltip(T.levels[state.level])}},
       {transform: [{filter: "datum.masked"}], mark: {type: "text", align: "left", dx: 4},
-        encoding: {y, x: {datum: low, type: "quantitative"}, text: {field: "value_text"},
+        encoding: {y, x: {datum: scale.domain[0], type: "quantitative", scale}, text: {field: "value_text"},
           tooltip: tooltip(T.levels[state.level])}},
     ]});
     return {width: 520, height: Math.max(160, 22 * rows.length), config: CONFIG,
