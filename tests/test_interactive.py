@@ -266,6 +266,27 @@ def test_in_chromium_offline_the_controls_change_highlight_figure_and_table(brow
     want = {r["region"]: r["estimate"] for r in expected.iter_rows(named=True)}
     assert {u: e for u, e, _ in figure} == want
     assert [u for u, _, role in figure if role == "highlight"] == ["norr"]
+    # Hovering the highlighted point shows its value, CI and n.
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    [point] = [p for p in driver.find_elements(
+        "css selector", "#bcr-chart svg path[aria-roledescription=point]")
+        if "role: highlight" in p.get_attribute("aria-label")]
+    ActionChains(driver).move_to_element(point).perform()
+    norr = expected.filter(pl.col("region") == "norr").row(0, named=True)
+    deadline = time.monotonic() + 5
+    while "visible" not in (driver.execute_script(
+            "const t = document.getElementById('vg-tooltip-element');"
+            "return t ? t.className : ''")):
+        assert time.monotonic() < deadline, "no tooltip"
+        time.sleep(0.05)
+    tip = driver.execute_script("return document.getElementById('vg-tooltip-element')"
+                                ".innerText").split()
+    cell = _cell(cells, family="mdt_discussed", subregistry="myeloma", region="norr",
+                 period=str(year))
+    for part in ("Norr", fmt.percent(norr["estimate"], 1, "sv").split("\u00a0")[0],
+                 str(cell["n"])):
+        assert part in tip, (part, tip)
     # The hospital level of the funnel indicator: the report year only.
     _choose(driver, "level", "hospital")
     hospitals = run.hospitals.filter((pl.col("subregistry") == "myeloma")
