@@ -177,7 +177,7 @@
   }
 
   function trendSpec(rows, ind) {
-    const layers = [];
+    const layers = [], scale = {domain: [floor(rows, ind), 1]};
     if (ind && ind.high !== null) {
       const targets = [{v: ind.high, label: T.levels_target.high}];
       if (ind.intermediate !== null) {
@@ -185,15 +185,15 @@
       }
       layers.push({data: {values: targets}, layer: [
         {mark: {type: "rule", strokeDash: [6, 4], color: "#1a9641"},
-         encoding: {y: {field: "v", type: "quantitative"}}},
+         encoding: {y: {field: "v", type: "quantitative", scale}}},
         {mark: {type: "text", align: "right", dy: -6, color: "#1a9641"},
-         encoding: {y: {field: "v", type: "quantitative"}, text: {field: "label"},
+         encoding: {y: {field: "v", type: "quantitative", scale}, text: {field: "label"},
                     x: {value: 500}}}]});
     }
     const x = {field: "year_label", type: "ordinal", title: T.columns.year,
                sort: rows.map((r) => r.year_label), axis: {labelAngle: 0}};
-    const y = {field: "estimate", type: "quantitative", title: T.columns.value,
-               scale: {domain: [floor(rows, ind), 1]}, axis: {format: ".0%"}};
+    const y = {field: "estimate", type: "quantitative", title: T.columns.value, scale,
+               axis: {format: ".0%"}};
     const colour = {field: "name", type: "nominal", title: null,
                     legend: {orient: "bottom"}};
     layers.push({data: {name: "rows"}, layer: [
@@ -274,10 +274,10 @@
     return current((r) => r.level === state.level && r.year === state.year)
       .map((r) => ({...r, name: unitName(r.level, r.unit), role: role(r.unit)}));
   }
-  function indicatorTable(rows, withYear) {
-    const header = [...(withYear ? [T.columns.year] : []), T.levels[state.level],
+  function indicatorTable(rows, withYear, level = state.level) {
+    const header = [...(withYear ? [T.columns.year] : []), T.levels[level],
                     T.columns.value, T.columns.ci, T.columns.n,
-                    state.level === "hospital" ? T.columns.position : T.columns.level];
+                    level === "hospital" ? T.columns.position : T.columns.level];
     return {header, rows: rows.map((r) => ({
       unit: r.unit, highlight: r.role === "highlight",
       cells: [...(withYear ? [r.year_label] : []), r.name, r.value_text, r.ci_text, r.n_text,
@@ -307,7 +307,8 @@
         .map((r) => ({...r, name: unitName("region", r.unit), role: role(r.unit),
                       year_label: yearLabel(r)}))
         .sort((a, b) => a.year - b.year || (a.unit === NATION) - (b.unit === NATION));
-      return {spec: trendSpec(rows, ind), table: indicatorTable(rows, true), note: notes()};
+      return {spec: trendSpec(rows, ind), table: indicatorTable(rows, true, "region"),
+              note: notes()};
     },
     map() {
       const regional = current((r) => r.level === "region" && r.year === state.year);
