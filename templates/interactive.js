@@ -111,6 +111,14 @@
     return [{field: "name", title: first}, {field: "value_text", title: T.columns.value},
             {field: "ci_text", title: T.columns.ci}, {field: "n_text", title: T.columns.n}];
   }
+  // Hospitals have no interval of their own: their position in the funnel plot instead.
+  function unitTooltip() {
+    if (state.level !== "hospital") return tooltip(T.levels.region);
+    return [{field: "name", title: T.levels.hospital},
+            {field: "value_text", title: T.columns.value},
+            {field: "n_text", title: T.columns.n},
+            {field: "level_text", title: T.columns.position}];
+  }
   function bands(ind) {
     if (!ind || ind.high === null) return [];
     const h = ind.high, i = ind.intermediate === null ? h : ind.intermediate;
@@ -167,10 +175,10 @@
         encoding: {y, x, color: colour, shape: {field: "role", type: "nominal", legend: null,
           scale: {domain: ["highlight", "nation", "other"],
                   range: ["circle", "diamond", "circle"]}},
-          tooltip: tooltip(T.levels[state.level])}},
+          tooltip: unitTooltip()}},
       {transform: [{filter: "datum.masked"}], mark: {type: "text", align: "left", dx: 4},
         encoding: {y, x: {datum: scale.domain[0], type: "quantitative", scale}, text: {field: "value_text"},
-          tooltip: tooltip(T.levels[state.level])}},
+          tooltip: unitTooltip()}},
     ]});
     return {width: 520, height: Math.max(160, 22 * rows.length), config: CONFIG,
             datasets: {rows}, layer: layers, resolve: {scale: {color: "independent"}}};
@@ -272,7 +280,8 @@
   const role = (id) => (id === state.unit ? "highlight" : id === NATION ? "nation" : "other");
   function indicatorRows() {
     return current((r) => r.level === state.level && r.year === state.year)
-      .map((r) => ({...r, name: unitName(r.level, r.unit), role: role(r.unit)}));
+      .map((r) => ({...r, name: unitName(r.level, r.unit), role: role(r.unit),
+                    level_text: levelText(r)}));
   }
   function indicatorTable(rows, withYear, level = state.level) {
     const header = [...(withYear ? [T.columns.year] : []), T.levels[level],
