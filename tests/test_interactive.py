@@ -154,6 +154,21 @@ def test_national_and_english_files(prepared, tmp_path):
     assert "." in shown["value_text"] and "," not in shown["value_text"]
 
 
+def test_the_tile_map_must_place_every_county(prepared, tmp_path, monkeypatch):
+    from analysis.reporting.interactive.data import units
+
+    tiles = units(prepared.run)["counties"]
+    assert len(tiles) == 21 and len({(c["col"], c["row"]) for c in tiles}) == 21
+    folder = tmp_path / "dictionary"
+    shutil.copytree(dd.dictionary_dir(), folder)
+    config = folder / "interactive.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace('  "09": [3, 6]', ""),
+                      encoding="utf-8")
+    monkeypatch.setenv("BCR_DICTIONARY", str(folder))
+    with pytest.raises(dd.DictionaryError, match="interactive.yaml: tiles lacks county 09"):
+        units(prepared.run)
+
+
 def test_format_interactive_is_parsed_beside_html_and_pdf():
     assert parse_outputs("interactive, pdf,html") == ["html", "pdf", "interactive"]
     with pytest.raises(Exception, match="use html, pdf, interactive"):
