@@ -72,6 +72,9 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
             on_phase: Callable[[str], None] | None = None) -> Publication:
     """Render the requested documents into ``out/<year>/<lang>/<document>/``.
 
+    ``formats`` as :func:`parse_outputs` gives them: with ``interactive``, the offline
+    interactive report of each region asked for (and the national one when all regions
+    are) is written into ``out/<year>/<lang>/interactive-<area>/`` too.
     Analyses are computed once (``compute_all``, or taken from ``prepared``) and shared
     by every document; documents are written and rendered in parallel worker processes.
     Seconds per step are summed over the documents (figures, templating, rendering) or
@@ -93,10 +96,12 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
     results = render_all(jobs, out_dir, documents, workers, on_done, seconds,
-                         on_phase) if jobs else []
-    if pages:  # finished pages: written, checked and placed as the documents are
-        results += render_all(pages, out_dir, ["html"], workers, on_done, {}, on_phase)
+                         on_phase) if documents else []
+    if pages:  # finished pages: written, checked and placed as the documents are (in
+        # this process: writing is quick, a worker would first load the Vega bundle)
+        results += render_all(pages, out_dir, ["html"], 1, on_done, {}, on_phase)
     # Every published count, as one file: what `bcr audit` and the tables are checked on.
+    out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomically(published(analyses.release), out_dir / RELEASE_FILE)
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start
     for r in results:
