@@ -11,7 +11,8 @@
   const ORDER = Object.fromEntries(D.regions.map((r, i) => [r.id, i]));  // nation last
   const inOrder = (a, b) => ORDER[a.region] - ORDER[b.region];
   const COLORS = {high: "#1a9641", intermediate: "#f2c318", below: "#d7191c",
-                  few: "#bdbdbd", none: "#9e9e9e", masked: "#e0e0e0", preliminary: "#c6dbef"};
+                  few: "#bdbdbd", none: "#9e9e9e", masked: "#e0e0e0", preliminary: "#c6dbef",
+                  pooled: "#f3f3f3"};
   const VIEWS = ["comparison", "table", "trend", "map", "description", "incidence", "survival"];
   const state = {subregistry: null, indicator: null, level: "region", year: null,
                  unit: M.area, view: "comparison", sort: null};
@@ -60,8 +61,8 @@
     return [...new Set(current((r) => r.level === state.level).map((r) => r.year))].sort();
   }
   function unitsNow() {
-    const ids = [...new Set(current((r) => r.level === state.level && r.year === state.year)
-      .map((r) => r.unit))];
+    const ids = [...new Set(current((r) => r.level === state.level
+      && (r.year === state.year || state.year === M.window)).map((r) => r.unit))];
     const order = state.level === "hospital" ? D.hospitals.map((h) => h.id)
       : D.regions.map((r) => r.id);
     return order.filter((id) => ids.includes(id));
@@ -84,9 +85,10 @@
     state.indicator = choose(state.indicator, inds, inds[0]);
     const levels = levelsNow();
     state.level = choose(state.level, levels, levels[0]);
-    const years = yearsNow();
-    state.year = Number(choose(state.year, years, years.includes(M.judged_year)
-      ? M.judged_year : years[years.length - 1]));
+    const years = [...yearsNow(), M.window];  // the single years, then the pooled window
+    const year = choose(state.year, years, years.includes(M.judged_year)
+      ? M.judged_year : years[0]);
+    state.year = year === M.window ? M.window : Number(year);
     const units = unitsNow();
     const home = state.level === "hospital"
       ? units.find((h) => HOS[h].region === M.area) : M.area;
@@ -95,8 +97,8 @@
     fill($("c-indicator"), indicatorsOf(state.subregistry).map((i) => [i.id, i.name]),
          state.indicator);
     fill($("c-level"), levels.map((l) => [l, T.levels[l]]), state.level);
-    fill($("c-year"), years.map((y) => [y, y > M.judged_year ? `${y} (${T.preliminary})`
-      : String(y)]), state.year);
+    fill($("c-year"), years.map((y) => [y, y === M.window ? `${y} (${T.pooled})`
+      : y > M.judged_year ? `${y} (${T.preliminary})` : String(y)]), state.year);
     fill($("c-unit"), units.map((u) => [u, unitName(state.level, u)]), state.unit);
   }
 
@@ -229,7 +231,8 @@
                             title: T.columns.level, legend: {orient: "right",
                             labelExpr: `${JSON.stringify(T.levels_target)}[datum.label] || `
                               + `${JSON.stringify({masked: `${M.symbol} ${M.masked_label}`,
-                                 preliminary: T.preliminary})}[datum.label]`}},
+                                 preliminary: T.preliminary, pooled: T.pooled})}`
+                              + "[datum.label]"}},
                     strokeWidth: {condition: {test: "datum.highlight", value: 4}, value: 1},
                     stroke: {condition: {test: "datum.highlight", value: "#111"},
                              value: "white"},
@@ -242,6 +245,8 @@
                               {field: "cases_text", title: `${T.columns.cases} ${M.window}`}]}},
         {mark: {type: "text", fontSize: 9, limit: 62},
          encoding: {text: {field: "short"}}},
+        {mark: {type: "text", fontSize: 10, fontWeight: "bold", dy: 12},
+         encoding: {text: {field: "count"}}},
       ]};
   }
 
@@ -284,6 +289,7 @@
                     level_text: levelText(r)}));
   }
   function indicatorTable(rows, withYear, level = state.level) {
+    if (!rows.length) return null;
     const header = [...(withYear ? [T.columns.year] : []), T.levels[level],
                     T.columns.value, T.columns.ci, T.columns.n,
                     level === "hospital" ? T.columns.position : T.columns.level];
@@ -326,13 +332,17 @@
         .filter((c) => c.subregistry === state.subregistry).map((c) => [c.county, c]));
       const home = regionOf(state.level, state.unit);
       const rows = D.counties.map((c) => {
-        const r = of[c.region] || {masked: true, value_text: M.symbol, ci_text: M.symbol,
-                                   n_text: M.symbol};
+        // The pooled window has no indicator cells: the tiles show the new cases only.
+        const r = state.year === M.window ? {value_text: "", ci_text: "", n_text: ""}
+          : of[c.region] || {masked: true, value_text: M.symbol, ci_text: M.symbol,
+                             n_text: M.symbol};
+        const pooled = state.year === M.window;
         return {...c, county_name: c.name, short: c.name.replace(/s? län$/, ""),
                 name: unitName("region", c.region), value_text: r.value_text,
-                ci_text: r.ci_text, n_text: r.n_text, level: levelKey(r),
-                level_text: levelText(r), highlight: c.region === home,
-                cases_text: (cases[c.id] || {n_text: M.symbol}).n_text};
+                ci_text: r.ci_text, n_text: r.n_text, level: pooled ? "pooled" : levelKey(r),
+                level_text: pooled ? "" : levelText(r), highlight: c.region === home,
+                cases_text: (cases[c.id] || {n_text: M.symbol}).n_text,
+                count: pooled ? (cases[c.id] || {n_text: M.symbol}).n_text : ""};
       });
       const table = {header: [T.columns.county, T.columns.region, T.columns.value,
                               T.columns.ci, T.columns.n, T.columns.level,
@@ -351,6 +361,7 @@
     },
     incidence() {
       const area = regionOf(state.level, state.unit) || M.area;
+      if (state.year === M.window) return pooledIncidence(area);
       const rows = D.incidence.filter((r) => r.subregistry === state.subregistry
                                        && (r.region === area || r.region === NATION))
         .map((r) => ({...r, name: unitName("region", r.region), role: role(r.region)}))
@@ -382,6 +393,32 @@
     },
   };
 
+  // The regions' SIR over the pooled window (the nation is the reference, SIR 1).
+  function pooledIncidence(area) {
+    const rows = D.sir.filter((r) => r.subregistry === state.subregistry)
+      .map((r) => ({...r, name: unitName("region", r.region),
+                    role: r.region === area ? "highlight" : "other"}))
+      .sort(inOrder);
+    const y = {field: "name", type: "nominal", sort: rows.map((r) => r.name), title: null};
+    const x = {field: "estimate", type: "quantitative", title: `${T.columns.sir} ${M.window}`,
+               scale: {zero: false}};
+    const colour = {field: "role", type: "nominal", legend: null,
+                    scale: {domain: ["highlight", "other"], range: ["#d95f02", "#1f78b4"]}};
+    const spec = {width: 520, height: 30 * Math.max(rows.length, 3), config: CONFIG,
+      datasets: {rows}, layer: [
+        {data: {values: [{x: 1}]}, mark: {type: "rule", strokeDash: [4, 3], color: "#555"},
+         encoding: {x: {field: "x", type: "quantitative"}}},
+        {data: {name: "rows"}, mark: "rule", encoding: {y, x: {...x, field: "lower"},
+                                                         x2: {field: "upper"}, color: colour}},
+        {data: {name: "rows"}, mark: {type: "point", filled: true, size: 90},
+         encoding: {y, x, color: colour, tooltip: tooltip(T.columns.region)}}]};
+    const table = {header: [T.columns.region, T.columns.sir, T.columns.ci, T.columns.cases],
+      rows: rows.map((r) => ({unit: r.region, highlight: r.role === "highlight",
+        cells: [r.name, r.value_text, r.ci_text, r.n_text],
+        sort: [r.name, r.estimate, r.lower, r.n]}))};
+    return {spec, table, note: [fmt(T.sir_note, {window: M.window}), ...maskNote(rows)]};
+  }
+
   function fmt(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
   }
@@ -391,6 +428,7 @@
   function notes() {
     const out = [];
     if (state.level === "hospital") out.push(fmt(T.hospital_note, {year: M.year}));
+    if (state.year === M.window) out.push(fmt(T.window_note, {window: M.window}));
     if (state.year > M.judged_year) out.push(fmt(T.preliminary_note, {year: state.year}));
     return [...out, ...maskNote(current((r) => r.year === state.year))];
   }
@@ -510,7 +548,8 @@
     for (const [id, key] of [["c-subregistry", "subregistry"], ["c-indicator", "indicator"],
                              ["c-level", "level"], ["c-year", "year"], ["c-unit", "unit"]]) {
       $(id).addEventListener("change", (e) => {
-        state[key] = key === "year" ? Number(e.target.value) : e.target.value;
+        const v = e.target.value;
+        state[key] = key === "year" && v !== M.window ? Number(v) : v;
         state.sort = null;
         document.body.dataset.ready = "";
         draw();

@@ -83,6 +83,11 @@ def test_every_count_embedded_is_a_cell_of_the_release(prepared, page):
                      period=str(r["year"]))
         assert r["n"] == cell["n"] and r["masked"] == (cell["flag"] is not None), (r, cell)
         checked += 1
+    for r in data["sir"]:  # over the pooled window
+        cell = _cell(cells, subregistry=r["subregistry"], region=r["region"],
+                     period=data["meta"]["window"])
+        assert r["n"] == cell["n"] and r["masked"] == (cell["flag"] is not None), (r, cell)
+        checked += 1
     for r in data["county_cases"]:
         cell = _cell(cells, subregistry=r["subregistry"], region=r["region"],
                      county=r["county"], period=r["period"])
@@ -118,7 +123,8 @@ def test_estimates_are_the_published_tables_and_masked_with_their_counts(prepare
         assert r["estimate"] == row["estimate"]
         assert r["masked"] or r["n"] >= k
     # Nothing finer than the release and no person: only these numeric fields.
-    numeric = {key for part in ("indicator_rows", "incidence", "survival", "county_cases")
+    numeric = {key for part in ("indicator_rows", "incidence", "sir", "survival",
+                                "county_cases")
                for r in data[part] for key, v in r.items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     assert numeric == {"year", "n", "estimate", "lower", "upper", "time"}
@@ -316,6 +322,19 @@ def test_in_chromium_offline_the_controls_change_highlight_figure_and_table(brow
         driver.save_screenshot(str(tmp_path / f"{view}.png"))
         has_chart = driver.execute_script("return !!document.querySelector('#bcr-chart svg')")
         assert has_chart == (view not in ("table", "description")), view
+    # The pooled window: the regions' SIR over it, as the subregistry reports publish it.
+    _show(driver, "incidence")
+    window = _embedded(page)["meta"]["window"]
+    _choose(driver, "year", window)
+    sir = run.sir.filter(pl.col("subregistry") == "myeloma")
+    assert sorted(_table(driver)[1:]) == sorted(
+        [dd.region_name(r["region"]), fmt.number(r["estimate"], 2, "sv"),
+         fmt.interval(r["lower"], r["upper"], 2, "sv"), fmt.number(r["n"], 0, "sv")]
+        if r["suppressed"] is None else [dd.region_name(r["region"]), "–", "–", "–"]
+        for r in sir.iter_rows(named=True))
+    for r in sir.iter_rows(named=True):
+        assert r["n"] == _cell(cells, subregistry="myeloma", region=r["region"],
+                               period=window)["n"]
     _show(driver, "trend")
     driver.find_element("css selector", "#bcr-table th").click()  # sorted by year
     shown = _table(driver)

@@ -80,6 +80,17 @@ def incidence_records(run: Run) -> list[dict[str, Any]]:
     return _records(frame.sort("subregistry", "region", "year"), run.lang, as_percent=False)
 
 
+def sir_records(run: Run) -> list[dict[str, Any]]:
+    """Standardised incidence ratios by subregistry and region over the pooled window
+    (indirect standardisation to the national rates, exact Poisson CI), as the
+    subregistry reports draw them: observed cases, SIR and CI (not the expected count)."""
+    frame = run.sir.select("subregistry", "region", "n", "estimate", "lower", "upper",
+                           _masked().alias("masked"))
+    symbol = str(dd.registry()["disclosure"]["symbol"])
+    return [{**r, **_texts(r, run.lang, symbol, False, decimals=2)}
+            for r in frame.sort("subregistry", "region").iter_rows(named=True)]
+
+
 def survival_records(run: Run) -> list[dict[str, Any]]:
     """Net survival (Pohar Perme) by subregistry and region (and the nation), period
     approach (Brenner), at the report's times; a group the data are too few for keeps
@@ -166,6 +177,7 @@ def interactive_data(run: Run) -> dict[str, Any]:
         "indicators": [indicator_info(i, lang) for i in a.indicator_list if i.id in shown],
         "indicator_rows": indicator_records(run),
         "incidence": incidence_records(run),
+        "sir": sir_records(run),
         "survival": survival_records(run),
         "county_cases": county_records(run),
     }
