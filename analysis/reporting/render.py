@@ -326,7 +326,9 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Resul
     """Write one job's sources and render them on the built-in path (in a worker)."""
     seconds = write_sources(job, directory)
     start = time.perf_counter()
-    files = [_render_builtin(directory, job, fmt) for fmt in formats]
+    # An interactive report's job writes its finished page: nothing to render.
+    files = ([directory / f"{job.stem}.html"] if job.kind == "interactive"
+             else [_render_builtin(directory, job, fmt) for fmt in formats])
     seconds["rendering"] = time.perf_counter() - start
     return Result(job.name, files, seconds)
 
