@@ -7,17 +7,14 @@ Two engines (DESIGN.md §9):
   (.qmd -> self-contained HTML, .qmd -> typst) and the `typst` package (typst -> PDF).
   ``BCR_RENDERER=builtin`` forces it even when Quarto is installed.
 
-Every document is written by a job into its own staging directory (its own .qmd and its
-own figure files) and rendered there: on the built-in path one worker per document,
-through Quarto in the few project calls of ``quarto_calls``. Documents are moved into the
-output folder only when every one has succeeded and passed ``checks.verify``. A failure
-raises ``RenderError`` naming the document and the step (``OutputError`` for a missing or
-malformed output, ``DiskFullError`` for a full disk, in one line); the previous outputs
-are left as they were.
+Each job writes its own staging directory (.qmd and figures), rendered there: built-in,
+one worker per document; through Quarto, the few project calls of ``quarto_calls``. The
+documents replace the outputs only when all succeeded and passed ``checks.verify``; else
+``RenderError`` names document and step (``OutputError`` a missing or malformed output,
+``DiskFullError`` a full disk, in one line) and the previous outputs stay.
 
-A run holds a lock on its output folder (a second run into it stops with a clear message)
-and first removes what a killed run left there. Its workers (``workers.py``) are killed
-with their tools on Ctrl-C or a failure, and end by themselves when the main process dies.
+A run locks its output folder and first removes what a killed run left there; its
+workers (``workers.py``) die with their tools on Ctrl-C, a failure or the main process.
 """
 
 from __future__ import annotations
