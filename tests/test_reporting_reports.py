@@ -391,7 +391,7 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     # A panel needs three hospitals to compare: exactly those subregistries get one (ALL
     # has three, at the limit); KML's hospitals, too small to draw, get none.
     shown = units.filter(pl.len().over("subregistry") >= 3)
-    panels = set(figure.arguments["units"]["subregistry"].to_list())
+    panels = {p.split(":")[0] for p in figure.arguments["units"]["subregistry"].to_list()}
     assert panels == {cells.subregistry_label(s, "sv") for s in shown["subregistry"]}
     assert units.filter(pl.col("subregistry") == "all").height == 3
     assert "cml" in prepared.analyses.hospitals["subregistry"].to_list()
@@ -482,12 +482,14 @@ def test_hospital_table_lists_every_point_of_the_region_with_its_funnel_position
     units = cells.funnel_units(run, sids).filter(pl.col("region") == REGION)
     names = {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
     flags = run.text.section("notes.funnel_flags")
-    drawn = {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag"]])
+    # Columns: number, subregistry, indicator, hospital, region, n, share, position (the
+    # position against the limits drawn, widened for overdispersion where phi > 1).
+    drawn = {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag_od"]])
              for u in units.iter_rows(named=True)}
-    assert drawn and drawn <= {(r[1], r[3], r[5]) for r in table.rows}
+    assert drawn and drawn <= {(r[3], r[5], r[7]) for r in table.rows}
     symbol = dd.registry()["disclosure"]["symbol"]
     masked = {names[h] for h in listed.filter(pl.col("suppressed").is_not_null())["hospital"]}
-    assert masked == {r[1] for r in table.rows if r[3] == symbol and r[4] == symbol}
+    assert masked == {r[3] for r in table.rows if r[5] == symbol and r[6] == symbol}
 
 
 def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):

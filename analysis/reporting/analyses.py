@@ -76,7 +76,8 @@ class Analyses:
     # the one before the judged year to the report year; preliminary rows unclassified)
     indicators: pl.DataFrame
     hospitals: pl.DataFrame  # funnel: indicator, subregistry, hospital, region, limits
-    funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
+    # subregistry, n, p0, phi, tau2, exact and overdispersed limits (analysis.stats.funnel)
+    funnel_curves: pl.DataFrame
     survival: pl.DataFrame  # subregistry, region (or NATION), time: Kaplan-Meier
     survival_curves: pl.DataFrame  # subregistry, region (or NATION): whole KM curves
     # subregistry, grouping (age or sex), group (age band, sex code or NATION), time: KM
@@ -136,10 +137,12 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
         units.append(limits.with_columns(
             pl.lit(ind.id).alias("indicator"), pl.lit(sid).alias("subregistry"),
             pl.col("hospital").replace_strict(hospital_region, default=None).alias("region")))
-        p0 = limits.get_column("target")[0]
+        p0, tau2 = limits.get_column("target")[0], limits.get_column("tau2")[0]
         grid = np.unique(np.geomspace(1, counts["n"].max(), points).round())
-        curves.append(funnel.funnel_curve(p0, grid).with_columns(
-            pl.lit(sid).alias("subregistry"), pl.lit(p0).alias("p0")))
+        curves.append(funnel.funnel_curve(p0, grid, tau2=tau2).with_columns(
+            pl.lit(sid).alias("subregistry"), pl.lit(p0).alias("p0"),
+            pl.lit(limits.get_column("phi")[0], pl.Float64).alias("phi"),
+            pl.lit(tau2).alias("tau2")))
     if not units:
         return pl.DataFrame(), pl.DataFrame()
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")

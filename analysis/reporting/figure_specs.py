@@ -13,6 +13,8 @@ from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
     funnel_units,
+    hospital_keys,
+    hospital_names,
     lower_first,
     min_cases,
     region_label,
@@ -223,7 +225,10 @@ def level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
 
 def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
                    ) -> FigureSpec | None:
-    """Hospitals on funnel plots, one panel per subregistry; a region's own highlighted."""
+    """Hospitals on funnel plots, one panel per subregistry named with its indicator; a
+    region's own hospitals highlighted and numbered (the numbers of its hospital table).
+    The limits drawn are widened for overdispersion where phi > 1 (Spiegelhalter 2005,
+    analysis.stats.funnel), the caption says where."""
     a, text = run.analyses, run.text
     units = funnel_units(run, sids)
     if units.is_empty():
@@ -231,37 +236,51 @@ def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
     sids = [s for s in sids if s in set(units["subregistry"].to_list())]
     names = {i.id: i.name(run.lang) for i in a.indicator_list}
     short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
+    panel_indicator = dict(units.select("subregistry", "indicator").unique().iter_rows())
+    panel = {s: textwrap.fill(f"{short[s]}: {lower_first(names[panel_indicator[s]])}", 30)
+             for s in sids}
     panels: dict[str, list[str]] = {}  # which panels show which indicator, in panel order
     for sid in sids:
-        for ind in units.filter(pl.col("subregistry") == sid)["indicator"].unique():
-            panels.setdefault(ind, []).append(short[sid])
+        panels.setdefault(panel_indicator[sid], []).append(short[sid])
     # The panels of each indicator, unless the name already says (e.g. "... (MDS)").
     indicator = "; ".join(
         lower_first(names[i]) + (f" ({', '.join(p)})" if len(sids) > 1 and not
                                   names[i].endswith(f"({', '.join(p)})") else "")
         for i, p in panels.items())
     curve = a.funnel_curves.filter(pl.col("subregistry").is_in(list(sids)))
+    # The overdispersed limits are the exact ones where phi <= 1 (tau2 = 0).
     long = pl.concat([
         curve.select("subregistry", "n", "p0", pl.lit(side).alias("side"),
-                     pl.lit(label).alias("limit"), pl.col(f"{side}_{suffix}").alias("value"))
+                     pl.lit(label).alias("limit"), pl.col(f"{side}_{suffix}_od").alias("value"))
         for side in ("lower", "upper")
         for suffix, label in (("95", text("legend.limit_95")), ("998", text("legend.limit_998")))
     ]).drop_nulls("value")
-    facet = "subregistry" if len(sids) > 1 else None
+    keys = hospital_keys(run, sids, focus) if focus else {}
     labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
               "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.funnel"),
               "others": text("legend.others") if focus else text("legend.hospitals"),
               "highlight": text("legend.highlight", region=region_label(focus, text))
               if focus else text("legend.hospitals"), "target": text("legend.target_nation")}
-    return FigureSpec(f"fig-{doc_id}", text("captions.funnel_figure", indicator=indicator),
-                      "funnel_chart", {
-                          "units": units.select(
-                              "n", "estimate", pl.col("region").alias("group"),
-                              pl.col("subregistry").replace_strict(short)),
-                          "curve": long.with_columns(pl.col("subregistry").replace_strict(short)),
-                          "labels": labels, "highlight": focus, "facet": facet,
-                          "facet_order": [short[s] for s in sids]})
+    caption = text("captions.funnel_figure", indicator=indicator)
+    widened = curve.filter(pl.col("tau2") > 0).unique("subregistry", maintain_order=True)
+    if widened.height:
+        caption += "; " + text("comparison.funnel_widened", panels=", ".join(
+            f"{short[r['subregistry']]} (\u03c6 = {fmt.number(r['phi'], 2, run.lang)})"
+            for r in widened.iter_rows(named=True)))
+    if keys:
+        hospital = hospital_names()
+        caption += "; " + text("comparison.funnel_keys", keys=", ".join(
+            f"{n} {hospital.get(h, h)}" for h, n in keys.items()))
+    return FigureSpec(f"fig-{doc_id}", caption, "funnel_chart", {
+        "units": units.select(
+            "n", "estimate", pl.col("region").alias("group"),
+            pl.col("subregistry").replace_strict(panel),
+            pl.col("hospital").replace_strict(keys, default=None, return_dtype=pl.String)
+            .alias("label")),
+        "curve": long.with_columns(pl.col("subregistry").replace_strict(panel)),
+        "labels": labels, "highlight": focus, "facet": "subregistry",
+        "facet_order": [panel[s] for s in sids]})
 
 
 def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None, str]:

@@ -262,7 +262,8 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
     national proportion (dotted).
 
     ``units``: n, estimate, and optionally ``group`` (units of the highlighted region
-    have group == highlight). ``curve``: n, limit ('95 %', '99,8 %'), side, value, p0.
+    have group == highlight) and ``label`` (printed beside the point, e.g. the number of
+    a region's own hospital). ``curve``: n, limit ('95 %', '99,8 %'), side, value, p0.
     """
     data = units.with_columns(
         pl.when(pl.col("group") == highlight).then(pl.lit(labels["highlight"]))
@@ -289,10 +290,29 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
             + scale_linetype_manual(values=styles, breaks=[*limits, labels["target"]])
             + scale_y_continuous(labels=lambda v: _numbers(labels)([x * 100 for x in v]))
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    named = _joined_labels(data, facet) if "label" in data.columns else None
+    if named is not None and named.height:
+        plot = plot + geom_text(aes(label="label"), data=named.to_pandas(), color=FOCUS,
+                                size=7, fontweight="bold", ha="left", va="bottom")
+    panels = data[facet].n_unique() if facet else 1
     if facet:
-        plot = plot + facet_wrap(facet, ncol=4, scales="free")
-    height = 4.2 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 1.0
+        plot = plot + facet_wrap(facet, ncol=min(3, panels), scales="free")
+    height = 4.2 if panels == 1 else 2.3 * -(-panels // 3) + 1.0
     return Figure(plot, labels["alt"], height)
+
+
+def _joined_labels(data: pl.DataFrame, facet: str | None) -> pl.DataFrame:
+    """Labels of points that would print over each other (within about 6 % of the
+    panel's x range and 5 percentage points) joined into one, "1, 3, 4", at the first."""
+    panel = [facet] if facet else []
+    named = data.filter(pl.col("label").is_not_null())
+    span = (pl.col("n").max() - pl.col("n").min()).over(panel or pl.lit(1)).clip(1)
+    return (named.with_columns((pl.col("n") / span / 0.06).round().alias("_x"),
+                               (pl.col("estimate") / 0.05).round().alias("_y"))
+            .sort("n").group_by([*panel, "_x", "_y"], maintain_order=True)
+            .agg(pl.col("n").first(), pl.col("estimate").first(),
+                 pl.col("label").sort_by(pl.col("label").cast(pl.Int64, strict=False))
+                 .str.join(", ")))
 
 
 def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
