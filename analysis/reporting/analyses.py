@@ -38,7 +38,6 @@ class ReportSettings:
     period_years: int
     net_survival_times: tuple[float, ...]
     net_survival_curve_years: float
-    min_age_group_cases: int
     survival_age_groups: tuple[int, ...]
     funnel_points: int
     indicators_moved_rows: int
@@ -159,41 +158,20 @@ def _from_min_age(rates: pl.DataFrame) -> pl.DataFrame:
     return rates.filter(start + width > min_age)
 
 
-def _standardised(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
+def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
                   cfg: ReportSettings) -> pl.DataFrame:
     """Net survival (Pohar Perme) per group, age-standardised with the subregistry's ICSS
-    weights, at the report's times."""
-    return rs.age_standardised(data, lifetable, rs.standard_for(sid), by,
-                               cfg.net_survival_times)
-
-
-def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, stdz: pl.DataFrame, sid: str,
-                  by: list[str], cfg: ReportSettings, crude: bool = False) -> pl.DataFrame:
-    """The age-standardised net survival ``stdz`` (:func:`_standardised` of ``data``) per
-    group; the non-standardised estimate where an age group has fewer than
-    cfg.min_age_group_cases cases or no estimate, or for every group with ``crude``
-    (``standardised`` False). Groups under survival.min_cases keep their reason and no
-    estimate."""
+    weights at the report's times; a sparse age group is merged with its neighbour
+    (analysis.stats.relative_survival.age_standardised, as NORDCAN does), so every group
+    and the nation stay on the one standardised basis. Groups under survival.min_cases
+    keep their reason and no estimate."""
     standard = rs.standard_for(sid)
-    keys = [*by, "time"]
-    cols = ["n", "estimate", "lower", "upper", "reason", "method"]
-    small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
-    fallback = pl.lit(True) if crude else (
-        ((pl.col("smallest_age_group") < cfg.min_age_group_cases)
-         | pl.col("estimate").is_null()) & ~small).any().over(by)
-    stdz = stdz.with_columns(fallback.alias("_fallback"))
+    out = rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
     name = dd.load("survival.yaml")["standards"][standard]["name"]
-    out = stdz.filter(~pl.col("_fallback")).select(
-        *keys, *cols, pl.col("estimate").is_not_null().alias("standardised"),
-        "smallest_age_group")
-    redo = stdz.filter(pl.col("_fallback")).select(by).unique()
-    if redo.height:  # the non-standardised estimate, only for the groups that need it
-        crude = rs.relative_survival(data.join(redo, on=by, how="semi", nulls_equal=True),
-                                     lifetable, by, cfg.net_survival_times)
-        out = pl.concat([out, crude.select(*keys, *cols).join(
-            stdz.select(*keys, "smallest_age_group"), on=keys, how="left").with_columns(
-            pl.lit(False).alias("standardised")).select(out.columns)])
-    return out.with_columns(pl.lit(name).alias("standard")).sort(keys)
+    return out.select(*by, "time", "n", "estimate", "lower", "upper", "reason", "method",
+                      pl.col("estimate").is_not_null().alias("standardised"),
+                      "smallest_age_group", "merged",
+                      pl.lit(name).alias("standard")).sort([*by, "time"])
 
 
 def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: int,
@@ -211,21 +189,13 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
             sub = frame.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            by = ["subregistry", "region"]
-            stdz = _standardised(sub, lifetable, sid, by, cfg)
-            regional = _net_survival(sub, lifetable, stdz, sid, by, cfg)
-            # One basis per table: a region that cannot be standardised is compared with
-            # non-standardised figures of the other regions and the nation.
-            crude = not regional.filter(pl.col("estimate").is_not_null())["standardised"].all()
-            if crude:
-                regional = _net_survival(sub, lifetable, stdz, sid, by, cfg, crude=True)
-            nation = _standardised(sub, lifetable, sid, ["subregistry"], cfg)
-            parts.append(regional.with_columns(pl.lit(approach).alias("approach")))
-            parts.append(_net_survival(sub, lifetable, nation, sid, ["subregistry"], cfg, crude)
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
+                         .with_columns(pl.lit(approach).alias("approach")))
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg)
                          .with_columns(pl.lit(NATION).alias("region"),
                                        pl.lit(approach).alias("approach")))
     cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",
-            "standardised", "standard", "smallest_age_group", "reason", "method"]
+            "standardised", "standard", "smallest_age_group", "merged", "reason", "method"]
     relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()
     curves = _with_nation(
         rs.relative_survival_curve(followup, lifetable, ["subregistry"],

@@ -84,6 +84,8 @@ def rs_note(r: dict, text: Text) -> str:
         if reason.startswith("no follow-up"):
             return text("relative.no_followup")
         return text("relative.no_estimate")
+    if r.get("merged"):
+        return text("relative.merged", groups=r["merged"].replace("-", "\u2013"))
     return "" if r["standardised"] else text("relative.not_standardised")
 
 

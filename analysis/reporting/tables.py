@@ -30,6 +30,7 @@ from analysis.reporting.qmd import (
     Table,
 )
 from analysis.reporting.run import Run
+from analysis.stats import survival
 
 
 def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
@@ -260,7 +261,7 @@ def relative_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[st
                      cell(first, "n", lambda v: fmt.number(v, 0, lang)),
                      *(rs_cell(by_time.get(t), lang) for t in cfg.net_survival_times),
                      "; ".join(notes)])
-    note = (text("relative.note", min_age_group=cfg.min_age_group_cases,
+    note = (text("relative.note", min_age_group=survival.settings().min_age_group_cases,
                  min_cases=min_cases()) + " " if explain else "") + suppressed_note(text)
     times = cfg.net_survival_times
     return Table(f"tbl-{doc_id}", caption,

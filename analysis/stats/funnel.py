@@ -154,8 +154,9 @@ def funnel_limits(counts: pl.DataFrame, unit: str, events: str = "events", n: st
         flag_od = flag_od.otherwise(pl.lit("within"))
     plain = [c for c in curve.columns if c != "target" and not c.endswith("_od")]
     return out.select(
-        unit, "events", "n", "estimate", "target", *plain, flag=flag,
+        unit, "events", "n", "estimate", "target", *plain, flag.alias("flag"),
         *(c for c in curve.columns if c.endswith("_od")),
-        phi=pl.lit(od["phi"], pl.Float64), tau2=pl.lit(od["tau2"]), flag_od=flag_od,
-        method=pl.lit(f"{_method(interpolate)}; {OD_METHOD}"),
+        pl.lit(od["phi"], pl.Float64).alias("phi"), pl.lit(od["tau2"]).alias("tau2"),
+        flag_od.alias("flag_od"),
+        pl.lit(f"{_method(interpolate)}; {OD_METHOD}").alias("method"),
     ).sort(unit, nulls_last=True)

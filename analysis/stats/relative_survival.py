@@ -413,22 +413,81 @@ def standard_for(subregistry: str) -> str:
     return dd.subregistry(subregistry)["survival_standard"]
 
 
+def merged_age_groups(counts: Sequence[int], minimum: int) -> list[int]:
+    """NORDCAN's rule for a sparse age group of the standard: merge it with its
+    neighbour, and repeat until every merged group has at least ``minimum`` cases (or one
+    group is left). ``counts``: cases per age group, youngest first. Returns, per age
+    group, the index of the merged group it belongs to (0, 0, 1, 2, 2: the first two
+    merged, the last two). The smallest group goes first; the youngest merges upwards,
+    the oldest downwards, any other into its smaller neighbour (the younger on a tie)."""
+    members = [[i] for i in range(len(counts))]
+    sizes = list(counts)
+    while len(sizes) > 1 and min(sizes) < minimum:
+        i = sizes.index(min(sizes))
+        j = (i + 1 if i == 0 else i - 1 if i == len(sizes) - 1
+             else i - 1 if sizes[i - 1] <= sizes[i + 1] else i + 1)
+        lo, hi = min(i, j), max(i, j)
+        members[lo:hi + 1] = [members[lo] + members[hi]]
+        sizes[lo:hi + 1] = [sizes[lo] + sizes[hi]]
+    return [k for i in range(len(counts)) for k, m in enumerate(members) if i in m]
+
+
+def _merge_sparse(inside: pl.DataFrame, weights: pl.DataFrame, by: list[str],
+                  minimum: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cases relabelled to their merged age group (:func:`merged_age_groups`, per
+    group of ``by``) and the merged groups' weights (the sum of their members'):
+    columns by, _std_group, weight, _merged (the merged labels, "15-44 + 45-54")."""
+    labels = weights["age_group"].to_list()
+    counts = inside.group_by([*by, "_std_group"]).len("_n")
+    groups = inside.select(by).unique(maintain_order=True) if by else pl.DataFrame(
+        {"_one": [0]})
+    rows = []
+    for key in groups.iter_rows(named=True):
+        mine = counts.filter(pl.all_horizontal(
+            [pl.col(k).eq_missing(key[k]) for k in by])) if by else counts
+        n = dict(zip(mine["_std_group"], mine["_n"], strict=True))
+        index = merged_age_groups([n.get(g, 0) for g in labels], minimum)
+        for k in sorted(set(index)):
+            parts = [g for g, i in zip(labels, index, strict=True) if i == k]
+            rows += [{**key, "_original": g, "_std_group": parts[0],
+                      "_merged": " + ".join(parts) if len(parts) > 1 else None,
+                      "weight": weights.filter(pl.col("age_group") == g)["weight"][0]}
+                     for g in parts]
+    mapping = pl.DataFrame(rows, schema={**{k: inside.schema[k] for k in by},
+                                         "_original": pl.String, "_std_group": pl.String,
+                                         "_merged": pl.String, "weight": pl.Float64}
+                           ) if by else pl.DataFrame(rows).drop("_one")
+    relabelled = inside.rename({"_std_group": "_original"}).join(
+        mapping.select(*by, "_original", "_std_group"), on=[*by, "_original"], how="left",
+        nulls_equal=True, maintain_order="left")
+    merged = mapping.group_by([*by, "_std_group"], maintain_order=True).agg(
+        pl.col("weight").sum(), pl.col("_merged").first())
+    return relabelled, merged
+
+
 def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
                      by: Sequence[str] = (), times: Sequence[float] | None = None,
                      method: str = "pohar-perme", grid_per_year: int = 12,
-                     conf_type: str = "log", min_cases: int | None = None) -> pl.DataFrame:
+                     conf_type: str = "log", min_cases: int | None = None,
+                     min_age_group_cases: int | None = None) -> pl.DataFrame:
     """Age-standardised relative/net survival: sum_g w_g R_g(t), with
     SE = sqrt(sum_g w_g^2 SE_g(t)^2) and the CI of :func:`relative_survival` built from
     it (Corazziari, Quinn & Capocaccia 2004).
 
-    Cases outside the standard's age range (e.g. under 15 for ICSS) are not used; their
-    number is in ``n_outside_standard``. ``smallest_age_group`` is the number of cases in
-    the group's smallest age group of the standard: with few there, that age group's
-    estimate, and so the weighted one, is unstable. A group gets no estimate when it has fewer
-    than `min_cases` cases or when an age group has no estimate at that time.
+    An age group of the standard with fewer than ``min_age_group_cases`` cases (default
+    registry.yaml survival.min_age_group_cases; 0 never merges) is merged with its
+    neighbour, as NORDCAN does (:func:`merged_age_groups`): the merged group's estimate
+    gets the sum of their weights, so the estimate stays standardised. ``merged`` names
+    the merged age groups ("15-44 + 45-54"; null where none were). Cases outside the
+    standard's age range (e.g. under 15 for ICSS) are not used; their number is in
+    ``n_outside_standard``. ``smallest_age_group`` is the number of cases in the group's
+    smallest age group of the standard, before merging. A group gets no estimate when it
+    has fewer than `min_cases` cases or when an age group has no estimate at that time.
     """
     cfg = settings()
     min_n = cfg.min_cases if min_cases is None else min_cases
+    merge_below = cfg.min_age_group_cases if min_age_group_cases is None \
+        else min_age_group_cases
     by = list(by)
     weights = standard_weights(standard)
     age = (pl.col("age") if "age" in data.columns
@@ -441,23 +500,33 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
     inside = marked.filter(pl.col("_std_group").is_not_null())
     outside = (marked.filter(pl.col("_std_group").is_null()).group_by(by).len("n_outside")
                if by else pl.DataFrame({"n_outside": [marked.height - inside.height]}))
+    smallest = _smallest_age_group(inside, weights, by)
+    merged = None
+    if merge_below > 0 and inside.height:
+        inside, merged = _merge_sparse(inside, weights, by, merge_below)
     per_age = relative_survival(inside, lifetable, [*by, "_std_group"], times, method,
                                 grid_per_year, conf_type, min_cases=1)
     # Every (group, age group, time) must exist, even for an age group with no cases.
     frame = (per_age.select(*by).unique() if by else pl.DataFrame({"_one": [0]}))
-    full = (frame.join(weights.select(pl.col("age_group").alias("_std_group"), "weight"),
-                       how="cross")
+    group_weights = (frame.join(weights.select(pl.col("age_group").alias("_std_group"),
+                                               "weight"), how="cross").drop("_one",
+                                                                            strict=False)
+                     .with_columns(pl.lit(None, pl.String).alias("_merged"))
+                     if merged is None else
+                     frame.drop("_one", strict=False).join(merged, on=by, how="left",
+                                                           nulls_equal=True)
+                     if by else merged)
+    full = (group_weights
             .join(pl.DataFrame({"time": _grid_times(times if times is not None
                                                     else cfg.times, grid_per_year)}),
                   how="cross")
-            .drop("_one", strict=False)
             .join(per_age, on=[*by, "_std_group", "time"], how="left", nulls_equal=True))
     missing_group = pl.when(pl.col("estimate").is_null()).then(pl.col("_std_group"))
     out = (full.group_by([*by, "time"], maintain_order=True).agg(
         pl.col("n").fill_null(0).sum().alias("n"),
         pl.col("n_at_risk").fill_null(0).sum().alias("n_at_risk"),
         pl.col("n_events").fill_null(0).sum().alias("n_events"),
-        pl.col("n").fill_null(0).min().alias("smallest_age_group"),
+        pl.col("_merged").drop_nulls().str.join("; ").alias("merged"),
         ordered_sum(pl.col("weight") * pl.col("estimate")).alias("estimate"),
         ordered_sum((pl.col("weight") * pl.col("se")) ** 2).sqrt().alias("se"),
         missing_group.drop_nulls().str.join(", ").alias("_missing"))
@@ -473,10 +542,29 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
          for c in ("estimate", "se", "lower", "upper")])
     out = (out.join(outside, on=by, how="left", nulls_equal=True) if by
            else out.with_columns(pl.lit(outside["n_outside"][0]).alias("n_outside")))
+    out = (out.join(smallest, on=by, how="left", nulls_equal=True) if by
+           else out.with_columns(pl.lit(smallest["smallest_age_group"][0])
+                                 .alias("smallest_age_group")))
     name = dd.load("survival.yaml")["standards"][standard]["name"]
     return out.select(
         *by, "time", "n", pl.col("n_outside").fill_null(0).cast(pl.Int64)
-        .alias("n_outside_standard"), "smallest_age_group", "n_at_risk", "n_events",
+        .alias("n_outside_standard"), "smallest_age_group",
+        pl.when(pl.col("merged") != "").then(pl.col("merged")).alias("merged"),
+        "n_at_risk", "n_events",
         "estimate", "se", "lower",
         "upper", pl.lit(f"{METHODS[method]}, age-standardised ({name}), {conf_type} 95% CI")
         .alias("method"), "reason").fill_nan(None)
+
+
+def _smallest_age_group(inside: pl.DataFrame, weights: pl.DataFrame, by: list[str]
+                        ) -> pl.DataFrame:
+    """Per group of ``by``: the cases in its smallest age group of the standard (0 when
+    one has none)."""
+    labels = pl.DataFrame({"_std_group": weights["age_group"]})
+    groups = inside.select(by).unique() if by else pl.DataFrame({"_one": [0]})
+    counts = inside.group_by([*by, "_std_group"]).len("_n")
+    return (groups.join(labels, how="cross").join(counts, on=[*by, "_std_group"],
+                                                  how="left", nulls_equal=True)
+            .group_by(by or "_one").agg(pl.col("_n").fill_null(0).min()
+                                        .alias("smallest_age_group")).drop("_one",
+                                                                            strict=False))
