@@ -10,7 +10,8 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   single diagnosis year and each pooled window; nationally by sex x age group over the
   pooled age window; by county (within its region) over each window;
 - one family per quality indicator: its eligible cases (``n``) per subregistry by region
-  and year, and for the indicator drawn on the funnel plots by hospital in the report year.
+  and year over the trend years, and for the indicator drawn on the funnel plots by
+  hospital in the report year.
   A hospital's cell is the sum over the patients' regions; the cells of one region at one
   hospital are published only where they are 0 (a hospital that serves no patient of that
   region) and stay hidden otherwise, as do cases with no hospital.
@@ -134,12 +135,15 @@ def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = Non
 
 
 def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
-    """The diagnosis years whose indicators are published: from the year before the
-    judged year (the last one not preliminary, analysis.quality.indicators.final_year, at
-    most the report year) to the report year. The judged year is compared with the one
-    before it; the years after it are shown as preliminary."""
+    """The diagnosis years whose indicators are published: the reports' trend years
+    (registry.yaml reports.trend_years, for each indicator's time series), and at least
+    from the year before the judged year (the last one not preliminary,
+    analysis.quality.indicators.final_year, at most the report year), to the report year.
+    The judged year is compared with the one before it; the years after it are shown as
+    preliminary."""
     judged = year if extract_date is None else min(year, final_year(extract_date))
-    return judged - 1, year
+    trend = int((dd.registry().get("reports") or {}).get("trend_years", 1))
+    return min(judged - 1, year - trend + 1), year
 
 
 def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,

@@ -167,7 +167,10 @@ def indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequen
     labels = {"x": text("axes.percent"), "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.indicators"),
               **text.section("legend")}
-    indicator_order = list(dict.fromkeys(shown["indicator"].to_list()))
+    # Panels in the registry's order of indicators (indicators.yaml), not the data's.
+    present = set(shown["indicator"].to_list())
+    indicator_order = [names[i.id] for i in run.analyses.indicator_list
+                       if names[i.id] in present]
     region_order = [region_label(r, text) for r in regions]
     layout = ({"category": "indicator", "group": "region", "category_order": indicator_order,
                "group_order": region_order} if focus else

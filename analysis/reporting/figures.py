@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from plotnine import (  # noqa: E402
     aes,
+    annotate,
     coord_flip,
     element_blank,
     element_line,
@@ -35,6 +36,7 @@ from plotnine import (  # noqa: E402
     geom_hline,
     geom_line,
     geom_point,
+    geom_rect,
     geom_step,
     geom_text,
     geom_tile,
@@ -111,6 +113,15 @@ def _ordered(frame: pl.DataFrame, column: str, order: Sequence[str]) -> pl.DataF
     """Fix the order of a categorical axis / legend (plotnine follows the Enum order)."""
     present = [o for o in order if o in set(frame[column].drop_nulls().to_list())]
     return frame.with_columns(pl.col(column).cast(pl.Enum(present)))
+
+
+def _like(frame: pl.DataFrame, column: str, data: pl.DataFrame) -> pl.DataFrame:
+    """A further layer's rows on the categories of the main data, in their order: with
+    other categories (e.g. only the panels that have a target) plotnine would merge the
+    layers' panels in alphabetical order."""
+    categories = data[column].dtype.categories
+    return frame.filter(pl.col(column).is_in(categories.to_list())).with_columns(
+        pl.col(column).cast(pl.Enum(categories)))
 
 
 def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping[str, str],
@@ -215,17 +226,16 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
         target_labels = [labels.get("target_high", "high"),
                          labels.get("target_intermediate", "intermediate")]
         if facet:  # one target line across each panel (the panel is one indicator)
-            panels = list(data[facet].dtype.categories)
             plot = plot + geom_hline(  # only for the panels drawn (an estimate to show)
                 aes(yintercept="value", linetype="level"),
-                data=_ordered(targets.filter(pl.col(facet).is_in(panels)), facet, panels)
-                .to_pandas(), color=TARGET_COLOURS["high"], size=0.6) + scale_linetype_manual(
+                data=_like(targets, facet, data).to_pandas(), color=TARGET_COLOURS["high"],
+                size=0.6) + scale_linetype_manual(
                 values={"high": "solid", "intermediate": "dashed"}, labels=target_labels,
                 breaks=["high", "intermediate"])
         else:  # a target tick on each category's row
             plot = plot + geom_point(
                 aes(y="value", x=category, shape="level"),
-                data=_ordered(targets, category, order[::-1]).to_pandas(),
+                data=_like(targets, category, data).to_pandas(),
                 color=TARGET_COLOURS["high"], size=5, inherit_aes=False) + scale_shape_manual(
                 values={"high": "|", "intermediate": "|"}, labels=target_labels,
                 breaks=["high", "intermediate"])
@@ -233,7 +243,9 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
         plot = plot + geom_hline(yintercept=reference_line, color="#777777",
                                  linetype="dotted")
     if facet:
-        plot = plot + facet_wrap(facet, ncol=2, scales="free_x")
+        # One estimate axis for every panel: a free axis per panel makes small
+        # differences look large.
+        plot = plot + facet_wrap(facet, ncol=2)
     rows = data[category].n_unique() * (1.6 if group else 1)
     panels = data[facet].n_unique() if facet else 1
     height = min(9.5, 1.0 + (0.24 * rows + 0.5) * -(-panels // (2 if facet else 1)))
@@ -380,9 +392,10 @@ LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
 
 
 def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence[str],
-               y_order: Sequence[str]) -> Figure:
-    """One tile per indicator (rows) and subregistry (columns), coloured by the target
-    level reached, with the printed values (e.g. the region's share over the nation's).
+               y_order: Sequence[str], highlight: str | None = None) -> Figure:
+    """One tile per indicator (rows) and subregistry or region (columns), coloured by the
+    target level reached, with the printed values (e.g. the region's share over the
+    nation's). ``highlight``: a column framed in the focus colour (the report's region).
 
     ``frame``: x, y, level ('high', 'intermediate', 'below', 'few' (a target but too
     few cases to classify), 'none' (no target), 'hidden') and label.
@@ -402,8 +415,69 @@ def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence
             + labs(x="", y="") + house_theme()
             + theme(panel_grid_major=element_blank(), axis_text_x=element_text(size=7),
                     axis_text_y=element_text(size=7.5)))
+    if highlight is not None and highlight in set(frame["x"].to_list()):
+        column = list(data["x"].dtype.categories).index(highlight) + 1
+        plot = plot + annotate("rect", xmin=column - 0.5, xmax=column + 0.5, ymin=0.5,
+                               ymax=data["y"].n_unique() + 0.5, fill="none", color=FOCUS,
+                               size=1.4)
     height = 1.2 + 0.36 * data["y"].n_unique()
     return Figure(plot, labels["alt"], height)
+
+
+TARGET_BANDS = {"high": "#8FD1BB", "intermediate": "#F0E442"}
+
+
+def indicator_trend_chart(frame: pl.DataFrame, targets: pl.DataFrame,
+                          labels: Mapping[str, str], focus: str, reference: str,
+                          facet_order: Sequence[str]) -> Figure:
+    """Indicators over the years, a panel each on one 0-100 % axis: the focus (a region)
+    and the reference (the nation) as lines, a preliminary year as an open point, and
+    the target band behind them (high level green, intermediate yellow; below the
+    level for an indicator where lower is better).
+
+    ``frame``: indicator, year, estimate (null: masked, a gap), preliminary, region.
+    ``targets``: indicator, high, intermediate, direction."""
+    data = _ordered(frame.with_columns(pl.col("estimate").cast(pl.Float64)
+                                       .fill_null(float("nan"))), "indicator", facet_order)
+    data = _ordered(data, "region", [focus, reference])
+    years = data["year"]
+    lo, hi = int(years.min()) - 0.4, int(years.max()) + 0.4
+    bands = []
+    for t in targets.iter_rows(named=True):
+        if t["high"] is None or t["indicator"] not in facet_order:
+            continue
+        up = t["direction"] != "lower_is_better"
+        inner = t["intermediate"] if t["intermediate"] is not None else None
+        bands.append({"indicator": t["indicator"], "band": labels["target_high"],
+                      "ymin": t["high"] if up else 0.0, "ymax": 1.0 if up else t["high"]})
+        if inner is not None:
+            bands.append({"indicator": t["indicator"], "band": labels["target_intermediate"],
+                          "ymin": min(inner, t["high"]), "ymax": max(inner, t["high"])})
+    plot = ggplot(data.to_pandas(), aes("year", "estimate", color="region", group="region"))
+    if bands:
+        rects = _like(pl.DataFrame(bands).with_columns(pl.lit(lo).alias("xmin"),
+                                                       pl.lit(hi).alias("xmax")),
+                      "indicator", data)
+        plot = plot + geom_rect(aes(xmin="xmin", xmax="xmax", ymin="ymin", ymax="ymax",
+                                    fill="band"), data=rects.to_pandas(), alpha=0.45,
+                                inherit_aes=False) + scale_fill_manual(
+            values={labels["target_high"]: TARGET_BANDS["high"],
+                    labels["target_intermediate"]: TARGET_BANDS["intermediate"]})
+    final = data.filter(~pl.col("preliminary"))
+    plot = (plot + geom_line(size=0.8)
+            + geom_point(data=final.to_pandas(), size=1.4)
+            + geom_point(data=data.filter(pl.col("preliminary")).to_pandas(), size=1.8,
+                         fill="white", shape="o", stroke=0.8)
+            + scale_color_manual(values={focus: FOCUS, reference: REFERENCE},
+                                 breaks=[focus, reference])
+            + scale_x_continuous(breaks=_year_breaks(years))
+            + scale_y_continuous(limits=(0, 1),
+                                 labels=lambda v: _numbers(labels)([x * 100 for x in v]))
+            + facet_wrap("indicator", ncol=3)
+            + labs(x=labels["x"], y=labels["y"]) + house_theme()
+            + theme(strip_text=element_text(size=7.5, weight="bold")))
+    panels = data["indicator"].n_unique()
+    return Figure(plot, labels["alt"], 2.2 * -(-panels // 3) + 1.1)
 
 
 def save(figure: Figure, path: Path) -> Path:
