@@ -46,7 +46,8 @@ def region_grid_figure(run: Run, doc_id: str, sid: str, region: str) -> FigureSp
     if rows.is_empty():
         return None
     # Two-word region names on two lines: seven columns share the page's width.
-    columns = {r: textwrap.fill(region_label(r, text), 11, break_long_words=False) for r in regions_nation_last()}
+    columns = {r: textwrap.fill(region_label(r, text), 11, break_long_words=False)
+               for r in regions_nation_last()}
     tiles = [{"x": columns[r["region"]], "y": names[r["indicator"]], "level": _level(r),
               # One decimal: 94,7 below a 95 % target must not read as 95.
               "label": symbol() if r["estimate"] is None and r[disclosure.FLAG]
