@@ -308,3 +308,23 @@ def test_prepared_cases_end_to_end() -> None:
     out = relative_survival(data, _lifetable(lambda y, s, a: 0.02), times=[1], min_cases=1,
                             method="ederer2")
     assert out["expected"][0] == pytest.approx(math.exp(-0.02))
+
+
+def test_an_age_group_without_an_estimate_is_merged_too() -> None:
+    # 75+: 30 cases (not sparse) who all die within a year: nobody is at risk at five
+    # years, so that age group has no five-year estimate. It is merged with its smaller
+    # neighbour 65-74 (weight 0.29 + 0.29) instead of leaving the group unstandardised.
+    lt = _lifetable(lambda y, s, a: 0.01)
+    groups = []
+    for i, (lo, hi) in enumerate([(15, 44), (45, 54), (55, 64), (65, 74)]):
+        part = _simulated(200, 0.05 * (i + 1), 0.0, seed=60 + i, age_range=(lo, hi + 1))
+        groups.append(part.with_columns(pl.col("age_exact").floor().cast(pl.Int64).alias("age")))
+    old = _data([0.5] * 30, [1] * 30, age=80.0).with_columns(pl.lit(80, pl.Int64).alias("age"))
+    groups.append(old.select(groups[0].columns))
+    out = age_standardised(pl.concat(groups), lt, "icss1", times=[5]).row(0, named=True)
+    assert out["merged"] == "65-74 + 75+" and out["reason"] is None
+    merged = relative_survival(pl.concat(groups[3:]), lt, times=[5]).row(0, named=True)
+    rest = [relative_survival(g, lt, times=[5]).row(0, named=True) for g in groups[:3]]
+    expected = 0.58 * merged["estimate"] + sum(
+        w * r["estimate"] for w, r in zip([0.07, 0.12, 0.23], rest, strict=True))
+    assert out["estimate"] == pytest.approx(expected, rel=1e-12)

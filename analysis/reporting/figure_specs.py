@@ -49,6 +49,28 @@ def add_figure(run: Run, section: Section, spec: FigureSpec | None) -> None:
                                               what=lower_first(spec.caption))))
 
 
+def spotlight(run: Run, frame: pl.DataFrame, group: str, alt: str,
+              x: str, y: str) -> dict:
+    """The arguments of figures.spotlight_chart for seven lines that would tangle: a
+    panel per region (in the registry's order), the region in the focus colour, the
+    nation black and the other regions grey."""
+    text = run.text
+    nation = text("nation")
+    panels = [region_label(r, text) for r in dd.region_ids()
+              if region_label(r, text) in set(frame[group].to_list())]
+    shown = pl.concat([frame.with_columns(
+        pl.lit(p).alias("panel"),
+        pl.when(pl.col(group) == p).then(pl.lit("focus"))
+        .when(pl.col(group) == nation).then(pl.lit("reference"))
+        .otherwise(pl.lit("other")).alias("role")) for p in panels])
+    return {"frame": shown, "x": x, "y": y, "group": group, "panel_order": panels,
+            "labels": {"x": text("axes.years") if x == "time" else text("axes.year"),
+                       "y": text("axes.survival") if x == "time" else text("axes.rate"),
+                       "decimal": fmt.decimal_mark(run.lang), "alt": alt,
+                       "focus": text("comparison.spotlight_focus"), "reference": nation,
+                       "others": text("legend.other_regions")}}
+
+
 def sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
     text, a = run.text, run.analyses
     shown = run.sir.filter((pl.col("subregistry") == sid) & pl.col(disclosure.FLAG).is_null()
@@ -103,6 +125,10 @@ def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[s
     caption = text("captions.trend_figure", first=a.first_year, last=a.year)
     if shown["estimate"].null_count():
         caption += f"; {text('notes.trend_gaps')}"
+    if focus is None and not facet:  # seven regions: one panel each, the others grey
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
+            **spotlight(run, shown.select("year", "estimate", "region"), "region",
+                        labels["alt"], "year", "estimate"), "points": True})
     return FigureSpec(f"fig-{doc_id}", caption,
                       "trend_chart", {
                           "frame": shown.select("year", "estimate", "region", "subregistry"),
@@ -139,8 +165,16 @@ def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | Non
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.survival", what=what)}
-    return FigureSpec(f"fig-{doc_id}", text("captions.survival_figure"), "survival_chart", {
-        "frame": shown.select("time", "estimate", "region", "subregistry"), "group": "region",
+    a = run.analyses
+    caption = text("comparison.survival_caption", first=a.year - a.settings.survival_years + 1,
+                   last=a.year)
+    if focus is None and not facet:  # seven regions: one panel each, the others grey
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
+            **spotlight(run, shown.select("time", "estimate", "lower", "upper", "region"),
+                        "region", labels["alt"], "time", "estimate"), "step": True})
+    return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
+        "frame": shown.select("time", "estimate", "lower", "upper", "region", "subregistry"),
+        "group": "region", "bands": True,
         "labels": labels, "focus": region_label(focus, text) if focus else None,
         "reference": text("nation"),
         "group_order": [region_label(r, text) for r in regions_nation_last()],
@@ -311,8 +345,11 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
     first = a.year - a.settings.survival_years + 1
-    return FigureSpec(f"fig-{doc_id}", text("relative.caption_figure", first=first,
-                                            last=a.year), "survival_chart", {
+    caption = text("relative.caption_figure", first=first, last=a.year)
+    if frame["region"].n_unique() > 3:  # seven regions: one panel each, the others grey
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", spotlight(
+            run, frame, "region", labels["alt"], "time", "estimate")), note
+    return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
         "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),
         "group_order": [region_label(r, text) for r in regions_nation_last()],
         "step": False}), note

@@ -37,6 +37,7 @@ from plotnine import (  # noqa: E402
     geom_line,
     geom_point,
     geom_rect,
+    geom_ribbon,
     geom_step,
     geom_text,
     geom_tile,
@@ -59,6 +60,9 @@ from plotnine.exceptions import PlotnineWarning  # noqa: E402
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
              "#000000")
+# Lines of groups (regions): Okabe-Ito without its yellow, which has too little contrast
+# on white for a line, and without black (the nation's).
+LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 # The focus group (a region) is blue, the comparison (the nation) black, others grey.
 FOCUS, REFERENCE, OTHER = "#0072B2", "#000000", "#BBBBBB"
 TARGET_COLOURS = {"high": "#009E73", "intermediate": "#E69F00"}
@@ -96,7 +100,7 @@ def _numbers(labels: Mapping[str, str]):  # noqa: ANN202 (a plotnine label funct
 
 def _palette(groups: Sequence[str], focus: str | None, reference: str | None) -> dict:
     colours = {}
-    others = iter(OKABE_ITO)
+    others = iter(LINE_COLOURS)
     for g in groups:
         if g == focus:
             colours[g] = FOCUS
@@ -330,16 +334,26 @@ def _joined_labels(data: pl.DataFrame, facet: str | None) -> pl.DataFrame:
 def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
                    focus: str | None = None, reference: str | None = None,
                    group_order: Sequence[str] = (), facet: str | None = None,
-                   facet_order: Sequence[str] = (), step: bool = True) -> Figure:
+                   facet_order: Sequence[str] = (), step: bool = True,
+                   bands: bool = False) -> Figure:
     """Survival curves (time in years against the survival proportion): steps for
-    Kaplan-Meier, lines for a curve given on a fine grid (net survival)."""
+    Kaplan-Meier, lines for a curve given on a fine grid (net survival). ``bands``: the
+    95 % confidence band (``lower``, ``upper``) shaded behind each curve, on the curve's
+    own time points (a fine grid, so the band follows the steps closely)."""
     groups = list(group_order) or sorted(frame[group].unique().to_list())
     data = _ordered(frame.drop_nulls("estimate"), group, groups)
     if facet:
         data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
-    plot = (ggplot(data.to_pandas(), aes("time", "estimate", color=group))
+    colours = _palette(groups, focus, reference)
+    plot = ggplot(data.to_pandas(), aes("time", "estimate", color=group))
+    if bands:
+        plot = plot + geom_ribbon(aes(ymin="lower", ymax="upper", fill=group),
+                                  data=data.drop_nulls(["lower", "upper"]).to_pandas(),
+                                  alpha=0.18, color="none", outline_type="full") \
+            + scale_fill_manual(values=colours, breaks=groups, guide=None)
+    plot = (plot
             + (geom_step(size=0.7) if step else geom_line(size=0.7))
-            + scale_color_manual(values=_palette(groups, focus, reference), breaks=groups)
+            + scale_color_manual(values=colours, breaks=groups)
             + scale_x_continuous(breaks=_whole_years(data["time"]), labels=_numbers(labels))
             + scale_y_continuous(limits=(0, 1),
                                  labels=lambda v: [f"{x * 100:.0f}" for x in v])
@@ -348,6 +362,50 @@ def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
         plot = plot + facet_wrap(facet, ncol=4)
     height = 4.0 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 0.9
     return Figure(plot, labels["alt"], height)
+
+
+def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
+                    labels: Mapping[str, str], panel_order: Sequence[str],
+                    step: bool = False, points: bool = False) -> Figure:
+    """Small multiples for lines that would tangle (seven regions): a panel per group,
+    that group's line in the focus colour (with its 95 % band where ``lower`` and
+    ``upper`` are given), the reference (the nation) black, every other group a thin
+    grey line behind them.
+
+    ``frame``: x, y, group, ``panel`` and ``role`` ('focus', 'reference', 'other'),
+    optionally lower and upper. ``labels``: x, y, alt, decimal, and the legend entries
+    focus, reference, others. Time on x in years after diagnosis when ``step`` (survival
+    curves, 0-100 % on y), else calendar years."""
+    data = _ordered(frame.with_columns(pl.col(y).cast(pl.Float64).fill_null(float("nan"))),
+                    "panel", panel_order)
+    roles = {"focus": labels["focus"], "reference": labels["reference"],
+             "other": labels["others"]}
+    data = data.with_columns(pl.col("role").replace_strict(roles).cast(
+        pl.Enum(list(roles.values()))))
+    colours = {roles["focus"]: FOCUS, roles["reference"]: REFERENCE, roles["other"]: OTHER}
+    draw = geom_step if step else geom_line
+    back, front = data.filter(pl.col("role") == roles["other"]), data.filter(
+        pl.col("role") != roles["other"])
+    plot = ggplot(mapping=aes(x, y, color="role", group=group))
+    if "lower" in data.columns:
+        band = front.filter(pl.col("role") == roles["focus"]).drop_nulls(["lower", "upper"])
+        plot = plot + geom_ribbon(aes(ymin="lower", ymax="upper"), data=band.to_pandas(),
+                                  fill=FOCUS, alpha=0.2, color="none", outline_type="full")
+    plot = (plot + draw(data=back.to_pandas(), size=0.4) + draw(data=front.to_pandas(),
+                                                                   size=0.8)
+            + scale_color_manual(values=colours, breaks=list(roles.values()))
+            + facet_wrap("panel", ncol=3)
+            + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    if points:
+        plot = plot + geom_point(data=front.to_pandas(), size=0.9)
+    if step:
+        plot = plot + scale_x_continuous(breaks=_whole_years(data[x]), labels=_numbers(labels)) \
+            + scale_y_continuous(limits=(0, 1), labels=lambda v: [f"{t * 100:.0f}" for t in v])
+    else:
+        plot = plot + scale_x_continuous(breaks=_year_breaks(data[x])) \
+            + scale_y_continuous(labels=_numbers(labels))
+    panels = data["panel"].n_unique()
+    return Figure(plot, labels["alt"], 2.0 * -(-panels // 3) + 0.9)
 
 
 def _whole_years(times: pl.Series) -> list[int]:

@@ -433,12 +433,17 @@ def merged_age_groups(counts: Sequence[int], minimum: int) -> list[int]:
 
 
 def _merge_sparse(inside: pl.DataFrame, weights: pl.DataFrame, by: list[str],
-                  minimum: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+                  minimum: int, empty: pl.DataFrame | None = None
+                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The cases relabelled to their merged age group (:func:`merged_age_groups`, per
     group of ``by``) and the merged groups' weights (the sum of their members'):
-    columns by, _std_group, weight, _merged (the merged labels, "15-44 + 45-54")."""
+    columns by, _std_group, weight, _merged (the merged labels, "15-44 + 45-54").
+    ``empty``: age groups (by, _std_group) counted as having no cases, e.g. those with
+    no estimate at a time (nobody left at risk), so that they are merged as well."""
     labels = weights["age_group"].to_list()
     counts = inside.group_by([*by, "_std_group"]).len("_n")
+    if empty is not None and empty.height:
+        counts = counts.join(empty, on=[*by, "_std_group"], how="anti", nulls_equal=True)
     groups = inside.select(by).unique(maintain_order=True) if by else pl.DataFrame(
         {"_one": [0]})
     rows = []
@@ -501,11 +506,24 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
     outside = (marked.filter(pl.col("_std_group").is_null()).group_by(by).len("n_outside")
                if by else pl.DataFrame({"n_outside": [marked.height - inside.height]}))
     smallest = _smallest_age_group(inside, weights, by)
-    merged = None
-    if merge_below > 0 and inside.height:
-        inside, merged = _merge_sparse(inside, weights, by, merge_below)
-    per_age = relative_survival(inside, lifetable, [*by, "_std_group"], times, method,
-                                grid_per_year, conf_type, min_cases=1)
+    merged, empty, cases = None, None, inside
+    for _ in range(weights.height):
+        if merge_below > 0 and inside.height:
+            cases, merged = _merge_sparse(inside, weights, by, merge_below, empty)
+        per_age = relative_survival(cases, lifetable, [*by, "_std_group"], times, method,
+                                    grid_per_year, conf_type, min_cases=1)
+        if merged is None:
+            break
+        # An age group with no estimate at a time (nobody left at risk) is merged too,
+        # as a sparse one: the estimate stays standardised (NORDCAN).
+        gaps = per_age.filter(pl.col("estimate").is_null()).select(*by, "_std_group")
+        found = cases.join(gaps.unique(), on=[*by, "_std_group"], how="semi",
+                           nulls_equal=True).select(*by, pl.col("_original")
+                                                    .alias("_std_group")).unique()
+        if found.is_empty() or (empty is not None and found.join(
+                empty, on=[*by, "_std_group"], how="anti", nulls_equal=True).is_empty()):
+            break
+        empty = found if empty is None else pl.concat([empty, found]).unique()
     # Every (group, age group, time) must exist, even for an age group with no cases.
     frame = (per_age.select(*by).unique() if by else pl.DataFrame({"_one": [0]}))
     group_weights = (frame.join(weights.select(pl.col("age_group").alias("_std_group"),
