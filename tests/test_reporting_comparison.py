@@ -12,6 +12,8 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from analysis.cli import app
+from analysis.data import dictionary as dd
+from analysis.quality import indicators
 from analysis.reporting import cells, comparison, figure_specs, tables
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
@@ -172,3 +174,27 @@ def test_indicator_time_series_cover_the_trend_years_with_the_preliminary_year_o
     targets = figure.arguments["targets"]
     assert targets["high"].is_not_null().any()
     assert f"{a.first_year}–{a.year}" in figure.caption
+
+
+def test_counties_of_the_region_with_enough_cases_beside_the_region(prepared):
+    run, a, data = prepared.run, prepared.analyses, prepared.data
+    table = comparison.county_table(run, "c", "lymphoma", REGION)
+    names = dict(dd.counties().select("county", "county_name").iter_rows())
+    own = [c for c, r in dd.counties().select("county", "region").iter_rows() if r == REGION]
+    assert table.header[2:] == [names[c] for c in own] + ["Syd"]  # Kronoberg, Blekinge, Skåne
+    [ind] = [i for i in a.indicator_list if i.id == "lymphoma_surgical_biopsy"]
+    row = next(r for r in table.rows if r[0] == ind.name("sv"))
+    cases = data.cases.filter((pl.col("subregistry") == "lymphoma")
+                              & (pl.col("year") == a.judged_year))
+    expected = indicators.compute_indicator(ind, cases, ["county"])
+    for county, printed in zip(own, row[2:-1], strict=True):
+        r = expected.filter(pl.col("county") == county).row(0, named=True)
+        assert r["n"] >= ind.min_n and printed == fmt.percent(r["estimate"], 1, "sv")
+    # The release holds the county cells, and they add up to the region's.
+    cells_ = a.release.cells.filter((pl.col("family") == ind.id)
+                                    & (pl.col("subregistry") == "lymphoma")
+                                    & (pl.col("period") == str(a.judged_year))
+                                    & (pl.col("region") == REGION)
+                                    & (pl.col("hospital") == "*"))
+    region_n = cells_.filter(pl.col("county") == "*")["n"].item()
+    assert cells_.filter(pl.col("county") != "*")["n"].sum() == region_n > 0

@@ -91,6 +91,8 @@ class Analyses:
     period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
     settings: ReportSettings = field(default_factory=report_settings)
     release: rel.Release | None = None  # the run's protected release (DESIGN.md §5)
+    # indicator, subregistry, region, county, year (the judged one), n, estimate, ...
+    indicator_counties: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def judged_year(self) -> int:
@@ -320,9 +322,11 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     relative, relative_curves, window = (
         _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
-    protected = rel.release_for(data, last, linked, regional)
+    counties = rel.county_indicator_rows(cases, linked, usable, last, extract)
+    protected = rel.release_for(data, last, linked, regional, counties)
     if protected.spec.first != first:  # the reports' years are the release's
         raise UserError(f"the release starts in {protected.spec.first}, the trends in {first}")
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
-                    relative_curves, _cox_by_subregistry(followup), window, cfg, protected)
+                    relative_curves, _cox_by_subregistry(followup), window, cfg, protected,
+                    counties)

@@ -13,9 +13,16 @@ from analysis.data import dictionary as dd
 from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
-from analysis.reporting.cells import region_label, regions_nation_last, symbol
-from analysis.reporting.qmd import FigureSpec
+from analysis.reporting.cells import (
+    cell,
+    region_label,
+    regions_nation_last,
+    suppressed_note,
+    symbol,
+)
+from analysis.reporting.qmd import FigureSpec, Table
 from analysis.reporting.run import Run
+from analysis.reporting.tables import target_cell
 
 
 def _names(run: Run, sid: str, width: int) -> dict[str, str]:
@@ -105,3 +112,44 @@ def indicator_trend_figure(run: Run, doc_id: str, sid: str, region: str
         "frame": shown, "targets": targets, "labels": labels,
         "focus": region_label(region, text), "reference": text("nation"),
         "facet_order": [n for n in names.values() if n in set(shown["indicator"])]})
+
+
+def county_table(run: Run, doc_id: str, sid: str, region: str) -> Table | None:
+    """The region's counties beside the region on each indicator of a subregistry in the
+    judged year: the share where a county has at least the indicator's min_n cases, the
+    symbol where the release masks it. Only counties with enough cases for at least one
+    indicator get a column, and only when two or more do (one county is the region)."""
+    a, text, lang = run.analyses, run.text, run.lang
+    frame = run.indicator_counties
+    if frame.is_empty():
+        return None
+    min_n = {i.id: i.min_n for i in a.indicator_list}
+    rows = frame.filter((pl.col("subregistry") == sid) & (pl.col("region") == region))
+    enough = rows.filter(pl.col("n") >= pl.col("indicator").replace_strict(min_n))
+    names = dict(dd.counties().select("county", "county_name").iter_rows())
+    counties = [c for c in names if c in set(enough["county"].to_list())]
+    if len(counties) < 2:
+        return None
+    whole = {r["indicator"]: r for r in run.indicators.filter(
+        (pl.col("subregistry") == sid) & (pl.col("region") == region)
+        & (pl.col("year") == a.judged_year)).iter_rows(named=True)}
+    by_county = {(r["indicator"], r["county"]): r for r in rows.iter_rows(named=True)}
+
+    def share(r: dict | None, ind: str) -> str:
+        if r is None or (r["n"] is not None and r["n"] < min_n[ind]):
+            return ""
+        return cell(r, "estimate", lambda v: fmt.percent(v, 1, lang))
+
+    table_rows = []
+    for ind in a.indicator_list:
+        if ind.id not in whole:
+            continue
+        table_rows.append([ind.name(lang), target_cell(whole[ind.id], text, lang),
+                           *(share(by_county.get((ind.id, c)), ind.id) for c in counties),
+                           share(whole[ind.id], ind.id)])
+    headers = [text("columns.indicator"), text("columns.target"),
+               *(names[c] for c in counties), region_label(region, text)]
+    return Table(f"tbl-{doc_id}", text("comparison.county_caption", year=a.judged_year,
+                                       region=region_label(region, text)),
+                 headers, table_rows, ["l", "l", *("r" for _ in headers[2:])],
+                 f"{text('comparison.county_note')} {suppressed_note(text)}")
