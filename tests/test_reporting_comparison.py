@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from analysis.cli import app
 from analysis.data import dictionary as dd
 from analysis.quality import indicators
-from analysis.reporting import cells, comparison, figure_specs, tables
+from analysis.reporting import cells, comparison, figure_specs, figures, tables
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.publish import prepare
@@ -198,3 +198,47 @@ def test_counties_of_the_region_with_enough_cases_beside_the_region(prepared):
                                     & (pl.col("hospital") == "*"))
     region_n = cells_.filter(pl.col("county") == "*")["n"].item()
     assert cells_.filter(pl.col("county") != "*")["n"].sum() == region_n > 0
+
+
+# --- figures: one axis, the report's order, readable lines --------------------------------
+
+
+def test_indicator_panels_share_one_axis_in_the_registrys_order(prepared):
+    run, a = prepared.run, prepared.analyses
+    judged = run.indicators.filter((pl.col("subregistry") == "lymphoma")
+                                   & (pl.col("year") == a.judged_year))
+    spec = figure_specs.indicator_figure(run, "ind", judged, cells.regions_nation_last(), None)
+    order = spec.arguments["facet_order"]
+    registry_order = [i.name("sv") for i in a.indicator_list if "lymphoma" in i.subregistries]
+    assert [" ".join(o.split()) for o in order] == registry_order
+    assert order != sorted(order)  # the demo's order is not alphabetical: the test can fail
+    plot = figures.estimate_chart(**spec.arguments).plot
+    plot.draw(show=False)  # plotnine lays out the panels when it draws
+    assert plot.facet.free == {"x": False, "y": False}
+    assert list(plot.facet.layout.layout["indicator"].astype(str)) == order
+
+
+def test_seven_regions_as_small_multiples_without_yellow_and_km_with_bands(prepared):
+    run, a = prepared.run, prepared.analyses
+    myeloma = a.survival_curves.filter(pl.col("subregistry") == "myeloma")
+    spec = figure_specs.survival_figure(run, "s", myeloma, None, facet=False)
+    assert spec.function == "spotlight_chart"
+    regions = [cells.region_label(r, run.text) for r in dd.region_ids()]
+    assert spec.arguments["panel_order"] == regions
+    frame = spec.arguments["frame"]
+    for panel in regions:  # in each panel its region in focus, the nation as reference
+        roles = dict(frame.filter(pl.col("panel") == panel).select("region", "role")
+                     .unique().iter_rows())
+        assert roles[panel] == "focus" and roles["Riket"] == "reference"
+        assert {r for r, role in roles.items() if role == "other"} == set(regions) - {panel}
+    assert {"lower", "upper"} <= set(frame.columns)
+    first = a.year - a.settings.survival_years + 1
+    assert f"diagnosår {first}–{a.year}" in spec.caption and "konfidensband" in spec.caption
+    # The region's report: the region beside the nation, with confidence bands.
+    pair = figure_specs.survival_figure(run, "s", a.survival_curves.filter(
+        pl.col("region").is_in([REGION, NATION])), REGION, facet=True)
+    assert pair.function == "survival_chart" and pair.arguments["bands"]
+    assert pair.arguments["frame"]["lower"].is_not_null().any()
+    # Region colours: no low-contrast yellow among seven lines.
+    palette = figures._palette([*regions, "Riket"], None, "Riket")
+    assert "#F0E442" not in palette.values() and len(set(palette.values())) == 7
