@@ -402,7 +402,8 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     for sid, ind in shown.select("subregistry", "indicator").unique().iter_rows():
         name = cells.lower_first(names[ind])
         assert name in figure.caption, (sid, name)
-    assert figure.caption.startswith("Sjukhus i trattdiagram: ")
+    year = prepared.analyses.year
+    assert figure.caption.startswith(f"Sjukhus i trattdiagram, diagnosår {year}: ")
     assert "fISH" not in figure.caption
 
 

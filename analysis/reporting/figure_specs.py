@@ -299,7 +299,7 @@ def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
               "others": text("legend.others") if focus else text("legend.hospitals"),
               "highlight": text("legend.highlight", region=region_label(focus, text))
               if focus else text("legend.hospitals"), "target": text("legend.target_nation")}
-    caption = text("captions.funnel_figure", indicator=indicator)
+    caption = text("captions.funnel_figure", indicator=indicator, year=a.year)
     widened = curve.filter(pl.col("tau2") > 0).unique("subregistry", maintain_order=True)
     if widened.height:
         caption += "; " + text("comparison.funnel_widened", panels=", ".join(
