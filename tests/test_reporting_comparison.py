@@ -61,8 +61,9 @@ def test_funnel_panels_name_their_indicator_and_number_the_regions_hospitals(pre
     for row in table.rows:  # the indicator named on every row, drawn or masked
         sid = next(s for s in sids if cells.subregistry_label(s, "sv") == row[1])
         assert row[2] == names[indicator_of[sid]]
-    # The caption gives the key to the numbers.
+    # The caption gives the key to the numbers, and the diagnosis year.
     assert f"1 {table.rows[0][3]}" in figure.caption
+    assert f"diagnosår {a.year}" in figure.caption
 
 
 def test_funnel_limits_are_widened_where_hospitals_are_overdispersed(prepared):
