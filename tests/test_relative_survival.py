@@ -13,11 +13,11 @@ from lifelines import KaplanMeierFitter
 from analysis.errors import InputError, UserError
 from analysis.stats.relative_survival import (
     age_standardised,
-    merged_age_groups,
     rate_table,
     relative_survival,
     standard_weights,
 )
+from analysis.stats.sparse_age_groups import merged_age_groups
 from analysis.stats.survival import prepare_followup
 
 

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from analysis import resources
 from analysis.data import dictionary
-from analysis.reporting import figures
+from analysis.reporting import figures, panel_figures
 from analysis.reporting.render import FIGURE_CACHE, TEMPLATES_DIR, RenderError
 
 ROOT_QUARTO = resources.quarto_config()
@@ -93,7 +93,9 @@ class FigureSpec:
         if cached.exists():
             return 0.0
         start = time.perf_counter()
-        made: figures.Figure = getattr(figures, self.function)(**self.arguments)
+        # The figure kinds of both modules (panel_figures: small multiples).
+        draw = getattr(figures, self.function, None) or getattr(panel_figures, self.function)
+        made: figures.Figure = draw(**self.arguments)
         cache.mkdir(parents=True, exist_ok=True)
         partial = cache / f".{self.key}.{os.getpid()}.svg"
         figures.save(made, partial)
