@@ -71,8 +71,9 @@ class Analyses:
     apc: pl.DataFrame  # subregistry, region: annual percent change over the trend years
     sir: pl.DataFrame  # subregistry, region: SIR over the pooled years
     age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates over the pooled years
-    # indicator, subregistry, region (or NATION), year, ..., preliminary (the years from
-    # the one before the judged year to the report year; preliminary rows unclassified)
+    # indicator, subregistry, region (or NATION), year, ..., preliminary (the trend years,
+    # at least from the one before the judged year, to the report year; preliminary rows
+    # unclassified)
     indicators: pl.DataFrame
     hospitals: pl.DataFrame  # funnel: indicator, subregistry, hospital, region, limits
     # subregistry, n, p0, phi, tau2, exact and overdispersed limits (analysis.stats.funnel)
@@ -291,8 +292,9 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                         subregistries=data.subregistries)
               if data.cancer_registry is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
-    # The judged year (the last one not preliminary) and the one before, for the change
-    # between them, up to the report year (shown, marked preliminary, never classified).
+    # The trend years (each indicator's time series), including the judged year (the last
+    # one not preliminary) and the one before, for the change between them, up to the
+    # report year (shown, marked preliminary, never classified).
     ind_first, _ = rel.indicator_years(last, extract)
     recent = cases.filter(pl.col("year").is_between(ind_first, last))
     recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
