@@ -523,7 +523,10 @@ def test_the_judged_year_is_the_last_whose_12_months_have_passed(prepared):
 def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
     run, a = prepared.run, prepared.analyses
     ind = run.indicators
-    assert set(ind["year"].unique().to_list()) == {a.judged_year - 1, a.judged_year, a.year}
+    # The trend years (each indicator's time series), with the judged year and the one
+    # before it among them.
+    assert set(ind["year"].unique().to_list()) == set(range(a.first_year, a.year + 1))
+    assert a.first_year <= a.judged_year - 1
     late = ind.filter(pl.col("year") > a.judged_year)
     assert late["preliminary"].all() and late["classification"].is_null().all()
     assert not ind.filter(pl.col("year") <= a.judged_year)["preliminary"].any()
@@ -541,7 +544,7 @@ def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
     # The level grid of the regional report colours the judged year only.
     job = regional.regional_report(run, REGION)
     [grid] = [f for p in job.pages for f in qmd._all_figures(p.sections)
-              if f.function == "level_grid"]
+              if f.id == "fig-levels"]
     assert str(a.judged_year) in grid.caption and str(a.year) not in grid.caption
     judged = ind.filter((pl.col("year") == a.judged_year) & (pl.col("region") == REGION))
     expected = {r["classification"] for r in judged.iter_rows(named=True)
@@ -556,7 +559,7 @@ def _all_tables(sections) -> list[qmd.Table]:
 
 def _indicator_tables(job) -> list[qmd.Table]:
     return [t for p in job.pages for t in _all_tables(p.sections)
-            if t.header and t.header[0] == "Indikator"]
+            if t.header and t.header[0] == "Indikator" and t.id.endswith("-ind")]
 
 
 def test_indicator_tables_judge_the_judged_year_and_mark_the_preliminary_one(prepared):
