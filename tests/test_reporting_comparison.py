@@ -240,6 +240,10 @@ def test_seven_regions_as_small_multiples_without_yellow_and_km_with_bands(prepa
         pl.col("region").is_in([REGION, NATION])), REGION, facet=True)
     assert pair.function == "survival_chart" and pair.arguments["bands"]
     assert pair.arguments["frame"]["lower"].is_not_null().any()
+    # Net survival by region: the same panels, on the survival axes (years, 0-100 %).
+    net, _ = figure_specs.relative_figure(run, "rs", "myeloma")
+    assert net.function == "spotlight_chart" and net.arguments["survival"]
+    assert net.arguments["panel_order"] == regions
     # Region colours: no low-contrast yellow among seven lines.
     palette = figures._palette([*regions, "Riket"], None, "Riket")
     assert "#F0E442" not in palette.values() and len(set(palette.values())) == 7

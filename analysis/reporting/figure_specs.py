@@ -171,7 +171,8 @@ def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | Non
     if focus is None and not facet:  # seven regions: one panel each, the others grey
         return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
             **spotlight(run, shown.select("time", "estimate", "lower", "upper", "region"),
-                        "region", labels["alt"], "time", "estimate"), "step": True})
+                        "region", labels["alt"], "time", "estimate"), "step": True,
+            "survival": True})
     return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
         "frame": shown.select("time", "estimate", "lower", "upper", "region", "subregistry"),
         "group": "region", "bands": True,
@@ -347,8 +348,8 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     first = a.year - a.settings.survival_years + 1
     caption = text("relative.caption_figure", first=first, last=a.year)
     if frame["region"].n_unique() > 3:  # seven regions: one panel each, the others grey
-        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", spotlight(
-            run, frame, "region", labels["alt"], "time", "estimate")), note
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {**spotlight(
+            run, frame, "region", labels["alt"], "time", "estimate"), "survival": True}), note
     return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
         "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),
         "group_order": [region_label(r, text) for r in regions_nation_last()],

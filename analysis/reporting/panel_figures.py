@@ -95,7 +95,8 @@ def indicator_trend_chart(frame: pl.DataFrame, targets: pl.DataFrame,
 
 def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
                     labels: Mapping[str, str], panel_order: Sequence[str],
-                    step: bool = False, points: bool = False) -> Figure:
+                    step: bool = False, points: bool = False,
+                    survival: bool = False) -> Figure:
     """Small multiples for lines that would tangle (seven regions): a panel per group,
     that group's line in the focus colour (with its 95 % band where ``lower`` and
     ``upper`` are given), the reference (the nation) black, every other group a thin
@@ -103,8 +104,8 @@ def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
 
     ``frame``: x, y, group, ``panel`` and ``role`` ('focus', 'reference', 'other'),
     optionally lower and upper. ``labels``: x, y, alt, decimal, and the legend entries
-    focus, reference, others. Time on x in years after diagnosis when ``step`` (survival
-    curves, 0-100 % on y), else calendar years."""
+    focus, reference, others. ``step``: steps (Kaplan-Meier) instead of lines;
+    ``survival``: years after diagnosis on x and 0-100 % on y, else calendar years."""
     data = _ordered(frame.with_columns(pl.col(y).cast(pl.Float64).fill_null(float("nan"))),
                     "panel", panel_order)
     roles = {"focus": labels["focus"], "reference": labels["reference"],
@@ -127,7 +128,7 @@ def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
     if points:
         plot = plot + geom_point(data=front.to_pandas(), size=0.9)
-    if step:
+    if survival:
         plot = plot + scale_x_continuous(breaks=_whole_years(data[x]), labels=_numbers(labels)) \
             + scale_y_continuous(limits=(0, 1), labels=lambda v: [f"{t * 100:.0f}" for t in v])
     else:
