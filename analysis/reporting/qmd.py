@@ -95,10 +95,12 @@ class FigureSpec:
         cached = cache / f"{self.key}.svg"
         if cached.exists():
             return 0.0
-        from analysis.reporting import figures  # plotnine only where figures are drawn
+        # plotnine only where figures are drawn (panel_figures: small multiples)
+        from analysis.reporting import figures, panel_figures
 
         start = time.perf_counter()
-        made = getattr(figures, self.function)(**self.arguments)
+        draw = getattr(figures, self.function, None) or getattr(panel_figures, self.function)
+        made = draw(**self.arguments)
         cache.mkdir(parents=True, exist_ok=True)
         partial = cache / f".{self.key}.{os.getpid()}.svg"
         figures.save(made, partial)

@@ -56,6 +56,7 @@ class SurvivalSettings:
     same_day_death_days: float
     min_cases: int
     times: tuple[float, ...]
+    min_age_group_cases: int  # a sparser age group of a standard is merged (NORDCAN)
 
 
 def settings() -> SurvivalSettings:
@@ -67,6 +68,7 @@ def settings() -> SurvivalSettings:
         same_day_death_days=float(cfg["same_day_death_days"]),
         min_cases=int(cfg["min_cases"]),
         times=tuple(float(t) for t in cfg["times"]),
+        min_age_group_cases=int(cfg["min_age_group_cases"]),
     )
 
 
