@@ -21,7 +21,7 @@ def audit(
     """Audit a published release: for every masked count, the lowest and highest value
     consistent with everything published (a linear programme over all its sums). Exit
     code 0 when every interval is at least k-1 wide, 1 when a count is exposed."""
-    from analysis.privacy.release import RELEASE_FILE, audit_published, read_published
+    from analysis.privacy.published import RELEASE_FILE, audit_published, read_published
 
     files = [folder] if folder.is_file() else sorted(folder.rglob(RELEASE_FILE))
     if not files:

@@ -288,7 +288,7 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     ).sort("region", "time")
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
-    first = a.year - a.settings.survival_years + 1
+    first = a.survival_window[0]
     return FigureSpec(f"fig-{doc_id}", text("relative.caption_figure", first=first,
                                             last=a.year), "survival_chart", {
         "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),

@@ -12,7 +12,7 @@ import polars as pl
 
 from analysis.data.ingest import RegistryData, load_data
 from analysis.demo.registry import cached_demo_dir
-from analysis.privacy.release import RELEASE_FILE, published
+from analysis.privacy.published import RELEASE_FILE, published
 from analysis.reporting.analyses import Analyses, compute_all
 from analysis.reporting.documents import all_jobs, default_out
 from analysis.reporting.render import Result, engine, render_all

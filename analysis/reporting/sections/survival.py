@@ -64,7 +64,7 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
                      fmt.number(r["hazard_ratio"], 2, lang),
                      fmt.interval(r["lower"], r["upper"], 2, lang),
                      p_value(r["p_value"], lang)])
-    years = dict(first=a.year - a.settings.survival_years + 1, last=a.year)
+    years = dict(first=a.survival_window[0], last=a.year)
     table = Table(f"tbl-{doc_id}", text("cox.caption", reference=reference, **years),
                   [text("cox.term"), text("columns.n"), text("columns.hazard_ratio"),
                    text("columns.ci"), text("cox.p")], rows, ["l", "r", "r", "r", "r"],
@@ -144,7 +144,7 @@ def subregistry_survival_section(run: Run, sid: str) -> Section:
     if rel.height:
         std = rel.filter(pl.col("standardised"))["standard"]
         standard = std[0] if std.len() else rel["standard"][0]
-        cohort = (a.year - a.settings.survival_years + 1, a.year)
+        cohort = a.survival_window
         for approach, (first, last) in (("cohort", cohort), ("period", a.period)):
             section.tables.append(relative_table(
                 run, f"rs-{approach}", rel.filter(pl.col("approach") == approach),
