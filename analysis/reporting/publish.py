@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import polars as pl
 
 from analysis.data.ingest import RegistryData, load_data
 from analysis.demo.registry import cached_demo_dir
@@ -87,9 +84,11 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
         on_start(len(jobs))
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
-    results = render_all(jobs, out_dir, formats, workers, on_done, seconds, on_phase)
-    # Every published count, as one file: what `bcr audit` and the tables are checked on.
-    write_csv_atomically(published(analyses.release), out_dir / RELEASE_FILE)
+    # Every published count, as one file (what `bcr audit` and the tables are checked
+    # on), staged, checked and moved into place with the documents, under the lock.
+    release = published(analyses.release).write_csv().encode("utf-8")
+    results = render_all(jobs, out_dir, formats, workers, on_done, seconds, on_phase,
+                         {RELEASE_FILE: release})
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start
     for r in results:
         for step, s in r.seconds.items():
@@ -97,9 +96,3 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
                 f"{step} (sum over documents)", 0.0) + s
     return Publication(out_dir, results, seconds)
 
-
-def write_csv_atomically(frame: pl.DataFrame, path: Path) -> None:
-    """Write a CSV under a temporary name and rename it: never half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_csv(tmp)
-    os.replace(tmp, path)

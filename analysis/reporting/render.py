@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -42,7 +42,7 @@ import yaml
 
 from analysis import resources
 from analysis.errors import UserError
-from analysis.reporting.checks import main_output, verify
+from analysis.reporting.checks import main_output, verify, verify_file
 from analysis.reporting.workers import InProcess, as_done, worker_pool
 
 TEMPLATES_DIR = resources.templates()
@@ -417,8 +417,10 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
                on_done: Callable[[Result], None] | None = None,
                seconds: dict[str, float] | None = None,
-               on_phase: Callable[[str], None] | None = None) -> list[Result]:
-    """Render every job in parallel processes into `out_dir/<job.name>/`.
+               on_phase: Callable[[str], None] | None = None,
+               files: Mapping[str, bytes] | None = None) -> list[Result]:
+    """Render every job in parallel processes into `out_dir/<job.name>/`, and write
+    ``files`` (name -> content, e.g. the run's release.csv) into `out_dir`.
 
     First the distinct figures of the run are drawn, spread evenly over the workers,
     into a cache the documents copy from (a figure shared by documents is drawn once);
@@ -427,10 +429,10 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
     workers, "figure phase wall time"). ``on_phase`` hears of each phase as it starts,
     ``on_done`` of each document rendered.
 
-    All documents are built in a staging directory inside `out_dir`, checked
-    (``verify``) and moved into place only when every one succeeded; on any failure or
-    interruption nothing in `out_dir` changes and the error (a RenderError naming the
-    document and step, an OutputError naming what is missing) is raised.
+    All documents and files are built in a staging directory inside `out_dir`, checked
+    (``verify``, ``verify_file``) and moved into place only when every one succeeded; on
+    any failure or interruption nothing in `out_dir` changes and the error (a RenderError
+    naming the document and step, an OutputError naming what is missing) is raised.
     """
     seconds = seconds if seconds is not None else {}
     names = [j.name for j in jobs]
@@ -444,15 +446,21 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
             _clean_leftovers(out_dir)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
             try:
+                for name, content in (files or {}).items():
+                    (staging / name).write_bytes(content)
                 results = _render_staged(jobs, staging, formats, workers, on_done, seconds,
                                          phase)
                 phase("checking the outputs")
                 renderer = engine()
                 for job in jobs:
                     verify(job, staging / job.name, formats, renderer)
+                for name, content in (files or {}).items():
+                    verify_file(staging / name, content)
                 phase("moving the documents into place")
                 for job in jobs:
                     _swap_into_place(staging / job.name, out_dir / job.name)
+                for name in files or {}:
+                    os.replace(staging / name, out_dir / name)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except DiskFullError:  # said of the output folder, not of a staging file in it
