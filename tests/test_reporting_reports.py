@@ -15,7 +15,9 @@ import pypdf
 import pytest
 
 from analysis.data import dictionary as dd
-from analysis.privacy import disclosure
+from analysis.privacy import cohorts, disclosure
+from analysis.privacy import published as pb
+from analysis.privacy import release as rl
 from analysis.quality import indicators
 from analysis.reporting import analyses, cells, figure_specs, qmd, tables
 from analysis.reporting import formatting as fmt
@@ -191,6 +193,54 @@ def test_cases_masked_in_incidence_are_masked_in_indicators_and_completeness(pre
     for r in run.completeness.iter_rows(named=True):
         if (r["subregistry"], r["region"], a.year) in cells:
             assert r["n"] is None and r["estimate"] is None, r
+
+
+def test_survival_and_completeness_numbers_in_a_report_are_release_cells(rendered, prepared):
+    """The cohort sizes of net and observed survival and the completeness denominators
+    printed are the cells of release.csv (or the symbol where it masks them)."""
+    pub, html, _ = rendered
+    run, a = prepared.run, prepared.analyses
+    release = pb.read_published(str(pub.out_dir / pb.RELEASE_FILE))
+    window = rl.window_label(a.survival_window)
+
+    def printed(**key: str) -> str:
+        row = {k: rl.TOTAL for k in rl.KEYS} | {"period": window} | key
+        found = release.filter(*(pl.col(k) == v for k, v in row.items()))
+        assert found.height == 1, key
+        r = found.row(0, named=True)
+        return fmt.number(r["n"], 0, "sv") if r["status"] == pb.SHOWN else cells.symbol()
+
+    sids = {dd.subregistry(s)["short_sv"]: s for s in dd.subregistry_ids()}
+    relsurv = _tables(html)["tbl-relsurv"][1:]
+    for row in relsurv:  # net survival, period approach: the region and the nation
+        key = {"subregistry": sids[row[0]], "region": REGION if row[1] == "Syd" else rl.TOTAL}
+        crude, std = (printed(family=f, **key) for f in (cohorts.PERIOD,
+                                                         cohorts.PERIOD_STANDARDISED))
+        if row[2] == cells.symbol():
+            assert cells.symbol() in (crude, std), row
+        else:
+            assert row[2] == (crude if "ej åldersstand." in row[5] else std), row
+    assert any(r[2] == cells.symbol() for r in relsurv) or len(relsurv) > 4
+    names = {f.label("sv"): f.name for sid in dd.subregistry_ids() for f in dd.fields(sid)}
+    [completeness] = [t for i, t in _tables(html).items() if i.endswith("-completeness")]
+    for row in completeness[1:]:
+        variable = names[row[1]]
+        family = cohorts.completeness_family(variable) or rl.CASES
+        assert row[3] == printed(family=family, subregistry=sids[row[0]], region=REGION,
+                                 period=str(a.year)), row
+    assert any(names[r[1]] == "treatment_start_date" for r in completeness[1:])
+    for sid in ("myeloma", "cml"):  # observed survival by age band and sex
+        rows = {r[0]: r[1] for r in tables.survival_groups_table(run, "g", sid).rows}
+        assert rows["Kvinnor"] == printed(family=cohorts.SURVIVAL, subregistry=sid, sex="2")
+        assert rows["Alla"] == printed(family=cohorts.SURVIVAL, subregistry=sid)
+        band = survival.age_band_labels(a.settings.survival_age_groups)[0]
+        assert rows[band] == printed(family=cohorts.SURVIVAL, subregistry=sid,
+                                     age_group=band)
+    # A masked row shows no estimate, CI or n.
+    for frame in (run.survival, run.survival_groups, run.relative, run.completeness):
+        masked = frame.filter(pl.col("suppressed").is_not_null())
+        assert masked.select("n", "estimate", "lower", "upper").null_count().row(0) == (
+            masked.height,) * 4
 
 
 def test_html_in_headless_chromium_has_no_broken_images_or_console_errors(rendered, tmp_path):
