@@ -106,8 +106,12 @@ def survival_counts(cases: pl.DataFrame, sids: Sequence[str], window: tuple[int,
     """The survival families' counts: the cases of the diagnosis ``window`` followed up
     (NORDCAN exclusions), by region, sex and age band (first ages ``bands``), inside the
     standard's ages, and followed up in the calendar window ``period``."""
-    followup = sv.prepare_followup(cases.filter(
-        pl.col("year").is_between(*window) & pl.col("subregistry").is_in(list(sids)))).data
+    used = ["subregistry", "region", "sex", "age", "year", "birth_date", "diagnosis_date",
+            "death_date", "vital_status_date", "basis_of_diagnosis"]
+    followup = sv.prepare_followup(cases.lazy().select(
+        [c for c in used if c in cases.columns]).filter(
+        pl.col("year").is_between(*window) & pl.col("subregistry").is_in(list(sids)))
+        .collect()).data
     followup = followup.with_columns(pl.col("sex").cast(pl.String), sv.age_band(bands)
                                      .alias("age_group"), _in_standard(sids, followup)
                                      .alias("_inside"))

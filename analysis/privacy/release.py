@@ -233,10 +233,10 @@ def _cases_cells(cases: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
     breaks = default_age_breaks()
     labels = age_groups(breaks).get_column("age_group").to_list()
     # Aggregate first (as popEpi does), then spread the counts over the margins.
-    base = cases.filter(pl.col("year").is_between(spec.first, spec.year)).select(
+    base = cases.lazy().filter(pl.col("year").is_between(spec.first, spec.year)).select(
         "subregistry", "region", "county", pl.col("sex").cast(pl.String), "year",
         age_group_expr(breaks)).group_by(
-        "subregistry", "region", "county", "sex", "year", "age_group").len("n")
+        "subregistry", "region", "county", "sex", "year", "age_group").len("n").collect()
     sids = _subregistries(cases)
 
     def tally(frame: pl.DataFrame) -> pl.DataFrame:
