@@ -162,8 +162,9 @@ def failures(values: Sequence[float], masked: Sequence[bool], primary: Sequence[
     """The masked published cells whose feasible interval is too narrow, and the
     ``sensitive`` hidden ones whose interval exposes them (:func:`exposes`), by index."""
     sensitive = sensitive if sensitive is not None else [False] * len(values)
+    # A count of 2k-2 or more lies in no interval narrower than k-1 that reaches 1..k-1.
     targets = [i for i, (m, h, s) in enumerate(zip(masked, hidden, sensitive, strict=True))
-               if (m and not h) or s]
+               if (m and not h) or (s and values[i] < 2 * k - 2)]
     found = ranges(values, masked, eqs, targets, ineqs)
     return sorted(i for i, (lo, hi) in found.items()
                   if (exposes(lo, hi, k) if sensitive[i] else too_narrow(lo, hi, k)))

@@ -281,6 +281,8 @@ def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
     hidden = [i for i, m in enumerate(masked) if m]
     out = []
     for cells, eqs in _components(table, hidden):
+        if all(i in table.free for i in cells):
+            continue  # nothing in it needs protection
         col = {i: c for c, i in enumerate(cells)}
         a = np.zeros((max(len(eqs), 1), len(cells)))
         for r, (parent, members) in enumerate(eqs):
