@@ -112,12 +112,25 @@ def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[s
                                           for s in dd.subregistry_ids()]})
 
 
+def masked_cohorts(run: Run) -> pl.DataFrame:
+    """(subregistry, region) of the survival cohorts the release masks: their curves are
+    estimates on a masked count, so they are not drawn (the tables show the symbol)."""
+    km = run.survival
+    if disclosure.FLAG not in km.columns:  # no survival table at all
+        return pl.DataFrame(schema={"subregistry": pl.String, "region": pl.String})
+    return km.filter(pl.col(disclosure.FLAG).is_not_null()).select(
+        "subregistry", "region").unique()
+
+
 def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | None,
                      facet: bool) -> FigureSpec:
     text = run.text
-    # Only groups large enough for a survival estimate are drawn (disclosure.may_draw).
+    # Only groups large enough for a survival estimate are drawn (disclosure.may_draw),
+    # and none whose cohort the release masks.
     sizes = frame.group_by("subregistry", "region").agg(pl.col("n_at_risk").max().alias("n"))
-    keep = sizes.filter(disclosure.drawable(sizes, "survival")).select("subregistry", "region")
+    keep = sizes.filter(disclosure.drawable(sizes, "survival")).select(
+        "subregistry", "region").join(masked_cohorts(run), on=["subregistry", "region"],
+                                      how="anti")
     # The first point of each curve and then the last point per 1/CURVE_POINTS_PER_YEAR
     # year: the same step curve at print resolution, drawn in a fraction of the time.
     group = ["subregistry", "region"]
@@ -268,7 +281,8 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     """Net survival curves by region and for the nation; groups under the minimum size
     are not drawn (disclosure.may_draw) and named in the returned note."""
     a, text = run.analyses, run.text
-    curves = a.relative_curves.filter(pl.col("subregistry") == sid)
+    curves = a.relative_curves.filter(pl.col("subregistry") == sid).join(
+        masked_cohorts(run), on=["subregistry", "region"], how="anti")
     if curves.is_empty():
         return None, ""
     sizes = curves.group_by("region").agg(pl.col("n").first())
