@@ -243,6 +243,21 @@ def test_survival_and_completeness_numbers_in_a_report_are_release_cells(rendere
             masked.height,) * 4
 
 
+def test_no_survival_curve_for_a_cohort_the_release_masks(prepared):
+    run = prepared.run
+    masked = run.survival.filter((pl.col("subregistry") == "cml")
+                                 & pl.col("suppressed").is_not_null())["region"].unique()
+    assert masked.len()  # the demo's CML cohorts of five regions leave out 1-4 cases each
+    hidden = {cells.region_label(r, run.text) for r in masked.to_list()}
+    km = figure_specs.survival_figure(run, "s", run.analyses.survival_curves.filter(
+        pl.col("subregistry") == "cml"), None, facet=False)
+    net, _ = figure_specs.relative_figure(run, "rs", "cml")
+    for figure in (km, net):
+        drawn = set(figure.arguments["frame"]["region"].to_list())
+        assert drawn and not drawn & hidden
+        assert cells.region_label(analyses.NATION, run.text) in drawn
+
+
 def test_html_in_headless_chromium_has_no_broken_images_or_console_errors(rendered, tmp_path):
     chromium = _chromium()
     if chromium is None:
