@@ -281,15 +281,15 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     """Net survival curves by region and for the nation; groups under the minimum size
     are not drawn (disclosure.may_draw) and named in the returned note."""
     a, text = run.analyses, run.text
-    curves = a.relative_curves.filter(pl.col("subregistry") == sid).join(
-        masked_cohorts(run), on=["subregistry", "region"], how="anti")
+    curves = a.relative_curves.filter(pl.col("subregistry") == sid)
     if curves.is_empty():
         return None, ""
     sizes = curves.group_by("region").agg(pl.col("n").first())
     hidden = [r for r in regions_nation_last() if r in set(sizes["region"].to_list())
               and not disclosure.may_draw(sizes.filter(pl.col("region") == r)["n"].item(),
                                           "survival")]
-    shown = curves.filter(~pl.col("region").is_in(hidden))
+    shown = curves.filter(~pl.col("region").is_in(hidden)).join(
+        masked_cohorts(run), on=["subregistry", "region"], how="anti")
     note = (text("relative.not_drawn", groups=", ".join(region_label(r, text) for r in hidden),
                  min_cases=min_cases()) if hidden else "")
     if shown.is_empty():
