@@ -358,8 +358,9 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
 
 def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
     run = prepared.run
-    expected = cox.cox_region(_followup(prepared, "cml"))
-    section = survival_sections.cox_section(run, "cox", "cml")
+    # AML: every region's cohort is shown by the release (CML's mostly are not).
+    expected = cox.cox_region(_followup(prepared, "aml"))
+    section = survival_sections.cox_section(run, "cox", "aml")
     [table] = section.tables
     rows = {r[0]: r for r in table.rows}
     assert rows["Stockholm Gotland"][2] == "1 (referens)"
@@ -375,6 +376,20 @@ def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
     words = " ".join(section.paragraphs)
     assert ("förkastades inte" in words) == (violated == 0)
     assert "Grambsch–Therneau" in words
+
+
+def test_cox_counts_are_the_release_cohorts_and_a_masked_one_shows_nothing(prepared):
+    run = prepared.run
+    rows = {r[0]: r for r in survival_sections.cox_section(run, "cox", "cml").tables[0].rows}
+    cohorts_ = run.survival.filter((pl.col("subregistry") == "cml")
+                                   & (pl.col("region") != analyses.NATION)).unique("region")
+    assert cohorts_["suppressed"].null_count() < cohorts_.height  # some masked
+    for r in cohorts_.iter_rows(named=True):
+        row = rows[cells.region_label(r["region"], run.text)]
+        if r["suppressed"]:
+            assert row[1:] == [cells.symbol()] * 4
+        else:
+            assert row[1] == fmt.number(r["n"], 0, "sv")
 
 
 def test_cox_section_warns_when_the_model_did_not_converge(prepared):

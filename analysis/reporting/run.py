@@ -156,6 +156,36 @@ class Run:
         return self._cohort(self.analyses.relative, family, region=_region())
 
     @cached_property
+    def cox(self) -> pl.DataFrame:
+        """The Cox model of region per subregistry with each region's, the reference's and
+        the nation's cohort n from the release (the survival family): a region whose
+        cohort the release masks shows no n, hazard ratio, CI or p-value."""
+        frame = self.analyses.cox
+        if frame.is_empty() or disclosure.FLAG not in self.survival.columns:
+            return frame
+        cohort = self.survival.select("subregistry", "region", "n", disclosure.FLAG).unique(
+            ["subregistry", "region"])
+        out = frame.with_columns(
+            pl.when(pl.col("term") == "region").then(pl.col("level")).alias("_region"),
+            pl.lit(NATION).alias("_nation"))
+        for key, n, flag in (("_region", "region_n", disclosure.FLAG),
+                             ("reference", "reference_n", "_reference_flag"),
+                             ("_nation", "n", "_nation_flag")):
+            joined = out.join(cohort.rename({"n": "_n", disclosure.FLAG: flag}),
+                              left_on=["subregistry", key], right_on=["subregistry", "region"],
+                              how="left", maintain_order="left")
+            known = pl.col(key).is_not_null() & pl.col(n).is_not_null()
+            bad = joined.filter(known & pl.col(flag).is_null() & (pl.col("_n") != pl.col(n)))
+            if bad.height:
+                raise RuntimeError(f"a Cox count differs from its release cell: {bad.row(0)}")
+            out = joined.with_columns(pl.when(known).then(pl.col("_n")).otherwise(
+                pl.col(n)).alias(n)).drop("_n")
+        hide = pl.col(disclosure.FLAG).is_not_null()
+        return out.with_columns(*(pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+                                  for c in ("hazard_ratio", "lower", "upper", "p_value"))
+                                ).drop("_region", "_nation")
+
+    @cached_property
     def completeness(self) -> pl.DataFrame:
         """Completeness of the key variables in the report year: n is the year's new
         cases, or the patients a variable is asked of (a family of its own)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from analysis.data import dictionary as dd
+from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
@@ -33,7 +34,8 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     and the proportional-hazards test in words."""
     a, text, lang = run.analyses, run.text, run.lang
     section = Section(text("sections.cox"))
-    fitted = a.cox.filter(pl.col("subregistry") == sid) if a.cox.height else a.cox
+    cox = run.cox  # its counts are the release's survival cohorts
+    fitted = cox.filter(pl.col("subregistry") == sid) if cox.height else cox
     if fitted.is_empty():
         section.paragraphs.append(text("cox.not_available"))
         return section
@@ -43,7 +45,7 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     k = threshold()
 
     def count(n: int | None) -> str:
-        return symbol() if n is not None and 0 < n < k else fmt.number(n, 0, lang)
+        return symbol() if n is None or 0 < n < k else fmt.number(n, 0, lang)
 
     rows = [[reference, count(first["reference_n"]), text("cox.reference"), "", ""]]
     hidden = False
@@ -55,6 +57,9 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
         elif r["level"] == "per year":
             label, n = text("cox.age"), None
         else:
+            continue
+        if r["term"] == "region" and r[disclosure.FLAG]:  # the release masks its cohort
+            rows.append([label, symbol(), symbol(), symbol(), symbol()])
             continue
         if n is not None and n < minimum:
             hidden = True
@@ -70,7 +75,7 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
                    text("columns.ci"), text("cox.p")], rows, ["l", "r", "r", "r", "r"],
                   text("cox.too_few", min_cases=minimum) if hidden else "")
     section.paragraphs.append(md(text("cox.intro", reference=reference,
-                                      n=fmt.number(first["n"], 0, lang),
+                                      n=count(first["n"]),
                                       events=fmt.number(first["n_events"], 0, lang))))
     words = {"region": text("cox.region_in_text"), "sex": lower_first(text("cox.women")),
              "age": text("cox.age_in_text")}
