@@ -15,6 +15,7 @@ from analysis.reporting.cells import (
     region_label,
     regions_nation_last,
     subregistry_label,
+    suppressed_note,
     symbol,
     threshold,
 )
@@ -48,7 +49,7 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
         return symbol() if n is None or 0 < n < k else fmt.number(n, 0, lang)
 
     rows = [[reference, count(first["reference_n"]), text("cox.reference"), "", ""]]
-    hidden = False
+    hidden = masked = False
     for r in fitted.iter_rows(named=True):
         if r["term"] == "region":
             label, n = region_label(r["level"], text), r["region_n"]
@@ -59,6 +60,7 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
         else:
             continue
         if r["term"] == "region" and r[disclosure.FLAG]:  # the release masks its cohort
+            masked = True
             rows.append([label, symbol(), symbol(), symbol(), symbol()])
             continue
         if n is not None and n < minimum:
@@ -73,7 +75,8 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     table = Table(f"tbl-{doc_id}", text("cox.caption", reference=reference, **years),
                   [text("cox.term"), text("columns.n"), text("columns.hazard_ratio"),
                    text("columns.ci"), text("cox.p")], rows, ["l", "r", "r", "r", "r"],
-                  text("cox.too_few", min_cases=minimum) if hidden else "")
+                  " ".join([*([text("cox.too_few", min_cases=minimum)] if hidden else []),
+                            *([suppressed_note(text)] if masked else [])]))
     section.paragraphs.append(md(text("cox.intro", reference=reference,
                                       n=count(first["n"]),
                                       events=fmt.number(first["n_events"], 0, lang))))
