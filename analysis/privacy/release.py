@@ -70,8 +70,8 @@ class ReleaseSpec:
     first: int
     windows: tuple[tuple[int, int], ...]
     age_window: tuple[int, int]
-    survival: tuple[int, int] = (0, 0)
-    period: tuple[int, int] = (0, 0)
+    survival: tuple[int, int]
+    period: tuple[int, int]
 
     @property
     def periods(self) -> list[str]:
