@@ -7,6 +7,8 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis.data import dictionary as dd
 from analysis.privacy import audit, cohorts
@@ -192,3 +194,32 @@ def test_a_sensitive_hidden_count_fails_only_where_it_could_be_1_to_k_minus_1():
         values = [total - 8 if total != 8 else 0, 8, total]
         assert audit.failures(values, [True, False, False], [False] * 3, [True, False, False],
                               [(2, [0, 1])], K, sensitive=[True, False, False]) == expected
+
+
+registries = st.lists(st.tuples(
+    st.sampled_from(["01", "03", "05", "12", "14", "22"]), st.sampled_from([1, 2]),
+    st.sampled_from([40, 60, 80, 92]), st.sampled_from([2024, 2025]),
+    st.sampled_from(["histology", "histology", "dco"]), st.sampled_from([0, 1, 1])),
+    min_size=1, max_size=150)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(registries)
+def test_random_cohorts_expose_no_left_out_count(rows):
+    """Whatever the registry, no count a survival cohort or completeness denominator
+    leaves out can be pinned inside 1..k-1 from the published release, and no shown
+    cohort stands beside its shown parent at a difference of 1..k-1."""
+    cases = cohort_cases(rows)
+    release = build(cases)
+    shown = pb.published(release)
+    result = pb.audit_published(shown)
+    assert result["ok"].all(), result.filter(~pl.col("ok"))
+    visible = shown.filter(pl.col("status") == pb.SHOWN)
+    dims = [k for k in rl.KEYS if k != "family"]
+    for family in visible["family"].unique().to_list():
+        parent = cohorts.parent_family(family)
+        if parent is None:
+            continue
+        pairs = visible.filter(pl.col("family") == family).join(
+            visible.filter(pl.col("family") == parent), on=dims, suffix="_parent")
+        assert not (pairs["n_parent"] - pairs["n"]).is_between(1, K - 1).any(), family
