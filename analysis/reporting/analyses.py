@@ -83,8 +83,9 @@ class Analyses:
     survival_groups: pl.DataFrame
     completeness: pl.DataFrame  # subregistry, region (or NATION), variable, estimate
     indicator_list: list[indicators.Indicator]
-    # subregistry, region (or NATION), approach (cohort/period), time, n, estimate, lower,
-    # upper, standardised, standard, reason, method: net survival (Pohar Perme)
+    # subregistry, region (or NATION), approach (cohort/period), time, n, n_in_standard (n
+    # counts only the standard's ages), estimate, lower, upper, standardised, standard,
+    # reason, method: net survival (Pohar Perme)
     relative: pl.DataFrame = field(default_factory=pl.DataFrame)
     relative_curves: pl.DataFrame = field(default_factory=pl.DataFrame)  # whole curves
     cox: pl.DataFrame = field(default_factory=pl.DataFrame)  # subregistry + cox_region rows
