@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -39,7 +39,7 @@ import yaml
 
 from analysis import resources
 from analysis.errors import UserError
-from analysis.reporting.checks import main_output, verify
+from analysis.reporting.checks import main_output, verify, verify_file
 from analysis.reporting.workers import InProcess, as_done, worker_pool
 
 TEMPLATES_DIR = resources.templates()
@@ -418,42 +418,46 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
                on_done: Callable[[Result], None] | None = None,
                seconds: dict[str, float] | None = None,
-               on_phase: Callable[[str], None] | None = None) -> list[Result]:
-    """Render every job in parallel processes into `out_dir/<job.name>/`.
+               on_phase: Callable[[str], None] | None = None,
+               files: Mapping[str, bytes] | None = None) -> list[Result]:
+    """Render every job in parallel processes into `out_dir/<job.name>/`; ``files``
+    (name -> content, e.g. the run's release.csv) go into `out_dir` with them.
 
-    First the distinct figures of the run are drawn, spread evenly over the workers,
-    into a cache the documents copy from (a figure shared by documents is drawn once);
-    then the documents are written and rendered, the largest (a book) first. Seconds of
-    the figure phase go into ``seconds`` ("figures, drawn once" summed over the
-    workers, "figure phase wall time"). ``on_phase`` hears of each phase as it starts,
-    ``on_done`` of each document rendered.
-
-    All documents are built in a staging directory inside `out_dir`, checked
-    (``verify``) and moved into place only when every one succeeded; on any failure or
-    interruption nothing in `out_dir` changes and the error (a RenderError naming the
-    document and step, an OutputError naming what is missing) is raised.
-    """
+    First the distinct figures of the run are drawn, spread evenly over the workers, into
+    a cache the documents copy from (a figure shared by documents is drawn once); then the
+    documents are written and rendered, the largest (a book) first. ``seconds`` gets the
+    figure phase's ("figures, drawn once" summed over the workers, "figure phase wall
+    time"); ``on_phase`` hears of each phase as it starts, ``on_done`` of each document.
+    All documents and files are built in a staging directory inside `out_dir`, checked
+    (``verify``, ``verify_file``) and moved into place only when every one succeeded; on
+    any failure or interruption nothing in `out_dir` changes and the error (a RenderError
+    naming the document and step, an OutputError naming what is missing) is raised."""
     seconds = seconds if seconds is not None else {}
     names = [j.name for j in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
         raise UserError(f"documents requested twice in one run: {', '.join(duplicates)}")
-    phase = on_phase or (lambda _: None)
+    phase, files = on_phase or (lambda _: None), dict(files or {})
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with _locked(out_dir):
             _clean_leftovers(out_dir)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
             try:
+                for name, content in files.items():
+                    (staging / name).write_bytes(content)
                 results = _render_staged(jobs, staging, formats, workers, on_done, seconds,
                                          phase)
                 phase("checking the outputs")
-                renderer = engine()
                 for job in jobs:
-                    verify(job, staging / job.name, formats, renderer)
+                    verify(job, staging / job.name, formats, engine())
+                for name, content in files.items():
+                    verify_file(staging / name, content)
                 phase("moving the documents into place")
                 for job in jobs:
                     _swap_into_place(staging / job.name, out_dir / job.name)
+                for name in files:  # a rename: never half a file
+                    os.replace(staging / name, out_dir / name)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except DiskFullError:  # said of the output folder, not of a staging file in it
