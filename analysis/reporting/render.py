@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import fcntl
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -40,6 +39,7 @@ import yaml
 from analysis import resources
 from analysis.errors import UserError
 from analysis.reporting.checks import main_output, verify, verify_file
+from analysis.reporting.staging import clean_leftovers, locked, swap_into_place
 from analysis.reporting.workers import InProcess, as_done, worker_pool
 
 TEMPLATES_DIR = resources.templates()
@@ -330,60 +330,6 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Resul
     return Result(job.name, files, seconds)
 
 
-# --- the output folder: lock, leftovers, swapping into place --------------------------------
-
-LOCK_FILE = ".bcr-publish.lock"
-
-
-@contextlib.contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    """Hold the output folder's lock for the run (released when the process ends, also
-    when it is killed); a second run into the same folder stops with a clear message."""
-    path = out_dir / LOCK_FILE
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "unknown"
-            raise UserError(f"another run (process {pid}) is writing into {out_dir}; wait "
-                            f"for it to finish, or use another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-
-
-def _clean_leftovers(out_dir: Path) -> None:
-    """Remove what a killed run left in `out_dir`: staging folders, and a document's
-    previous version set aside mid-swap (put back when the new one is not there)."""
-    for path in sorted(out_dir.iterdir()):
-        if path.name.startswith(".staging-"):
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.name.startswith(".old-"):
-            final = path.with_name(path.name[len(".old-"):])
-            if final.exists():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.rename(final)
-
-
-def _swap_into_place(staged: Path, final: Path) -> None:
-    """Replace `final` by `staged` with renames only (same file system)."""
-    old = final.with_name(f".old-{final.name}")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        final.rename(old)
-    staged.rename(final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
 
 
@@ -440,8 +386,8 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
     phase, files = on_phase or (lambda _: None), dict(files or {})
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(out_dir):
-            _clean_leftovers(out_dir)
+        with locked(out_dir):
+            clean_leftovers(out_dir)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
             try:
                 for name, content in files.items():
@@ -455,7 +401,7 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                     verify_file(staging / name, content)
                 phase("moving the documents into place")
                 for job in jobs:
-                    _swap_into_place(staging / job.name, out_dir / job.name)
+                    swap_into_place(staging / job.name, out_dir / job.name)
                 for name in files:  # a rename: never half a file
                     os.replace(staging / name, out_dir / name)
             finally:
