@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis import __version__
+from analysis import __version__, resources
 from analysis.data import dictionary as dd
 from analysis.data.folder import FOLDER_SETTINGS
 from analysis.demo.cases import (
@@ -380,10 +380,13 @@ def cached_demo_dir() -> Path:
     h = hashlib.sha256(json.dumps(args, sort_keys=True).encode())
     for module in ("registry.py", "cases.py", "model.py"):
         h.update((Path(__file__).parent / module).read_bytes())
-    for path in sorted(dd.dictionary_dir().rglob("*.yaml")):
-        h.update(path.read_bytes())
+    # This registry's files only (the default one's folder holds the other registries).
+    mine, others = dd.dictionary_dir().resolve(), resources.registries().resolve()
+    for path in sorted(mine.rglob("*.yaml")):
+        if mine.is_relative_to(others) or not path.is_relative_to(others):
+            h.update(path.read_bytes())
     root = Path(os.environ.get("BCR_CACHE_DIR") or Path.home() / ".cache" / "bcr")
-    target = root / f"demo-{__version__}-{h.hexdigest()[:16]}"
+    target = root / f"demo-{dd.registry()['id']}-{__version__}-{h.hexdigest()[:16]}"
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
