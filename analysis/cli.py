@@ -19,6 +19,7 @@ from analysis.commands import (
     erase,
     incidence,
     indicators,
+    prevalence,
     pseudonymise,
     publish,
     report,
@@ -65,8 +66,8 @@ def main(
 
 # The subcommands, in the order `bcr --help` lists them.
 for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.incidence,
-                survival.survival, coverage.coverage, indicators.indicators, publish.publish,
-                report.report, audit.audit, pseudonymise.pseudonymise, erase.erase):
+                survival.survival, prevalence.prevalence, coverage.coverage,
+                indicators.indicators, publish.publish, report.report, audit.audit, pseudonymise.pseudonymise, erase.erase):
     app.command(command.__name__)(command)
 
 
