@@ -67,7 +67,8 @@ def main(
 # The subcommands, in the order `bcr --help` lists them.
 for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.incidence,
                 survival.survival, prevalence.prevalence, coverage.coverage,
-                indicators.indicators, publish.publish, report.report, audit.audit, pseudonymise.pseudonymise, erase.erase):
+                indicators.indicators, publish.publish, report.report, audit.audit,
+                pseudonymise.pseudonymise, erase.erase):
     app.command(command.__name__)(command)
 
 
