@@ -267,3 +267,27 @@ def test_norwegian_quality_measures_carry_their_sourced_targets(monkeypatch) -> 
     for code in ("D47.0", "C96.2", "D76.1", "D76.2", "C96.5", "C96.6"):
         assert dd.subregistry_of(code) == "histio", code
     assert rare["min_age"] == 0
+
+
+# --- opt-out per data source ----------------------------------------------------------------
+
+def test_opt_out_erases_the_quality_registry_and_keeps_the_statutory_one(tmp_path,
+                                                                         monkeypatch) -> None:
+    """registry.yaml opt_out: the Norwegian configuration keeps the cancer registry's
+    records (a statutory register) and erases the quality registry's; the default one
+    erases both (tests/test_erasure.py)."""
+    from analysis.privacy.erasure import AUDIT_LOG, erase
+
+    monkeypatch.setenv("BCR_REGISTRY", "no")
+    person, other = FODSELSNUMMER_VALID[0][0], FODSELSNUMMER_VALID[3][0]
+    (tmp_path / "lymphoma.csv").write_text(
+        f"case_id,person_id,sex\nL1,{person},2\nL2,{other},1\n", encoding="utf-8")
+    (tmp_path / "cancer_registry.csv").write_text(
+        f"person_id,icd10\n{person},C83.3\n{other},C83.3\n", encoding="utf-8")
+    before = (tmp_path / "cancer_registry.csv").read_bytes()
+    result = erase(tmp_path, person, key=b"0123456789abcdef0123456789abcdef")
+    assert result.removed == {"lymphoma.csv": 1}
+    assert result.kept == ("cancer_registry.csv",)
+    assert (tmp_path / "cancer_registry.csv").read_bytes() == before
+    assert person not in (tmp_path / "lymphoma.csv").read_text(encoding="utf-8")
+    assert person not in (tmp_path / AUDIT_LOG).read_text(encoding="utf-8")
