@@ -83,14 +83,24 @@ def registry() -> dict[str, Any]:
 def languages() -> dict[str, dict[str, str]]:
     """The registry's languages (registry.yaml ``languages``): code -> babel ``locale`` and
     the word joining the bounds of an interval with a negative bound (``to``)."""
-    return registry()["languages"]
+    found = registry().get("languages")
+    if not isinstance(found, dict) or not found or not all(
+            isinstance(v, dict) and {"locale", "to"} <= set(v) for v in found.values()):
+        raise DictionaryError(f"{dictionary_dir() / 'registry.yaml'}: `languages` must name "
+                              "each report language with its locale and interval word, e.g. "
+                              "{sv: {locale: sv_SE, to: till}, en: {locale: en_GB, to: to}}")
+    return found
 
 
 def language(lang: str | None = None) -> str:
     """A report language of the registry (its ``default_language`` when None), or a clear
     error naming the ones it has."""
     if lang is None:
-        return str(registry()["default_language"])
+        default = registry().get("default_language")
+        if default not in languages():
+            raise DictionaryError(f"{dictionary_dir() / 'registry.yaml'}: default_language "
+                                  f"{default!r} is not one of its languages")
+        return str(default)
     if lang not in languages():
         from analysis.errors import UserError
 

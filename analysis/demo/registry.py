@@ -392,7 +392,7 @@ def cached_demo_dir() -> Path:
         if mine.is_relative_to(others) or not path.is_relative_to(others):
             h.update(path.read_bytes())
     root = Path(os.environ.get("BCR_CACHE_DIR") or Path.home() / ".cache" / "bcr")
-    target = root / f"demo-{__version__}-{dd.registry()['id']}-{h.hexdigest()[:16]}"
+    target = root / f"demo-{__version__}-{dd.registry().get('id', 'custom')}-{h.hexdigest()[:16]}"
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
