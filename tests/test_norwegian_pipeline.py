@@ -68,23 +68,21 @@ def test_the_analyses_run(demo, args) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_indicators_name_the_norwegian_measures_in_bokmal(demo, tmp_path) -> None:
-    out = tmp_path / "ind.csv"
-    done = bcr("indicators", "--data", str(demo), "--lang", "nb", "--format", "csv",
-               "--out", str(out))
+def _csv(demo: Path, out: Path, *args: str) -> pl.DataFrame:
+    done = bcr(*args, "--data", str(demo), "--format", "csv", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    frame = pl.read_csv(out)
+    return pl.read_csv(out)
+
+
+def test_indicators_name_the_norwegian_measures_in_bokmal(demo, tmp_path) -> None:
+    frame = _csv(demo, tmp_path / "ind.csv", "indicators", "--lang", "nb")
     names = dict(frame.select("indicator", "name").unique().iter_rows())
     assert names["clinical_reporting"] == "Klinisk rapporteringsgrad"
     assert frame.filter(pl.col("indicator") == "coverage")["high"].unique().to_list() == [0.98]
 
 
 def test_prevalence_by_region(demo, tmp_path) -> None:
-    out = tmp_path / "prev.csv"
-    done = bcr("prevalence", "--data", str(demo), "--by", "region", "--format", "csv",
-               "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    frame = pl.read_csv(out)
+    frame = _csv(demo, tmp_path / "prev.csv", "prevalence", "--by", "region")
     assert set(frame["region"]) == {"sor_ost", "vest", "midt", "nord"}
     assert str(frame["date"][0]) == "2025-12-31"
     complete = frame.filter(pl.col("duration").is_null(), pl.col("subregistry") == "histio")
