@@ -69,11 +69,10 @@ class Rules:
 
     k: int = 5
     symbol: str = "–"
-    label_sv: str = "otillräckligt underlag"
-    label_en: str = "insufficient data"
+    labels: tuple[tuple[str, str], ...] = (("label_en", "insufficient data"),)
 
     def label(self, lang: str = "sv") -> str:
-        return self.label_sv if lang == "sv" else self.label_en
+        return dictionary.localized(dict(self.labels), "label", lang)
 
 
 def rules() -> Rules:
@@ -82,9 +81,10 @@ def rules() -> Rules:
     k = raw.get("k", Rules.k)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise DictionaryError(f"registry.yaml: disclosure.k must be a whole number >= 1, not {k!r}")
+    labels = dict(Rules.labels) | {key: str(v) for key, v in raw.items()
+                                   if key.startswith("label_")}
     return Rules(k=k, symbol=str(raw.get("symbol", Rules.symbol)),
-                 label_sv=str(raw.get("label_sv", Rules.label_sv)),
-                 label_en=str(raw.get("label_en", Rules.label_en)))
+                 labels=tuple(sorted(labels.items())))
 
 
 def footnote(lang: str = "sv", config: Rules | None = None) -> str:
