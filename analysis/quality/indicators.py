@@ -58,7 +58,7 @@ class Indicator:
     id: str
     subregistries: tuple[str, ...]
     kind: str
-    names: dict[str, str]
+    names: dict[str, str]  # name_<lang> and description_<lang>
     direction: str
     units: tuple[str, ...]
     min_n: int
@@ -75,6 +75,9 @@ class Indicator:
 
     def name(self, lang: str = "sv") -> str:
         return dictionary.localized(self.names, "name", lang)
+
+    def description(self, lang: str = "sv") -> str:
+        return dictionary.localized(self.names, "description", lang)
 
 
 # --- the filter language ----------------------------------------------------------------
@@ -259,7 +262,7 @@ def _indicator(raw: Any) -> Indicator:
         fields["months"] = _months(raw)
     return Indicator(
         id=str(raw["id"]), subregistries=tuple(subs), kind=kind,
-        names={k: raw[k] for k in texts if k.startswith("name_")},
+        names={k: raw[k] for k in texts},
         direction=raw["direction"], units=tuple(units), min_n=min_n,
         high=high, intermediate=intermediate, target_source=source, **fields,
     )
