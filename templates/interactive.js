@@ -98,8 +98,12 @@
       ? M.judged_year : years[0]);
     state.year = year === M.window ? M.window : Number(year);
     const units = unitsNow();
+    // The focus region's first unit with a published cell (the first at all else).
+    const mine = units.filter((u) => regionOf(state.level, u) === state.focus);
+    const open = new Set(current((r) => r.level === state.level && !r.masked
+                                 && r.year === shownYear()).map((r) => r.unit));
     const home = state.level === "region" ? state.focus
-      : units.find((u) => regionOf(state.level, u) === state.focus);
+      : mine.find((u) => open.has(u)) || mine[0];
     state.unit = choose(state.unit, units, home || units[0]);
     state.focus = regionOf(state.level, state.unit) || state.focus;
     fill($("c-subregistry"), D.subregistries.map((s) => [s.id, s.name]), state.subregistry);
@@ -210,7 +214,8 @@
                     x: {value: 500}}}]});
     }
     const x = {field: "year_label", type: "ordinal", title: T.columns.year,
-               sort: rows.map((r) => r.year_label), axis: {labelAngle: 0}};
+               sort: rows.map((r) => r.year_label),
+               axis: {labelAngle: 0, labelExpr: "split(datum.label, ' ')"}};  // 2 lines
     const y = {field: "estimate", type: "quantitative", title: T.columns.value, scale,
                axis: {format: ".0%"}};
     const colour = {field: "name", type: "nominal", title: null,
@@ -305,7 +310,9 @@
   }
   function indicatorTable(rows, withYear, level = state.level) {
     if (!rows.length) return null;
-    const header = [...(withYear ? [T.columns.year] : []), T.levels[level],
+    // The county level's rows hold its region and the nation too: "unit" heads them.
+    const header = [...(withYear ? [T.columns.year] : []),
+                    level === "county" ? T.columns.unit : T.levels[level],
                     T.columns.value, T.columns.ci, T.columns.n,
                     level === "hospital" ? T.columns.position : T.columns.level];
     return {header, rows: rows.map((r) => ({
