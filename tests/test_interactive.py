@@ -432,4 +432,9 @@ def test_a_sparse_registry_gives_a_page_whose_views_all_draw(browser, tmp_path):
     _ready(browser, "comparison")
     for view in ("table", "trend", "map", "description", "incidence", "survival"):
         _show(browser, view)
+    # The county level too, where most county cells are masked or too few.
+    _show(browser, "comparison")
+    _choose(browser, "level", "county")
+    for view in ("table", "map"):
+        _show(browser, view)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
