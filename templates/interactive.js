@@ -235,7 +235,7 @@
   }
 
   function mapSpec(rows) {
-    return {width: 360, height: 420, config: CONFIG, datasets: {rows},
+    return {width: 360, height: 420, padding: 8, config: CONFIG, datasets: {rows},
       data: {name: "rows"},
       encoding: {x: {field: "col", type: "ordinal", axis: null},
                  y: {field: "row", type: "ordinal", axis: null}},
