@@ -166,6 +166,10 @@ def test_national_and_english_files(prepared, tmp_path):
     data = nation.payload
     assert nation.stem.startswith("interactive-nation") and data["meta"]["area"] == NATION
     assert data["text"]["views"]["comparison"] == "Comparison"
+    # The description view's texts are the configuration's, in the page's language.
+    raw = {i["id"]: i for i in dd.load("indicators.yaml")["indicators"]}
+    assert data["indicators"] and all(
+        i["description"] == raw[i["id"]]["description_en"] for i in data["indicators"])
     shown = next(r for r in data["indicator_rows"] if not r["masked"]
                  and r["estimate"] not in (0.0, 1.0))
     assert shown["value_text"] == fmt.percent(shown["estimate"], 1, "en")
