@@ -1,10 +1,11 @@
 """The data inside an interactive report: the run's protected tables as JSON records.
 
 Every number is taken from the tables the static reports print (``Run.indicators``,
-``Run.hospitals``, ``Run.asr``, ``Run.relative``) or from the release's cells (new cases
-by county): counts are release cells, and an estimate built on a masked count is null
-with it (``masked``). Nothing is computed here; values are also given as the static
-reports print them (``analysis.reporting.formatting``), so both read the same.
+``Run.indicator_counties``, ``Run.hospitals``, ``Run.asr``, ``Run.relative``) or from the
+release's cells (new cases by county): counts are release cells, and an estimate built
+on a masked count is null with it (``masked``). Nothing is computed here; values are also
+given as the static reports print them (``analysis.reporting.formatting``), so both read
+the same.
 """
 
 from __future__ import annotations
