@@ -52,7 +52,8 @@ def test_audit_finds_a_single_masked_cell_and_a_small_masked_pair():
 def test_complements_pick_the_smallest_visible_non_zero_cell_of_the_sum():
     values = [1, 2, 7, 0, 30]
     masked = [True, True, False, False, False]
-    assert audit.complements(values, masked, [False] * 5, [(4, [0, 1, 2, 3])], [0]) == [2]
+    assert audit.complements(values, masked, [False] * 5, [(4, [0, 1, 2, 3])], [0],
+                             K) == [2]
 
 
 # --- the release on small registries ---------------------------------------------------------
@@ -198,4 +199,6 @@ def test_demo_release_masks_hospitals_instead_of_leaving_them_out():
     # hospital can be pinned down or bounded by differencing (nor anything else).
     result = pb.audit_published(pb.published(release))
     assert result["ok"].all()
-    assert result.filter(pl.col("hospital") != rl.TOTAL).height == masked.height
+    # Audited: the masked hospitals and every region's cases at one hospital (protected).
+    cross = release.cells.filter((pl.col("hospital") != rl.TOTAL) & pl.col("sensitive"))
+    assert result.filter(pl.col("hospital") != rl.TOTAL).height == masked.height + cross.height
