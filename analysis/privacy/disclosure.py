@@ -214,15 +214,42 @@ class _Table:
 
 
 def _complement(table: _Table, masked: list[bool], group: int, need_sum: bool) -> int | None:
-    """The cell to mask next in a margin group: the smallest visible member, non-zero
-    cells first (a masked zero protects nothing), the margin itself only as a last resort."""
+    """The cell to mask next in a margin group: the smallest visible member, cells
+    already linked to the group's masked ones first (a complement elsewhere needs its
+    own), non-zero cells first (a masked zero protects little and must be protected
+    itself), the margin only after the members."""
     parent, members = table.groups[group]
     candidates = [i for i in (*members, parent) if i < table.real and not masked[i]
                   and not (need_sum and table.values[i] == 0 and i != parent)]
     if not candidates:
         return None
+    near = _near(table, masked, [i for i in (parent, *members)
+                                 if masked[i] and i not in table.free], group)
     return min(candidates, key=lambda i: (table.values[i] == 0, i == parent,
-                                          table.values[i], i))
+                                          i not in near, table.values[i], i))
+
+
+def _near(table: _Table, masked: list[bool], start: list[int], group: int) -> set[int]:
+    """The cells of the other groups reached from ``start`` through masked non-zero
+    cells: masking one of them lets the masked cells share their slack there."""
+    seen, frontier, near = set(start), list(start), set()
+    done = {group}
+    while frontier:
+        nxt = []
+        for cell in frontier:
+            for g in table.groups_of[cell]:
+                if g in done:
+                    continue
+                done.add(g)
+                parent, members = table.groups[g]
+                for i in (parent, *members):
+                    if not masked[i]:
+                        near.add(i)
+                    elif i not in seen and table.values[i] != 0:
+                        seen.add(i)
+                        nxt.append(i)
+        frontier = nxt
+    return near
 
 
 def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple[bool, bool]:
