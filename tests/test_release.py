@@ -50,8 +50,11 @@ def test_audit_finds_a_single_masked_cell_and_a_small_masked_pair():
 
 
 def test_complements_pick_the_smallest_visible_non_zero_cell_of_the_sum():
-    values = [1, 2, 7, 0, 30]
+    # 10 = x + y + 7 + 0 with x = 1, y = 2 masked: x lies in 0..3 until the 7 is masked
+    # too (then 0..10); the 0 would widen nothing, the margin costs more.
+    values = [1, 2, 7, 0, 10]
     masked = [True, True, False, False, False]
+    assert audit.ranges(values, masked, [(4, [0, 1, 2, 3])], [0]) == {0: (0.0, 3.0)}
     assert audit.complements(values, masked, [False] * 5, [(4, [0, 1, 2, 3])], [0],
                              K) == [2]
 
