@@ -232,23 +232,16 @@ def _complement(table: _Table, masked: list[bool], group: int, need_sum: bool) -
 def _near(table: _Table, masked: list[bool], start: list[int], group: int) -> set[int]:
     """The cells of the other groups reached from ``start`` through masked non-zero
     cells: masking one of them lets the masked cells share their slack there."""
-    seen, frontier, near = set(start), list(start), set()
-    done = {group}
+    seen, frontier, near, done = set(start), list(start), set(), {group}
     while frontier:
-        nxt = []
-        for cell in frontier:
-            for g in table.groups_of[cell]:
-                if g in done:
-                    continue
-                done.add(g)
-                parent, members = table.groups[g]
-                for i in (parent, *members):
-                    if not masked[i]:
-                        near.add(i)
-                    elif i not in seen and table.values[i] != 0:
-                        seen.add(i)
-                        nxt.append(i)
-        frontier = nxt
+        for g in set(table.groups_of[frontier.pop()]) - done:
+            done.add(g)
+            for i in (table.groups[g][0], *table.groups[g][1]):
+                if not masked[i]:
+                    near.add(i)
+                elif i not in seen and table.values[i] != 0:
+                    seen.add(i)
+                    frontier.append(i)
     return near
 
 
@@ -395,13 +388,10 @@ def _secondary(table: _Table, masked: list[bool], k: int,
 
 def _follow(links: Sequence[tuple[int, Sequence[int]]], masked: list[bool]) -> bool:
     """Mask the linked cells of every masked cell, in place; whether any was added."""
-    added = False
-    for cell, others in links:
-        if masked[cell]:
-            for i in others:
-                if not masked[i]:
-                    masked[i] = added = True
-    return added
+    added = {i for cell, others in links if masked[cell] for i in others if not masked[i]}
+    for i in added:
+        masked[i] = True
+    return bool(added)
 
 
 def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
