@@ -14,7 +14,8 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   hospital in the report year.
   A hospital's cell is the sum over the patients' regions; the cells of one region at one
   hospital are published only where they are 0 (a hospital that serves no patient of that
-  region) and stay hidden otherwise, as do cases with no hospital;
+  region: what an attacker knows of catchments) and stay hidden but sensitive otherwise;
+  cases with no hospital are hidden unknowns of the sums;
 - the survival cohorts and the completeness denominators (``analysis.privacy.cohorts``),
   each with the cases it leaves out as a hidden but sensitive cell.
 
@@ -22,11 +23,11 @@ Relations: regions add to the nation, counties and hospitals to their region, se
 age groups to the total, single years to every window; a cohort and the cases it leaves
 out add to its parent's count; an indicator's eligible cases are at most the new cases of
 its region and year (an inequality; coverage indicators count cancer-registry cases and
-have none). An indicator cell is also masked with the new cases of its region and year
-(linked tables). Complements are added until the linear-programming audit
-(``analysis.privacy.audit``) finds no masked count, and no sensitive hidden one, pinned
-down or bounded inside 1..k-1. The windows and tables are set in ``release:`` of
-registry.yaml.
+have none). An indicator or cohort cell is also masked with the new cases of its group
+(linked tables, within the one suppression pass). Complements are added until the
+linear-programming audit (``analysis.privacy.audit``) finds no masked count, and no
+sensitive hidden one, pinned down or bounded inside 1..k-1. The windows and tables are
+set in ``release:`` of registry.yaml.
 """
 
 from __future__ import annotations
