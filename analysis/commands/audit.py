@@ -19,7 +19,8 @@ def audit(
                                     "interval to this CSV file."),
 ) -> None:
     """Audit a published release: for every masked count, and every count a survival
-    cohort or completeness denominator leaves out (protected, never published), the
+    cohort or completeness denominator leaves out or a region's cases at one hospital
+    (protected, never published), the
     lowest and highest value consistent with everything published (a linear programme
     over all its sums). Exit code 0 when no count is exposed (every masked interval at
     least k-1 wide, no protected one pinned inside 1..k-1), 1 when one is."""

@@ -171,29 +171,72 @@ def failures(values: Sequence[float], masked: Sequence[bool], primary: Sequence[
 
 
 def complements(values: Sequence[float], masked: Sequence[bool], hidden: Sequence[bool],
-                eqs: Equations, failing: Sequence[int]) -> list[int]:
-    """One further cell to mask for each failing cell: the smallest non-zero visible cell
-    of an equation it is in, else of an equation reached through masked cells."""
-    of: dict[int, list[int]] = {}
-    for g, (parent, members) in enumerate(eqs):
+                eqs: Equations, failing: Sequence[int], k: int,
+                sensitive: Sequence[bool] | None = None, ineqs: Equations = ()) -> list[int]:
+    """Further cells to mask so that each failing cell's interval is wide enough.
+
+    For each failing cell, the visible non-zero cells of the relations it is in are tried
+    from the smallest count up, each by the linear programme: the first whose masking
+    widens the failing cell's interval (and its own) to k-1 is taken, else the one that
+    widens it most, and the search goes on from there (a minimum-cost choice per failing
+    cell in one step; Fischetti & Salazar 2001, "Solving the cell suppression problem on
+    tabular data with linear constraints"). A cell in no relation with a visible cell
+    gets one from a relation reached through masked cells."""
+    sensitive = sensitive if sensitive is not None else [False] * len(values)
+    now = list(masked)
+    of: dict[int, list[tuple[int, Sequence[int]]]] = {}
+    for parent, members in (*eqs, *ineqs):
         for c in (parent, *members):
-            of.setdefault(c, []).append(g)
+            of.setdefault(c, []).append((parent, members))
+
+    def width(cells: Sequence[int]) -> dict[int, float]:
+        found = ranges(values, now, eqs, cells, ineqs)
+        return {i: math.inf if sensitive[i] and not exposes(lo, hi, k) else hi - lo
+                for i, (lo, hi) in found.items()}
+
+    def visible(c: int) -> bool:
+        return not now[c] and not hidden[c] and values[c] != 0
+
     picks: list[int] = []
     for start in failing:
-        seen, frontier = {start}, [start]
-        while frontier:
-            options, nxt = [], []
-            for cell in frontier:
-                for g in of.get(cell, []):
-                    parent, members = eqs[g]
-                    for c in (*members, parent):
-                        if not masked[c] and not hidden[c] and c not in picks:
-                            options.append(c)
-                        elif masked[c] and c not in seen:
-                            seen.add(c)
-                            nxt.append(c)
-            if options:
-                picks.append(min(options, key=lambda c: (values[c] == 0, values[c], c)))
+        while width([start])[start] < k - 1 - _TOL:
+            near = sorted({c for parent, members in of.get(start, [])
+                           for c in (parent, *members) if visible(c)},
+                          key=lambda c: (values[c], c))
+            best, best_width = None, -1.0
+            for c in near:
+                now[c] = True
+                found = width([start, c])
+                now[c] = False
+                if found[c] >= k - 1 - _TOL and found[start] > best_width + _TOL:
+                    best, best_width = c, found[start]
+                    if best_width >= k - 1 - _TOL:
+                        break
+            if best is None or best_width <= width([start])[start] + _TOL:
+                best = _reached(values, now, hidden, of, start)
+            if best is None:
                 break
-            frontier = nxt
+            now[best] = True
+            picks.append(best)
     return sorted(set(picks))
+
+
+def _reached(values: Sequence[float], masked: Sequence[bool], hidden: Sequence[bool],
+             of: dict[int, list[tuple[int, Sequence[int]]]], start: int) -> int | None:
+    """The smallest non-zero visible cell of a relation reached from ``start`` through
+    masked cells (breadth first), else the smallest visible one."""
+    seen, frontier = {start}, [start]
+    while frontier:
+        options, nxt = [], []
+        for cell in frontier:
+            for parent, members in of.get(cell, []):
+                for c in (*members, parent):
+                    if not masked[c] and not hidden[c]:
+                        options.append(c)
+                    elif masked[c] and c not in seen:
+                        seen.add(c)
+                        nxt.append(c)
+        if options:
+            return min(options, key=lambda c: (values[c] == 0, values[c], c))
+        frontier = nxt
+    return None

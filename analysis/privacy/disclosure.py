@@ -214,15 +214,35 @@ class _Table:
 
 
 def _complement(table: _Table, masked: list[bool], group: int, need_sum: bool) -> int | None:
-    """The cell to mask next in a margin group: the smallest visible member, non-zero
-    cells first (a masked zero protects nothing), the margin itself only as a last resort."""
+    """The cell to mask next in a margin group: the smallest visible member, cells
+    already linked to the group's masked ones first (a complement elsewhere needs its
+    own), non-zero cells first (a masked zero protects little and must be protected
+    itself), the margin only after the members."""
     parent, members = table.groups[group]
     candidates = [i for i in (*members, parent) if i < table.real and not masked[i]
                   and not (need_sum and table.values[i] == 0 and i != parent)]
     if not candidates:
         return None
-    return min(candidates, key=lambda i: (i == parent, table.values[i] == 0,
-                                          table.values[i], i))
+    near = _near(table, masked, [i for i in (parent, *members)
+                                 if masked[i] and i not in table.free], group)
+    return min(candidates, key=lambda i: (table.values[i] == 0, i == parent,
+                                          i not in near, table.values[i], i))
+
+
+def _near(table: _Table, masked: list[bool], start: list[int], group: int) -> set[int]:
+    """The cells of the other groups reached from ``start`` through masked non-zero
+    cells: masking one of them lets the masked cells share their slack there."""
+    seen, frontier, near, done = set(start), list(start), set(), {group}
+    while frontier:
+        for g in set(table.groups_of[frontier.pop()]) - done:
+            done.add(g)
+            for i in (table.groups[g][0], *table.groups[g][1]):
+                if not masked[i]:
+                    near.add(i)
+                elif i not in seen and table.values[i] != 0:
+                    seen.add(i)
+                    frontier.append(i)
+    return near
 
 
 def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple[bool, bool]:
@@ -335,12 +355,15 @@ def _known_zeros_visible(table: _Table, masked: list[bool]) -> list[bool]:
     return masked
 
 
-def _secondary(table: _Table, masked: list[bool], k: int) -> None:
-    """Add complementary suppressions in place until no masked cell can be derived."""
+def _secondary(table: _Table, masked: list[bool], k: int,
+               links: Sequence[tuple[int, Sequence[int]]] = ()) -> None:
+    """Add complementary suppressions in place until no masked cell can be derived;
+    ``links``: (cell, cells masked whenever it is), applied after every change so that
+    linked cells follow the final masking, not a first guess of it."""
     while True:
         changed = True
         while changed:
-            changed = False
+            changed = _follow(links, masked)
             for g in range(len(table.groups)):
                 need, need_sum = _group_needs(table, masked, g, k)
                 while need:
@@ -361,6 +384,14 @@ def _secondary(table: _Table, masked: list[bool], k: int) -> None:
             return
         for pick in picks:
             masked[pick] = True
+
+
+def _follow(links: Sequence[tuple[int, Sequence[int]]], masked: list[bool]) -> bool:
+    """Mask the linked cells of every masked cell, in place; whether any was added."""
+    added = {i for cell, others in links if masked[cell] for i in others if not masked[i]}
+    for i in added:
+        masked[i] = True
+    return bool(added)
 
 
 def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
@@ -390,25 +421,28 @@ def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
 
 
 def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence[int]]],
-                   k: int, forced: Sequence[bool] | None = None,
+                   k: int, links: Sequence[tuple[int, Sequence[int]]] = (),
                    hidden: Sequence[bool] | None = None,
                    extra: Sequence[int] = (),
                    sensitive: Sequence[bool] | None = None) -> tuple[list[bool], list[bool]]:
     """Primary and secondary suppression of cells linked by explicit equations (each
     group: a margin cell and the cells it sums), as :func:`suppress` does for one table.
 
-    ``forced``: cells masked because a linked table masks them; ``hidden``: cells that are
+    ``links``: (cell, cells of a linked table that are masked whenever it is, e.g. an
+    indicator's eligible cases with the new cases of the same region and year; primary
+    when it is); ``hidden``: cells that are
     never published (they count as masked and are never chosen as complements, e.g. cases
     with no hospital); ``sensitive``: hidden cells protected as a primary is when they
     hold 1..k-1 (e.g. the cases a survival cohort leaves out) and otherwise unknowns that
     need no protection; ``extra``: cells to mask as further complements (from an audit).
     Returns (masked, primary) per cell.
     """
-    forced = list(forced) if forced is not None else [False] * len(values)
     hidden = list(hidden) if hidden is not None else [False] * len(values)
     sensitive = list(sensitive) if sensitive is not None else [False] * len(values)
-    primary = [(0 < v < k or f) and not h
-               for v, f, h in zip(values, forced, hidden, strict=True)]
+    primary = [0 < v < k and not h for v, h in zip(values, hidden, strict=True)]
+    for cell, others in links:
+        for i in others if primary[cell] else ():
+            primary[i] = not hidden[i]
     masked = [p or h for p, h in zip(primary, hidden, strict=True)]
     for i in extra:
         masked[i] = True
@@ -419,9 +453,10 @@ def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence
                    [(position[p], [position[m] for m in ms]) for p, ms in groups],
                    real=len(values) - sum(hidden),
                    free={position[c] for c, s in enumerate(sensitive)
-                         if s and not 0 < values[c] < k})
+                         if (hidden[c] and not s) or (s and not 0 < values[c] < k)})
     shuffled = [masked[c] for c in order]
-    _secondary(table, shuffled, k)
+    _secondary(table, shuffled, k,
+               [(position[c], [position[i] for i in others]) for c, others in links])
     masked = [shuffled[position[i]] for i in range(len(values))]
     return masked, primary
 

@@ -16,7 +16,8 @@ from analysis.privacy.release import KEYS, TOTAL, Release, equations, inequaliti
 
 RELEASE_FILE = "release.csv"
 SHOWN, MASKED, UNPUBLISHED = "shown", "masked", "not published"
-PROTECTED = "not published, protected"  # a count left out of a cohort: never pinned small
+# A count left out of a cohort, or a region's cases at one hospital: never pinned small.
+PROTECTED = "not published, protected"
 
 
 def published(release: Release) -> pl.DataFrame:
@@ -35,10 +36,11 @@ def published(release: Release) -> pl.DataFrame:
 
 def audit_published(cells: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
     """What an attacker can learn from a published release: for every masked count and
-    every protected one (a count a cohort leaves out), the lowest and highest value
-    consistent with everything shown (analysis.privacy.audit), and whether that interval
-    tells too little to expose it (``ok``: a masked count's interval at least k-1 wide;
-    a protected one's too, unless it cannot hold a count of 1..k-1)."""
+    every protected one (a count a cohort leaves out, a region's cases at a hospital),
+    the lowest and highest value consistent with everything shown
+    (analysis.privacy.audit), and whether that interval tells too little to expose it
+    (``ok``: a masked count's interval at least k-1 wide; a protected one's too, unless
+    it cannot hold a count of 1..k-1)."""
     k = rules().k if k is None else k
     eqs, ineqs = equations(cells), inequalities(cells)
     values = cells["n"].cast(pl.Float64).fill_null(0.0).to_list()

@@ -14,7 +14,8 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   hospital in the report year.
   A hospital's cell is the sum over the patients' regions; the cells of one region at one
   hospital are published only where they are 0 (a hospital that serves no patient of that
-  region) and stay hidden otherwise, as do cases with no hospital;
+  region: what an attacker knows of catchments) and stay hidden but sensitive otherwise;
+  cases with no hospital are hidden unknowns of the sums;
 - the survival cohorts and the completeness denominators (``analysis.privacy.cohorts``),
   each with the cases it leaves out as a hidden but sensitive cell.
 
@@ -22,11 +23,11 @@ Relations: regions add to the nation, counties and hospitals to their region, se
 age groups to the total, single years to every window; a cohort and the cases it leaves
 out add to its parent's count; an indicator's eligible cases are at most the new cases of
 its region and year (an inequality; coverage indicators count cancer-registry cases and
-have none). An indicator cell is also masked with the new cases of its region and year
-(linked tables). Complements are added until the linear-programming audit
-(``analysis.privacy.audit``) finds no masked count, and no sensitive hidden one, pinned
-down or bounded inside 1..k-1. The windows and tables are set in ``release:`` of
-registry.yaml.
+have none). An indicator or cohort cell is also masked with the new cases of its group
+(linked tables, within the one suppression pass). Complements are added until the
+linear-programming audit (``analysis.privacy.audit``) finds no masked count, and no
+sensitive hidden one, pinned down or bounded inside 1..k-1. The windows and tables are
+set in ``release:`` of registry.yaml.
 """
 
 from __future__ import annotations
@@ -409,23 +410,26 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
         cells = pl.concat([cells, cohort_rows.with_columns(
             pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("hospital"),
             pl.lit(False).alias("hidden"))], how="diagonal_relaxed")
-    cells = cells.select(*KEYS, "n", "hidden", pl.lit(False).alias("sensitive"))
+    # A region's cases at one hospital are protected as a small count is (a patient
+    # treated outside the region); cases with no hospital are unknowns of the sums.
+    cells = cells.select(*KEYS, "n", "hidden", (pl.col("hidden")
+                                                & (pl.col("hospital") != UNKNOWN))
+                         .alias("sensitive"))
     cells = pl.concat([cells, cohorts.excluded_cells(cells, KEYS)])
     eqs, ineqs = equations(cells), inequalities(cells)
     values = cells["n"].cast(pl.Float64).to_list()
     hidden = cells["hidden"].to_list()
     sensitive = cells["sensitive"].to_list()
-    # A first pass finds the cases' masks; the indicator cells of masked cases are forced
-    # in the second (linked tables: the same patients).
-    forced = _linked(cells, suppress_cells(values, eqs, k, None, hidden, (), sensitive)[0])
+    links = _links(cells)
     extra: list[int] = []
     for _ in range(AUDIT_ROUNDS):
-        masked, primary = suppress_cells(values, eqs, k, forced, hidden, extra, sensitive)
+        masked, primary = suppress_cells(values, eqs, k, links, hidden, extra, sensitive)
         failing = lp_audit.failures(values, masked, primary, hidden, eqs, k, sensitive,
                                     ineqs)
         if not failing:
             break
-        more = lp_audit.complements(values, masked, hidden, eqs, failing)
+        more = lp_audit.complements(values, masked, hidden, eqs, failing, k, sensitive,
+                                    ineqs)
         if not more:
             raise UserError(_cell_text(cells, failing[0]) + ": the release cannot protect "
                             "this count; nothing was written")
@@ -465,18 +469,17 @@ def release_for(data: RegistryData, year: int | None = None,
     return build_release(cases, spec, rows, cohort_rows(cases, spec), counties)
 
 
-def _linked(cells: pl.DataFrame, masked: Sequence[bool]) -> list[bool]:
-    """Indicator cells (regions and the nation) of a subregistry and year whose new cases
-    the release masks: the indicator is about the same patients, so it is masked with
-    them (linked tables), else its count would bound the masked one."""
-    hidden_cases = cells.filter(pl.Series(masked) & (pl.col("family") == CASES)
-                                & (pl.col("sex") == TOTAL) & (pl.col("age_group") == TOTAL)
-                                & (pl.col("county") == TOTAL)).select(
-        "subregistry", "region", "period").with_columns(pl.lit(True).alias("_masked"))
-    joined = cells.join(hidden_cases, on=["subregistry", "region", "period"], how="left",
-                        maintain_order="left")
-    return joined.select((pl.col("family") != CASES) & (pl.col("hospital") == TOTAL)
-                         & pl.col("_masked").fill_null(False)).to_series().to_list()
+def _links(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
+    """(new cases of a group, [the other families' cells of the same group]): an
+    indicator or cohort is about the same patients, so it is masked whenever they are
+    (linked tables), else its count would bound the masked one."""
+    keyed = cells.select(*KEYS).with_row_index("_i").filter(pl.col("hospital") == TOTAL)
+    same = [k for k in KEYS if k not in ("family", "hospital")]
+    pairs = keyed.filter(pl.col("family") == CASES).join(
+        keyed.filter(pl.col("family") != CASES), on=same, suffix="_other")
+    return [(int(c), sorted(part["_i_other"].cast(pl.Int64).to_list()))
+            for (c,), part in pairs.partition_by("_i", as_dict=True,
+                                                 maintain_order=True).items()]
 
 
 def _cell_text(cells: pl.DataFrame, i: int) -> str:
