@@ -98,3 +98,20 @@ def test_complements_take_the_cheapest_cell_that_widens_the_interval_enough():
     assert audit.complements(values, masked, [False] * 7, eqs, [0], K) == [3]
     assert audit.ranges(values, [True, True, False, True] + [False] * 3, eqs, [0]) == {
         0: (0.0, 43.0)}
+
+
+def test_cases_with_no_hospital_are_not_pinned_by_the_published_sums():
+    # Two Syd patients with no hospital: the region's total minus its hospitals would
+    # give 2 if every Syd hospital were shown; the cell is never published and the
+    # release must leave it at least k-1 wide.
+    cases, rows = registry({})
+    rows = pl.concat([rows, pl.DataFrame(
+        [("mdt_discussed", "lymphoma", "syd", None, 2025, 2)], schema=rows.schema,
+        orient="row")])
+    release = rl.build_release(cases, rl.release_spec(cases, 2025), rows)
+    result = pb.audit_published(pb.published(release))
+    found = result.filter((pl.col("region") == "syd") & (pl.col("hospital") == rl.UNKNOWN)
+                          & (pl.col("period") == "2025"))
+    assert found.height == 1
+    assert found["ok"].item() and found["highest"].item() - found["lowest"].item() >= K - 1
+    assert result["ok"].all()

@@ -410,11 +410,10 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
         cells = pl.concat([cells, cohort_rows.with_columns(
             pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("hospital"),
             pl.lit(False).alias("hidden"))], how="diagonal_relaxed")
-    # A region's cases at one hospital are protected as a small count is (a patient
-    # treated outside the region); cases with no hospital are unknowns of the sums.
-    cells = cells.select(*KEYS, "n", "hidden", (pl.col("hidden")
-                                                & (pl.col("hospital") != UNKNOWN))
-                         .alias("sensitive"))
+    # A region's cases at one hospital (a patient treated outside the region) and its
+    # cases with no hospital are protected as a small count is: never published, but
+    # the published sums must not pin them inside 1..k-1 either.
+    cells = cells.select(*KEYS, "n", "hidden", pl.col("hidden").alias("sensitive"))
     cells = pl.concat([cells, cohorts.excluded_cells(cells, KEYS)])
     eqs, ineqs = equations(cells), inequalities(cells)
     values = cells["n"].cast(pl.Float64).to_list()
