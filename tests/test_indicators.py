@@ -418,3 +418,27 @@ def test_terminal_tables_print_one_precision_per_column():
     assert [r[0] for r in rows] == ["8.5", "14.0", ""]
     assert [r[1] for r in rows] == ["0.95", "0.50", "0.0004"]  # a tiny value keeps digits
     assert [r[2] for r in rows] == ["1 234", "100", "20 000"]
+
+
+def test_aml_30_day_mortality_counts_deaths_on_day_30_among_the_intensively_treated():
+    """Issue 15: 30-day mortality is an AML indicator, lower is better, with no target
+    level; a case alive with less than 30 days of follow-up cannot be judged."""
+    ind = {i.id: i for i in load_indicators()}["aml_30day_mortality"]
+    assert ind.subregistries == ("aml",) and ind.direction == "lower_is_better"
+    assert ind.high is None  # no published level: shown as "no target level"
+
+    def case(days: int, dead: bool, treatment: str = "intensive") -> dict:
+        end = D + timedelta(days=days)
+        return {"subregistry": "aml", "icd10": "C92.0", "diagnosis_date": D,
+                "treatment_type": treatment, "death_date": end if dead else None,
+                "vital_status_date": end}
+
+    cases = cases_frame([
+        case(30, True), case(5, True),            # died within 30 days: events
+        case(31, True), case(400, False),         # died later, alive: not events
+        case(10, False),                          # alive, followed 10 days: not judged
+        case(3, True, "palliative"),              # not intensively treated
+    ])
+    row = compute_indicator(ind, cases).row(0, named=True)
+    assert (row["events"], row["n"]) == (2, 4)
+    assert row["estimate"] == pytest.approx(0.5)

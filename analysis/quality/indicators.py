@@ -38,7 +38,7 @@ DIRECTIONS = ("higher_is_better", "lower_is_better")
 UNITS = ("region", "county", "hospital")
 # Columns derived by analysis.data.ingest for every case, with their dictionary types.
 DERIVED = {"age": "integer", "year": "integer", "region": "string", "age_group": "string",
-           "followup_years": "number", "dead": "integer"}
+           "followup_years": "number", "followup_days": "integer", "dead": "integer"}
 COMPARISONS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 LIST_OPS = ("in", "not_in")
 NULL_OPS = ("is_null", "not_null")
