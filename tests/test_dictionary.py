@@ -85,3 +85,7 @@ def test_dictionary_document_lists_regions_code_lists_and_variables(tmp_path, la
     assert html.exit_code == 0, html.output
     page = out.read_text(encoding="utf-8")
     assert f'lang="{lang}"' in page and page.count("<table") >= 10 and "Skåne län" in page
+    # Issue 15: the house style, whose tables wrap their cells within the page, not
+    # pandoc's own, which scrolls a wide table sideways and hides the description.
+    assert "overflow-x: auto" not in page and "display: block" not in page
+    assert "Segoe UI" in page

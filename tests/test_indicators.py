@@ -397,9 +397,33 @@ def test_cli_incidence_table_has_regions_by_name_in_order_and_sex_as_a_label():
     assert result.exit_code == 0, result.output
     header, *rows = _table_rows(result.stdout)
     col = {h: i for i, h in enumerate(header)}
-    regions = list(dict.fromkeys(r[col["region"]] for r in rows))
+    regions = list(dict.fromkeys(r[col["Region"]] for r in rows))
     assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
-    assert [r[col["sex"]] for r in rows[:2]] == ["Man", "Woman"]
+    assert [r[col["Sex"]] for r in rows[:2]] == ["Man", "Woman"]
+
+
+@pytest.mark.parametrize("analysis", [[], ["--sir"], ["--apc"]])
+def test_cli_incidence_in_swedish_is_swedish_throughout(analysis):
+    """Issue 15: `bcr incidence --lang sv` prints title, headers, regions, sex and the
+    method in Swedish, not beside English ones (as `bcr indicators --lang`)."""
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    by = "region" if analysis == ["--sir"] else "region,sex"
+    result = CliRunner().invoke(app, ["incidence", "-s", "cml", "--by", by, *analysis,
+                                      "--years", "2016-2025", "--lang", "sv"])
+    assert result.exit_code == 0, result.output
+    header, *rows = _table_rows(result.stdout)
+    assert "Antal" in header and "Nedre 95 % KI" in header
+    assert not {"n", "lower", "estimate", "region", "sex", "Cases"} & set(header)
+    title = result.stdout.split("┏")[0]
+    assert "incidens" in title.lower() and "incidence" not in title.lower()
+    assert "person-years" not in title and "CI" not in title
+    regions = list(dict.fromkeys(r[header.index("Region")] for r in rows))
+    assert regions == [dictionary.region_name(r, "sv") for r in dictionary.region_ids()]
+    if "Kön" in header:
+        assert [r[header.index("Kön")] for r in rows[:2]] == ["Man", "Kvinna"]
 
 
 def test_terminal_tables_print_one_precision_per_column():

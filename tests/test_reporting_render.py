@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def test_builtin_render_gives_html_and_pdf_with_numbered_references(tmp_path):
     # The PDF's creation date is the data's date (fixed), not the clock.
     assert reader.metadata["/CreationDate"].startswith("D:20260331")
     assert [f.name for f in result.files] == ["doc-a.html", "doc-a.pdf"]
+
+
+
+def test_builtin_html_has_a_side_table_of_contents_and_a_readable_measure(tmp_path):
+    """Issue 15: the built-in HTML is not a bare page: the table of contents is a fixed
+    side column on a wide window, text keeps a readable measure, the house style stays."""
+    render.render_all([_job()], tmp_path, ["html"], workers=1)
+    html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
+    assert '<nav id="TOC"' in html and 'href="#översikt"' in html.lower()
+    style = "".join(re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S))
+    side = re.search(r"@media screen and \(min-width: [\d.]+rem\) \{(.*?)\n\}", style,
+                     flags=re.S)
+    assert side and "nav#TOC" in side.group(1) and "position: fixed" in side.group(1)
+    assert re.search(r"p, li[^{]*\{ max-width: 4\drem", style)
+    assert "Segoe UI" in style  # report.css, the house style, is still there
 
 
 def test_same_sources_give_the_same_bytes(tmp_path):
