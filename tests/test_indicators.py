@@ -466,3 +466,25 @@ def test_aml_30_day_mortality_counts_deaths_on_day_30_among_the_intensively_trea
     row = compute_indicator(ind, cases).row(0, named=True)
     assert (row["events"], row["n"]) == (2, 4)
     assert row["estimate"] == pytest.approx(0.5)
+
+
+def test_every_shipped_indicator_has_the_three_part_description_in_both_languages():
+    """Issue 15: about the indicator, how to read it, technical description (sv and en),
+    as data in indicators.yaml; the technical part names the confidence interval."""
+    from analysis.quality.indicators import TEXT_PARTS
+
+    for ind in load_indicators():
+        for lang in ("sv", "en"):
+            parts = [ind.text(p, lang) for p in TEXT_PARTS]
+            assert all(len(p) > 40 for p in parts), (ind.id, lang)
+        assert ind.text("about", "sv") != ind.text("about", "en")
+    mortality = {i.id: i for i in load_indicators()}["aml_30day_mortality"]
+    assert "Lower is better" in mortality.text("reading", "en")
+    assert "30 dagar" in mortality.text("technical", "sv")
+
+
+def test_an_incomplete_description_is_a_dictionary_error(tmp_path):
+    texts = {"sv": {"about": "Om.", "reading": "Läs."}, "en": {
+        "about": "About.", "reading": "Read.", "technical": "Tech."}}
+    with pytest.raises(DictionaryError, match="texts.sv lacks 'technical'"):
+        _load_one(tmp_path, texts=texts)

@@ -46,7 +46,11 @@ HIGH, INTERMEDIATE, BELOW = "high", "intermediate", "below"
 
 _COMMON_KEYS = {"id", "subregistries", "name_sv", "name_en", "description_sv",
                 "description_en", "kind", "target", "direction", "units", "min_n",
-                "population"}
+                "population", "texts"}
+# The three parts of an indicator's description in Swedish registry reports: about the
+# indicator, how to read it, technical description (Om indikatorn / Att läsa diagrammet /
+# Teknisk beskrivning).
+TEXT_PARTS = ("about", "reading", "technical")
 _KIND_KEYS = {"proportion": {"numerator", "unknown_outcome"},
               "lead_time": {"start", "end", "target_days"},
               "coverage": {"months"}, "timeliness": {"months"}}
@@ -76,9 +80,14 @@ class Indicator:
     end: str | None = None
     target_days: int | None = None
     months: int | None = None
+    texts: dict[str, dict[str, str]] | None = None  # lang -> TEXT_PARTS -> text
 
     def name(self, lang: str = "sv") -> str:
         return self.name_sv if lang == "sv" else self.name_en
+
+    def text(self, part: str, lang: str = "sv") -> str:
+        """One part of the description (TEXT_PARTS) in ``lang``; "" when not written."""
+        return ((self.texts or {}).get(lang) or {}).get(part, "")
 
 
 # --- the filter language ----------------------------------------------------------------
@@ -206,6 +215,26 @@ def _months(raw: dict) -> int | None:
     return int(months)
 
 
+def _texts(raw: Any) -> dict[str, dict[str, str]] | None:
+    """The optional ``texts``: every part in both languages, each a non-empty string."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _Problem("texts must be a mapping {sv: {...}, en: {...}}")
+    for lang in ("sv", "en"):
+        parts = raw.get(lang)
+        if not isinstance(parts, dict):
+            raise _Problem(f"texts lacks '{lang}'")
+        for part in TEXT_PARTS:
+            if not isinstance(parts.get(part), str) or not parts[part].strip():
+                raise _Problem(f"texts.{lang} lacks '{part}'")
+        extra = set(parts) - set(TEXT_PARTS)
+        if extra:
+            raise _Problem(f"texts.{lang}: unknown part(s) {', '.join(sorted(extra))} "
+                           f"(use {', '.join(TEXT_PARTS)})")
+    return {lang: {p: str(raw[lang][p]).strip() for p in TEXT_PARTS} for lang in ("sv", "en")}
+
+
 def _indicator(raw: Any) -> Indicator:
     if not isinstance(raw, dict):
         raise _Problem("an indicator must be a mapping")
@@ -265,7 +294,8 @@ def _indicator(raw: Any) -> Indicator:
         name_sv=raw["name_sv"], name_en=raw["name_en"],
         description_sv=raw["description_sv"], description_en=raw["description_en"],
         direction=raw["direction"], units=tuple(units), min_n=min_n,
-        high=high, intermediate=intermediate, target_source=source, **fields,
+        high=high, intermediate=intermediate, target_source=source,
+        texts=_texts(raw.get("texts")), **fields,
     )
 
 

@@ -7,6 +7,7 @@ from analysis.reporting.documents.page import single_page_job
 from analysis.reporting.qmd import DocumentJob, Section
 from analysis.reporting.run import Run
 from analysis.reporting.sections.incidence import subregistry_incidence_section
+from analysis.reporting.sections.indicator_texts import indicator_texts_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import subregistry_quality_section
 from analysis.reporting.sections.survival import cox_section, subregistry_survival_section
@@ -15,6 +16,7 @@ from analysis.reporting.sections.survival import cox_section, subregistry_surviv
 def subregistry_sections(run: Run, sid: str) -> list[Section]:
     """Incidence, quality and survival of one subregistry, all regions side by side."""
     return [subregistry_incidence_section(run, sid), subregistry_quality_section(run, sid),
+            indicator_texts_section(run, sid),
             subregistry_survival_section(run, sid), cox_section(run, "cox", sid)]
 
 
