@@ -23,6 +23,7 @@ from analysis.reporting.sections.methods import (
     methods_section,
     provenance_section,
 )
+from analysis.reporting.sections.overview import overview_section
 from analysis.reporting.tables import key_numbers_table, moved_table
 
 
@@ -44,7 +45,8 @@ def publication(run: Run) -> DocumentJob:
                             n=a.settings.indicators_moved_rows)
                        if moved else text("summary.none_moved"))],
         tables=[moved] if moved else []))
-    pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary])]
+    pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary]),
+             Page("overview.qmd", "chapter.qmd.j2", {}, [overview_section(run, "overview")])]
     for sid in sids:
         chapter = Section(dd.subregistry(sid)[f"name_{lang}"],
                           subsections=subregistry_sections(run, sid))
