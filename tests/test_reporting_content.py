@@ -5,6 +5,9 @@ overview and the automatic summary."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import polars as pl
 import pytest
 
@@ -58,3 +61,65 @@ def test_the_aml_report_has_the_30_day_mortality_row_and_its_descriptions(run):
     for part in ("**Om indikatorn.**", "**Att läsa diagrammet.**", "**Teknisk beskrivning.**"):
         assert part in text
     assert "Lägre är bättre" in text and "Ingen målnivå" in text
+
+
+def _level_counts(doc, region_name: str) -> tuple[int, int]:
+    """(judged, high) over the region's rows of the document's indicator tables."""
+    judged = high = 0
+    for t in tables(doc):
+        if not t.id.endswith("-ind"):
+            continue
+        col = {h: i for i, h in enumerate(t.header)}
+        for row in t.rows:
+            if row[col["Region"]] == region_name and row[col["Nivå"]] in ("Hög", "Mellan",
+                                                                          "Under"):
+                judged += 1
+                high += row[col["Nivå"]] == "Hög"
+    return judged, high
+
+
+def test_the_regional_summary_reads_the_tables_in_swedish(run):
+    doc = regional_report(run, REGION)
+    first = sections(doc)[0]
+    assert first.title == "Sammanfattning"
+    text = "\n".join(first.paragraphs)
+    judged, high = _level_counts(doc, "Syd")
+    assert judged > 10
+    assert f"Diagnosår 2024: {high} av {judged} bedömda indikatorer" in text
+    assert "Störst förändring sedan 2023" in text and "2025 är preliminärt" in text
+    # Every share named as differing from the nation is the one the tables print.
+    printed = {c for t in tables(doc) for row in t.rows for c in row}
+    differs = text.split("Skiljer sig från riket utöver konfidensintervallet: ")[1]
+    shares = re.findall(r"(\d+,\d\u00a0%) mot rikets (\d+,\d\u00a0%)", differs)
+    assert shares and all(a in printed and b in printed for a, b in shares)
+
+
+def test_the_summary_is_in_english_for_an_english_run_and_in_every_document(run):
+    english = replace(run, lang="en")
+    text = "\n".join(sections(regional_report(english, REGION))[0].paragraphs)
+    assert text.startswith("Diagnosis year 2024: ") and "judged indicators" in text
+    assert "Differs from the nation beyond the confidence interval" in text
+    assert "Diagnosår" not in text and "procentenheter" not in text
+    sub = sections(subregistry_report(run, "aml"))[0]
+    assert sub.title == "Sammanfattning" and "i riket" in sub.paragraphs[0]
+    summary = sections(publication(run))[0]
+    assert any(p.startswith("Diagnosår 2024: ") for p in summary.paragraphs)
+
+
+def test_the_board_overview_has_every_indicator_by_region_coloured_by_level(run):
+    doc = publication(run)
+    overview = find(doc, "Alla indikatorer per region")
+    assert overview.landscape
+    [table] = overview.tables
+    assert table.header[3:] == ["Stockholm Gotland", "Mellansverige", "Sydöst", "Syd",
+                                "Väst", "Norr", "Riket"]
+    judged = run.indicators.filter((pl.col("year") == 2024) & (pl.col("region") == "nation"))
+    assert len(table.rows) == judged.height  # one row per subregistry's indicator
+    names = [r[1] for r in table.rows]
+    assert "Död inom 30 dagar från diagnos (AML, intensivbehandlade)" in names
+    assert "Diagnos på kirurgisk biopsi" in names  # lymphoma's, in the same table
+    colours = {f for row in table.fills for f in row if f}
+    assert {"#8FD1BB", "#F4A582"} <= colours  # high and below, as in the level grid
+    for row, fills in zip(table.rows, table.fills, strict=True):
+        if row[2] == "Ingen målnivå":
+            assert not any(fills)  # no target level: never coloured

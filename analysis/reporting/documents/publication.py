@@ -24,6 +24,7 @@ from analysis.reporting.sections.methods import (
     provenance_section,
 )
 from analysis.reporting.sections.overview import overview_section
+from analysis.reporting.sections.summary import summary_paragraphs
 from analysis.reporting.tables import key_numbers_table, moved_table
 
 
@@ -35,7 +36,7 @@ def publication(run: Run) -> DocumentJob:
     nation_now = run.asr.filter((pl.col("region") == NATION) & (pl.col("year") == a.year))
     summary = Section(text("publication.summary"), paragraphs=[md(text(
         "publication.intro", cases=fmt.number(int(nation_now["n"].sum()), 0, lang),
-        year=a.year, n_subregistries=len(sids)))],
+        year=a.year, n_subregistries=len(sids))), *summary_paragraphs(run)],
         tables=[key_numbers_table(run, "summary", sids)],
         callout=text("notes.preliminary", year=a.year))
     moved = moved_table(run, "moved")

@@ -18,6 +18,7 @@ from analysis.reporting.sections.data_quality import data_quality_section
 from analysis.reporting.sections.incidence import key_figures_section, regional_trend_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import level_grid_section, regional_hospitals_section
+from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import regional_survival_section
 from analysis.reporting.tables import incidence_table, indicator_table, survival_table
 
@@ -50,7 +51,8 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     a, text, lang = run.analyses, run.text, run.lang
     rname = dd.region_name(region, lang)
     sids = subregistries_present(a)
-    sections = [key_figures_section(run, region, sids), regional_trend_section(run, region),
+    sections = [summary_section(run, region=region),
+                key_figures_section(run, region, sids), regional_trend_section(run, region),
                 level_grid_section(run, region, sids),
                 per_subregistry_section(run, region, sids),
                 regional_hospitals_section(run, region, sids),

@@ -10,6 +10,7 @@ from analysis.reporting.sections.incidence import subregistry_incidence_section
 from analysis.reporting.sections.indicator_texts import indicator_texts_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import subregistry_quality_section
+from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import cox_section, subregistry_survival_section
 
 
@@ -23,7 +24,8 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
 def subregistry_report(run: Run, sid: str) -> DocumentJob:
     """The report of one subregistry for its steering group: all regions side by side."""
     a, text, lang = run.analyses, run.text, run.lang
-    sections = [*subregistry_sections(run, sid), methods_section(run),
+    sections = [summary_section(run, sid=sid), *subregistry_sections(run, sid),
+                methods_section(run),
                 provenance_section(run, "prov")]
     return single_page_job(run, f"subregistry-{sid}", f"subregistry-{sid}-{a.year}",
                            text("subregistry.title",
