@@ -13,7 +13,9 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   and year, and for the indicator drawn on the funnel plots by hospital in the report year.
   A hospital's cell is the sum over the patients' regions; the cells of one region at one
   hospital are published only where they are 0 (a hospital that serves no patient of that
-  region) and stay hidden otherwise, as do cases with no hospital.
+  region) and stay hidden otherwise, as do cases with no hospital;
+- the stage and risk distributions and the hospitals' case volumes
+  (``analysis.privacy.distributions``), adding up to the new cases.
 
 Relations: regions add to the nation, counties and hospitals to their region, sexes and
 age groups to the total, single years to every window. An indicator cell is masked with
@@ -35,6 +37,7 @@ from analysis.data.ingest import RegistryData
 from analysis.errors import UserError
 from analysis.privacy import audit as lp_audit
 from analysis.privacy.disclosure import rules, suppress_cells
+from analysis.privacy.distributions import distribution_cells, distribution_equations
 from analysis.quality.coverage import match_registries
 from analysis.quality.indicators import (
     Indicator,
@@ -332,7 +335,7 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
             found = [m for m in members if m is not None]
             if found and len(found) == len(members):
                 out.append((i, found))
-    return out
+    return out + distribution_equations(keys, index, KEYS)
 
 
 def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
@@ -344,6 +347,9 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
     if indicator_rows is not None and indicator_rows.height:
         cells = pl.concat([cells, indicator_cells(indicator_rows, spec)],
                           how="diagonal_relaxed")
+    sids = cells["subregistry"].unique(maintain_order=True).to_list()
+    cells = pl.concat([cells, distribution_cells(cases, sids, spec.age_window, spec.year)],
+                      how="diagonal_relaxed")
     cells = cells.select(*KEYS, "n", "hidden")
     eqs = equations(cells)
     values = cells["n"].cast(pl.Float64).to_list()
