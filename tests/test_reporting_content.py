@@ -123,3 +123,63 @@ def test_the_board_overview_has_every_indicator_by_region_coloured_by_level(run)
     for row, fills in zip(table.rows, table.fills, strict=True):
         if row[2] == "Ingen målnivå":
             assert not any(fills)  # no target level: never coloured
+
+
+def test_stage_tables_count_not_stated_from_the_release(run):
+    """Issue 15: each stage or risk variable by region, "not stated" counted, every count
+    a release cell (its categories add up to the region's new cases of the window)."""
+    from analysis.privacy.distributions import distribution_family
+
+    doc = subregistry_report(run, "lymphoma")
+    stage = find(doc, "Stadium och riskgrupp")
+    captions = [t.caption for t in stage.tables]
+    assert any(c.startswith("Ann Arbor-stadium") for c in captions)
+    assert any(c.startswith("IPI") for c in captions)
+    ann = next(t for t in stage.tables if t.caption.startswith("Ann Arbor"))
+    assert ann.header[1:] == ["Stockholm Gotland", "Mellansverige", "Sydöst", "Syd", "Väst",
+                              "Norr", "Riket"]
+    labels = [r[0] for r in ann.rows]
+    assert labels == ["I", "II", "III", "IV", "Ej angivet", "Totalt"]
+    cells = run.release.cells
+    first, last = run.release.spec.age_window
+
+    def count(family: str, region: str) -> int:
+        row = cells.filter((pl.col("family") == family) & (pl.col("subregistry") == "lymphoma")
+                           & (pl.col("region") == region)
+                           & (pl.col("period") == f"{first}-{last}")
+                           & (pl.col("sex") == "*") & (pl.col("age_group") == "*")
+                           & (pl.col("county") == "*"))
+        return row["n"].item()
+
+    not_stated = count(distribution_family("ann_arbor_stage", "not_stated"), "syd")
+    total = count("cases", "syd")
+    syd = ann.header.index("Syd")
+    shown = ann.rows[labels.index("Ej angivet")][syd].replace("\u00a0", " ")
+    assert not_stated > 0
+    assert shown == f"{not_stated} ({round(100 * not_stated / total)} %)"
+    assert ann.rows[-1][syd].replace("\u00a0", "") == str(total)
+    regional = find(regional_report(run, REGION), "Stadium och riskgrupp")
+    assert [s.title for s in regional.subsections][:2] == ["Akut myeloisk leukemi",
+                                                           "Akut lymfatisk leukemi"]
+    assert regional.subsections[0].tables[0].header[1:] == ["Syd", "Riket"]
+
+
+def test_participating_hospitals_are_listed_with_their_volumes(run):
+    from analysis.data import dictionary as dd
+
+    doc = regional_report(run, REGION)
+    [table] = find(doc, "Rapporterande sjukhus").tables
+    assert table.header[:3] == ["Sjukhus", "Region", "AML"]
+    assert {r[1] for r in table.rows} == {"Syd"}
+    names = {h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
+    assert {r[0] for r in table.rows} <= names and len(table.rows) >= 3
+    sus = next(r for r in table.rows if r[0] == "Skånes universitetssjukhus")
+    code = next(h["code"] for h in dd.load("hospitals.yaml")["hospitals"]
+                if h["name"] == "Skånes universitetssjukhus")
+    n = run.release.cells.filter((pl.col("family") == "volume")
+                                 & (pl.col("subregistry") == "lymphoma")
+                                 & (pl.col("hospital") == code))["n"].item()
+    assert sus[table.header.index("Lymfom")] == str(n)
+    pub = publication(run)
+    [everyone] = find(pub, "Rapporterande sjukhus").tables
+    assert len({r[1] for r in everyone.rows}) == 6  # every region's hospitals

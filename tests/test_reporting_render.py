@@ -165,3 +165,26 @@ def test_quarto_is_found_by_env_then_beside_the_interpreter_then_on_path(tmp_pat
     assert render.quarto_path() == str(elsewhere / "quarto")
     monkeypatch.setenv("PATH", str(tmp_path))
     assert render.quarto_path() is None
+
+
+def test_a_landscape_section_gets_landscape_pages_and_sections_run_on(tmp_path):
+    """Issue 15: a wide table's section is on landscape A4 pages in the PDF (the pages
+    around it portrait), and a single report's sections do not each start a new page
+    (which left the page before half empty); the HTML ignores both."""
+    job = _job()
+    wide = Section("Bred tabell", tables=[Table(
+        "tbl-wide", "Bred", [f"Kolumn {i}" for i in range(14)],
+        [[f"{i * j}" for i in range(14)] for j in range(3)], ["r"] * 14)], landscape=True)
+    job.pages[0].sections += [wide, Section("Efteråt", paragraphs=["Stående sida."])]
+    render.render_all([job], tmp_path, ["html", "pdf"], workers=1)
+    reader = pypdf.PdfReader(tmp_path / "doc-a" / "doc-a.pdf")
+    shapes = [p.mediabox.width > p.mediabox.height for p in reader.pages]
+    assert shapes[0] is False and True in shapes and shapes[-1] is False
+    landscape = [p.extract_text() for p, wide_page in zip(reader.pages, shapes,
+                                                          strict=True) if wide_page]
+    assert any("Bred tabell" in t and "Kolumn 13" in t for t in landscape)
+    # "Översikt" and its table and figure share the first page with the title: no page
+    # break before the first section.
+    assert "Översikt" in reader.pages[0].extract_text()
+    html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
+    assert "flipped" not in html and "Kolumn 13" in html

@@ -18,6 +18,7 @@ from analysis.reporting.qmd import (
 )
 from analysis.reporting.run import Run
 from analysis.reporting.sections.data_quality import data_quality_section
+from analysis.reporting.sections.distributions import volume_section
 from analysis.reporting.sections.methods import (
     dictionary_section,
     methods_section,
@@ -53,6 +54,8 @@ def publication(run: Run) -> DocumentJob:
                           subsections=subregistry_sections(run, sid))
         prefix_ids(chapter, sid)
         pages.append(Page(f"{sid}.qmd", "chapter.qmd.j2", {}, [chapter]))
+    pages.append(Page("hospitals.qmd", "chapter.qmd.j2", {},
+                      [volume_section(run, "volumes", sids)]))
     quality = data_quality_section(run, "dq")
     pages.append(Page("quality.qmd", "chapter.qmd.j2", {}, [quality]))
     pages.append(Page("methods.qmd", "chapter.qmd.j2", {}, [methods_section(run)]))

@@ -15,6 +15,7 @@ from analysis.reporting.documents.page import single_page_job
 from analysis.reporting.qmd import DocumentJob, Section
 from analysis.reporting.run import Run
 from analysis.reporting.sections.data_quality import data_quality_section
+from analysis.reporting.sections.distributions import stage_section, volume_section
 from analysis.reporting.sections.incidence import key_figures_section, regional_trend_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import level_grid_section, regional_hospitals_section
@@ -55,7 +56,9 @@ def regional_report(run: Run, region: str) -> DocumentJob:
                 key_figures_section(run, region, sids), regional_trend_section(run, region),
                 level_grid_section(run, region, sids),
                 per_subregistry_section(run, region, sids),
+                stage_section(run, "stage", sids, [region, NATION]),
                 regional_hospitals_section(run, region, sids),
+                volume_section(run, "volumes", sids, region),
                 regional_survival_section(run, region, sids),
                 data_quality_section(run, "dq", region), methods_section(run),
                 provenance_section(run, "prov")]

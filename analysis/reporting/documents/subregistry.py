@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from analysis.data import dictionary as dd
+from analysis.reporting.cells import regions_nation_last
 from analysis.reporting.documents.page import single_page_job
 from analysis.reporting.qmd import DocumentJob, Section
 from analysis.reporting.run import Run
+from analysis.reporting.sections.distributions import stage_section, volume_section
 from analysis.reporting.sections.incidence import subregistry_incidence_section
 from analysis.reporting.sections.indicator_texts import indicator_texts_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
@@ -18,6 +20,7 @@ def subregistry_sections(run: Run, sid: str) -> list[Section]:
     """Incidence, quality and survival of one subregistry, all regions side by side."""
     return [subregistry_incidence_section(run, sid), subregistry_quality_section(run, sid),
             indicator_texts_section(run, sid),
+            stage_section(run, "stage", [sid], regions_nation_last()),
             subregistry_survival_section(run, sid), cox_section(run, "cox", sid)]
 
 
@@ -25,7 +28,7 @@ def subregistry_report(run: Run, sid: str) -> DocumentJob:
     """The report of one subregistry for its steering group: all regions side by side."""
     a, text, lang = run.analyses, run.text, run.lang
     sections = [summary_section(run, sid=sid), *subregistry_sections(run, sid),
-                methods_section(run),
+                volume_section(run, "volumes", [sid]), methods_section(run),
                 provenance_section(run, "prov")]
     return single_page_job(run, f"subregistry-{sid}", f"subregistry-{sid}-{a.year}",
                            text("subregistry.title",
