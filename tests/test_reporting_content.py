@@ -183,3 +183,42 @@ def test_participating_hospitals_are_listed_with_their_volumes(run):
     pub = publication(run)
     [everyone] = find(pub, "Rapporterande sjukhus").tables
     assert len({r[1] for r in everyone.rows}) == 6  # every region's hospitals
+
+
+def test_coverage_and_timeliness_over_the_years_per_region_mark_the_preliminary_year(run):
+    doc = regional_report(run, REGION)
+    series = find(doc, "Täckningsgrad och aktualitet över tid")
+    coverage = next(t for t in series.tables if t.caption.startswith("Täckningsgrad"))
+    assert coverage.header == ["Delregister", *(str(y) for y in range(2016, 2025)),
+                               "2025 prel."]
+    assert [r[0] for r in coverage.rows][:2] == ["AML", "ALL"]
+    aml = coverage.rows[0]
+    value = run.indicators.filter((pl.col("indicator") == "coverage")
+                                  & (pl.col("subregistry") == "aml")
+                                  & (pl.col("region") == REGION)
+                                  & (pl.col("year") == 2016))["estimate"].item()
+    assert aml[1].replace("\u00a0", " ") == f"{100 * value:.1f} %".replace(".", ",")
+    # Judged years are coloured by the level reached; the preliminary one never is.
+    assert all(row[-1] == "" for row in coverage.fills)
+    assert any(f for row in coverage.fills for f in row[1:-1])
+    names = [t.caption.split(",")[0] for t in series.tables]
+    assert names == ["Täckningsgrad mot cancerregistret", "Anmälda inom 3 månader",
+                     "Anmälda inom 12 månader"]
+    # The subregistry report: its regions and the nation over the years.
+    sub = find(subregistry_report(run, "lymphoma"), "Täckningsgrad och aktualitet över tid")
+    assert [r[0] for r in sub.tables[1].rows][-1] == "Riket"
+
+
+def test_the_release_of_the_cli_holds_the_same_coverage_series_as_the_reports(run):
+    """--public and the reports publish from one release: the coverage families of
+    every trend year are computed the same way by both."""
+    from analysis.commands.options import load
+    from analysis.privacy.release import release_for
+
+    alone = release_for(load(None)).cells
+    series = pl.col("family").is_in(["coverage", "registered_3m"]) & (pl.col("period") == "2016")
+    mine = run.release.cells.filter(series).sort("family", "subregistry", "region", "hospital")
+    theirs = alone.filter(series).sort("family", "subregistry", "region", "hospital")
+    assert mine.height > 50
+    assert mine.select("family", "subregistry", "region", "n", "flag").equals(
+        theirs.select("family", "subregistry", "region", "n", "flag"))

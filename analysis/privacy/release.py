@@ -145,24 +145,52 @@ def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
     return judged - 1, year
 
 
+# Coverage and timeliness are shown over the trend years (their series per region); the
+# other indicators from the year before the judged one.
+SERIES_KINDS = ("coverage", "timeliness")
+
+
+def indicators_by_year(indicator_list: Sequence[Indicator], cases: pl.DataFrame,
+                       linked: pl.DataFrame | None, by: Sequence[str], year: int,
+                       extract_date: dt.date | None, trend_first: int) -> pl.DataFrame:
+    """The indicators by ``by`` and year as the reports and the release hold them: each
+    from the year before the judged year (:func:`indicator_years`) to ``year``, coverage and
+    timeliness (SERIES_KINDS) from ``trend_first``. Coverage ones only with ``linked``."""
+    usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
+    parts = []
+    first, _ = indicator_years(year, extract_date)
+    for kinds, since in ((SERIES_KINDS, min(trend_first, first)), (None, first)):
+        chosen = [i for i in usable if (i.kind in kinds if kinds else
+                                        i.kind not in SERIES_KINDS)]
+        if not chosen:
+            continue
+        recent = cases.filter(pl.col("year").is_between(since, year))
+        recent_linked = (linked.filter(pl.col("year").is_between(since, year))
+                         if linked is not None else None)
+        parts.append(compute_indicators(chosen, recent, [*by, "year"], recent_linked,
+                                        extract_date))
+    if not parts:
+        return pl.DataFrame()
+    order = {i.id: n for n, i in enumerate(usable)}  # declaration order, as before
+    return pl.concat(parts, how="diagonal_relaxed").sort(
+        pl.col("indicator").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
+
+
 def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
                    indicator_list: Sequence[Indicator], year: int,
                    extract_date: dt.date | None,
-                   regional: pl.DataFrame | None = None) -> pl.DataFrame:
+                   regional: pl.DataFrame | None = None,
+                   trend_first: int | None = None) -> pl.DataFrame:
     """The counts the indicator families hold: each indicator's eligible cases by region
-    for the indicator years (:func:`indicator_years`, as the reports compute them), and by
+    for its years (:func:`indicators_by_year`, as the reports compute them), and by
     region and hospital in the report year for the indicator on the funnel plots.
     ``regional``: the indicators by region and year when the caller has them already."""
-    first, _ = indicator_years(year, extract_date)
-    recent = cases.filter(pl.col("year").is_between(first, year))
-    recent_linked = (linked.filter(pl.col("year").is_between(first, year))
-                     if linked is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
     if not usable:
         return pl.DataFrame()
     if regional is None:
-        regional = compute_indicators(usable, recent, ["region", "year"], recent_linked,
-                                      extract_date)
+        regional = indicators_by_year(usable, cases, linked, ["region"], year, extract_date,
+                                      year if trend_first is None else trend_first)
     regional = regional.select(
         pl.col("indicator").alias("family"), "subregistry", "region",
         pl.lit(None, pl.String).alias("hospital"), "year", "n")
@@ -394,7 +422,7 @@ def release_for(data: RegistryData, year: int | None = None,
                                   subregistries=data.subregistries)
     spec = release_spec(cases, last, first)
     rows = indicator_rows(cases, linked, load_indicators(), last, data.extract_date(),
-                          regional)
+                          regional, spec.first)
     return build_release(cases, spec, rows)
 
 

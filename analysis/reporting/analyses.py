@@ -317,15 +317,11 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
               if data.cancer_registry is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
     # The judged year (the last one not preliminary) and the one before, for the change
-    # between them, up to the report year (shown, marked preliminary, never classified).
-    ind_first, _ = rel.indicator_years(last, extract)
-    recent = cases.filter(pl.col("year").is_between(ind_first, last))
-    recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
-        if linked is not None else None
-    regional = indicators.compute_indicators(usable, recent, ["region", "year"],
-                                             recent_linked, extract)
+    # between them, up to the report year (shown, marked preliminary, never classified);
+    # coverage and timeliness over the trend years (rel.indicators_by_year).
+    regional = rel.indicators_by_year(usable, cases, linked, ["region"], last, extract, first)
     ind = mark_preliminary(_with_nation(
-        indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
+        rel.indicators_by_year(usable, cases, linked, [], last, extract, first),
         regional), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 

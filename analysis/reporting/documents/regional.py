@@ -19,6 +19,7 @@ from analysis.reporting.sections.distributions import stage_section, volume_sect
 from analysis.reporting.sections.incidence import key_figures_section, regional_trend_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import level_grid_section, regional_hospitals_section
+from analysis.reporting.sections.series import series_section
 from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import regional_survival_section
 from analysis.reporting.tables import incidence_table, indicator_table, survival_table
@@ -60,7 +61,8 @@ def regional_report(run: Run, region: str) -> DocumentJob:
                 regional_hospitals_section(run, region, sids),
                 volume_section(run, "volumes", sids, region),
                 regional_survival_section(run, region, sids),
-                data_quality_section(run, "dq", region), methods_section(run),
+                data_quality_section(run, "dq", region),
+                series_section(run, "series", region=region), methods_section(run),
                 provenance_section(run, "prov")]
     return single_page_job(run, f"region-{region}", f"region-{region}-{a.year}",
                            text("regional.title", region=rname, year=a.year),

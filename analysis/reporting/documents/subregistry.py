@@ -12,6 +12,7 @@ from analysis.reporting.sections.incidence import subregistry_incidence_section
 from analysis.reporting.sections.indicator_texts import indicator_texts_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import subregistry_quality_section
+from analysis.reporting.sections.series import series_section
 from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import cox_section, subregistry_survival_section
 
@@ -19,7 +20,7 @@ from analysis.reporting.sections.survival import cox_section, subregistry_surviv
 def subregistry_sections(run: Run, sid: str) -> list[Section]:
     """Incidence, quality and survival of one subregistry, all regions side by side."""
     return [subregistry_incidence_section(run, sid), subregistry_quality_section(run, sid),
-            indicator_texts_section(run, sid),
+            indicator_texts_section(run, sid), series_section(run, "series", sid=sid),
             stage_section(run, "stage", [sid], regions_nation_last()),
             subregistry_survival_section(run, sid), cox_section(run, "cox", sid)]
 
