@@ -222,3 +222,29 @@ def test_the_release_of_the_cli_holds_the_same_coverage_series_as_the_reports(ru
     assert mine.height > 50
     assert mine.select("family", "subregistry", "region", "n", "flag").equals(
         theirs.select("family", "subregistry", "region", "n", "flag"))
+
+
+def test_survival_trend_gives_five_year_net_survival_per_diagnosis_period(run):
+    """Issue 15: five-year net survival for successive diagnosis periods (Pohar Perme,
+    ICSS-standardised), the latest by the period approach as in the net-survival table."""
+    from analysis.api import demo_folder, load_data
+    from analysis.reporting import formatting as fmt
+    from analysis.stats import relative_survival as rs
+    from analysis.stats import survival as sv
+
+    section = find(subregistry_report(run, "myeloma"), "Överlevnad över tid")
+    [table] = section.tables
+    periods = [r[0] for r in table.rows]
+    assert periods == ["2001–2005", "2006–2010", "2011–2015", "2016–2020",
+                       "2021–2025 (periodansats)"]
+    five = table.header.index("5 år")
+    data = load_data(demo_folder())
+    cohort = sv.prepare_followup(data.cases.filter(
+        (pl.col("subregistry") == "myeloma") & pl.col("year").is_between(2016, 2020))).data
+    direct = rs.age_standardised(cohort, data.lifetable, rs.standard_for("myeloma"),
+                                 ["subregistry"], [5.0]).row(0, named=True)
+    assert table.rows[3][five].startswith(fmt.percent(direct["estimate"], 0, "sv"))
+    period = run.relative.filter((pl.col("subregistry") == "myeloma")
+                                 & (pl.col("region") == "nation")
+                                 & (pl.col("approach") == "period") & (pl.col("time") == 5))
+    assert table.rows[4][five].startswith(fmt.percent(period["estimate"].item(), 0, "sv"))

@@ -153,6 +153,14 @@ class Run:
         return protect(frame, ["subregistry", "approach", "time", "region"], "survival")
 
     @cached_property
+    def survival_trend(self) -> pl.DataFrame:
+        # National rows only (one per subregistry, period and time): no margin among them.
+        frame = self.analyses.survival_trend
+        if frame.is_empty():
+            return frame
+        return protect(frame, ["subregistry", "period", "time", "region"], "survival")
+
+    @cached_property
     def completeness(self) -> pl.DataFrame:
         frame = self.analyses.completeness.with_columns(
             pl.lit(self.analyses.year).alias("year"))  # the report year's cases

@@ -15,14 +15,17 @@ from analysis.reporting.sections.quality import subregistry_quality_section
 from analysis.reporting.sections.series import series_section
 from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import cox_section, subregistry_survival_section
+from analysis.reporting.sections.survival_trend import survival_trend_section
 
 
 def subregistry_sections(run: Run, sid: str) -> list[Section]:
     """Incidence, quality and survival of one subregistry, all regions side by side."""
+    trend = survival_trend_section(run, "survival-trend", sid)
     return [subregistry_incidence_section(run, sid), subregistry_quality_section(run, sid),
             indicator_texts_section(run, sid), series_section(run, "series", sid=sid),
             stage_section(run, "stage", [sid], regions_nation_last()),
-            subregistry_survival_section(run, sid), cox_section(run, "cox", sid)]
+            subregistry_survival_section(run, sid), *([trend] if trend else []),
+            cox_section(run, "cox", sid)]
 
 
 def subregistry_report(run: Run, sid: str) -> DocumentJob:
