@@ -517,7 +517,13 @@ def test_the_judged_year_is_the_last_whose_12_months_have_passed(prepared):
 def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
     run, a = prepared.run, prepared.analyses
     ind = run.indicators
-    assert set(ind["year"].unique().to_list()) == {a.judged_year - 1, a.judged_year, a.year}
+    series = pl.col("indicator").is_in([i.id for i in a.indicator_list
+                                         if i.kind in ("coverage", "timeliness")])
+    assert set(ind.filter(~series)["year"].unique().to_list()) == {
+        a.judged_year - 1, a.judged_year, a.year}
+    # Coverage and timeliness over the trend years (their series per region).
+    assert set(ind.filter(series)["year"].unique().to_list()) == set(range(a.first_year,
+                                                                         a.year + 1))
     late = ind.filter(pl.col("year") > a.judged_year)
     assert late["preliminary"].all() and late["classification"].is_null().all()
     assert not ind.filter(pl.col("year") <= a.judged_year)["preliminary"].any()
