@@ -17,6 +17,7 @@ from analysis.stats.relative_survival import (
     relative_survival,
     standard_weights,
 )
+from analysis.stats.sparse_age_groups import merged_age_groups
 from analysis.stats.survival import prepare_followup
 
 
@@ -211,10 +212,56 @@ def test_age_standardisation_weights() -> None:
         assert out["se"][k] == pytest.approx(se, rel=1e-12)
     assert out["n"][0] == 1500 and out["n_outside_standard"][0] == 5
     assert out["smallest_age_group"][0] == 300
-    # An empty age group leaves no standardised estimate, and says which.
-    gap = age_standardised(pl.concat(groups[1:]), lt, "icss1", times=[1]).row(0, named=True)
+    # Without merging (min_age_group_cases=0), an empty age group leaves no
+    # standardised estimate, and says which.
+    gap = age_standardised(pl.concat(groups[1:]), lt, "icss1", times=[1],
+                           min_age_group_cases=0).row(0, named=True)
     assert gap["estimate"] is None and gap["reason"] == "no estimate in age group(s) 15-44"
-    assert gap["smallest_age_group"] == 0
+    assert gap["smallest_age_group"] == 0 and gap["merged"] is None
+
+
+def test_merged_age_groups_follow_nordcans_neighbour_rule() -> None:
+    # Youngest sparse: merges upwards; oldest downwards; a middle one into its smaller
+    # neighbour; repeated until every merged group reaches the minimum.
+    assert merged_age_groups([3, 40, 50, 60, 70], 10) == [0, 0, 1, 2, 3]
+    assert merged_age_groups([30, 40, 50, 60, 2], 10) == [0, 1, 2, 3, 3]
+    assert merged_age_groups([30, 12, 4, 60, 70], 10) == [0, 1, 1, 2, 3]
+    # 0 joins 4 (4), 3 joins that (7), still under 10: joins 60.
+    assert merged_age_groups([0, 4, 3, 60, 70], 10) == [0, 0, 0, 0, 1]
+    assert merged_age_groups([1, 2, 3], 10) == [0, 0, 0]  # one group left
+    assert merged_age_groups([30, 40], 10) == [0, 1]
+
+
+def test_a_sparse_age_group_is_merged_and_the_estimate_stays_standardised() -> None:
+    # ICSS 1 with 15-44 holding 4 cases (< 10): it is merged with 45-54, the merged group
+    # weighs 0.07 + 0.12 = 0.19, and the estimate is
+    #   0.19 R(15-54) + 0.23 R(55-64) + 0.29 R(65-74) + 0.29 R(75+).
+    lt = _lifetable(lambda y, s, a: 0.01 + 0.001 * a)
+    groups = []
+    for i, (lo, hi) in enumerate([(15, 44), (45, 54), (55, 64), (65, 74), (75, 89)]):
+        part = _simulated(300, 0.05 * (i + 1), 0.0, seed=40 + i, age_range=(lo, hi + 1))
+        groups.append(part.with_columns(pl.col("age_exact").floor().cast(pl.Int64).alias("age")))
+    groups[0] = groups[0].head(4)
+    out = age_standardised(pl.concat(groups), lt, "icss1", times=[1, 5]).sort("time")
+    merged = relative_survival(pl.concat(groups[:2]), lt, times=[1, 5], min_cases=1)
+    rest = [relative_survival(g, lt, times=[1, 5]) for g in groups[2:]]
+    for k in range(2):
+        parts = [(0.19, merged)] + list(zip([0.23, 0.29, 0.29], rest, strict=True))
+        assert out["estimate"][k] == pytest.approx(
+            sum(w * g["estimate"][k] for w, g in parts), rel=1e-12)
+        assert out["se"][k] == pytest.approx(
+            math.sqrt(sum((w * g["se"][k]) ** 2 for w, g in parts)), rel=1e-12)
+    assert out["merged"].to_list() == ["15-44 + 45-54"] * 2
+    assert out["smallest_age_group"][0] == 4
+    # By group: only the sparse group merges; the other keeps the five ICSS groups.
+    both = pl.concat([pl.concat(groups).with_columns(pl.lit("a").alias("g")),
+                      pl.concat(groups[1:] + [groups[1].head(300).with_columns(
+                          pl.lit(30, pl.Int64).alias("age"), pl.lit(30.5).alias("age_exact"))]
+                      ).with_columns(pl.lit("b").alias("g"))])
+    by_group = {r["g"]: r for r in age_standardised(both, lt, "icss1", ["g"], times=[1])
+                .iter_rows(named=True)}
+    assert by_group["a"]["merged"] == "15-44 + 45-54" and by_group["b"]["merged"] is None
+    assert by_group["a"]["estimate"] == pytest.approx(out["estimate"][0], rel=1e-12)
 
 
 def test_min_cases_zero_events_and_grid() -> None:
@@ -261,3 +308,23 @@ def test_prepared_cases_end_to_end() -> None:
     out = relative_survival(data, _lifetable(lambda y, s, a: 0.02), times=[1], min_cases=1,
                             method="ederer2")
     assert out["expected"][0] == pytest.approx(math.exp(-0.02))
+
+
+def test_an_age_group_without_an_estimate_is_merged_too() -> None:
+    # 75+: 30 cases (not sparse) who all die within a year: nobody is at risk at five
+    # years, so that age group has no five-year estimate. It is merged with its smaller
+    # neighbour 65-74 (weight 0.29 + 0.29) instead of leaving the group unstandardised.
+    lt = _lifetable(lambda y, s, a: 0.01)
+    groups = []
+    for i, (lo, hi) in enumerate([(15, 44), (45, 54), (55, 64), (65, 74)]):
+        part = _simulated(200, 0.05 * (i + 1), 0.0, seed=60 + i, age_range=(lo, hi + 1))
+        groups.append(part.with_columns(pl.col("age_exact").floor().cast(pl.Int64).alias("age")))
+    old = _data([0.5] * 30, [1] * 30, age=80.0).with_columns(pl.lit(80, pl.Int64).alias("age"))
+    groups.append(old.select(groups[0].columns))
+    out = age_standardised(pl.concat(groups), lt, "icss1", times=[5]).row(0, named=True)
+    assert out["merged"] == "65-74 + 75+" and out["reason"] is None
+    merged = relative_survival(pl.concat(groups[3:]), lt, times=[5]).row(0, named=True)
+    rest = [relative_survival(g, lt, times=[5]).row(0, named=True) for g in groups[:3]]
+    expected = 0.58 * merged["estimate"] + sum(
+        w * r["estimate"] for w, r in zip([0.07, 0.12, 0.23], rest, strict=True))
+    assert out["estimate"] == pytest.approx(expected, rel=1e-12)

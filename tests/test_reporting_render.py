@@ -188,3 +188,19 @@ def test_a_landscape_section_gets_landscape_pages_and_sections_run_on(tmp_path):
     assert "Översikt" in reader.pages[0].extract_text()
     html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
     assert "flipped" not in html and "Kolumn 13" in html
+
+
+def test_a_figure_has_one_key_however_its_frame_was_built():
+    # The same rows built in one piece or from two chunks pickle differently; the figure
+    # (and its cache entry) must not: a figure shared by documents is drawn once.
+    whole = pl.DataFrame({"year": [2020, 2021], "estimate": [1.5, 2.5]})
+    chunked = pl.concat([whole.head(1), whole.tail(1)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    spec = {"function": "trend_chart", "caption": "c", "id": "fig-a"}
+    labels = {"alt": "a", "x": "year"}
+    one = FigureSpec(**spec, arguments={"frame": whole, "labels": labels})
+    two = FigureSpec(**spec, arguments={"frame": chunked, "labels": dict(labels)})
+    assert one.key == two.key
+    changed = FigureSpec(**spec, arguments={"frame": whole.with_columns(estimate=2.0),
+                                            "labels": labels})
+    assert changed.key != one.key

@@ -256,15 +256,13 @@ def test_regional_net_survival_equals_the_analysis_functions(rendered, prepared)
             _followup(prepared, sid).filter(pl.col("region") == REGION),
             dt.date(a.period[0], 1, 1), dt.date(a.period[1], 12, 31))
         row = rows[(label, "Syd")]
-        if "ej åldersstand." in row[5]:
-            expected = relative_survival.relative_survival(period, lifetable, [], [1, 5])
-        else:
-            expected = relative_survival.age_standardised(
-                period, lifetable, relative_survival.standard_for(sid), [], [1, 5])
+        # Always age-standardised: a sparse age group is merged, never dropped.
+        expected = relative_survival.age_standardised(
+            period, lifetable, relative_survival.standard_for(sid), [], [1, 5])
         one, five = expected.sort("time").iter_rows(named=True)
         assert row[3] == _rs_text(one["estimate"], one["lower"], one["upper"])
         assert row[4] == _rs_text(five["estimate"], five["lower"], five["upper"])
-    assert any("ej åldersstand." in r[5] for r in rows.values())  # the fallback is shown
+    assert not any("ej åldersstand." in r[5] for r in rows.values())
     assert "Pohar Perme" in html.read_text(encoding="utf-8")
 
 
@@ -274,8 +272,7 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     data = pl.concat([fu.filter(pl.col("region") == "norr").head(20),
                       fu.filter(pl.col("region") == "syd")])
     by, cfg = ["subregistry", "region"], analyses.report_settings()
-    stdz = analyses._standardised(data, lifetable, "cml", by, cfg)
-    frame = analyses._net_survival(data, lifetable, stdz, "cml", by, cfg)
+    frame = analyses._net_survival(data, lifetable, "cml", by, cfg)
     table = tables.relative_table(run, "x", frame, ["region"],
                                    [lambda r: cells.region_label(r, run.text)],
                                    [["norr", "syd"]], "caption", ["Region"])
@@ -377,8 +374,14 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
 def test_regional_report_draws_one_indicator_figure(prepared):
     job = regional.regional_report(prepared.run, REGION)
     figures = [f for p in job.pages for f in qmd._all_figures(p.sections)]
-    assert [f.function for f in figures].count("level_grid") == 1
-    assert len(figures) <= 4
+    # One overview grid of every subregistry; per subregistry, the region among all
+    # regions (a grid) and the indicators over the years (tests/test_reporting_comparison).
+    sids = cells.subregistries_present(prepared.analyses)
+    assert [f.id for f in figures if f.function == "level_grid"] == ["fig-levels"] + [
+        f"fig-{s}-regions" for s in sids]
+    assert [f.id for f in figures if f.function == "indicator_trend_chart"] == [
+        f"fig-{s}-ind-trend" for s in sids]
+    assert len(figures) <= 4 + 2 * len(sids)
 
 
 def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
@@ -391,7 +394,7 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     # A panel needs three hospitals to compare: exactly those subregistries get one (ALL
     # has three, at the limit); KML's hospitals, too small to draw, get none.
     shown = units.filter(pl.len().over("subregistry") >= 3)
-    panels = set(figure.arguments["units"]["subregistry"].to_list())
+    panels = {p.split(":")[0] for p in figure.arguments["units"]["subregistry"].to_list()}
     assert panels == {cells.subregistry_label(s, "sv") for s in shown["subregistry"]}
     assert units.filter(pl.col("subregistry") == "all").height == 3
     assert "cml" in prepared.analyses.hospitals["subregistry"].to_list()
@@ -399,7 +402,8 @@ def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
     for sid, ind in shown.select("subregistry", "indicator").unique().iter_rows():
         name = cells.lower_first(names[ind])
         assert name in figure.caption, (sid, name)
-    assert figure.caption.startswith("Sjukhus i trattdiagram: ")
+    year = prepared.analyses.year
+    assert figure.caption.startswith(f"Sjukhus i trattdiagram, diagnosår {year}: ")
     assert "fISH" not in figure.caption
 
 
@@ -482,12 +486,14 @@ def test_hospital_table_lists_every_point_of_the_region_with_its_funnel_position
     units = cells.funnel_units(run, sids).filter(pl.col("region") == REGION)
     names = {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
     flags = run.text.section("notes.funnel_flags")
-    drawn = {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag"]])
+    # Columns: number, subregistry, indicator, hospital, region, n, share, position (the
+    # position against the limits drawn, widened for overdispersion where phi > 1).
+    drawn = {(names[u["hospital"]], fmt.number(u["n"], 0, "sv"), flags[u["flag_od"]])
              for u in units.iter_rows(named=True)}
-    assert drawn and drawn <= {(r[1], r[3], r[5]) for r in table.rows}
+    assert drawn and drawn <= {(r[3], r[5], r[7]) for r in table.rows}
     symbol = dd.registry()["disclosure"]["symbol"]
     masked = {names[h] for h in listed.filter(pl.col("suppressed").is_not_null())["hospital"]}
-    assert masked == {r[1] for r in table.rows if r[3] == symbol and r[4] == symbol}
+    assert masked == {r[3] for r in table.rows if r[5] == symbol and r[6] == symbol}
 
 
 def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):
@@ -517,13 +523,10 @@ def test_the_judged_year_is_the_last_whose_12_months_have_passed(prepared):
 def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
     run, a = prepared.run, prepared.analyses
     ind = run.indicators
-    series = pl.col("indicator").is_in([i.id for i in a.indicator_list
-                                         if i.kind in ("coverage", "timeliness")])
-    assert set(ind.filter(~series)["year"].unique().to_list()) == {
-        a.judged_year - 1, a.judged_year, a.year}
-    # Coverage and timeliness over the trend years (their series per region).
-    assert set(ind.filter(series)["year"].unique().to_list()) == set(range(a.first_year,
-                                                                         a.year + 1))
+    # The trend years (each indicator's time series), with the judged year and the one
+    # before it among them.
+    assert set(ind["year"].unique().to_list()) == set(range(a.first_year, a.year + 1))
+    assert a.first_year <= a.judged_year - 1
     late = ind.filter(pl.col("year") > a.judged_year)
     assert late["preliminary"].all() and late["classification"].is_null().all()
     assert not ind.filter(pl.col("year") <= a.judged_year)["preliminary"].any()
@@ -541,7 +544,7 @@ def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
     # The level grid of the regional report colours the judged year only.
     job = regional.regional_report(run, REGION)
     [grid] = [f for p in job.pages for f in qmd._all_figures(p.sections)
-              if f.function == "level_grid"]
+              if f.id == "fig-levels"]
     assert str(a.judged_year) in grid.caption and str(a.year) not in grid.caption
     judged = ind.filter((pl.col("year") == a.judged_year) & (pl.col("region") == REGION))
     expected = {r["classification"] for r in judged.iter_rows(named=True)
@@ -556,7 +559,7 @@ def _all_tables(sections) -> list[qmd.Table]:
 
 def _indicator_tables(job) -> list[qmd.Table]:
     return [t for p in job.pages for t in _all_tables(p.sections)
-            if t.header and t.header[0] == "Indikator"]
+            if t.header and t.header[0] == "Indikator" and t.id.endswith("-ind")]
 
 
 def test_indicator_tables_judge_the_judged_year_and_mark_the_preliminary_one(prepared):

@@ -35,7 +35,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_carries_the_dictionary_templates_and_quarto_config(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for shipped in ("data_dictionary/registry.yaml", "data_dictionary/variables/core.yaml",
-                    "templates/report.qmd.j2", "templates/quarto-compat.lua", "_quarto.yml"):
+                    "templates/report.qmd.j2", "templates/quarto-compat.lua", "_quarto.yml",
+                    "templates/interactive.js", "data_dictionary/interactive.yaml"):
         assert f"analysis/_resources/{shipped}" in names
     assert not any(n.startswith(("tests/", "data_dictionary/")) for n in names)
 
@@ -62,7 +63,9 @@ def test_installed_wheel_runs_demo_validate_and_a_report(wheel: Path, tmp_path: 
     run([bcr, "demo", "--out", "demo", "--years", "2019-2024", "--scale", "0.1",
          "--error-rate", "0"], work, env)
     assert "All rows accepted" in run([bcr, "validate", "demo"], work, env).stdout
-    run([bcr, "report", "--data", "demo", "--region", "syd", "--format", "html",
+    run([bcr, "report", "--data", "demo", "--region", "syd", "--format", "html,interactive",
          "--out", "out"], work, env)
-    (html,) = (work / "out").rglob("*.html")
+    (html,) = (work / "out").rglob("region-syd-*.html")
     assert "Syd" in html.read_text(encoding="utf-8")
+    (page,) = (work / "out").rglob("interactive-syd-*.html")
+    assert "vegaEmbed" in page.read_text(encoding="utf-8")

@@ -66,7 +66,9 @@ def indicators(
     extract_date: ExtractDateOption = None,
     funnel: bool = typer.Option(False, "--funnel", help="With --by hospital: each hospital "
                                 "against 95 % and 99.8 % exact binomial funnel limits "
-                                "around the national proportion (Spiegelhalter 2005)."),
+                                "around the national proportion, and the limits widened "
+                                "for overdispersion (phi, tau2, *_od columns; "
+                                "Spiegelhalter 2005)."),
     lang: str = typer.Option("en", "--lang", help="Language of the table (indicator names, "
                              "headers, levels, regions, sex): en or sv. Files written with "
                              "--out keep codes and column names; only names follow it."),

@@ -98,8 +98,8 @@ _NUMERATORS = ("events",)
 # What the release publishes, per family of counts, for the message refusing a query.
 _PUBLISHED = ("--public answers only from the published release: new cases by subregistry "
               "and region, sex, single year or window ({windows}), by sex and age group over "
-              "{age}, by county over the windows; indicators by region for {years} and by "
-              "hospital for {year}")
+              "{age}, by county over the windows; indicators by region for {years}, by "
+              "county for {judged} and by hospital for {year}")
 
 
 def public_release(frame: pl.DataFrame, data: Any, keys: list[str], years: str | None,
@@ -115,7 +115,12 @@ def public_release(frame: pl.DataFrame, data: Any, keys: list[str], years: str |
     ``years``: the --years option, which must be a release window unless ``year`` is a key;
     ``subregistries``: the --subregistry option (one of them names an ungrouped table's).
     """
-    from analysis.privacy.release import indicator_years, release_for, window_label
+    from analysis.privacy.release import (
+        indicator_years,
+        judged_year,
+        release_for,
+        window_label,
+    )
 
     release = release_for(data)
     spec = release.spec
@@ -123,7 +128,7 @@ def public_release(frame: pl.DataFrame, data: Any, keys: list[str], years: str |
     refuse = UserError(_PUBLISHED.format(
         windows=", ".join(window_label(w) for w in spec.windows),
         age=window_label(spec.age_window), years=f"{first_indicator}-{spec.year}",
-        year=spec.year))
+        judged=judged_year(spec.year, data.extract_date()), year=spec.year))
     if "subregistry" not in frame.columns and len(subregistries or []) == 1:
         frame = frame.with_columns(pl.lit(subregistries[0]).alias("subregistry"))
     dims = {"subregistry", "region", "county", "hospital", "sex", "age_group", "year"}

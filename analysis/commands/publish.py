@@ -14,13 +14,16 @@ def publish(
     year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
                                     "(default: the last complete year in the data)."),
     lang: str = typer.Option("sv", "--lang", help="Language of the reports: sv or en."),
-    formats: str = typer.Option("html,pdf", "--format", help="html, pdf or html,pdf."),
+    formats: str = typer.Option("html,pdf,interactive", "--format",
+                                help="html, pdf, interactive (an offline interactive "
+                                "report per region and a national one), joined by commas."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/); "
                                     "documents go to <out>/<year>/<lang>/<document>/."),
     workers: int | None = typer.Option(None, "--workers",
                                        help="Documents rendered at once (default: CPUs)."),
 ) -> None:
     """Render the regional reports (6), the subregistry reports (8) and the annual
-    publication (a Quarto book) to self-contained HTML and PDF."""
+    publication (a Quarto book) to self-contained HTML and PDF, and the interactive
+    reports (one per region and a national one)."""
     from analysis.reporting.progress import run_with_progress
     run_with_progress(data, out, year, lang, formats, workers=workers)

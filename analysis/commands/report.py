@@ -20,7 +20,9 @@ def report(
     year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
                                     "(default: the last complete year in the data)."),
     lang: str = typer.Option("sv", "--lang", help="Language of the report: sv or en."),
-    formats: str = typer.Option("html,pdf", "--format", help="html, pdf or html,pdf."),
+    formats: str = typer.Option("html,pdf", "--format",
+                                help="html, pdf, interactive (the region's offline "
+                                "interactive report), joined by commas."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/)."),
 ) -> None:
     """Render one report: `--region syd` (a regional report) or `--subregistry myeloma`."""
@@ -31,6 +33,9 @@ def report(
         raise UserError(f"--region '{region}': unknown (known: {', '.join(dd.region_ids())})")
     if subregistry is not None:
         dd.subregistry(subregistry)  # an unknown id is a clear error
+        if "interactive" in formats.lower():
+            raise UserError("--format interactive: the interactive report is made per "
+                            "region (--region) or by bcr publish, not per subregistry")
     run_with_progress(data, out, year, lang, formats,
                       regions=[region] if region else [],
                       subregistries=[subregistry] if subregistry else [],

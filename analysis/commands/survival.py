@@ -144,7 +144,6 @@ def survival(
     NORDCAN exclusions (age 90+, death certificate or autopsy only) are applied and
     counted on stderr; groups below the minimum size get no estimate.
     """
-    from analysis.stats import cox as cx
     from analysis.stats import relative_survival as rs
     from analysis.stats import survival as sv
 
@@ -185,6 +184,8 @@ def survival(
                             "window")
     when = f", period {period}" if window else ""
     if cox:
+        from analysis.stats import cox as cx  # lifelines: slow to import, only for Cox
+
         result = cx.cox_region(followup, reference=reference)
         title = "Cox model of region, adjusted for age and sex"
     elif logrank:

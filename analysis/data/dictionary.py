@@ -30,12 +30,16 @@ def dictionary_dir() -> Path:
     return Path(os.environ.get("BCR_DICTIONARY") or resources.data_dictionary())
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
 def _load(path: Path) -> Any:
     if not path.exists():
         raise DictionaryError(f"{path}: data-dictionary file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's parser where present: the dictionary is read at every start.
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
     except yaml.YAMLError as exc:
         raise DictionaryError(f"{path}: not valid YAML ({exc})") from None
 

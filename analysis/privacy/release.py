@@ -10,7 +10,8 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   single diagnosis year and each pooled window; nationally by sex x age group over the
   pooled age window; by county (within its region) over each window;
 - one family per quality indicator: its eligible cases (``n``) per subregistry by region
-  and year, and for the indicator drawn on the funnel plots by hospital in the report year.
+  and year over the trend years, and for the indicator drawn on the funnel plots by
+  hospital in the report year.
   A hospital's cell is the sum over the patients' regions; the cells of one region at one
   hospital are published only where they are 0 (a hospital that serves no patient of that
   region) and stay hidden otherwise, as do cases with no hospital;
@@ -137,60 +138,40 @@ def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = Non
 
 
 def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
-    """The diagnosis years whose indicators are published: from the year before the
-    judged year (the last one not preliminary, analysis.quality.indicators.final_year, at
-    most the report year) to the report year. The judged year is compared with the one
-    before it; the years after it are shown as preliminary."""
-    judged = year if extract_date is None else min(year, final_year(extract_date))
-    return judged - 1, year
+    """The diagnosis years whose indicators are published: the reports' trend years
+    (registry.yaml reports.trend_years, for each indicator's time series), and at least
+    from the year before the judged year (the last one not preliminary,
+    analysis.quality.indicators.final_year, at most the report year), to the report year.
+    The judged year is compared with the one before it; the years after it are shown as
+    preliminary."""
+    trend = int((dd.registry().get("reports") or {}).get("trend_years", 1))
+    return min(judged_year(year, extract_date) - 1, year - trend + 1), year
 
 
-# Coverage and timeliness are shown over the trend years (their series per region); the
-# other indicators from the year before the judged one.
-SERIES_KINDS = ("coverage", "timeliness")
-
-
-def indicators_by_year(indicator_list: Sequence[Indicator], cases: pl.DataFrame,
-                       linked: pl.DataFrame | None, by: Sequence[str], year: int,
-                       extract_date: dt.date | None, trend_first: int) -> pl.DataFrame:
-    """The indicators by ``by`` and year as the reports and the release hold them: each
-    from the year before the judged year (:func:`indicator_years`) to ``year``, coverage and
-    timeliness (SERIES_KINDS) from ``trend_first``. Coverage ones only with ``linked``."""
-    usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
-    parts = []
-    first, _ = indicator_years(year, extract_date)
-    for kinds, since in ((SERIES_KINDS, min(trend_first, first)), (None, first)):
-        chosen = [i for i in usable if (i.kind in kinds if kinds else
-                                        i.kind not in SERIES_KINDS)]
-        if not chosen:
-            continue
-        recent = cases.filter(pl.col("year").is_between(since, year))
-        recent_linked = (linked.filter(pl.col("year").is_between(since, year))
-                         if linked is not None else None)
-        parts.append(compute_indicators(chosen, recent, [*by, "year"], recent_linked,
-                                        extract_date))
-    if not parts:
-        return pl.DataFrame()
-    order = {i.id: n for n, i in enumerate(usable)}  # declaration order, as before
-    return pl.concat(parts, how="diagonal_relaxed").sort(
-        pl.col("indicator").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
+def judged_year(year: int, extract_date: dt.date | None) -> int:
+    """The diagnosis year indicators are judged on: the last one not preliminary at the
+    extract date (analysis.quality.preliminary.final_year), at most ``year``."""
+    return year if extract_date is None else min(year, final_year(extract_date))
 
 
 def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
                    indicator_list: Sequence[Indicator], year: int,
                    extract_date: dt.date | None,
-                   regional: pl.DataFrame | None = None,
-                   trend_first: int | None = None) -> pl.DataFrame:
+                   regional: pl.DataFrame | None = None) -> pl.DataFrame:
     """The counts the indicator families hold: each indicator's eligible cases by region
-    for its years (:func:`indicators_by_year`, as the reports compute them), and by
+    for the indicator years (:func:`indicator_years`, as the reports compute them), and by
     region and hospital in the report year for the indicator on the funnel plots.
     ``regional``: the indicators by region and year when the caller has them already."""
+    first, _ = indicator_years(year, extract_date)
+    recent = cases.filter(pl.col("year").is_between(first, year))
+    recent_linked = (linked.filter(pl.col("year").is_between(first, year))
+                     if linked is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
     if not usable:
         return pl.DataFrame()
     if regional is None:
-        regional = indicators_by_year(usable, cases, linked, ["region"], year, extract_date,
-                                      year if trend_first is None else trend_first)
+        regional = compute_indicators(usable, recent, ["region", "year"], recent_linked,
+                                      extract_date)
     regional = regional.select(
         pl.col("indicator").alias("family"), "subregistry", "region",
         pl.lit(None, pl.String).alias("hospital"), "year", "n")
@@ -366,15 +347,53 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
     return out + distribution_equations(keys, index, KEYS)
 
 
+def county_indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
+                          indicator_list: Sequence[Indicator], year: int,
+                          extract_date: dt.date | None) -> pl.DataFrame:
+    """Each indicator's eligible cases by region and county in the judged year (the last
+    one not preliminary, :func:`indicator_years`): the counties of a region in the
+    regional report. Columns as :func:`analysis.quality.indicators.compute_indicators`."""
+    judged = judged_year(year, extract_date)
+    usable = [i for i in indicator_list if "county" in i.units
+              and (linked is not None or i.kind != "coverage")]
+    if not usable:
+        return pl.DataFrame()
+    return compute_indicators(usable, cases.filter(pl.col("year") == judged),
+                              ["region", "county", "year"],
+                              linked.filter(pl.col("year") == judged)
+                              if linked is not None else None, extract_date)
+
+
+def county_cells(rows: pl.DataFrame) -> pl.DataFrame:
+    """Cells of the indicator families by county (within its region; the region's cell
+    is their sum) from :func:`county_indicator_rows`, every county of the registry
+    included (zeros too) so that the counties of a region add up to it."""
+    counties = dd.counties().select("county", "region")
+    keys = rows.select(pl.col("indicator").alias("family"), "subregistry",
+                       pl.col("year").cast(pl.String).alias("period")).unique(
+        maintain_order=True)
+    counts = rows.select(pl.col("indicator").alias("family"), "subregistry", "region",
+                         "county", pl.col("year").cast(pl.String).alias("period"), "n")
+    return keys.join(counties, how="cross").join(
+        counts, on=["family", "subregistry", "region", "county", "period"], how="left",
+        maintain_order="left").with_columns(
+        pl.col("n").fill_null(0).cast(pl.Int64), *(pl.lit(TOTAL).alias(k) for k in (
+            "hospital", "sex", "age_group")), pl.lit(False).alias("hidden"))
+
+
 def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
-                  indicator_rows: pl.DataFrame | None = None) -> Release:
+                  indicator_rows: pl.DataFrame | None = None,
+                  county_rows: pl.DataFrame | None = None) -> Release:
     """Cells, primary and complementary suppression over all relations, and the audit
-    repeated with further complements until it passes (else a UserError naming a cell)."""
+    repeated with further complements until it passes (else a UserError naming a cell).
+    ``county_rows``: indicators by county (:func:`county_indicator_rows`)."""
     k = rules().k
     cells = _cases_cells(cases, spec)
     if indicator_rows is not None and indicator_rows.height:
         cells = pl.concat([cells, indicator_cells(indicator_rows, spec)],
                           how="diagonal_relaxed")
+    if county_rows is not None and county_rows.height:
+        cells = pl.concat([cells, county_cells(county_rows)], how="diagonal_relaxed")
     sids = cells["subregistry"].unique(maintain_order=True).to_list()
     cells = pl.concat([cells, distribution_cells(cases, sids, spec.age_window, spec.year)],
                       how="diagonal_relaxed")
@@ -408,11 +427,13 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
 
 def release_for(data: RegistryData, year: int | None = None,
                 linked: pl.DataFrame | None = None,
-                regional: pl.DataFrame | None = None) -> Release:
+                regional: pl.DataFrame | None = None,
+                counties: pl.DataFrame | None = None) -> Release:
     """The release of a loaded data folder for a report year (default: the last complete
     year): what ``bcr publish`` publishes and ``--public`` answers from. ``linked``: the
-    registries' match (analysis.quality.coverage.match_registries) and ``regional``: the
-    indicators by region and year, each computed here if absent."""
+    registries' match (analysis.quality.coverage.match_registries), ``regional``: the
+    indicators by region and year and ``counties``: by county
+    (:func:`county_indicator_rows`), each computed here if absent."""
     cases = data.require("cases")
     last = report_year(cases, data.extract_date()) if year is None else year
     first = (int(data.population.get_column("year").min())
@@ -422,8 +443,11 @@ def release_for(data: RegistryData, year: int | None = None,
                                   subregistries=data.subregistries)
     spec = release_spec(cases, last, first)
     rows = indicator_rows(cases, linked, load_indicators(), last, data.extract_date(),
-                          regional, spec.first)
-    return build_release(cases, spec, rows)
+                          regional)
+    if counties is None:
+        counties = county_indicator_rows(cases, linked, load_indicators(), last,
+                                         data.extract_date())
+    return build_release(cases, spec, rows, counties)
 
 
 def _linked(cells: pl.DataFrame, masked: Sequence[bool]) -> list[bool]:

@@ -38,7 +38,6 @@ class ReportSettings:
     period_years: int
     net_survival_times: tuple[float, ...]
     net_survival_curve_years: float
-    min_age_group_cases: int
     survival_age_groups: tuple[int, ...]
     funnel_points: int
     indicators_moved_rows: int
@@ -72,11 +71,13 @@ class Analyses:
     apc: pl.DataFrame  # subregistry, region: annual percent change over the trend years
     sir: pl.DataFrame  # subregistry, region: SIR over the pooled years
     age_sex: pl.DataFrame  # subregistry, sex, age_group: crude rates over the pooled years
-    # indicator, subregistry, region (or NATION), year, ..., preliminary (the years from
-    # the one before the judged year to the report year; preliminary rows unclassified)
+    # indicator, subregistry, region (or NATION), year, ..., preliminary (the trend years,
+    # at least from the one before the judged year, to the report year; preliminary rows
+    # unclassified)
     indicators: pl.DataFrame
     hospitals: pl.DataFrame  # funnel: indicator, subregistry, hospital, region, limits
-    funnel_curves: pl.DataFrame  # subregistry, n, side, limit, value, p0
+    # subregistry, n, p0, phi, tau2, exact and overdispersed limits (analysis.stats.funnel)
+    funnel_curves: pl.DataFrame
     survival: pl.DataFrame  # subregistry, region (or NATION), time: Kaplan-Meier
     survival_curves: pl.DataFrame  # subregistry, region (or NATION): whole KM curves
     # subregistry, grouping (age or sex), group (age band, sex code or NATION), time: KM
@@ -91,6 +92,8 @@ class Analyses:
     period: tuple[int, int] = (0, 0)  # the period window's first and last calendar year
     settings: ReportSettings = field(default_factory=report_settings)
     release: rel.Release | None = None  # the run's protected release (DESIGN.md §5)
+    # indicator, subregistry, region, county, year (the judged one), n, estimate, ...
+    indicator_counties: pl.DataFrame = field(default_factory=pl.DataFrame)
     # subregistry, region (NATION), period ("2011-2015"), time, ...: net survival of
     # successive diagnosis periods (cohort approach), the survival trend
     survival_trend: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -139,10 +142,12 @@ def _hospital_funnels(cases: pl.DataFrame, indicator_list: list[indicators.Indic
         units.append(limits.with_columns(
             pl.lit(ind.id).alias("indicator"), pl.lit(sid).alias("subregistry"),
             pl.col("hospital").replace_strict(hospital_region, default=None).alias("region")))
-        p0 = limits.get_column("target")[0]
+        p0, tau2 = limits.get_column("target")[0], limits.get_column("tau2")[0]
         grid = np.unique(np.geomspace(1, counts["n"].max(), points).round())
-        curves.append(funnel.funnel_curve(p0, grid).with_columns(
-            pl.lit(sid).alias("subregistry"), pl.lit(p0).alias("p0")))
+        curves.append(funnel.funnel_curve(p0, grid, tau2=tau2).with_columns(
+            pl.lit(sid).alias("subregistry"), pl.lit(p0).alias("p0"),
+            pl.lit(limits.get_column("phi")[0], pl.Float64).alias("phi"),
+            pl.lit(tau2).alias("tau2")))
     if not units:
         return pl.DataFrame(), pl.DataFrame()
     return pl.concat(units, how="diagonal_relaxed"), pl.concat(curves, how="diagonal_relaxed")
@@ -159,41 +164,20 @@ def _from_min_age(rates: pl.DataFrame) -> pl.DataFrame:
     return rates.filter(start + width > min_age)
 
 
-def _standardised(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
+def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: list[str],
                   cfg: ReportSettings) -> pl.DataFrame:
     """Net survival (Pohar Perme) per group, age-standardised with the subregistry's ICSS
-    weights, at the report's times."""
-    return rs.age_standardised(data, lifetable, rs.standard_for(sid), by,
-                               cfg.net_survival_times)
-
-
-def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, stdz: pl.DataFrame, sid: str,
-                  by: list[str], cfg: ReportSettings, crude: bool = False) -> pl.DataFrame:
-    """The age-standardised net survival ``stdz`` (:func:`_standardised` of ``data``) per
-    group; the non-standardised estimate where an age group has fewer than
-    cfg.min_age_group_cases cases or no estimate, or for every group with ``crude``
-    (``standardised`` False). Groups under survival.min_cases keep their reason and no
-    estimate."""
+    weights at the report's times; a sparse age group is merged with its neighbour
+    (analysis.stats.relative_survival.age_standardised, as NORDCAN does), so every group
+    and the nation stay on the one standardised basis. Groups under survival.min_cases
+    keep their reason and no estimate."""
     standard = rs.standard_for(sid)
-    keys = [*by, "time"]
-    cols = ["n", "estimate", "lower", "upper", "reason", "method"]
-    small = pl.col("reason").str.starts_with("fewer than").fill_null(False)
-    fallback = pl.lit(True) if crude else (
-        ((pl.col("smallest_age_group") < cfg.min_age_group_cases)
-         | pl.col("estimate").is_null()) & ~small).any().over(by)
-    stdz = stdz.with_columns(fallback.alias("_fallback"))
+    out = rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
     name = dd.load("survival.yaml")["standards"][standard]["name"]
-    out = stdz.filter(~pl.col("_fallback")).select(
-        *keys, *cols, pl.col("estimate").is_not_null().alias("standardised"),
-        "smallest_age_group")
-    redo = stdz.filter(pl.col("_fallback")).select(by).unique()
-    if redo.height:  # the non-standardised estimate, only for the groups that need it
-        crude = rs.relative_survival(data.join(redo, on=by, how="semi", nulls_equal=True),
-                                     lifetable, by, cfg.net_survival_times)
-        out = pl.concat([out, crude.select(*keys, *cols).join(
-            stdz.select(*keys, "smallest_age_group"), on=keys, how="left").with_columns(
-            pl.lit(False).alias("standardised")).select(out.columns)])
-    return out.with_columns(pl.lit(name).alias("standard")).sort(keys)
+    return out.select(*by, "time", "n", "estimate", "lower", "upper", "reason", "method",
+                      pl.col("estimate").is_not_null().alias("standardised"),
+                      "smallest_age_group", "merged",
+                      pl.lit(name).alias("standard")).sort([*by, "time"])
 
 
 def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: int,
@@ -211,21 +195,13 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
             sub = frame.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            by = ["subregistry", "region"]
-            stdz = _standardised(sub, lifetable, sid, by, cfg)
-            regional = _net_survival(sub, lifetable, stdz, sid, by, cfg)
-            # One basis per table: a region that cannot be standardised is compared with
-            # non-standardised figures of the other regions and the nation.
-            crude = not regional.filter(pl.col("estimate").is_not_null())["standardised"].all()
-            if crude:
-                regional = _net_survival(sub, lifetable, stdz, sid, by, cfg, crude=True)
-            nation = _standardised(sub, lifetable, sid, ["subregistry"], cfg)
-            parts.append(regional.with_columns(pl.lit(approach).alias("approach")))
-            parts.append(_net_survival(sub, lifetable, nation, sid, ["subregistry"], cfg, crude)
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
+                         .with_columns(pl.lit(approach).alias("approach")))
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg)
                          .with_columns(pl.lit(NATION).alias("region"),
                                        pl.lit(approach).alias("approach")))
     cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",
-            "standardised", "standard", "smallest_age_group", "reason", "method"]
+            "standardised", "standard", "smallest_age_group", "merged", "reason", "method"]
     relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()
     curves = _with_nation(
         rs.relative_survival_curve(followup, lifetable, ["subregistry"],
@@ -256,8 +232,7 @@ def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
             sub = followup.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            stdz = _standardised(sub, lifetable, sid, ["subregistry"], cfg)
-            parts.append(_net_survival(sub, lifetable, stdz, sid, ["subregistry"], cfg)
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg)
                          .with_columns(pl.lit(NATION).alias("region"),
                                        pl.lit(f"{first}-{final}").alias("period")))
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
@@ -347,12 +322,17 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
                                         subregistries=data.subregistries)
               if data.cancer_registry is not None else None)
     usable = [i for i in indicator_list if linked is not None or i.kind != "coverage"]
-    # The judged year (the last one not preliminary) and the one before, for the change
-    # between them, up to the report year (shown, marked preliminary, never classified);
-    # coverage and timeliness over the trend years (rel.indicators_by_year).
-    regional = rel.indicators_by_year(usable, cases, linked, ["region"], last, extract, first)
+    # The trend years (each indicator's time series), including the judged year (the last
+    # one not preliminary) and the one before, for the change between them, up to the
+    # report year (shown, marked preliminary, never classified).
+    ind_first, _ = rel.indicator_years(last, extract)
+    recent = cases.filter(pl.col("year").is_between(ind_first, last))
+    recent_linked = linked.filter(pl.col("year").is_between(ind_first, last)) \
+        if linked is not None else None
+    regional = indicators.compute_indicators(usable, recent, ["region", "year"],
+                                             recent_linked, extract)
     ind = mark_preliminary(_with_nation(
-        rel.indicators_by_year(usable, cases, linked, [], last, extract, first),
+        indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
         regional), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
 
@@ -376,10 +356,11 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
         else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
     net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
                  if data.lifetable is not None else pl.DataFrame())
-    protected = rel.release_for(data, last, linked, regional)
+    counties = rel.county_indicator_rows(cases, linked, usable, last, extract)
+    protected = rel.release_for(data, last, linked, regional, counties)
     if protected.spec.first != first:  # the reports' years are the release's
         raise UserError(f"the release starts in {protected.spec.first}, the trends in {first}")
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window, cfg, protected,
-                    survival_trend=net_trend)
+                    counties, survival_trend=net_trend)

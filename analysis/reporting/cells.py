@@ -84,6 +84,8 @@ def rs_note(r: dict, text: Text) -> str:
         if reason.startswith("no follow-up"):
             return text("relative.no_followup")
         return text("relative.no_estimate")
+    if r.get("merged"):
+        return text("relative.merged", groups=r["merged"].replace("-", "\u2013"))
     return "" if r["standardised"] else text("relative.not_standardised")
 
 
@@ -122,3 +124,16 @@ def funnel_units(run: Run, sids: Sequence[str]) -> pl.DataFrame:
                              & pl.col(disclosure.FLAG).is_null())
     units = units.filter(disclosure.drawable(units, "funnel"))
     return units.filter(pl.len().over("subregistry") >= 3)
+
+
+def hospital_names() -> dict[str, str]:
+    return {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
+
+
+def hospital_keys(run: Run, sids: Sequence[str], region: str) -> dict[str, int]:
+    """The numbers a region's hospitals carry on its funnel plots and in its hospital
+    table: 1, 2, ... in the order of their names, the same in every panel."""
+    names = hospital_names()
+    own = run.hospitals.filter(pl.col("subregistry").is_in(list(sids))
+                               & (pl.col("region") == region))["hospital"].unique()
+    return {h: i for i, h in enumerate(sorted(own, key=lambda h: names.get(h, h)), 1)}

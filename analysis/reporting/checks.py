@@ -4,11 +4,13 @@ document's sections, a PDF with pages)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Protocol
 
+from analysis.data import dictionary
 from analysis.errors import UserError
 
 
@@ -75,6 +77,46 @@ def _plain(text: str) -> str:
     return " ".join(text.translate(str.maketrans("\u2018\u2019\u201c\u201d", "''\"\"")).split())
 
 
+class _Outside(HTMLParser):
+    """Every attribute of the page's markup (scripts' text not included) that loads a
+    resource (src, href, srcset, data), and the text of the JSON data element."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: list[str] = []
+        self.data: list[str] = []
+        self._in_data = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.loads += [f"<{tag} {k}={v}>" for k, v in attrs
+                       if k in {"src", "href", "srcset", "data"} and v]
+        self._in_data = tag == "script" and ("id", "bcr-data") in attrs
+
+    def handle_endtag(self, tag: str) -> None:  # noqa: ARG002
+        self._in_data = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_data:
+            self.data.append(data)
+
+
+def _check_interactive(page: Path) -> str:
+    """What is wrong with an interactive report ('' when nothing): it loads nothing from
+    outside itself, holds its data as JSON, and stays under the configured size."""
+    limit = int(dictionary.load("interactive.yaml")["max_bytes"])
+    parser = _Outside()
+    parser.feed(page.read_text(encoding="utf-8"))
+    parser.close()
+    if parser.loads:
+        return f"{page.name} loads a resource from outside the file: {parser.loads[0]}"
+    try:
+        json.loads("".join(parser.data))
+    except ValueError:
+        return f"{page.name} holds no readable data"
+    size = page.stat().st_size
+    return f"{page.name} is {size} bytes, over {limit}" if size > limit else ""
+
+
 def _check_pdf(pdf: Path) -> str:
     """What is wrong with a PDF ('' when nothing): it opens and has at least one page."""
     import pypdf
@@ -101,6 +143,8 @@ def verify(job: Checked, directory: Path, formats: Sequence[str], renderer: str)
                               f"{', '.join(empty)} is empty")
         problem = (_check_html(pages, job.headings()) if fmt == "html"
                    else _check_pdf(main))
+        if not problem and job.kind == "interactive":
+            problem = _check_interactive(main)
         if problem:
             raise OutputError(f"document '{job.name}': {problem}")
 

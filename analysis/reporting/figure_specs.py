@@ -13,6 +13,8 @@ from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
     funnel_units,
+    hospital_keys,
+    hospital_names,
     lower_first,
     min_cases,
     region_label,
@@ -45,6 +47,28 @@ def add_figure(run: Run, section: Section, spec: FigureSpec | None) -> None:
     else:
         section.paragraphs.append(md(run.text("notes.too_few",
                                               what=lower_first(spec.caption))))
+
+
+def spotlight(run: Run, frame: pl.DataFrame, group: str, alt: str,
+              x: str, y: str) -> dict:
+    """The arguments of figures.spotlight_chart for seven lines that would tangle: a
+    panel per region (in the registry's order), the region in the focus colour, the
+    nation black and the other regions grey."""
+    text = run.text
+    nation = text("nation")
+    panels = [region_label(r, text) for r in dd.region_ids()
+              if region_label(r, text) in set(frame[group].to_list())]
+    shown = pl.concat([frame.with_columns(
+        pl.lit(p).alias("panel"),
+        pl.when(pl.col(group) == p).then(pl.lit("focus"))
+        .when(pl.col(group) == nation).then(pl.lit("reference"))
+        .otherwise(pl.lit("other")).alias("role")) for p in panels])
+    return {"frame": shown, "x": x, "y": y, "group": group, "panel_order": panels,
+            "labels": {"x": text("axes.years") if x == "time" else text("axes.year"),
+                       "y": text("axes.survival") if x == "time" else text("axes.rate"),
+                       "decimal": fmt.decimal_mark(run.lang), "alt": alt,
+                       "focus": text("comparison.spotlight_focus"), "reference": nation,
+                       "others": text("legend.other_regions")}}
 
 
 def sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
@@ -101,6 +125,10 @@ def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[s
     caption = text("captions.trend_figure", first=a.first_year, last=a.year)
     if shown["estimate"].null_count():
         caption += f"; {text('notes.trend_gaps')}"
+    if focus is None and not facet:  # seven regions: one panel each, the others grey
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
+            **spotlight(run, shown.select("year", "estimate", "region"), "region",
+                        labels["alt"], "year", "estimate"), "points": True})
     return FigureSpec(f"fig-{doc_id}", caption,
                       "trend_chart", {
                           "frame": shown.select("year", "estimate", "region", "subregistry"),
@@ -137,8 +165,17 @@ def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | Non
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.survival", what=what)}
-    return FigureSpec(f"fig-{doc_id}", text("captions.survival_figure"), "survival_chart", {
-        "frame": shown.select("time", "estimate", "region", "subregistry"), "group": "region",
+    a = run.analyses
+    caption = text("comparison.survival_caption", first=a.year - a.settings.survival_years + 1,
+                   last=a.year)
+    if focus is None and not facet:  # seven regions: one panel each, the others grey
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
+            **spotlight(run, shown.select("time", "estimate", "lower", "upper", "region"),
+                        "region", labels["alt"], "time", "estimate"), "step": True,
+            "survival": True})
+    return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
+        "frame": shown.select("time", "estimate", "lower", "upper", "region", "subregistry"),
+        "group": "region", "bands": True,
         "labels": labels, "focus": region_label(focus, text) if focus else None,
         "reference": text("nation"),
         "group_order": [region_label(r, text) for r in regions_nation_last()],
@@ -165,7 +202,10 @@ def indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequen
     labels = {"x": text("axes.percent"), "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.indicators"),
               **text.section("legend")}
-    indicator_order = list(dict.fromkeys(shown["indicator"].to_list()))
+    # Panels in the registry's order of indicators (indicators.yaml), not the data's.
+    present = set(shown["indicator"].to_list())
+    indicator_order = [names[i.id] for i in run.analyses.indicator_list
+                       if names[i.id] in present]
     region_order = [region_label(r, text) for r in regions]
     layout = ({"category": "indicator", "group": "region", "category_order": indicator_order,
                "group_order": region_order} if focus else
@@ -223,7 +263,10 @@ def level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
 
 def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
                    ) -> FigureSpec | None:
-    """Hospitals on funnel plots, one panel per subregistry; a region's own highlighted."""
+    """Hospitals on funnel plots, one panel per subregistry named with its indicator; a
+    region's own hospitals highlighted and numbered (the numbers of its hospital table).
+    The limits drawn are widened for overdispersion where phi > 1 (Spiegelhalter 2005,
+    analysis.stats.funnel), the caption says where."""
     a, text = run.analyses, run.text
     units = funnel_units(run, sids)
     if units.is_empty():
@@ -231,37 +274,51 @@ def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None
     sids = [s for s in sids if s in set(units["subregistry"].to_list())]
     names = {i.id: i.name(run.lang) for i in a.indicator_list}
     short = {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()}
+    panel_indicator = dict(units.select("subregistry", "indicator").unique().iter_rows())
+    panel = {s: textwrap.fill(f"{short[s]}: {lower_first(names[panel_indicator[s]])}", 30)
+             for s in sids}
     panels: dict[str, list[str]] = {}  # which panels show which indicator, in panel order
     for sid in sids:
-        for ind in units.filter(pl.col("subregistry") == sid)["indicator"].unique():
-            panels.setdefault(ind, []).append(short[sid])
+        panels.setdefault(panel_indicator[sid], []).append(short[sid])
     # The panels of each indicator, unless the name already says (e.g. "... (MDS)").
     indicator = "; ".join(
         lower_first(names[i]) + (f" ({', '.join(p)})" if len(sids) > 1 and not
                                   names[i].endswith(f"({', '.join(p)})") else "")
         for i, p in panels.items())
     curve = a.funnel_curves.filter(pl.col("subregistry").is_in(list(sids)))
+    # The overdispersed limits are the exact ones where phi <= 1 (tau2 = 0).
     long = pl.concat([
         curve.select("subregistry", "n", "p0", pl.lit(side).alias("side"),
-                     pl.lit(label).alias("limit"), pl.col(f"{side}_{suffix}").alias("value"))
+                     pl.lit(label).alias("limit"), pl.col(f"{side}_{suffix}_od").alias("value"))
         for side in ("lower", "upper")
         for suffix, label in (("95", text("legend.limit_95")), ("998", text("legend.limit_998")))
     ]).drop_nulls("value")
-    facet = "subregistry" if len(sids) > 1 else None
+    keys = hospital_keys(run, sids, focus) if focus else {}
     labels = {"x": text("axes.hospital_n"), "y": text("axes.percent"),
               "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.funnel"),
               "others": text("legend.others") if focus else text("legend.hospitals"),
               "highlight": text("legend.highlight", region=region_label(focus, text))
               if focus else text("legend.hospitals"), "target": text("legend.target_nation")}
-    return FigureSpec(f"fig-{doc_id}", text("captions.funnel_figure", indicator=indicator),
-                      "funnel_chart", {
-                          "units": units.select(
-                              "n", "estimate", pl.col("region").alias("group"),
-                              pl.col("subregistry").replace_strict(short)),
-                          "curve": long.with_columns(pl.col("subregistry").replace_strict(short)),
-                          "labels": labels, "highlight": focus, "facet": facet,
-                          "facet_order": [short[s] for s in sids]})
+    caption = text("captions.funnel_figure", indicator=indicator, year=a.year)
+    widened = curve.filter(pl.col("tau2") > 0).unique("subregistry", maintain_order=True)
+    if widened.height:
+        caption += "; " + text("comparison.funnel_widened", panels=", ".join(
+            f"{short[r['subregistry']]} (\u03c6 = {fmt.number(r['phi'], 2, run.lang)})"
+            for r in widened.iter_rows(named=True)))
+    if keys:
+        hospital = hospital_names()
+        caption += "; " + text("comparison.funnel_keys", keys=", ".join(
+            f"{n} {hospital.get(h, h)}" for h, n in keys.items()))
+    return FigureSpec(f"fig-{doc_id}", caption, "funnel_chart", {
+        "units": units.select(
+            "n", "estimate", pl.col("region").alias("group"),
+            pl.col("subregistry").replace_strict(panel),
+            pl.col("hospital").replace_strict(keys, default=None, return_dtype=pl.String)
+            .alias("label")),
+        "curve": long.with_columns(pl.col("subregistry").replace_strict(panel)),
+        "labels": labels, "highlight": focus, "facet": "subregistry",
+        "facet_order": [panel[s] for s in sids]})
 
 
 def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None, str]:
@@ -289,8 +346,11 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
     first = a.year - a.settings.survival_years + 1
-    return FigureSpec(f"fig-{doc_id}", text("relative.caption_figure", first=first,
-                                            last=a.year), "survival_chart", {
+    caption = text("relative.caption_figure", first=first, last=a.year)
+    if frame["region"].n_unique() > 3:  # seven regions: one panel each, the others grey
+        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {**spotlight(
+            run, frame, "region", labels["alt"], "time", "estimate"), "survival": True}), note
+    return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
         "frame": frame, "group": "region", "labels": labels, "reference": text("nation"),
         "group_order": [region_label(r, text) for r in regions_nation_last()],
         "step": False}), note

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from plotnine import (  # noqa: E402
     aes,
+    annotate,
     coord_flip,
     element_blank,
     element_line,
@@ -35,6 +36,7 @@ from plotnine import (  # noqa: E402
     geom_hline,
     geom_line,
     geom_point,
+    geom_ribbon,
     geom_step,
     geom_text,
     geom_tile,
@@ -57,6 +59,9 @@ from plotnine.exceptions import PlotnineWarning  # noqa: E402
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
              "#000000")
+# Lines of groups (regions): Okabe-Ito without its yellow, which has too little contrast
+# on white for a line, and without black (the nation's).
+LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 # The focus group (a region) is blue, the comparison (the nation) black, others grey.
 FOCUS, REFERENCE, OTHER = "#0072B2", "#000000", "#BBBBBB"
 TARGET_COLOURS = {"high": "#009E73", "intermediate": "#E69F00"}
@@ -94,7 +99,7 @@ def _numbers(labels: Mapping[str, str]):  # noqa: ANN202 (a plotnine label funct
 
 def _palette(groups: Sequence[str], focus: str | None, reference: str | None) -> dict:
     colours = {}
-    others = iter(OKABE_ITO)
+    others = iter(LINE_COLOURS)
     for g in groups:
         if g == focus:
             colours[g] = FOCUS
@@ -111,6 +116,15 @@ def _ordered(frame: pl.DataFrame, column: str, order: Sequence[str]) -> pl.DataF
     """Fix the order of a categorical axis / legend (plotnine follows the Enum order)."""
     present = [o for o in order if o in set(frame[column].drop_nulls().to_list())]
     return frame.with_columns(pl.col(column).cast(pl.Enum(present)))
+
+
+def _like(frame: pl.DataFrame, column: str, data: pl.DataFrame) -> pl.DataFrame:
+    """A further layer's rows on the categories of the main data, in their order: with
+    other categories (e.g. only the panels that have a target) plotnine would merge the
+    layers' panels in alphabetical order."""
+    categories = data[column].dtype.categories
+    return frame.filter(pl.col(column).is_in(categories.to_list())).with_columns(
+        pl.col(column).cast(pl.Enum(categories)))
 
 
 def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping[str, str],
@@ -215,17 +229,16 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
         target_labels = [labels.get("target_high", "high"),
                          labels.get("target_intermediate", "intermediate")]
         if facet:  # one target line across each panel (the panel is one indicator)
-            panels = list(data[facet].dtype.categories)
             plot = plot + geom_hline(  # only for the panels drawn (an estimate to show)
                 aes(yintercept="value", linetype="level"),
-                data=_ordered(targets.filter(pl.col(facet).is_in(panels)), facet, panels)
-                .to_pandas(), color=TARGET_COLOURS["high"], size=0.6) + scale_linetype_manual(
+                data=_like(targets, facet, data).to_pandas(), color=TARGET_COLOURS["high"],
+                size=0.6) + scale_linetype_manual(
                 values={"high": "solid", "intermediate": "dashed"}, labels=target_labels,
                 breaks=["high", "intermediate"])
         else:  # a target tick on each category's row
             plot = plot + geom_point(
                 aes(y="value", x=category, shape="level"),
-                data=_ordered(targets, category, order[::-1]).to_pandas(),
+                data=_like(targets, category, data).to_pandas(),
                 color=TARGET_COLOURS["high"], size=5, inherit_aes=False) + scale_shape_manual(
                 values={"high": "|", "intermediate": "|"}, labels=target_labels,
                 breaks=["high", "intermediate"])
@@ -233,7 +246,9 @@ def estimate_chart(frame: pl.DataFrame, category: str, labels: Mapping[str, str]
         plot = plot + geom_hline(yintercept=reference_line, color="#777777",
                                  linetype="dotted")
     if facet:
-        plot = plot + facet_wrap(facet, ncol=2, scales="free_x")
+        # One estimate axis for every panel: a free axis per panel makes small
+        # differences look large.
+        plot = plot + facet_wrap(facet, ncol=2)
     rows = data[category].n_unique() * (1.6 if group else 1)
     panels = data[facet].n_unique() if facet else 1
     height = min(9.5, 1.0 + (0.24 * rows + 0.5) * -(-panels // (2 if facet else 1)))
@@ -262,7 +277,8 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
     national proportion (dotted).
 
     ``units``: n, estimate, and optionally ``group`` (units of the highlighted region
-    have group == highlight). ``curve``: n, limit ('95 %', '99,8 %'), side, value, p0.
+    have group == highlight) and ``label`` (printed beside the point, e.g. the number of
+    a region's own hospital). ``curve``: n, limit ('95 %', '99,8 %'), side, value, p0.
     """
     data = units.with_columns(
         pl.when(pl.col("group") == highlight).then(pl.lit(labels["highlight"]))
@@ -289,25 +305,54 @@ def funnel_chart(units: pl.DataFrame, curve: pl.DataFrame, labels: Mapping[str, 
             + scale_linetype_manual(values=styles, breaks=[*limits, labels["target"]])
             + scale_y_continuous(labels=lambda v: _numbers(labels)([x * 100 for x in v]))
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
+    named = _joined_labels(data, facet) if "label" in data.columns else None
+    if named is not None and named.height:
+        plot = plot + geom_text(aes(label="label"), data=named.to_pandas(), color=FOCUS,
+                                size=7, fontweight="bold", ha="left", va="bottom")
+    panels = data[facet].n_unique() if facet else 1
     if facet:
-        plot = plot + facet_wrap(facet, ncol=4, scales="free")
-    height = 4.2 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 1.0
+        plot = plot + facet_wrap(facet, ncol=min(3, panels), scales="free")
+    height = 4.2 if panels == 1 else 2.3 * -(-panels // 3) + 1.0
     return Figure(plot, labels["alt"], height)
+
+
+def _joined_labels(data: pl.DataFrame, facet: str | None) -> pl.DataFrame:
+    """Labels of points that would print over each other (within about 6 % of the
+    panel's x range and 5 percentage points) joined into one, "1, 3, 4", at the first."""
+    panel = [facet] if facet else []
+    named = data.filter(pl.col("label").is_not_null())
+    span = (pl.col("n").max() - pl.col("n").min()).over(panel or pl.lit(1)).clip(1)
+    return (named.with_columns((pl.col("n") / span / 0.06).round().alias("_x"),
+                               (pl.col("estimate") / 0.05).round().alias("_y"))
+            .sort("n").group_by([*panel, "_x", "_y"], maintain_order=True)
+            .agg(pl.col("n").first(), pl.col("estimate").first(),
+                 pl.col("label").sort_by(pl.col("label").cast(pl.Int64, strict=False))
+                 .str.join(", ")))
 
 
 def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
                    focus: str | None = None, reference: str | None = None,
                    group_order: Sequence[str] = (), facet: str | None = None,
-                   facet_order: Sequence[str] = (), step: bool = True) -> Figure:
+                   facet_order: Sequence[str] = (), step: bool = True,
+                   bands: bool = False) -> Figure:
     """Survival curves (time in years against the survival proportion): steps for
-    Kaplan-Meier, lines for a curve given on a fine grid (net survival)."""
+    Kaplan-Meier, lines for a curve given on a fine grid (net survival). ``bands``: the
+    95 % confidence band (``lower``, ``upper``) shaded behind each curve, on the curve's
+    own time points (a fine grid, so the band follows the steps closely)."""
     groups = list(group_order) or sorted(frame[group].unique().to_list())
     data = _ordered(frame.drop_nulls("estimate"), group, groups)
     if facet:
         data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
-    plot = (ggplot(data.to_pandas(), aes("time", "estimate", color=group))
+    colours = _palette(groups, focus, reference)
+    plot = ggplot(data.to_pandas(), aes("time", "estimate", color=group))
+    if bands:
+        plot = plot + geom_ribbon(aes(ymin="lower", ymax="upper", fill=group),
+                                  data=data.drop_nulls(["lower", "upper"]).to_pandas(),
+                                  alpha=0.18, color="none", outline_type="full") \
+            + scale_fill_manual(values=colours, breaks=groups, guide=None)
+    plot = (plot
             + (geom_step(size=0.7) if step else geom_line(size=0.7))
-            + scale_color_manual(values=_palette(groups, focus, reference), breaks=groups)
+            + scale_color_manual(values=colours, breaks=groups)
             + scale_x_continuous(breaks=_whole_years(data["time"]), labels=_numbers(labels))
             + scale_y_continuous(limits=(0, 1),
                                  labels=lambda v: [f"{x * 100:.0f}" for x in v])
@@ -360,9 +405,10 @@ LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
 
 
 def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence[str],
-               y_order: Sequence[str]) -> Figure:
-    """One tile per indicator (rows) and subregistry (columns), coloured by the target
-    level reached, with the printed values (e.g. the region's share over the nation's).
+               y_order: Sequence[str], highlight: str | None = None) -> Figure:
+    """One tile per indicator (rows) and subregistry or region (columns), coloured by the
+    target level reached, with the printed values (e.g. the region's share over the
+    nation's). ``highlight``: a column framed in the focus colour (the report's region).
 
     ``frame``: x, y, level ('high', 'intermediate', 'below', 'few' (a target but too
     few cases to classify), 'none' (no target), 'hidden') and label.
@@ -382,6 +428,11 @@ def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence
             + labs(x="", y="") + house_theme()
             + theme(panel_grid_major=element_blank(), axis_text_x=element_text(size=7),
                     axis_text_y=element_text(size=7.5)))
+    if highlight is not None and highlight in set(frame["x"].to_list()):
+        column = list(data["x"].dtype.categories).index(highlight) + 1
+        plot = plot + annotate("rect", xmin=column - 0.5, xmax=column + 0.5, ymin=0.5,
+                               ymax=data["y"].n_unique() + 0.5, fill="none", color=FOCUS,
+                               size=1.4)
     height = 1.2 + 0.36 * data["y"].n_unique()
     return Figure(plot, labels["alt"], height)
 

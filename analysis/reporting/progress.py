@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from analysis.reporting.publish import Publication, prepare, publish
-from analysis.reporting.render import Result, parse_formats
+from analysis.reporting.publish import Publication, parse_outputs, prepare, publish
+from analysis.reporting.render import Result
 
 DEFAULT_OUT = Path("reports")  # in the current folder, also for an installed toolkit
 
@@ -60,8 +60,8 @@ class _Bar:
 
 def main_files(result: Publication) -> list[Path]:
     """The files to open first: the publication, one regional and one subregistry report
-    (each in every format written), in that order."""
-    kinds = ("publication", "region-", "subregistry-")
+    (each in every format written) and one interactive report, in that order."""
+    kinds = ("publication", "region-", "subregistry-", "interactive-")
     chosen = []
     for kind in kinds:
         first = next((r for r in result.results if r.name.startswith(kind)), None)
@@ -76,7 +76,7 @@ def run_with_progress(data: Path | None, out: Path | None, year: int | None, lan
                       with_publication: bool = True, workers: int | None = None) -> Publication:
     """Publish with progress on stderr; the last lines name the main files."""
     console = Console(stderr=True)
-    wanted = parse_formats(formats)
+    wanted = parse_outputs(formats)
     if console.is_terminal:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn())

@@ -12,10 +12,12 @@ import polars as pl
 
 from analysis.data.ingest import RegistryData, load_data
 from analysis.demo.registry import cached_demo_dir
+from analysis.errors import UserError
 from analysis.privacy.release import RELEASE_FILE, published
 from analysis.reporting.analyses import Analyses, compute_all
 from analysis.reporting.documents import all_jobs, default_out
-from analysis.reporting.render import Result, engine, render_all
+from analysis.reporting.interactive.page import INTERACTIVE, interactive_jobs
+from analysis.reporting.render import FORMATS, Result, engine, render_all
 from analysis.reporting.run import Run
 
 
@@ -70,6 +72,9 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
             on_phase: Callable[[str], None] | None = None) -> Publication:
     """Render the requested documents into ``out/<year>/<lang>/<document>/``.
 
+    ``formats`` as :func:`parse_outputs` gives them: with ``interactive``, the offline
+    interactive report of each region asked for (and the national one when all regions
+    are) is written into ``out/<year>/<lang>/interactive-<area>/`` too.
     Analyses are computed once (``compute_all``, or taken from ``prepared``) and shared
     by every document; documents are written and rendered in parallel worker processes.
     Seconds per step are summed over the documents (figures, templating, rendering) or
@@ -80,15 +85,23 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
         prepared = prepare(data_dir, year, lang, formats)
     seconds = dict(prepared.seconds)
     analyses, run = prepared.analyses, prepared.run
+    documents = [f for f in formats if f != INTERACTIVE]
     start = time.perf_counter()
-    jobs = all_jobs(run, regions, subregistries, with_publication)
+    jobs = all_jobs(run, regions, subregistries, with_publication) if documents else []
+    # The interactive reports: the regions asked for, and the nation's in a whole run.
+    pages = interactive_jobs(run, regions, regions is None) if INTERACTIVE in formats else []
     seconds["building"] = time.perf_counter() - start
     if on_start:
-        on_start(len(jobs))
+        on_start(len(jobs) + len(pages))
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
-    results = render_all(jobs, out_dir, formats, workers, on_done, seconds, on_phase)
+    results = render_all(jobs, out_dir, documents, workers, on_done, seconds,
+                         on_phase) if documents else []
+    if pages:  # finished pages: written, checked and placed as the documents are (in
+        # this process: writing is quick, a worker would first load the Vega bundle)
+        results += render_all(pages, out_dir, ["html"], 1, on_done, {}, on_phase)
     # Every published count, as one file: what `bcr audit` and the tables are checked on.
+    out_dir.mkdir(parents=True, exist_ok=True)
     write_csv_atomically(published(analyses.release), out_dir / RELEASE_FILE)
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start
     for r in results:
@@ -96,6 +109,18 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
             seconds[f"{step} (sum over documents)"] = seconds.get(
                 f"{step} (sum over documents)", 0.0) + s
     return Publication(out_dir, results, seconds)
+
+
+def parse_outputs(text: str | Sequence[str]) -> list[str]:
+    """--format: html, pdf and interactive (the offline interactive reports), in that
+    order; an unknown or empty one is an error."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    wanted = {f.strip().lower() for f in items if f.strip()}
+    unknown = sorted(wanted - {*FORMATS, INTERACTIVE})
+    if unknown or not wanted:
+        raise UserError(f"--format: unknown or empty format {', '.join(unknown) or '(none)'}"
+                        f" (use html, pdf, interactive, or several joined by commas)")
+    return [f for f in (*FORMATS, INTERACTIVE) if f in wanted]
 
 
 def write_csv_atomically(frame: pl.DataFrame, path: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import pickle
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,12 +19,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from analysis import resources
 from analysis.data import dictionary
-from analysis.reporting import figures
 from analysis.reporting.render import FIGURE_CACHE, TEMPLATES_DIR, RenderError
 
 ROOT_QUARTO = resources.quarto_config()
@@ -92,16 +91,24 @@ class FigureSpec:
 
     @property
     def key(self) -> str:
-        """The same function and arguments give the same figure (and the same bytes)."""
-        return hashlib.sha256(pickle.dumps((self.function, self.arguments))).hexdigest()
+        """The same function and arguments give the same figure (and the same bytes).
+
+        Frames enter by their schema and rows, not their pickle, which varies with
+        how the frame was built (chunks), so one figure has one key in every run."""
+        return hashlib.sha256(repr(_canonical((self.function, self.arguments)))
+                              .encode()).hexdigest()
 
     def draw_cached(self, cache: Path) -> float:
         """Draw into ``cache/<key>.svg`` unless it is there; the seconds spent drawing."""
         cached = cache / f"{self.key}.svg"
         if cached.exists():
             return 0.0
+        # plotnine only where figures are drawn (panel_figures: small multiples)
+        from analysis.reporting import figures, panel_figures
+
         start = time.perf_counter()
-        made: figures.Figure = getattr(figures, self.function)(**self.arguments)
+        draw = getattr(figures, self.function, None) or getattr(panel_figures, self.function)
+        made = draw(**self.arguments)
         cache.mkdir(parents=True, exist_ok=True)
         partial = cache / f".{self.key}.{os.getpid()}.svg"
         figures.save(made, partial)
@@ -118,6 +125,17 @@ class FigureSpec:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.draw_cached(cache)
         shutil.copyfile(cache / f"{self.key}.svg", target)
+
+
+def _canonical(value: Any) -> Any:
+    """A value as plain, ordered Python data: frames as (schema, rows)."""
+    if isinstance(value, pl.DataFrame):
+        return ("frame", str(value.schema), value.write_csv())
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_canonical(v) for v in value))
+    return value
 
 
 @dataclass

@@ -7,17 +7,14 @@ Two engines (DESIGN.md §9):
   (.qmd -> self-contained HTML, .qmd -> typst) and the `typst` package (typst -> PDF).
   ``BCR_RENDERER=builtin`` forces it even when Quarto is installed.
 
-Every document is written by a job into its own staging directory (its own .qmd and its
-own figure files) and rendered there: on the built-in path one worker per document,
-through Quarto in the few project calls of ``quarto_calls``. Documents are moved into the
-output folder only when every one has succeeded and passed ``checks.verify``. A failure
-raises ``RenderError`` naming the document and the step (``OutputError`` for a missing or
-malformed output, ``DiskFullError`` for a full disk, in one line); the previous outputs
-are left as they were.
+Each job writes its own staging directory (.qmd and figures), rendered there: built-in,
+one worker per document; through Quarto, the few project calls of ``quarto_calls``. The
+documents replace the outputs only when all succeeded and passed ``checks.verify``; else
+``RenderError`` names document and step (``OutputError`` a missing or malformed output,
+``DiskFullError`` a full disk, in one line) and the previous outputs stay.
 
-A run holds a lock on its output folder (a second run into it stops with a clear message)
-and first removes what a killed run left there. Its workers (``workers.py``) are killed
-with their tools on Ctrl-C or a failure, and end by themselves when the main process dies.
+A run locks its output folder and first removes what a killed run left there; its
+workers (``workers.py``) die with their tools on Ctrl-C, a failure or the main process.
 """
 
 from __future__ import annotations
@@ -278,9 +275,11 @@ def _quarto_gather(staging: Path) -> None:
         shutil.rmtree(project)
 
 
-def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """One Quarto call (runs in a worker)."""
+def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """One Quarto call (runs in a worker); its seconds."""
+    start = time.perf_counter()
     _run(cmd, cwd, what, "quarto render", env)
+    return time.perf_counter() - start
 
 
 def _quarto_outputs(job: Job, staging: Path, formats: Sequence[str]) -> list[Path]:
@@ -324,7 +323,9 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Resul
     """Write one job's sources and render them on the built-in path (in a worker)."""
     seconds = write_sources(job, directory)
     start = time.perf_counter()
-    files = [_render_builtin(directory, job, fmt) for fmt in formats]
+    # An interactive report's job writes its finished page: nothing to render.
+    files = ([directory / f"{job.stem}.html"] if job.kind == "interactive"
+             else [_render_builtin(directory, job, fmt) for fmt in formats])
     seconds["rendering"] = time.perf_counter() - start
     return Result(job.name, files, seconds)
 
@@ -504,8 +505,10 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
               f"{', '.join(what for what, _, _ in calls)}")
         start = time.perf_counter()
         env = _quarto_env(jobs)
-        list(as_done([pool.submit(_quarto_call, what, cmd, cwd, env)
-                       for what, cmd, cwd in calls]))
+        timed = [(f"quarto call {i + 1} ({w})", pool.submit(_quarto_call, w, c, d, env))
+                 for i, (w, c, d) in enumerate(calls)]
+        list(as_done([f for _, f in timed]))
+        seconds.update((name, f.result()) for name, f in timed)
         _quarto_gather(staging)
         rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
         for job in jobs:

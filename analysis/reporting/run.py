@@ -135,6 +135,16 @@ class Run:
             "region": _region(), "period": pl.col("year").cast(pl.String)})
 
     @cached_property
+    def indicator_counties(self) -> pl.DataFrame:
+        frame = self.analyses.indicator_counties
+        if frame.is_empty():
+            return frame
+        return from_release(frame, self.release, "share", {
+            "family": pl.col("indicator"), "subregistry": pl.col("subregistry"),
+            "region": pl.col("region"), "county": pl.col("county"),
+            "period": pl.col("year").cast(pl.String)})
+
+    @cached_property
     def survival(self) -> pl.DataFrame:
         return protect(self.analyses.survival, ["subregistry", "region", "time"], "survival")
 

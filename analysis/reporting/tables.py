@@ -14,6 +14,8 @@ from analysis.reporting.cells import (
     cell,
     ci_cell,
     funnel_units,
+    hospital_keys,
+    hospital_names,
     min_cases,
     region_label,
     rs_cell,
@@ -28,6 +30,7 @@ from analysis.reporting.qmd import (
     Table,
 )
 from analysis.reporting.run import Run
+from analysis.stats import survival
 
 
 def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
@@ -194,9 +197,11 @@ def apc_table(run: Run, doc_id: str, frame: pl.DataFrame, order: Sequence[str],
 def hospital_table(run: Run, doc_id: str, sids: Sequence[str], region: str | None
                    ) -> Table | None:
     """The hospitals of the funnel plots' indicator (of a region, or all): subregistry,
-    hospital, region, n, share and, for those drawn, the position against the control
-    limits (flag of analysis.stats.funnel), so that a point on the plot can be found and
-    followed up. A hospital the release masks is listed with the symbol, not left out."""
+    the indicator, hospital, region, n, share and, for those drawn, the position against
+    the limits drawn (flag_od of analysis.stats.funnel: widened for overdispersion where
+    phi > 1), so that a point on the plot can be found and followed up. In a regional
+    report each hospital carries the number printed beside its points. A hospital the
+    release masks is listed with the symbol, not left out."""
     a, text, lang = run.analyses, run.text, run.lang
     if run.hospitals.is_empty():
         return None
@@ -206,21 +211,28 @@ def hospital_table(run: Run, doc_id: str, sids: Sequence[str], region: str | Non
         units = units.filter(pl.col("region") == region)
     if units.is_empty():
         return None
-    names = {h["code"]: h["name"] for h in dd.load("hospitals.yaml")["hospitals"]}
+    names = hospital_names()
+    indicator = {i.id: i.name(lang) for i in a.indicator_list}
+    keys = hospital_keys(run, sids, region) if region else {}
     flags = text.section("notes.funnel_flags")
     order = {s: i for i, s in enumerate(sids)}
-    rows = [[subregistry_label(r["subregistry"], lang), names.get(r["hospital"], r["hospital"]),
+    rows = [[*([str(keys[r["hospital"]])] if keys else []),
+             subregistry_label(r["subregistry"], lang),
+             indicator.get(r["indicator"], r["indicator"]),
+             names.get(r["hospital"], r["hospital"]),
              region_label(r["region"], text) if r["region"] else "",
              cell(r, "n", lambda v: fmt.number(v, 0, lang)),
              cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
-             flags.get(r["flag"], "") if (r["subregistry"], r["hospital"]) in drawn else ""]
+             flags.get(r["flag_od"], "") if (r["subregistry"], r["hospital"]) in drawn
+             else ""]
             for r in sorted(units.iter_rows(named=True),
                             key=lambda r: (order[r["subregistry"]], r["region"] or "",
                                            names.get(r["hospital"], r["hospital"])))]
-    return Table(f"tbl-{doc_id}", text("captions.funnel_table", year=a.year),
-                 [text("columns.subregistry"), text("columns.hospital"), text("columns.region"),
-                  text("columns.n"), text("columns.estimate"), text("columns.position")],
-                 rows, ["l", "l", "l", "r", "r", "l"],
+    headers = [*([text("comparison.number")] if keys else []), text("columns.subregistry"),
+               text("columns.indicator"), text("columns.hospital"), text("columns.region"),
+               text("columns.n"), text("columns.estimate"), text("columns.position")]
+    return Table(f"tbl-{doc_id}", text("captions.funnel_table", year=a.year), headers,
+                 rows, [*(["r"] if keys else []), "l", "l", "l", "l", "r", "r", "l"],
                  text("notes.funnel_table") + (f" {suppressed_note(text)}" if units[
                      disclosure.FLAG].is_not_null().any() else ""))
 
@@ -249,7 +261,7 @@ def relative_table(run: Run, doc_id: str, frame: pl.DataFrame, keys: Sequence[st
                      cell(first, "n", lambda v: fmt.number(v, 0, lang)),
                      *(rs_cell(by_time.get(t), lang) for t in cfg.net_survival_times),
                      "; ".join(notes)])
-    note = (text("relative.note", min_age_group=cfg.min_age_group_cases,
+    note = (text("relative.note", min_age_group=survival.settings().min_age_group_cases,
                  min_cases=min_cases()) + " " if explain else "") + suppressed_note(text)
     times = cfg.net_survival_times
     return Table(f"tbl-{doc_id}", caption,

@@ -57,6 +57,7 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.errors import InputError, UserError
 from analysis.frames import ordered_sum
+from analysis.stats.sparse_age_groups import estimate_merged, smallest_age_group
 from analysis.stats.survival import Z95, settings
 
 METHODS = {"ederer2": "Ederer II (Ederer & Heise 1959)",
@@ -416,19 +417,26 @@ def standard_for(subregistry: str) -> str:
 def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
                      by: Sequence[str] = (), times: Sequence[float] | None = None,
                      method: str = "pohar-perme", grid_per_year: int = 12,
-                     conf_type: str = "log", min_cases: int | None = None) -> pl.DataFrame:
+                     conf_type: str = "log", min_cases: int | None = None,
+                     min_age_group_cases: int | None = None) -> pl.DataFrame:
     """Age-standardised relative/net survival: sum_g w_g R_g(t), with
     SE = sqrt(sum_g w_g^2 SE_g(t)^2) and the CI of :func:`relative_survival` built from
     it (Corazziari, Quinn & Capocaccia 2004).
 
-    Cases outside the standard's age range (e.g. under 15 for ICSS) are not used; their
-    number is in ``n_outside_standard``. ``smallest_age_group`` is the number of cases in
-    the group's smallest age group of the standard: with few there, that age group's
-    estimate, and so the weighted one, is unstable. A group gets no estimate when it has fewer
-    than `min_cases` cases or when an age group has no estimate at that time.
+    An age group of the standard with fewer than ``min_age_group_cases`` cases (default
+    registry.yaml survival.min_age_group_cases; 0 never merges) is merged with its
+    neighbour, as NORDCAN does (analysis.stats.sparse_age_groups): the merged group's estimate
+    gets the sum of their weights, so the estimate stays standardised. ``merged`` names
+    the merged age groups ("15-44 + 45-54"; null where none were). Cases outside the
+    standard's age range (e.g. under 15 for ICSS) are not used; their number is in
+    ``n_outside_standard``. ``smallest_age_group`` is the number of cases in the group's
+    smallest age group of the standard, before merging. A group gets no estimate when it
+    has fewer than `min_cases` cases or when an age group has no estimate at that time.
     """
     cfg = settings()
     min_n = cfg.min_cases if min_cases is None else min_cases
+    merge_below = cfg.min_age_group_cases if min_age_group_cases is None \
+        else min_age_group_cases
     by = list(by)
     weights = standard_weights(standard)
     age = (pl.col("age") if "age" in data.columns
@@ -441,23 +449,32 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
     inside = marked.filter(pl.col("_std_group").is_not_null())
     outside = (marked.filter(pl.col("_std_group").is_null()).group_by(by).len("n_outside")
                if by else pl.DataFrame({"n_outside": [marked.height - inside.height]}))
-    per_age = relative_survival(inside, lifetable, [*by, "_std_group"], times, method,
-                                grid_per_year, conf_type, min_cases=1)
+    smallest = smallest_age_group(inside, weights, by)
+    per_age, merged = estimate_merged(
+        inside, weights, by, merge_below,
+        lambda cases: relative_survival(cases, lifetable, [*by, "_std_group"], times, method,
+                                        grid_per_year, conf_type, min_cases=1))
     # Every (group, age group, time) must exist, even for an age group with no cases.
     frame = (per_age.select(*by).unique() if by else pl.DataFrame({"_one": [0]}))
-    full = (frame.join(weights.select(pl.col("age_group").alias("_std_group"), "weight"),
-                       how="cross")
+    group_weights = (frame.join(weights.select(pl.col("age_group").alias("_std_group"),
+                                               "weight"), how="cross").drop("_one",
+                                                                            strict=False)
+                     .with_columns(pl.lit(None, pl.String).alias("_merged"))
+                     if merged is None else
+                     frame.drop("_one", strict=False).join(merged, on=by, how="left",
+                                                           nulls_equal=True)
+                     if by else merged)
+    full = (group_weights
             .join(pl.DataFrame({"time": _grid_times(times if times is not None
                                                     else cfg.times, grid_per_year)}),
                   how="cross")
-            .drop("_one", strict=False)
             .join(per_age, on=[*by, "_std_group", "time"], how="left", nulls_equal=True))
     missing_group = pl.when(pl.col("estimate").is_null()).then(pl.col("_std_group"))
     out = (full.group_by([*by, "time"], maintain_order=True).agg(
         pl.col("n").fill_null(0).sum().alias("n"),
         pl.col("n_at_risk").fill_null(0).sum().alias("n_at_risk"),
         pl.col("n_events").fill_null(0).sum().alias("n_events"),
-        pl.col("n").fill_null(0).min().alias("smallest_age_group"),
+        pl.col("_merged").drop_nulls().str.join("; ").alias("merged"),
         ordered_sum(pl.col("weight") * pl.col("estimate")).alias("estimate"),
         ordered_sum((pl.col("weight") * pl.col("se")) ** 2).sqrt().alias("se"),
         missing_group.drop_nulls().str.join(", ").alias("_missing"))
@@ -473,10 +490,15 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
          for c in ("estimate", "se", "lower", "upper")])
     out = (out.join(outside, on=by, how="left", nulls_equal=True) if by
            else out.with_columns(pl.lit(outside["n_outside"][0]).alias("n_outside")))
+    out = (out.join(smallest, on=by, how="left", nulls_equal=True) if by
+           else out.with_columns(pl.lit(smallest["smallest_age_group"][0])
+                                 .alias("smallest_age_group")))
     name = dd.load("survival.yaml")["standards"][standard]["name"]
     return out.select(
         *by, "time", "n", pl.col("n_outside").fill_null(0).cast(pl.Int64)
-        .alias("n_outside_standard"), "smallest_age_group", "n_at_risk", "n_events",
+        .alias("n_outside_standard"), "smallest_age_group",
+        pl.when(pl.col("merged") != "").then(pl.col("merged")).alias("merged"),
+        "n_at_risk", "n_events",
         "estimate", "se", "lower",
         "upper", pl.lit(f"{METHODS[method]}, age-standardised ({name}), {conf_type} 95% CI")
         .alias("method"), "reason").fill_nan(None)

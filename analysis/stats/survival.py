@@ -34,7 +34,6 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from lifelines.statistics import multivariate_logrank_test
 
 from analysis.data import dictionary as dd
 from analysis.errors import InputError, UserError
@@ -57,6 +56,7 @@ class SurvivalSettings:
     same_day_death_days: float
     min_cases: int
     times: tuple[float, ...]
+    min_age_group_cases: int  # a sparser age group of a standard is merged (NORDCAN)
 
 
 def settings() -> SurvivalSettings:
@@ -68,6 +68,7 @@ def settings() -> SurvivalSettings:
         same_day_death_days=float(cfg["same_day_death_days"]),
         min_cases=int(cfg["min_cases"]),
         times=tuple(float(t) for t in cfg["times"]),
+        min_age_group_cases=int(cfg["min_age_group_cases"]),
     )
 
 
@@ -402,6 +403,8 @@ def logrank(data: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
         raise UserError(f"the log-rank test needs at least two groups of {', '.join(by)}")
     if labelled.get_column("entry").to_numpy().any():
         raise UserError("the log-rank test is for cohort data, not a period window")
+    from lifelines.statistics import multivariate_logrank_test  # slow import, rarely used
+
     result = multivariate_logrank_test(labelled.get_column("time").to_numpy(),
                                        labelled.get_column("_group").to_numpy(),
                                        labelled.get_column("event").to_numpy())

@@ -11,6 +11,11 @@ from analysis.reporting.cells import (
     regions_nation_last,
     subregistries_present,
 )
+from analysis.reporting.comparison import (
+    county_table,
+    indicator_trend_figure,
+    region_grid_figure,
+)
 from analysis.reporting.documents.page import single_page_job
 from analysis.reporting.qmd import DocumentJob, Section
 from analysis.reporting.run import Run
@@ -41,6 +46,14 @@ def per_subregistry_section(run: Run, region: str, sids: list[str]) -> Section:
         ind = run.indicators.filter(of_sid)  # the judged year and the preliminary one
         if ind.height:
             tab.tables.append(indicator_table(run, f"{sid}-ind", ind, "region", pair, label))
+            # The region among all regions, and each indicator over the years.
+            for figure in (region_grid_figure(run, f"{sid}-regions", sid, region),
+                           indicator_trend_figure(run, f"{sid}-ind-trend", sid, region)):
+                if figure is not None:
+                    tab.figures.append(figure)
+            counties = county_table(run, f"{sid}-counties", sid, region)
+            if counties is not None:
+                tab.tables.append(counties)
         km = run.survival.filter(of_sid)
         if km.height:
             tab.tables.append(survival_table(run, f"{sid}-surv", km, "region", pair, label))

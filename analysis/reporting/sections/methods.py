@@ -13,6 +13,7 @@ from analysis.reporting.qmd import (
     md,
 )
 from analysis.reporting.run import Run
+from analysis.stats import survival
 
 
 def methods_section(run: Run) -> Section:
@@ -22,7 +23,7 @@ def methods_section(run: Run) -> Section:
     name = std.get(f"name_{run.lang}", std_id)
     a = run.analyses
     body = text("methods.text", standard=name, k=threshold(), symbol=symbol(),
-                min_cases=min_cases(), min_age_group=a.settings.min_age_group_cases,
+                min_cases=min_cases(), min_age_group=survival.settings().min_age_group_cases,
                 cohort_first=a.year - a.settings.survival_years + 1, cohort_last=a.year,
                 period_first=a.period[0], period_last=a.period[1])
     paragraphs = body.strip().split("\n\n")

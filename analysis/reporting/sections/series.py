@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
-from analysis.privacy.release import SERIES_KINDS
 from analysis.reporting import formatting as fmt
 from analysis.reporting.cells import (
     cell,
@@ -20,6 +19,10 @@ from analysis.reporting.cells import (
 from analysis.reporting.qmd import Section, Table, md
 from analysis.reporting.run import Run
 from analysis.reporting.sections.overview import level_fill
+
+# The measures of data quality over the years: coverage against the cancer registry and
+# timeliness of registration (every indicator of these kinds, grouped by kind and months).
+SERIES_KINDS = ("coverage", "timeliness")
 
 
 def _measures(run: Run) -> list[tuple[str, list[str]]]:
