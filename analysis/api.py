@@ -21,6 +21,7 @@ from analysis.quality.coverage import completeness, coverage, match_registries, 
 from analysis.quality.indicators import compute_indicators, load_indicators
 from analysis.stats.cox import cox_region
 from analysis.stats.incidence import crude_rates, rate_ratios, sir, standardised_rates
+from analysis.stats.prevalence import prevalence
 from analysis.stats.relative_survival import age_standardised, relative_survival
 from analysis.stats.survival import kaplan_meier, km_median, logrank, period_window
 from analysis.stats.survival import prepare_followup as followup
@@ -30,6 +31,7 @@ __all__ = [
     "RegistryData", "age_standardised", "annual_percent_change", "completeness",
     "compute_indicators", "cox_region", "coverage", "crude_rates", "demo_folder", "followup",
     "kaplan_meier", "km_median", "load_data", "load_indicators", "logrank",
-    "match_registries", "period_window", "rate_ratios", "relative_survival", "sir",
+    "match_registries", "period_window", "prevalence", "rate_ratios", "relative_survival",
+    "sir",
     "standardised_rates", "subregistry_ids", "suppress", "timeliness", "write_demo",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing.util
+import os
 import sys
 from typing import NoReturn
 
@@ -18,13 +19,14 @@ from analysis.commands import (
     erase,
     incidence,
     indicators,
+    prevalence,
     pseudonymise,
     publish,
     report,
     survival,
     validate,
 )
-from analysis.data.dictionary import DictionaryError
+from analysis.data.dictionary import REGISTRY_ENV, DictionaryError, registry_dir
 from analysis.data.identity import redact
 from analysis.errors import UserError
 
@@ -49,14 +51,24 @@ def _version(value: bool) -> None:
 def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the toolkit version and exit."),
+    registry: str | None = typer.Option(
+        None, "--registry", envvar=REGISTRY_ENV,
+        help="The shipped registry configuration every command uses (default: the first "
+             "of data_dictionary/; others in data_dictionary/registries/). BCR_DICTIONARY, "
+             "a folder of your own, wins over it."),
 ) -> None:
     """Statistics and reports for blood-cancer quality registries."""
+    if registry:
+        registry_dir(registry)  # an unknown name is a clear error
+        # Through the environment, so that the worker processes of a run read it too.
+        os.environ[REGISTRY_ENV] = registry
 
 
 # The subcommands, in the order `bcr --help` lists them.
 for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.incidence,
-                survival.survival, coverage.coverage, indicators.indicators, publish.publish,
-                report.report, audit.audit, pseudonymise.pseudonymise, erase.erase):
+                survival.survival, prevalence.prevalence, coverage.coverage,
+                indicators.indicators, publish.publish, report.report, audit.audit,
+                pseudonymise.pseudonymise, erase.erase):
     app.command(command.__name__)(command)
 
 

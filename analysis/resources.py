@@ -22,8 +22,14 @@ def root() -> Path:
 
 
 def data_dictionary() -> Path:
-    """The shipped data dictionary (``BCR_DICTIONARY`` may point elsewhere)."""
+    """The default registry's data dictionary (``BCR_DICTIONARY`` may point elsewhere)."""
     return root() / "data_dictionary"
+
+
+def registries() -> Path:
+    """The further shipped registries' configurations, one folder each, named by the
+    registry (``data_dictionary/registries/<name>/``, selected with ``--registry``)."""
+    return data_dictionary() / "registries"
 
 
 def templates() -> Path:

@@ -17,7 +17,8 @@ import time
 import polars as pl
 
 from analysis.data.ingest import load_data
-from analysis.privacy.release import audit_published, published, release_for
+from analysis.privacy.published import audit_published, published
+from analysis.privacy.release import release_for
 from analysis.quality.coverage import match_registries
 
 start = time.perf_counter()

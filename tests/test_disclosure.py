@@ -46,7 +46,7 @@ def _visible(out: pl.DataFrame) -> dict:
 
 def test_rules_come_from_registry_yaml() -> None:
     r = rules()
-    assert (r.k, r.symbol, r.label_en) == (5, "–", "insufficient data")
+    assert (r.k, r.symbol, r.label("en")) == (5, "–", "insufficient data")
     assert footnote("sv") == "– otillräckligt underlag"
     assert footnote("en") == "– insufficient data"
 

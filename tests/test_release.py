@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from analysis.cli import app
 from analysis.data import dictionary as dd
 from analysis.privacy import audit
+from analysis.privacy import published as pb
 from analysis.privacy import release as rl
 
 K = 5  # registry.yaml disclosure.k
@@ -118,7 +119,7 @@ def test_a_small_count_is_masked_with_complements_and_the_audit_passes():
                              & (pl.col("sex") == rl.TOTAL) & (pl.col("age_group") == rl.TOTAL)
                              & (pl.col("county") == rl.TOTAL) & (pl.col("region") != rl.TOTAL))
     assert regions["flag"].is_not_null().sum() >= 2
-    result = rl.audit_published(rl.published(r))
+    result = pb.audit_published(pb.published(r))
     assert result.height and result["ok"].all()
 
 
@@ -135,9 +136,9 @@ def test_random_releases_pass_the_audit(rows):
     every --public answer and every report cell is a release cell, so auditing the whole
     release covers them all together."""
     r = release_of(cases_frame(rows), 2025)
-    result = rl.audit_published(rl.published(r))
+    result = pb.audit_published(pb.published(r))
     assert result["ok"].all(), result.filter(~pl.col("ok"))
-    shown = rl.published(r).filter(pl.col("status") == rl.SHOWN)
+    shown = pb.published(r).filter(pl.col("status") == pb.SHOWN)
     assert not shown["n"].is_between(1, K - 1).any()
 
 
@@ -195,7 +196,7 @@ def test_demo_release_masks_hospitals_instead_of_leaving_them_out():
     assert masked.height and hospitals.filter(pl.col("flag").is_null()).height
     # The hospital residual of a region: with the region's total shown, no masked
     # hospital can be pinned down or bounded by differencing (nor anything else).
-    result = rl.audit_published(rl.published(release))
+    result = pb.audit_published(pb.published(release))
     assert result["ok"].all()
     assert result.filter(pl.col("hospital") != rl.TOTAL).height == masked.height
 

@@ -12,7 +12,7 @@ import pytest
 from test_reporting_render import _job
 
 from analysis.errors import UserError
-from analysis.reporting import render
+from analysis.reporting import render, staging
 from analysis.reporting.checks import OutputError
 
 
@@ -62,7 +62,7 @@ def test_a_renderer_that_writes_nothing_or_junk_fails_the_run(tmp_path, monkeypa
 
 
 def test_a_second_run_into_the_same_folder_is_refused_while_the_first_holds_it(tmp_path):
-    with render._locked(tmp_path), pytest.raises(UserError, match="another run"):
+    with staging.locked(tmp_path), pytest.raises(UserError, match="another run"):
         render.render_all([_job()], tmp_path, ["html"], workers=1)
     render.render_all([_job()], tmp_path, ["html"], workers=1)  # free again
     assert (tmp_path / "doc-a" / "doc-a.html").stat().st_size > 0
@@ -74,7 +74,7 @@ def test_what_a_killed_run_left_is_cleaned_up_by_the_next_run(tmp_path):
     # killed between setting the old version aside and moving the new one in
     (tmp_path / "doc-a").rename(tmp_path / ".old-doc-a")
     render.render_all([_job("doc-b")], tmp_path, ["html"], workers=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [render.LOCK_FILE, "doc-a", "doc-b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [staging.LOCK_FILE, "doc-a", "doc-b"]
     assert (tmp_path / "doc-a" / "doc-a.html").stat().st_size > 0
 
 

@@ -12,7 +12,7 @@ import pypdf
 import pytest
 
 from analysis.errors import UserError
-from analysis.reporting import qmd, render
+from analysis.reporting import checks, qmd, render
 from analysis.reporting.qmd import DocumentJob, FigureSpec, Page, Section, Table
 
 
@@ -204,3 +204,29 @@ def test_a_figure_has_one_key_however_its_frame_was_built():
     changed = FigureSpec(**spec, arguments={"frame": whole.with_columns(estimate=2.0),
                                             "labels": labels})
     assert changed.key != one.key
+
+
+def test_a_file_beside_the_documents_moves_into_place_with_them_or_not_at_all(tmp_path,
+                                                                              monkeypatch):
+    # release.csv of bcr publish: staged, checked and swapped with the documents, under
+    # the folder's lock; a run that fails leaves the earlier file as it was.
+    render.render_all([_job()], tmp_path, ["html"], workers=1, files={"release.csv": b"old\n"})
+    assert (tmp_path / "release.csv").read_bytes() == b"old\n"
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("error: unknown font family")
+
+    monkeypatch.setattr("typst.compile", fail)
+    with pytest.raises(render.RenderError):
+        render.render_all([_job()], tmp_path, ["html", "pdf"], workers=1,
+                          files={"release.csv": b"new\n"})
+    assert (tmp_path / "release.csv").read_bytes() == b"old\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
+
+
+def test_a_file_cut_short_fails_the_check(tmp_path):
+    (tmp_path / "release.csv").write_bytes(b"family,n\ncases,1")
+    with pytest.raises(checks.OutputError, match=r"release.csv does not hold .*16 of 18 bytes"):
+        checks.verify_file(tmp_path / "release.csv", b"family,n\ncases,123")
+    with pytest.raises(checks.OutputError, match="other.csv was not written"):
+        checks.verify_file(tmp_path / "other.csv", b"")

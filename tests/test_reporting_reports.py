@@ -15,7 +15,9 @@ import pypdf
 import pytest
 
 from analysis.data import dictionary as dd
-from analysis.privacy import disclosure
+from analysis.privacy import cohorts, disclosure
+from analysis.privacy import published as pb
+from analysis.privacy import release as rl
 from analysis.quality import indicators
 from analysis.reporting import analyses, cells, figure_specs, qmd, tables
 from analysis.reporting import formatting as fmt
@@ -193,6 +195,69 @@ def test_cases_masked_in_incidence_are_masked_in_indicators_and_completeness(pre
             assert r["n"] is None and r["estimate"] is None, r
 
 
+def test_survival_and_completeness_numbers_in_a_report_are_release_cells(rendered, prepared):
+    """The cohort sizes of net and observed survival and the completeness denominators
+    printed are the cells of release.csv (or the symbol where it masks them)."""
+    pub, html, _ = rendered
+    run, a = prepared.run, prepared.analyses
+    release = pb.read_published(str(pub.out_dir / pb.RELEASE_FILE))
+    window = rl.window_label(a.survival_window)
+
+    def printed(**key: str) -> str:
+        row = {k: rl.TOTAL for k in rl.KEYS} | {"period": window} | key
+        found = release.filter(*(pl.col(k) == v for k, v in row.items()))
+        assert found.height == 1, key
+        r = found.row(0, named=True)
+        return fmt.number(r["n"], 0, "sv") if r["status"] == pb.SHOWN else cells.symbol()
+
+    sids = {dd.subregistry(s)["short_sv"]: s for s in dd.subregistry_ids()}
+    relsurv = _tables(html)["tbl-relsurv"][1:]
+    for row in relsurv:  # net survival, period approach: the region and the nation
+        key = {"subregistry": sids[row[0]], "region": REGION if row[1] == "Syd" else rl.TOTAL}
+        crude, std = (printed(family=f, **key) for f in (cohorts.PERIOD,
+                                                         cohorts.PERIOD_STANDARDISED))
+        if row[2] == cells.symbol():
+            assert cells.symbol() in (crude, std), row
+        else:
+            assert row[2] == (crude if "ej åldersstand." in row[5] else std), row
+    assert any(r[2] == cells.symbol() for r in relsurv) or len(relsurv) > 4
+    names = {f.label("sv"): f.name for sid in dd.subregistry_ids() for f in dd.fields(sid)}
+    [completeness] = [t for i, t in _tables(html).items() if i.endswith("-completeness")]
+    for row in completeness[1:]:
+        variable = names[row[1]]
+        family = cohorts.completeness_family(variable) or rl.CASES
+        assert row[3] == printed(family=family, subregistry=sids[row[0]], region=REGION,
+                                 period=str(a.year)), row
+    assert any(names[r[1]] == "treatment_start_date" for r in completeness[1:])
+    for sid in ("myeloma", "cml"):  # observed survival by age band and sex
+        rows = {r[0]: r[1] for r in tables.survival_groups_table(run, "g", sid).rows}
+        assert rows["Kvinnor"] == printed(family=cohorts.SURVIVAL, subregistry=sid, sex="2")
+        assert rows["Alla"] == printed(family=cohorts.SURVIVAL, subregistry=sid)
+        band = survival.age_band_labels(a.settings.survival_age_groups)[0]
+        assert rows[band] == printed(family=cohorts.SURVIVAL, subregistry=sid,
+                                     age_group=band)
+    # A masked row shows no estimate, CI or n.
+    for frame in (run.survival, run.survival_groups, run.relative, run.completeness):
+        masked = frame.filter(pl.col("suppressed").is_not_null())
+        assert masked.select("n", "estimate", "lower", "upper").null_count().row(0) == (
+            masked.height,) * 4
+
+
+def test_no_survival_curve_for_a_cohort_the_release_masks(prepared):
+    run = prepared.run
+    masked = run.survival.filter((pl.col("subregistry") == "cml")
+                                 & pl.col("suppressed").is_not_null())["region"].unique()
+    assert masked.len()  # the demo's CML cohorts of five regions leave out 1-4 cases each
+    hidden = {cells.region_label(r, run.text) for r in masked.to_list()}
+    km = figure_specs.survival_figure(run, "s", run.analyses.survival_curves.filter(
+        pl.col("subregistry") == "cml"), None, facet=False)
+    net, _ = figure_specs.relative_figure(run, "rs", "cml")
+    for figure in (km, net):
+        drawn = set(figure.arguments["frame"]["region"].to_list())
+        assert drawn and not drawn & hidden
+        assert cells.region_label(analyses.NATION, run.text) in drawn
+
+
 def test_html_in_headless_chromium_has_no_broken_images_or_console_errors(rendered, tmp_path):
     chromium = _chromium()
     if chromium is None:
@@ -269,13 +334,14 @@ def test_regional_net_survival_equals_the_analysis_functions(rendered, prepared)
 def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     run, lifetable = prepared.run, prepared.data.lifetable
     fu = _followup(prepared, "cml")
+    # Stockholm's CML cohort is one the release shows (it masks those of the others).
     data = pl.concat([fu.filter(pl.col("region") == "norr").head(20),
-                      fu.filter(pl.col("region") == "syd")])
+                      fu.filter(pl.col("region") == "stockholm_gotland")])
     by, cfg = ["subregistry", "region"], analyses.report_settings()
     frame = analyses._net_survival(data, lifetable, "cml", by, cfg)
     table = tables.relative_table(run, "x", frame, ["region"],
                                    [lambda r: cells.region_label(r, run.text)],
-                                   [["norr", "syd"]], "caption", ["Region"])
+                                   [["norr", "stockholm_gotland"]], "caption", ["Region"])
     norr, syd = table.rows
     assert norr[0] == "Norr" and norr[2:4] == ["", ""] and norr[4] == "färre än 25 fall"
     assert syd[2] and syd[3] and "färre" not in syd[4]
@@ -284,13 +350,14 @@ def test_small_groups_get_no_net_survival_or_curve_and_the_reason(prepared):
     small = replace(prepared.analyses, relative_curves=curves)
     figure, note = figure_specs.relative_figure(replace(run, analyses=small), "rs", "cml")
     drawn = set(figure.arguments["frame"]["region"].to_list())
-    assert drawn == {"Syd"} and note == "Ingen kurva för Norr: färre än 25 fall."
+    assert drawn == {"Stockholm Gotland"} and note == "Ingen kurva för Norr: färre än 25 fall."
 
 
 def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
     run = prepared.run
-    expected = cox.cox_region(_followup(prepared, "cml"))
-    section = survival_sections.cox_section(run, "cox", "cml")
+    # AML: every region's cohort is shown by the release (CML's mostly are not).
+    expected = cox.cox_region(_followup(prepared, "aml"))
+    section = survival_sections.cox_section(run, "cox", "aml")
     [table] = section.tables
     rows = {r[0]: r for r in table.rows}
     assert rows["Stockholm Gotland"][2] == "1 (referens)"
@@ -306,6 +373,20 @@ def test_cox_table_equals_cox_region_and_states_the_ph_test(prepared):
     words = " ".join(section.paragraphs)
     assert ("förkastades inte" in words) == (violated == 0)
     assert "Grambsch–Therneau" in words
+
+
+def test_cox_counts_are_the_release_cohorts_and_a_masked_one_shows_nothing(prepared):
+    run = prepared.run
+    rows = {r[0]: r for r in survival_sections.cox_section(run, "cox", "cml").tables[0].rows}
+    cohorts_ = run.survival.filter((pl.col("subregistry") == "cml")
+                                   & (pl.col("region") != analyses.NATION)).unique("region")
+    assert cohorts_["suppressed"].null_count() < cohorts_.height  # some masked
+    for r in cohorts_.iter_rows(named=True):
+        row = rows[cells.region_label(r["region"], run.text)]
+        if r["suppressed"]:
+            assert row[1:] == [cells.symbol()] * 4
+        else:
+            assert row[1] == fmt.number(r["n"], 0, "sv")
 
 
 def test_cox_section_warns_when_the_model_did_not_converge(prepared):
@@ -343,7 +424,10 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
                                & (pl.col("approach") == "period") & (pl.col("time") == 5))
     for row, sid in zip(key.rows, sids, strict=True):
         r = five.filter(pl.col("subregistry") == sid).row(0, named=True)
-        assert row[4].startswith(_rs_text(r["estimate"], r["lower"], r["upper"]))
+        if r["suppressed"]:  # the release masks the cohort (it leaves out 1..k-1 cases)
+            assert row[4] == cells.symbol() and r["estimate"] is None
+        else:
+            assert row[4].startswith(_rs_text(r["estimate"], r["lower"], r["upper"]))
     moved = tables.moved_table(run, "moved")
     nation = run.indicators.filter(pl.col("region") == analyses.NATION)
     names = {i.name("sv"): i.id for i in a.indicator_list}

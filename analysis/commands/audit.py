@@ -15,13 +15,15 @@ from analysis.errors import UserError
 def audit(
     folder: Path = typer.Argument(..., help="A folder of published output (bcr publish "
                                   "--out) or a release.csv file."),
-    out: Path | None = typer.Option(None, "--out", help="Write every masked count's "
+    out: Path | None = typer.Option(None, "--out", help="Write every masked or protected count's "
                                     "interval to this CSV file."),
 ) -> None:
-    """Audit a published release: for every masked count, the lowest and highest value
-    consistent with everything published (a linear programme over all its sums). Exit
-    code 0 when every interval is at least k-1 wide, 1 when a count is exposed."""
-    from analysis.privacy.release import RELEASE_FILE, audit_published, read_published
+    """Audit a published release: for every masked count, and every count a survival
+    cohort or completeness denominator leaves out (protected, never published), the
+    lowest and highest value consistent with everything published (a linear programme
+    over all its sums). Exit code 0 when no count is exposed (every masked interval at
+    least k-1 wide, no protected one pinned inside 1..k-1), 1 when one is."""
+    from analysis.privacy.published import RELEASE_FILE, audit_published, read_published
 
     files = [folder] if folder.is_file() else sorted(folder.rglob(RELEASE_FILE))
     if not files:
@@ -32,7 +34,7 @@ def audit(
         result = audit_published(read_published(str(path)))
         bad = result.filter(~pl.col("ok"))
         exposed += bad.height
-        console.print(f"{path}: {result.height} masked count(s), "
+        console.print(f"{path}: {result.height} masked or protected count(s), "
                       f"{bad.height} exposed", highlight=False)
         if bad.height:
             write_frame(bad, "table", None, "Masked counts an attacker can bound")

@@ -71,8 +71,13 @@ def coverage(
             linked = linked.filter(pl.col("subregistry").is_in(subregistry))
         linked = in_years(linked, years)
         if measure == "coverage":
+            from analysis.privacy.erasure import opt_out_action
+
             frame = cov.coverage(linked, keys, conf_level, extract)
             title = "Coverage against the cancer registry"
+            if opt_out_action("cancer_registry") == "keep":
+                title += ("; persons who opted out of the quality registry remain in the "
+                          "cancer registry and count as not registered")
         else:
             frame = cov.discrepancies(linked, keys)
             title = "Records in both sources or in only one"

@@ -16,7 +16,8 @@ def demo(
     out: Path = typer.Option(..., "--out", help="Folder to write the registry into."),
     seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives the same bytes."),
     scale: float = typer.Option(1.0, "--scale",
-                                help="Size relative to Sweden (10: ten times the cases)."),
+                                help="Size relative to the registry's demo.yaml (10: ten times "
+                                     "the cases)."),
     years: str = typer.Option(DEFAULT_YEARS, "--years", help="Years of diagnosis, FIRST-LAST."),
     error_rate: float = typer.Option(0.0005, "--error-rate",
                                      help="Share of extract rows made faulty on purpose "

@@ -12,33 +12,14 @@ from analysis import resources
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
 
-TITLES = {
-    "sv": {"title": "Variabelförteckning", "core": "Gemensamma variabler",
-           "cancer_registry": "Cancerregistret", "population": "Befolkning",
-           "lifetable": "Livslängdstabell", "cols": ["Variabel", "Benämning", "Typ", "Krav",
-                                                     "Tillåtna värden", "Beskrivning"],
-           "yes": "obligatorisk", "no": "frivillig",
-           "regions": "Sjukvårdsregioner och län", "region_cols": ["Kod", "Region", "Län"],
-           "codes": "Delregister och diagnoskoder",
-           "code_cols": ["Delregister", "ICD-10", "ICD-O-3 morfologi"],
-           "types": {"string": "text", "integer": "heltal", "number": "tal", "date": "datum",
-                     "boolean": "ja/nej"}},
-    "en": {"title": "Data dictionary", "core": "Core variables",
-           "cancer_registry": "Cancer registry", "population": "Population",
-           "lifetable": "Life table", "cols": ["Variable", "Label", "Type", "Required",
-                                               "Allowed values", "Description"],
-           "yes": "required", "no": "optional",
-           "regions": "Healthcare regions and counties",
-           "region_cols": ["Code", "Region", "Counties"],
-           "codes": "Subregistries and diagnosis codes",
-           "code_cols": ["Subregistry", "ICD-10", "ICD-O-3 morphology"],
-           "types": {"string": "text", "integer": "integer", "number": "number", "date": "date",
-                     "boolean": "yes/no"}},
-}
+
+def _titles(lang: str) -> dict:
+    """The document's wording in a language (data_dictionary/dictionary_text.yaml)."""
+    return dd.load("dictionary_text.yaml")[dd.language(lang)]
 
 
 def _heading(ds: str, lang: str) -> str:
-    t = TITLES[lang]
+    t = _titles(lang)
     if ds in t:
         return t[ds]
     s = dd.subregistry(ds)
@@ -52,7 +33,7 @@ def _cell(value: object) -> str:
 
 def markdown(table: pl.DataFrame, lang: str) -> str:
     """The variable table as Markdown, one section per dataset."""
-    t = TITLES[lang]
+    t = _titles(lang)
     name = dd.registry()[f"name_{lang}"]
     out = [f"# {t['title']}: {name}", ""]
     # The code lists the variables refer to (county, icd10, morphology).
@@ -81,13 +62,13 @@ def markdown(table: pl.DataFrame, lang: str) -> str:
 
 
 def dictionary(
-    lang: str = typer.Option("sv", "--lang", help="sv or en."),
+    lang: str | None = typer.Option(None, "--lang", help="Language (default: the "
+                                    "registry's; e.g. sv, nb or en)."),
     fmt: str = typer.Option("md", "--format", help="md, html or csv."),
     out: Path | None = typer.Option(None, "--out", help="File to write (default: stdout)."),
 ) -> None:
     """Write the data dictionary's variable list as a document (Markdown, HTML or CSV)."""
-    if lang not in TITLES:
-        raise UserError(f"--lang must be sv or en, not '{lang}'")
+    lang = dd.language(lang)
     table = dd.variable_table(lang)
     if fmt == "csv":
         text = table.write_csv()
@@ -100,7 +81,7 @@ def dictionary(
                 text, "html", format="gfm", extra_args=[
                     "--standalone", "--embed-resources",
                     f"--css={resources.templates() / 'report.css'}",
-                    f"--metadata=title:{TITLES[lang]['title']}",
+                    f"--metadata=title:{_titles(lang)['title']}",
                     f"--metadata=lang:{lang}"])
     else:
         raise UserError(f"--format must be md, html or csv, not '{fmt}'")

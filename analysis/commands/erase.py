@@ -28,7 +28,8 @@ def erase(
 ) -> None:
     """Erase every record of one person from every extract of a data folder.
 
-    All subregistry extracts and the cancer-registry extract are rewritten at once: an
+    All subregistry extracts and the cancer-registry extract (unless registry.yaml's
+    opt_out keeps a dataset, e.g. a statutory cancer registry) are rewritten at once: an
     interrupted run leaves every file as before or as after, and the next run finishes
     or undoes it. An audit line (time, an HMAC of the identity keyed with the registry's
     secret key, rows removed per file) is appended to erasure_audit.log in the data
@@ -44,6 +45,9 @@ def erase(
         raise UserError("--person: no identity number given")
     result = erase_person(folder, person, key=key)
     console = Console(stderr=True)
+    for name in result.kept:
+        console.print(f"{name}: kept, not searched (registry.yaml opt_out keeps this "
+                      "dataset's records)", highlight=False)
     if result.recovered:
         console.print(f"an interrupted earlier erasure in {data} was {result.recovered}")
     if not result.total:

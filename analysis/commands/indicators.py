@@ -22,6 +22,7 @@ from analysis.commands.options import (
     split_list,
 )
 from analysis.commands.output import write_frame
+from analysis.data import dictionary as dd
 from analysis.errors import UserError
 from analysis.privacy.disclosure import FLAG
 
@@ -70,8 +71,9 @@ def indicators(
                                 "for overdispersion (phi, tau2, *_od columns; "
                                 "Spiegelhalter 2005)."),
     lang: str = typer.Option("en", "--lang", help="Language of the table (indicator names, "
-                             "headers, levels, regions, sex): en or sv. Files written with "
-                             "--out keep codes and column names; only names follow it."),
+                             "headers, levels, regions, sex): en or the registry's own. "
+                             "Files written with --out keep codes and column names; only "
+                             "names follow it."),
     fmt: FormatOption = "table",
     out: OutOption = None,
     public_: PublicOption = False,
@@ -92,10 +94,10 @@ def indicators(
         load_indicators,
     )
     from analysis.quality.preliminary import mark_preliminary
+    from analysis.reporting.labels import Text
     from analysis.stats.funnel import funnel_limits
 
-    if lang not in ("sv", "en"):
-        raise UserError(f"--lang '{lang}': use sv or en")
+    dd.language(lang)  # an unknown language is a clear error
     keys = split_list(by)
     loaded = load(data, subregistry)
     cases = loaded.require("cases")
@@ -127,7 +129,7 @@ def indicators(
                           "name": [i.name(lang) for i in chosen]})
     frame = frame.join(names, on="indicator", how="left", maintain_order="left")
     frame = frame.select("indicator", "name", pl.exclude("indicator", "name"))
-    title = "Kvalitetsindikatorer" if lang == "sv" else "Quality indicators"
+    title = Text(lang)("sections.indicators")
     if public_:
         frame = public_release(frame, loaded, keys, years, subregistry, family="indicator")
     if fmt == "table" and out is None and not funnel:

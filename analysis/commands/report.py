@@ -12,20 +12,21 @@ from analysis.errors import UserError
 
 
 def report(
-    region: str | None = typer.Option(None, "--region", help="Region id, e.g. syd "
-                                      "(see data_dictionary/regions.yaml)."),
+    region: str | None = typer.Option(None, "--region", help="Region id (the ids of "
+                                      "the registry's regions.yaml)."),
     subregistry: str | None = typer.Option(None, "--subregistry",
                                            help="Subregistry id, e.g. myeloma."),
     data: DataOption = None,
     year: int | None = typer.Option(None, "--year", help="Diagnosis year reported "
                                     "(default: the last complete year in the data)."),
-    lang: str = typer.Option("sv", "--lang", help="Language of the report: sv or en."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of the report (default: "
+                                    "the registry's; e.g. sv, nb or en)."),
     formats: str = typer.Option("html,pdf", "--format",
                                 help="html, pdf, interactive (the region's offline "
                                 "interactive report), joined by commas."),
     out: Path | None = typer.Option(None, "--out", help="Output folder (default: reports/)."),
 ) -> None:
-    """Render one report: `--region syd` (a regional report) or `--subregistry myeloma`."""
+    """Render one report: `--region ID` (a regional report) or `--subregistry ID`."""
     from analysis.reporting.progress import run_with_progress
     if (region is None) == (subregistry is None):
         raise UserError("give either --region or --subregistry (one of them)")
@@ -36,7 +37,7 @@ def report(
         if "interactive" in formats.lower():
             raise UserError("--format interactive: the interactive report is made per "
                             "region (--region) or by bcr publish, not per subregistry")
-    run_with_progress(data, out, year, lang, formats,
+    run_with_progress(data, out, year, dd.language(lang), formats,
                       regions=[region] if region else [],
                       subregistries=[subregistry] if subregistry else [],
                       with_publication=False)

@@ -1,7 +1,10 @@
 """The data dictionary: registry settings, regions, subregistries, variables and code lists.
 
-Everything the toolkit knows about what the data means is read from the YAML files in
-`data_dictionary/` (or the folder named by the environment variable `BCR_DICTIONARY`).
+Everything the toolkit knows about what the data means is read from the YAML files of the
+selected registry: `data_dictionary/` (the default registry), another shipped
+configuration `data_dictionary/registries/<name>/` named by ``--registry`` or the
+environment variable `BCR_REGISTRY`, or a user's own folder named by `BCR_DICTIONARY`
+(which wins).
 Functions here only read and interpret those files; they hold no state of their own
 beyond a cache of the parsed YAML.
 """
@@ -25,9 +28,34 @@ class DictionaryError(ValueError):
     """A data-dictionary file is missing or declares something impossible."""
 
 
+REGISTRY_ENV = "BCR_REGISTRY"
+
+
+def registry_names() -> list[str]:
+    """The shipped registries: the default one (its registry.yaml ``id``) first, then the
+    folders of ``data_dictionary/registries/``."""
+    default = str(_load(resources.data_dictionary() / "registry.yaml")["id"])
+    others = resources.registries()
+    return [default, *sorted(p.name for p in others.iterdir()
+                             if (p / "registry.yaml").is_file())] if others.is_dir() else [default]
+
+
+def registry_dir(name: str) -> Path:
+    """The configuration folder of a shipped registry, or a clear error."""
+    names = registry_names()
+    if name not in names:
+        raise DictionaryError(f"unknown registry '{name}' (shipped: {', '.join(names)}; "
+                              "BCR_DICTIONARY names a folder of your own)")
+    return resources.data_dictionary() if name == names[0] else resources.registries() / name
+
+
 def dictionary_dir() -> Path:
-    """The folder holding the data dictionary."""
-    return Path(os.environ.get("BCR_DICTIONARY") or resources.data_dictionary())
+    """The folder holding the data dictionary: BCR_DICTIONARY, else the registry named by
+    BCR_REGISTRY (``--registry``), else the default registry."""
+    if os.environ.get("BCR_DICTIONARY"):
+        return Path(os.environ["BCR_DICTIONARY"])
+    name = os.environ.get(REGISTRY_ENV)
+    return registry_dir(name) if name else resources.data_dictionary()
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -54,6 +82,44 @@ def registry() -> dict[str, Any]:
     return load("registry.yaml")
 
 
+# --- languages ------------------------------------------------------------------------
+
+def languages() -> dict[str, dict[str, str]]:
+    """The registry's languages (registry.yaml ``languages``): code -> babel ``locale`` and
+    the word joining the bounds of an interval with a negative bound (``to``)."""
+    found = registry().get("languages")
+    if not isinstance(found, dict) or not found or not all(
+            isinstance(v, dict) and {"locale", "to"} <= set(v) for v in found.values()):
+        raise DictionaryError(f"{dictionary_dir() / 'registry.yaml'}: `languages` must name "
+                              "each report language with its locale and interval word, e.g. "
+                              "{sv: {locale: sv_SE, to: till}, en: {locale: en_GB, to: to}}")
+    return found
+
+
+def language(lang: str | None = None) -> str:
+    """A report language of the registry (its ``default_language`` when None), or a clear
+    error naming the ones it has."""
+    if lang is None:
+        default = registry().get("default_language")
+        if default not in languages():
+            raise DictionaryError(f"{dictionary_dir() / 'registry.yaml'}: default_language "
+                                  f"{default!r} is not one of its languages")
+        return str(default)
+    if lang not in languages():
+        from analysis.errors import UserError
+
+        raise UserError(f"unknown language '{lang}' for this registry (use one of: "
+                        f"{', '.join(languages())})")
+    return lang
+
+
+def localized(raw: dict[str, Any], key: str, lang: str) -> str:
+    """``raw[key_<lang>]``: a label, name or description in a language, the English one
+    when the entry has none in it (English is every configuration's second language)."""
+    value = raw.get(f"{key}_{lang}")
+    return str(value if value is not None else raw.get(f"{key}_en", ""))
+
+
 # --- regions and counties -------------------------------------------------------------
 
 def regions() -> list[dict[str, Any]]:
@@ -68,7 +134,7 @@ def region_ids() -> list[str]:
 def region_name(region_id: str, lang: str = "sv") -> str:
     for r in regions():
         if r["id"] == region_id:
-            return r[f"name_{lang}"]
+            return localized(r, "name", lang)
     raise DictionaryError(f"regions.yaml: unknown region '{region_id}'")
 
 
@@ -185,10 +251,8 @@ class Field:
     name: str
     type: str
     constraints: dict[str, Any]
-    label_sv: str
-    label_en: str
-    description_sv: str
-    description_en: str
+    labels: dict[str, str]
+    descriptions: dict[str, str]
     categories: tuple[dict[str, Any], ...] = ()
     code_list: str | None = None
     identity: bool = False
@@ -198,7 +262,10 @@ class Field:
         return bool(self.constraints.get("required", False))
 
     def label(self, lang: str = "sv") -> str:
-        return self.label_sv if lang == "sv" else self.label_en
+        return localized(self.labels, "label", lang)
+
+    def description(self, lang: str = "sv") -> str:
+        return localized(self.descriptions, "description", lang)
 
 
 _TYPES = {"string", "integer", "number", "date", "boolean"}
@@ -210,15 +277,17 @@ def _fields(name: str) -> list[Field]:
         try:
             f = Field(
                 name=raw["name"], type=raw["type"], constraints=raw.get("constraints", {}),
-                label_sv=raw["label_sv"], label_en=raw["label_en"],
-                description_sv=raw.get("description_sv", ""),
-                description_en=raw.get("description_en", ""),
+                labels={k: raw[k] for k in raw if k.startswith("label_")},
+                descriptions={k: raw[k] for k in raw if k.startswith("description_")},
                 categories=tuple(raw.get("categories", ())),
                 code_list=raw.get("code_list"), identity=bool(raw.get("identity", False)),
             )
         except KeyError as exc:
             raise DictionaryError(
                 f"variables/{name}.yaml: field {i + 1} lacks the key {exc}") from None
+        if "label_en" not in f.labels:
+            raise DictionaryError(
+                f"variables/{name}.yaml: field '{f.name}' lacks the key 'label_en'")
         if f.type not in _TYPES:
             raise DictionaryError(
                 f"variables/{name}.yaml: field '{f.name}' has unknown type '{f.type}'")
@@ -254,13 +323,13 @@ def field(dataset: str, name: str) -> Field:
 
 def _allowed(f: Field, lang: str) -> str:
     if f.categories:
-        return "; ".join(f"{c['value']} = {c[f'label_{lang}']}" for c in f.categories)
+        return "; ".join(f"{c['value']} = {localized(c, 'label', lang)}" for c in f.categories)
     c = f.constraints
     if "enum" in c:
         return ", ".join(map(str, c["enum"]))
     if f.code_list:
         return {"icd10": "ICD-10", "morphology": "ICD-O-3",
-                "counties": "län" if lang == "sv" else "county codes",
+                "counties": localized(load("regions.yaml"), "county_codes", lang),
                 "hospitals": "hospitals.yaml"}[f.code_list]
     if "minimum" in c and "maximum" in c:
         return f"{c['minimum']}\u2013{c['maximum']}"
@@ -278,5 +347,5 @@ def variable_table(lang: str = "sv") -> pl.DataFrame:
             rows.append({
                 "dataset": ds, "variable": f.name, "label": f.label(lang),
                 "type": f.type, "required": f.required, "allowed": _allowed(f, lang),
-                "description": f.description_sv if lang == "sv" else f.description_en})
+                "description": f.description(lang)})
     return pl.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 Schemes (named by ``identity_scheme`` in data_dictionary/registry.yaml):
 
-``personnummer`` (Sweden; Skatteverket, SKV 704, 2007)
+``personnummer`` (Skatteverket, SKV 704, 2007)
     ``YYMMDD-NNNC`` / ``YYMMDD+NNNC`` / ``YYMMDDNNNC`` (10 digits) or ``YYYYMMDD[-]NNNC``
     (12 digits). ``C`` is the Luhn (mod-10, Luhn 1960) check digit over the ten-digit
     form. In the ten-digit form the century is implied: with ``-`` or no separator the
@@ -10,7 +10,7 @@ Schemes (named by ``identity_scheme`` in data_dictionary/registry.yaml):
     Samordningsnummer (coordination numbers) carry the day of birth plus 60. The serial
     number ``000`` is never issued. The third serial digit is odd for men, even for women.
 
-``fodselsnummer`` (Norway; Skatteetaten / Folkeregisteret)
+``fodselsnummer`` (Skatteetaten / Folkeregisteret)
     ``DDMMYYIIIKK`` (11 digits). ``K1`` and ``K2`` are mod-11 check digits with weights
     3 7 6 1 8 9 4 5 2 and 5 4 3 2 7 6 5 4 3 2; a remainder giving 10 makes the number
     invalid. D-numbers carry the day plus 40, H-numbers (assigned by the health services)

@@ -220,6 +220,70 @@ def personnummer(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray) -
             .to_series().alias("person_id"))
 
 
+# Folkeregisteret's individual numbers by year of birth: (first year, last year, lowest
+# individual number); each range holds 500 numbers except 1854-1899 (250).
+_FNR_RANGES = ((1854, 1899, 500, 250), (1900, 1999, 0, 500), (2000, 2039, 500, 500))
+_FNR_W1 = np.array([3, 7, 6, 1, 8, 9, 4, 5, 2])
+_FNR_W2 = np.array([5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
+
+
+def fodselsnummer(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray) -> pl.Series:
+    """Unique 11-digit fødselsnummer DDMMYYIIIKK per person (Skatteetaten, Folkeregisteret).
+
+    The individual number III lies in the range of the birth year's century (1900-1999:
+    000-499, 2000-2039: 500-999, 1854-1899: 500-749), its last digit odd for men and even
+    for women; K1 and K2 are the mod-11 check digits (weights 3 7 6 1 8 9 4 5 2 and
+    5 4 3 2 7 6 5 4 3 2), and a number whose check digit would be 10 is never issued. Within
+    one birth date and sex, persons get distinct valid numbers from a random start.
+    """
+    y, m, d = ymd(birth)
+    key = birth * 2 + (sex == 1)
+    groups, group = np.unique(key, return_inverse=True)
+    g_birth, g_male = groups // 2, groups % 2
+    gy, gm, gd = ymd(g_birth)
+    lo = np.zeros(groups.size, dtype=np.int64)
+    size = np.zeros(groups.size, dtype=np.int64)
+    for first, last, low, n in _FNR_RANGES:
+        inside = (gy >= first) & (gy <= last)
+        lo[inside], size[inside] = low, n
+    if (size == 0).any():
+        raise UserError("the demo's birth years lie outside the fødselsnummer ranges")
+    cand = np.arange(250)  # the k-th number of the right parity: lo + 2k + (man)
+    ind = lo[:, None] + 2 * cand[None, :] + g_male[:, None]
+    usable = cand[None, :] < (size[:, None] // 2)
+    date_digits = np.stack([gd // 10, gd % 10, gm // 10, gm % 10, (gy // 10) % 10, gy % 10])
+    base1 = (_FNR_W1[:6, None] * date_digits).sum(0)[:, None]
+    base2 = (_FNR_W2[:6, None] * date_digits).sum(0)[:, None]
+    ind_digits = [ind // 100, (ind // 10) % 10, ind % 10]
+    k1 = (11 - (base1 + sum(w * dg for w, dg in zip(_FNR_W1[6:], ind_digits, strict=True)))
+          % 11) % 11
+    k2 = (11 - (base2 + sum(w * dg for w, dg in zip(_FNR_W2[6:9], ind_digits, strict=True))
+                + _FNR_W2[9] * k1) % 11) % 11
+    valid = usable & (k1 < 10) & (k2 < 10)
+    # Per group, the valid candidates first (in order), then a cyclic pick from a random
+    # start: distinct within the group as long as it has numbers enough.
+    order = np.argsort(~valid, axis=1, kind="stable")
+    count = valid.sum(1)
+    first = np.r_[True, np.diff(group[np.argsort(group, kind="stable")]) != 0]
+    by_group = np.argsort(group, kind="stable")
+    rank = np.empty(group.size, dtype=np.int64)
+    rank[by_group] = np.arange(group.size) - np.flatnonzero(first)[np.cumsum(first) - 1]
+    if (rank >= count[group]).any():
+        raise UserError("--scale is too large: more persons share a birth date and sex than "
+                        "fødselsnummer individual numbers can number uniquely")
+    start = rng.integers(0, count)
+    pick = order[group, (start[group] + rank) % count[group]]
+    number = ind[group, pick] * 100 + k1[group, pick] * 10 + k2[group, pick]
+    return (pl.DataFrame({"d": d, "m": m, "y": y % 100, "n": number})
+            .select(pl.format("{}{}{}{}", *(pl.col(c).cast(pl.String).str.zfill(2)
+                                            for c in ("d", "m", "y")),
+                              pl.col("n").cast(pl.String).str.zfill(5)))
+            .to_series().alias("person_id"))
+
+
+IDENTITY_NUMBERS = {"personnummer": personnummer, "fodselsnummer": fodselsnummer}
+
+
 def hospital_draw(rng: np.random.Generator, county_codes: list[str],
                    county: np.ndarray) -> np.ndarray:
     units = dd.hospitals()

@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis import __version__
+from analysis import __version__, resources
 from analysis.data import dictionary as dd
 from analysis.data.folder import FOLDER_SETTINGS
 from analysis.demo.cases import (
+    IDENTITY_NUMBERS,
     Sub,
     care,
     concat,
@@ -47,7 +48,6 @@ from analysis.demo.cases import (
     deaths,
     draw_variables,
     hospital_draw,
-    personnummer,
     primary_cases,
     second_diagnoses,
     subregistries,
@@ -168,7 +168,12 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
     in_cr = ~(in_qr & (rng.random(n) < crc["missing_share"]))
     shift = rng.integers(1, crc["date_shift_max_days"] + 1, n) * rng.choice([-1, 1], n)
     cr_diag = c["diag"] + np.where(rng.random(n) < crc["date_shift_share"], shift, 0)
-    person_id = personnummer(rng, c["birth"][~c["second"]], c["sex"][~c["second"]])
+    scheme = dd.registry()["identity_scheme"]
+    if scheme not in IDENTITY_NUMBERS:
+        raise dd.DictionaryError(f"registry.yaml: the demo cannot make identity numbers of "
+                                 f"the scheme '{scheme}' (it makes: "
+                                 f"{', '.join(IDENTITY_NUMBERS)})")
+    person_id = IDENTITY_NUMBERS[scheme](rng, c["birth"][~c["second"]], c["sex"][~c["second"]])
     pid = person_id.gather(c["person"])
     missing = {name: rng.random(n) < cfg["missing"]["fields"].get(name,
                                                                  cfg["missing"]["default"])
@@ -301,9 +306,10 @@ def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
             "treatment_start_before_diagnosis": {
                 "treatment_start_date": pl.col("diagnosis_date") - days},
             "death_after_vital_status": {"death_date": end, "vital_status_date": end - days},
-            "bad_check_digit": {"person_id": pl.col("person_id").str.slice(0, 12) + (
-                (pl.col("person_id").str.slice(12, 1).cast(pl.Int64) + 1) % 10)
-                .cast(pl.String)},
+            # the last digit (a check digit in every scheme) one up
+            "bad_check_digit": {"person_id": pl.col("person_id").str.slice(
+                0, pl.col("person_id").str.len_chars() - 1) + (
+                (pl.col("person_id").str.tail(1).cast(pl.Int64) + 1) % 10).cast(pl.String)},
             "duplicate_case_id": {"case_id": pl.col("case_id").shift(1)},
         }
         frame = frames[s.sid].with_row_index("__pos")
@@ -380,10 +386,13 @@ def cached_demo_dir() -> Path:
     h = hashlib.sha256(json.dumps(args, sort_keys=True).encode())
     for module in ("registry.py", "cases.py", "model.py"):
         h.update((Path(__file__).parent / module).read_bytes())
-    for path in sorted(dd.dictionary_dir().rglob("*.yaml")):
-        h.update(path.read_bytes())
+    # This registry's files only (the default one's folder holds the other registries).
+    mine, others = dd.dictionary_dir().resolve(), resources.registries().resolve()
+    for path in sorted(mine.rglob("*.yaml")):
+        if mine.is_relative_to(others) or not path.is_relative_to(others):
+            h.update(path.read_bytes())
     root = Path(os.environ.get("BCR_CACHE_DIR") or Path.home() / ".cache" / "bcr")
-    target = root / f"demo-{__version__}-{h.hexdigest()[:16]}"
+    target = root / f"demo-{__version__}-{dd.registry().get('id', 'custom')}-{h.hexdigest()[:16]}"
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)

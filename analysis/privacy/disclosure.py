@@ -69,11 +69,10 @@ class Rules:
 
     k: int = 5
     symbol: str = "–"
-    label_sv: str = "otillräckligt underlag"
-    label_en: str = "insufficient data"
+    labels: tuple[tuple[str, str], ...] = (("label_en", "insufficient data"),)
 
     def label(self, lang: str = "sv") -> str:
-        return self.label_sv if lang == "sv" else self.label_en
+        return dictionary.localized(dict(self.labels), "label", lang)
 
 
 def rules() -> Rules:
@@ -82,9 +81,10 @@ def rules() -> Rules:
     k = raw.get("k", Rules.k)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise DictionaryError(f"registry.yaml: disclosure.k must be a whole number >= 1, not {k!r}")
+    labels = dict(Rules.labels) | {key: str(v) for key, v in raw.items()
+                                   if key.startswith("label_")}
     return Rules(k=k, symbol=str(raw.get("symbol", Rules.symbol)),
-                 label_sv=str(raw.get("label_sv", Rules.label_sv)),
-                 label_en=str(raw.get("label_en", Rules.label_en)))
+                 labels=tuple(sorted(labels.items())))
 
 
 def footnote(lang: str = "sv", config: Rules | None = None) -> str:
@@ -163,9 +163,12 @@ class _Table:
     table's rows; any others are margins published elsewhere."""
 
     def __init__(self, values: list[float], groups: list[tuple[int, list[int]]],
-                 real: int | None = None) -> None:
+                 real: int | None = None, free: set[int] | None = None) -> None:
         self.values = list(values)
         self.real = len(values) if real is None else real
+        # Unpublished cells whose value needs no protection (a sensitive one that is 0
+        # or at least k): unknowns of the equations, never a reason for a complement.
+        self.free = free or set()
         self.groups = groups
         self.groups_of: list[list[int]] = [[] for _ in self.values]
         for g, (parent, members) in enumerate(self.groups):
@@ -226,6 +229,8 @@ def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple
     """(needs another masked cell, because of the joint-count rule)."""
     parent, members = table.groups[group]
     hidden = [i for i in members if masked[i]]
+    if all(i in table.free for i in hidden) and (not masked[parent] or parent in table.free):
+        return False, False
     count = len(hidden) + masked[parent]
     if count == 1:
         return True, False
@@ -276,6 +281,8 @@ def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
     hidden = [i for i, m in enumerate(masked) if m]
     out = []
     for cells, eqs in _components(table, hidden):
+        if all(i in table.free for i in cells):
+            continue  # nothing in it needs protection
         col = {i: c for c, i in enumerate(cells)}
         a = np.zeros((max(len(eqs), 1), len(cells)))
         for r, (parent, members) in enumerate(eqs):
@@ -286,8 +293,10 @@ def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
         fixed = np.all(np.abs(null) < 1e-7, axis=1)
         small = [c for c in np.flatnonzero(~fixed) if table.values[cells[c]] < k]
         pairs = _opposite_pairs(null, small, [table.values[cells[c]] for c in small], k)
-        if fixed.any() or pairs:
-            out.append([cells[c] for c in (*np.flatnonzero(fixed), *pairs)])
+        found = [cells[c] for c in (*np.flatnonzero(fixed), *pairs)
+                 if cells[c] not in table.free]
+        if found:
+            out.append(found)
     return out
 
 
@@ -383,17 +392,21 @@ def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
 def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence[int]]],
                    k: int, forced: Sequence[bool] | None = None,
                    hidden: Sequence[bool] | None = None,
-                   extra: Sequence[int] = ()) -> tuple[list[bool], list[bool]]:
+                   extra: Sequence[int] = (),
+                   sensitive: Sequence[bool] | None = None) -> tuple[list[bool], list[bool]]:
     """Primary and secondary suppression of cells linked by explicit equations (each
     group: a margin cell and the cells it sums), as :func:`suppress` does for one table.
 
     ``forced``: cells masked because a linked table masks them; ``hidden``: cells that are
     never published (they count as masked and are never chosen as complements, e.g. cases
-    with no hospital); ``extra``: cells to mask as further complements (from an audit).
+    with no hospital); ``sensitive``: hidden cells protected as a primary is when they
+    hold 1..k-1 (e.g. the cases a survival cohort leaves out) and otherwise unknowns that
+    need no protection; ``extra``: cells to mask as further complements (from an audit).
     Returns (masked, primary) per cell.
     """
     forced = list(forced) if forced is not None else [False] * len(values)
     hidden = list(hidden) if hidden is not None else [False] * len(values)
+    sensitive = list(sensitive) if sensitive is not None else [False] * len(values)
     primary = [(0 < v < k or f) and not h
                for v, f, h in zip(values, forced, hidden, strict=True)]
     masked = [p or h for p, h in zip(primary, hidden, strict=True)]
@@ -404,7 +417,9 @@ def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence
     position = {c: i for i, c in enumerate(order)}
     table = _Table([values[c] for c in order],
                    [(position[p], [position[m] for m in ms]) for p, ms in groups],
-                   real=len(values) - sum(hidden))
+                   real=len(values) - sum(hidden),
+                   free={position[c] for c, s in enumerate(sensitive)
+                         if s and not 0 < values[c] < k})
     shuffled = [masked[c] for c in order]
     _secondary(table, shuffled, k)
     masked = [shuffled[position[i]] for i in range(len(values))]

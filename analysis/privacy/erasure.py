@@ -2,8 +2,10 @@
 
 The files the toolkit manages that hold identities are the subregistry extracts
 (``<subregistry>.*``, ``cases.*``) and the cancer-registry extract, each in its own format
-(CSV, Parquet, Excel). :func:`erase` removes the person's rows from all of them so that an
-interrupted run leaves every file either as before or as after:
+(CSV, Parquet, Excel). :func:`erase` removes the person's rows from all of them, except a
+dataset the configuration keeps (registry.yaml ``opt_out``: a statutory register whose
+records stay when a person opts out of the quality registry), so that an interrupted run
+leaves every file either as before or as after:
 
 1. every changed file is written in full to a temporary name beside it and fsynced;
 2. a journal (``.erasure-journal.json``) naming the temporary files is written and
@@ -85,6 +87,23 @@ def _identity_columns(dataset: str, header: list[str]) -> tuple[str, ...]:
                  if h.strip().lower() in wanted or aliases.get(h.strip().lower()) in wanted)
 
 
+OPT_OUT_ACTIONS = ("erase", "keep")
+
+
+def opt_out_action(dataset: str) -> str:
+    """What an opt-out does to a dataset (registry.yaml ``opt_out.datasets``): ``erase``
+    (the default) or ``keep`` (e.g. a statutory cancer registry, which keeps its records
+    when a person opts out of a quality registry). The subregistry extracts are
+    ``quality_registry``."""
+    rules = (dd.registry().get("opt_out") or {}).get("datasets") or {}
+    source = "cancer_registry" if dataset == "cancer_registry" else "quality_registry"
+    action = rules.get(source, "erase")
+    if action not in OPT_OUT_ACTIONS:
+        raise dd.DictionaryError(f"registry.yaml: opt_out.datasets.{source} must be erase "
+                                 f"or keep, not {action!r}")
+    return action
+
+
 def identity_files(directory: Path) -> list[Extract]:
     """The extracts of a data folder that hold identity numbers, in a fixed order."""
     names = [*dd.subregistry_ids(), "cases", "cancer_registry"]
@@ -94,7 +113,8 @@ def identity_files(directory: Path) -> list[Extract]:
         if path is None:
             continue
         frame, _ = read_extract(path)
-        dataset = "aml" if name == "cases" else name  # core fields carry the identity
+        # core fields carry the identity: any subregistry's will do for a combined file
+        dataset = dd.subregistry_ids()[0] if name == "cases" else name
         cols = _identity_columns(dataset, frame.columns)
         if not cols:
             raise UserError(f"{path}: no identity column (person_id) found")
@@ -189,6 +209,7 @@ class Erasure:
 
     removed: dict[str, int]
     recovered: str | None  # "rolled back" / "completed" an interrupted earlier run
+    kept: tuple[str, ...] = ()  # files the configuration keeps on opt-out (not searched)
 
     @property
     def total(self) -> int:
@@ -243,7 +264,9 @@ def erase(directory: Path, person: str, scheme: str | None = None, *, key: bytes
     target = canonical(pl.Series([person], dtype=pl.String), scheme)[0]
     wanted = [target, pseudonym(target, key)]
     changes = []
-    for ex in identity_files(directory):
+    files = identity_files(directory)
+    kept_files = tuple(ex.path.name for ex in files if opt_out_action(ex.dataset) == "keep")
+    for ex in (ex for ex in files if opt_out_action(ex.dataset) == "erase"):
         frame, fmt = read_extract(ex.path)
         mask = pl.Series([False] * frame.height, dtype=pl.Boolean)
         for col in ex.columns:
@@ -252,7 +275,7 @@ def erase(directory: Path, person: str, scheme: str | None = None, *, key: bytes
         if mask.any():
             changes.append((ex.path, frame.filter(~mask), fmt, int(mask.sum())))
     if not changes:
-        return Erasure({}, recovered)
+        return Erasure({}, recovered, kept_files)
 
     run = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + \
         secrets.token_hex(4)
@@ -267,4 +290,4 @@ def erase(directory: Path, person: str, scheme: str | None = None, *, key: bytes
             "audit": audit}
     _write_durably(directory / JOURNAL, json.dumps(plan, indent=1).encode())  # commit point
     recover(directory)
-    return Erasure(removed, recovered)
+    return Erasure(removed, recovered, kept_files)

@@ -15,14 +15,20 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   A hospital's cell is the sum over the patients' regions; the cells of one region at one
   hospital are published only where they are 0 (a hospital that serves no patient of that
   region) and stay hidden otherwise, as do cases with no hospital;
+- the survival cohorts and the completeness denominators (``analysis.privacy.cohorts``),
+  each with the cases it leaves out as a hidden but sensitive cell;
 - the stage and risk distributions and the hospitals' case volumes
   (``analysis.privacy.distributions``), adding up to the new cases.
 
 Relations: regions add to the nation, counties and hospitals to their region, sexes and
-age groups to the total, single years to every window. An indicator cell is masked with
-the new cases of its region and year (linked tables). Complements are added until the
-linear-programming audit (``analysis.privacy.audit``) finds no masked count pinned down or
-bounded inside 1..k-1. The windows and tables are set in ``release:`` of registry.yaml.
+age groups to the total, single years to every window; a cohort and the cases it leaves
+out add to its parent's count; an indicator's eligible cases are at most the new cases of
+its region and year (an inequality; coverage indicators count cancer-registry cases and
+have none). An indicator cell is also masked with the new cases of its region and year
+(linked tables). Complements are added until the linear-programming audit
+(``analysis.privacy.audit``) finds no masked count, and no sensitive hidden one, pinned
+down or bounded inside 1..k-1. The windows and tables are set in ``release:`` of
+registry.yaml.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ from analysis.data import dictionary as dd
 from analysis.data.ingest import RegistryData
 from analysis.errors import UserError
 from analysis.privacy import audit as lp_audit
+from analysis.privacy import cohorts
+from analysis.privacy.cohorts import CASES, EXCLUDED, TOTAL, window_label
+from analysis.privacy.counties import county_cells, county_indicator_rows
 from analysis.privacy.disclosure import rules, suppress_cells
 from analysis.privacy.distributions import distribution_cells, distribution_equations
 from analysis.quality.coverage import match_registries
@@ -47,25 +56,27 @@ from analysis.quality.indicators import (
     funnel_indicator,
     load_indicators,
 )
-from analysis.quality.preliminary import final_year
+from analysis.quality.preliminary import judged_year
 from analysis.stats.incidence import age_group_expr
 from analysis.stats.standard_populations import age_groups, default_age_breaks
 
-TOTAL = "*"
 UNKNOWN = "unknown"  # cases with no hospital: never published, part of the sums
 KEYS = ("family", "subregistry", "region", "county", "hospital", "sex", "age_group", "period")
-CASES = "cases"
 AUDIT_ROUNDS = 20
 
 
 @dataclass(frozen=True)
 class ReleaseSpec:
-    """The release's years: single years ``first``..``year`` and the pooled windows."""
+    """The release's years: single years ``first``..``year``, the pooled windows (among
+    them the age groups' and the survival cohort's diagnosis years) and the calendar years
+    of the period approach."""
 
     year: int
     first: int
     windows: tuple[tuple[int, int], ...]
     age_window: tuple[int, int]
+    survival: tuple[int, int]
+    period: tuple[int, int]
 
     @property
     def periods(self) -> list[str]:
@@ -79,8 +90,9 @@ class Release:
     equations between cells (margin cell, member cells) for the audit."""
 
     spec: ReleaseSpec
-    cells: pl.DataFrame  # KEYS, n (published; null = masked), flag, hidden
+    cells: pl.DataFrame  # KEYS, n (published; null = masked), flag, hidden, sensitive
     equations: list[tuple[int, list[int]]] = field(default_factory=list)
+    inequalities: list[tuple[int, list[int]]] = field(default_factory=list)
 
     def lookup(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The release cell of each row (columns: release dimensions; a dimension not
@@ -100,10 +112,6 @@ class Release:
         return found.drop("hidden")
 
 
-def window_label(window: tuple[int, int]) -> str:
-    return f"{window[0]}-{window[1]}"
-
-
 def report_year(cases: pl.DataFrame, extract_date: dt.date | None) -> int:
     """The last complete diagnosis year: the year before the extract date's year unless
     the extract reaches 31 December."""
@@ -117,24 +125,44 @@ def report_year(cases: pl.DataFrame, extract_date: dt.date | None) -> int:
 
 def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = None
                  ) -> ReleaseSpec:
-    """The windows ending with ``year``: the reports' trend and pooled years
+    """The windows ending with ``year``: the reports' trend, pooled and survival years
     (registry.yaml ``reports:``) and any further ``release: windows``, clipped to the
-    data's first year (and ``first_allowed``, e.g. the population's)."""
+    data's first year (and ``first_allowed``, e.g. the population's); and the period
+    approach's last ``reports.period_years`` calendar years."""
     reports = dd.registry().get("reports") or {}
     extra = (dd.registry().get("release") or {}).get("windows") or []
     try:
-        pooled = int(reports["pooled_years"])
-        lengths = sorted({int(reports["trend_years"]), pooled, *(int(n) for n in extra)},
-                         reverse=True)
+        pooled, cohort = int(reports["pooled_years"]), int(reports["survival_years"])
+        lengths = sorted({int(reports["trend_years"]), pooled, cohort,
+                          *(int(n) for n in extra)}, reverse=True)
+        period = (year - int(reports["period_years"]) + 1, year)
     except (KeyError, TypeError, ValueError):
         raise dd.DictionaryError(
-            f"{dd.dictionary_dir() / 'registry.yaml'}: reports.trend_years, "
-            "reports.pooled_years and release.windows must be numbers of years") from None
+            f"{dd.dictionary_dir() / 'registry.yaml'}: reports.trend_years, pooled_years, "
+            "survival_years, period_years and release.windows must be numbers of years"
+        ) from None
     floor = int(cases.get_column("year").min())
     if first_allowed is not None:
         floor = max(floor, first_allowed)
     windows = tuple(dict.fromkeys((max(floor, year - n + 1), year) for n in lengths))
-    return ReleaseSpec(year, windows[0][0], windows, (max(floor, year - pooled + 1), year))
+    return ReleaseSpec(year, windows[0][0], windows, (max(floor, year - pooled + 1), year),
+                       (max(floor, year - cohort + 1), year), period)
+
+
+def cohort_rows(cases: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
+    """The counts of the survival and completeness families (analysis.privacy.cohorts)
+    of the release's subregistries."""
+    sids = _subregistries(cases)
+    bands = [int(a) for a in dd.registry()["reports"]["survival_age_groups"]]
+    return pl.concat([cohorts.survival_counts(cases, sids, spec.survival, spec.period,
+                                              bands),
+                      cohorts.completeness_counts(cases, sids, spec.year)],
+                     how="diagonal_relaxed")
+
+
+def _subregistries(cases: pl.DataFrame) -> list[str]:
+    present = set(cases.get_column("subregistry").unique().to_list())
+    return [s for s in dd.subregistry_ids() if s in present]
 
 
 def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
@@ -146,12 +174,6 @@ def indicator_years(year: int, extract_date: dt.date | None) -> tuple[int, int]:
     preliminary."""
     trend = int((dd.registry().get("reports") or {}).get("trend_years", 1))
     return min(judged_year(year, extract_date) - 1, year - trend + 1), year
-
-
-def judged_year(year: int, extract_date: dt.date | None) -> int:
-    """The diagnosis year indicators are judged on: the last one not preliminary at the
-    extract date (analysis.quality.preliminary.final_year), at most ``year``."""
-    return year if extract_date is None else min(year, final_year(extract_date))
 
 
 def indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
@@ -218,12 +240,11 @@ def _cases_cells(cases: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
     breaks = default_age_breaks()
     labels = age_groups(breaks).get_column("age_group").to_list()
     # Aggregate first (as popEpi does), then spread the counts over the margins.
-    base = cases.filter(pl.col("year").is_between(spec.first, spec.year)).select(
+    base = cases.lazy().filter(pl.col("year").is_between(spec.first, spec.year)).select(
         "subregistry", "region", "county", pl.col("sex").cast(pl.String), "year",
         age_group_expr(breaks)).group_by(
-        "subregistry", "region", "county", "sex", "year", "age_group").len("n")
-    sids = [s for s in dd.subregistry_ids()
-            if s in set(cases.get_column("subregistry").unique().to_list())]
+        "subregistry", "region", "county", "sex", "year", "age_group").len("n").collect()
+    sids = _subregistries(cases)
 
     def tally(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.group_by("subregistry", "region", "county", "sex", "age_group",
@@ -324,7 +345,10 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
         if dash:
             window_years[label] = [str(y) for y in range(int(first), int(last) + 1)]
     position = {k: i for i, k in enumerate(KEYS)}
-    values: dict[str, set[str]] = {k: set(cells[k].unique().to_list()) for k in KEYS}
+    # The values of each dimension within each family (the survival's age bands are not
+    # the cases' age groups).
+    values = {(f, k): set(part[k].unique().to_list()) for (f,), part in cells.partition_by(
+        "family", as_dict=True).items() for k in KEYS}
 
     def children(dim: str, key: tuple) -> list[str]:
         value = key[position[dim]]
@@ -334,7 +358,7 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
             return []
         if dim == "county":
             return counties_of.get(key[position["region"]], [])
-        return sorted(values[dim] - {TOTAL})
+        return sorted(values[key[0], dim] - {TOTAL})
 
     out = []
     for i, key in enumerate(keys):
@@ -344,49 +368,39 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
             found = [m for m in members if m is not None]
             if found and len(found) == len(members):
                 out.append((i, found))
+        # A cohort and the cases it leaves out add to its parent family's cell.
+        if key[0].endswith(EXCLUDED):
+            family = key[0][:-len(EXCLUDED)]
+            whole = index.get((cohorts.parent_family(family), *key[1:]))
+            part = index.get((family, *key[1:]))
+            if whole is not None and part is not None:
+                out.append((whole, [part, i]))
     return out + distribution_equations(keys, index, KEYS)
 
 
-def county_indicator_rows(cases: pl.DataFrame, linked: pl.DataFrame | None,
-                          indicator_list: Sequence[Indicator], year: int,
-                          extract_date: dt.date | None) -> pl.DataFrame:
-    """Each indicator's eligible cases by region and county in the judged year (the last
-    one not preliminary, :func:`indicator_years`): the counties of a region in the
-    regional report. Columns as :func:`analysis.quality.indicators.compute_indicators`."""
-    judged = judged_year(year, extract_date)
-    usable = [i for i in indicator_list if "county" in i.units
-              and (linked is not None or i.kind != "coverage")]
-    if not usable:
-        return pl.DataFrame()
-    return compute_indicators(usable, cases.filter(pl.col("year") == judged),
-                              ["region", "county", "year"],
-                              linked.filter(pl.col("year") == judged)
-                              if linked is not None else None, extract_date)
-
-
-def county_cells(rows: pl.DataFrame) -> pl.DataFrame:
-    """Cells of the indicator families by county (within its region; the region's cell
-    is their sum) from :func:`county_indicator_rows`, every county of the registry
-    included (zeros too) so that the counties of a region add up to it."""
-    counties = dd.counties().select("county", "region")
-    keys = rows.select(pl.col("indicator").alias("family"), "subregistry",
-                       pl.col("year").cast(pl.String).alias("period")).unique(
-        maintain_order=True)
-    counts = rows.select(pl.col("indicator").alias("family"), "subregistry", "region",
-                         "county", pl.col("year").cast(pl.String).alias("period"), "n")
-    return keys.join(counties, how="cross").join(
-        counts, on=["family", "subregistry", "region", "county", "period"], how="left",
-        maintain_order="left").with_columns(
-        pl.col("n").fill_null(0).cast(pl.Int64), *(pl.lit(TOTAL).alias(k) for k in (
-            "hospital", "sex", "age_group")), pl.lit(False).alias("hidden"))
+def inequalities(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
+    """(cases cell, [indicator cell]): an indicator's eligible cases of a region and year
+    are some of its new cases (not so for coverage, counted in the cancer registry)."""
+    ids = {i.id for i in load_indicators() if i.kind != "coverage"}
+    keyed = cells.select(KEYS).with_row_index("_i")
+    cases = keyed.filter(pl.col("family") == CASES)
+    indicator = keyed.filter(
+        (pl.col("family") != CASES) & (pl.col("hospital") == TOTAL)
+        & pl.col("family").is_in(list(ids)))
+    pairs = indicator.join(cases.drop("family"), on=[k for k in KEYS if k != "family"],
+                           suffix="_cases")
+    return [(int(c), [int(i)]) for i, c in pairs.select("_i", "_i_cases").rows()]
 
 
 def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
                   indicator_rows: pl.DataFrame | None = None,
+                  cohort_rows: pl.DataFrame | None = None,
                   county_rows: pl.DataFrame | None = None) -> Release:
     """Cells, primary and complementary suppression over all relations, and the audit
     repeated with further complements until it passes (else a UserError naming a cell).
-    ``county_rows``: indicators by county (:func:`county_indicator_rows`)."""
+    ``cohort_rows``: the counts of the survival and completeness families
+    (:func:`cohort_rows`); ``county_rows``: indicators by county
+    (:func:`county_indicator_rows`)."""
     k = rules().k
     cells = _cases_cells(cases, spec)
     if indicator_rows is not None and indicator_rows.height:
@@ -397,17 +411,24 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
     sids = cells["subregistry"].unique(maintain_order=True).to_list()
     cells = pl.concat([cells, distribution_cells(cases, sids, spec.age_window, spec.year)],
                       how="diagonal_relaxed")
-    cells = cells.select(*KEYS, "n", "hidden")
-    eqs = equations(cells)
+    if cohort_rows is not None and cohort_rows.height:
+        cells = pl.concat([cells, cohort_rows.with_columns(
+            pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("hospital"),
+            pl.lit(False).alias("hidden"))], how="diagonal_relaxed")
+    cells = cells.select(*KEYS, "n", "hidden", pl.lit(False).alias("sensitive"))
+    cells = pl.concat([cells, cohorts.excluded_cells(cells, KEYS)])
+    eqs, ineqs = equations(cells), inequalities(cells)
     values = cells["n"].cast(pl.Float64).to_list()
     hidden = cells["hidden"].to_list()
-    # The cases' masks do not depend on the indicators' (no sum joins them): a first pass
-    # finds them, and the indicator cells of masked cases are forced in the second.
-    forced = _linked(cells, suppress_cells(values, eqs, k, None, hidden)[0])
+    sensitive = cells["sensitive"].to_list()
+    # A first pass finds the cases' masks; the indicator cells of masked cases are forced
+    # in the second (linked tables: the same patients).
+    forced = _linked(cells, suppress_cells(values, eqs, k, None, hidden, (), sensitive)[0])
     extra: list[int] = []
     for _ in range(AUDIT_ROUNDS):
-        masked, primary = suppress_cells(values, eqs, k, forced, hidden, extra)
-        failing = lp_audit.failures(values, masked, primary, hidden, eqs, k)
+        masked, primary = suppress_cells(values, eqs, k, forced, hidden, extra, sensitive)
+        failing = lp_audit.failures(values, masked, primary, hidden, eqs, k, sensitive,
+                                    ineqs)
         if not failing:
             break
         more = lp_audit.complements(values, masked, hidden, eqs, failing)
@@ -422,7 +443,7 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
             for m, p, h in zip(masked, primary, hidden, strict=True)]
     out = cells.with_columns(pl.Series("flag", flag, dtype=pl.String)).with_columns(
         pl.when(pl.col("flag").is_null()).then(pl.col("n")).alias("n"))
-    return Release(spec, out, eqs)
+    return Release(spec, out, eqs, ineqs)
 
 
 def release_for(data: RegistryData, year: int | None = None,
@@ -447,7 +468,7 @@ def release_for(data: RegistryData, year: int | None = None,
     if counties is None:
         counties = county_indicator_rows(cases, linked, load_indicators(), last,
                                          data.extract_date())
-    return build_release(cases, spec, rows, counties)
+    return build_release(cases, spec, rows, cohort_rows(cases, spec), counties)
 
 
 def _linked(cells: pl.DataFrame, masked: Sequence[bool]) -> list[bool]:
@@ -467,49 +488,3 @@ def _linked(cells: pl.DataFrame, masked: Sequence[bool]) -> list[bool]:
 def _cell_text(cells: pl.DataFrame, i: int) -> str:
     row = cells.row(i, named=True)
     return "release cell " + ", ".join(f"{k}={row[k]}" for k in KEYS if row[k] != TOTAL)
-
-
-# --- the release as a published file, and its audit -----------------------------------------
-
-RELEASE_FILE = "release.csv"
-SHOWN, MASKED, UNPUBLISHED = "shown", "masked", "not published"
-
-
-def published(release: Release) -> pl.DataFrame:
-    """The release as it is published: every cell with its count where shown, and its
-    status. Cells that are never published (cases with no hospital, a region's cases at
-    one hospital) are listed without a count, since the sums run through them; which
-    masked cells are primary is not said."""
-    cross = (pl.col("region") != TOTAL) & (pl.col("hospital") != TOTAL)
-    status = (pl.when(pl.col("hidden") | cross).then(pl.lit(UNPUBLISHED))
-              .when(pl.col("flag").is_not_null()).then(pl.lit(MASKED))
-              .otherwise(pl.lit(SHOWN)))
-    return release.cells.select(
-        *KEYS, pl.when(status == SHOWN).then(pl.col("n")).alias("n"), status.alias("status"))
-
-
-def audit_published(cells: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
-    """What an attacker can learn from a published release: for every masked count, the
-    lowest and highest value consistent with everything shown (analysis.privacy.audit),
-    and whether that interval is wide enough (``ok``)."""
-    k = rules().k if k is None else k
-    eqs = equations(cells)
-    values = cells["n"].cast(pl.Float64).fill_null(0.0).to_list()
-    hidden = (cells["status"] != SHOWN).to_list()
-    targets = (cells["status"] == MASKED).arg_true().to_list()
-    found = lp_audit.ranges(values, hidden, eqs, targets)
-    low = [found[i][0] for i in targets]
-    high = [found[i][1] for i in targets]
-    return cells[targets].select(*KEYS).with_columns(
-        pl.Series("lowest", low, dtype=pl.Float64), pl.Series("highest", high, dtype=pl.Float64),
-        pl.Series("ok", [not lp_audit.too_narrow(lo, hi, k) for lo, hi in zip(
-            low, high, strict=True)], dtype=pl.Boolean))
-
-
-def read_published(path: str) -> pl.DataFrame:
-    """A published release file, checked to hold the release's columns."""
-    frame = pl.read_csv(path, infer_schema=False).with_columns(pl.col("n").cast(pl.Int64))
-    missing = [c for c in (*KEYS, "n", "status") if c not in frame.columns]
-    if missing:
-        raise UserError(f"{path}: not a release file (no column {', '.join(missing)})")
-    return frame

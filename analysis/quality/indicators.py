@@ -44,8 +44,7 @@ LIST_OPS = ("in", "not_in")
 NULL_OPS = ("is_null", "not_null")
 HIGH, INTERMEDIATE, BELOW = "high", "intermediate", "below"
 
-_COMMON_KEYS = {"id", "subregistries", "name_sv", "name_en", "description_sv",
-                "description_en", "kind", "target", "direction", "units", "min_n",
+_COMMON_KEYS = {"id", "subregistries", "kind", "target", "direction", "units", "min_n",
                 "population", "texts"}
 # The three parts of an indicator's description in Swedish registry reports: about the
 # indicator, how to read it, technical description (Om indikatorn / Att läsa diagrammet /
@@ -63,10 +62,7 @@ class Indicator:
     id: str
     subregistries: tuple[str, ...]
     kind: str
-    name_sv: str
-    name_en: str
-    description_sv: str
-    description_en: str
+    names: dict[str, str]
     direction: str
     units: tuple[str, ...]
     min_n: int
@@ -83,11 +79,13 @@ class Indicator:
     texts: dict[str, dict[str, str]] | None = None  # lang -> TEXT_PARTS -> text
 
     def name(self, lang: str = "sv") -> str:
-        return self.name_sv if lang == "sv" else self.name_en
+        return dictionary.localized(self.names, "name", lang)
 
     def text(self, part: str, lang: str = "sv") -> str:
-        """One part of the description (TEXT_PARTS) in ``lang``; "" when not written."""
-        return ((self.texts or {}).get(lang) or {}).get(part, "")
+        """One part of the description (TEXT_PARTS) in ``lang`` (English where the
+        language has none); "" when not written."""
+        texts = self.texts or {}
+        return (texts.get(lang) or texts.get("en") or {}).get(part, "")
 
 
 # --- the filter language ----------------------------------------------------------------
@@ -216,12 +214,14 @@ def _months(raw: dict) -> int | None:
 
 
 def _texts(raw: Any) -> dict[str, dict[str, str]] | None:
-    """The optional ``texts``: every part in both languages, each a non-empty string."""
+    """The optional ``texts``: every part in each of the registry's languages, each a
+    non-empty string."""
     if raw is None:
         return None
+    langs = list(dictionary.languages())
     if not isinstance(raw, dict):
-        raise _Problem("texts must be a mapping {sv: {...}, en: {...}}")
-    for lang in ("sv", "en"):
+        raise _Problem("texts must be a mapping {<language>: {about, reading, technical}}")
+    for lang in langs:
         parts = raw.get(lang)
         if not isinstance(parts, dict):
             raise _Problem(f"texts lacks '{lang}'")
@@ -232,20 +232,21 @@ def _texts(raw: Any) -> dict[str, dict[str, str]] | None:
         if extra:
             raise _Problem(f"texts.{lang}: unknown part(s) {', '.join(sorted(extra))} "
                            f"(use {', '.join(TEXT_PARTS)})")
-    return {lang: {p: str(raw[lang][p]).strip() for p in TEXT_PARTS} for lang in ("sv", "en")}
+    return {lang: {p: str(raw[lang][p]).strip() for p in TEXT_PARTS} for lang in langs}
 
 
 def _indicator(raw: Any) -> Indicator:
     if not isinstance(raw, dict):
         raise _Problem("an indicator must be a mapping")
-    for key in ("subregistries", "name_sv", "name_en", "description_sv", "description_en",
-                "kind", "direction", "units", "min_n"):
+    texts = [f"{key}_{lang}" for key in ("name", "description")
+             for lang in dictionary.languages()]
+    for key in ("subregistries", *texts, "kind", "direction", "units", "min_n"):
         if raw.get(key) in (None, "", []):
             raise _Problem(f"lacks '{key}'")
     kind = raw["kind"]
     if kind not in KINDS:
         raise _Problem(f"unknown kind '{kind}' (use one of {', '.join(KINDS)})")
-    extra = set(raw) - _COMMON_KEYS - _KIND_KEYS[kind]
+    extra = set(raw) - _COMMON_KEYS - set(texts) - _KIND_KEYS[kind]
     if extra:
         raise _Problem(f"unknown key(s) for a {kind} indicator: {', '.join(sorted(extra))}")
     subs = raw["subregistries"]
@@ -291,8 +292,7 @@ def _indicator(raw: Any) -> Indicator:
         fields["months"] = _months(raw)
     return Indicator(
         id=str(raw["id"]), subregistries=tuple(subs), kind=kind,
-        name_sv=raw["name_sv"], name_en=raw["name_en"],
-        description_sv=raw["description_sv"], description_en=raw["description_en"],
+        names={k: raw[k] for k in texts if k.startswith("name_")},
         direction=raw["direction"], units=tuple(units), min_n=min_n,
         high=high, intermediate=intermediate, target_source=source,
         texts=_texts(raw.get("texts")), **fields,
@@ -360,7 +360,7 @@ def completeness_populations(path: Path | None = None) -> dict[str, pl.Expr]:
     for variable, raw in among.items():
         try:
             if not isinstance(raw, dict) or "population" not in raw:
-                raise _Problem("give {population: [conditions], label_sv, label_en}")
+                raise _Problem("give {population: [conditions], label_<language>...}")
             out[variable] = _conditions(raw["population"], types)
         except _Problem as exc:
             raise DictionaryError(f"{name}: completeness among for '{variable}': {exc}"
@@ -373,7 +373,7 @@ def completeness_labels(lang: str, path: Path | None = None) -> dict[str, str]:
     patients"), for the variables of :func:`completeness_populations`."""
     _, content = _read(path)
     among = ((content or {}).get("completeness") or {}).get("among") or {}
-    return {v: str(raw.get(f"label_{lang}", "")) for v, raw in among.items()
+    return {v: dictionary.localized(raw, "label", lang) for v, raw in among.items()
             if isinstance(raw, dict)}
 
 

@@ -65,3 +65,9 @@ def mark_preliminary(frame: pl.DataFrame, extract_date: dt.date | None,
     return frame.with_columns(preliminary.alias("preliminary")).with_columns(
         pl.when(pl.col("preliminary")).then(None).otherwise(pl.col("classification"))
         .alias("classification"))
+
+
+def judged_year(year: int, extract_date: dt.date | None) -> int:
+    """The diagnosis year indicators are judged on: the last one not preliminary at the
+    extract date (analysis.quality.preliminary.final_year), at most ``year``."""
+    return year if extract_date is None else min(year, final_year(extract_date))

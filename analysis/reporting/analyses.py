@@ -84,8 +84,9 @@ class Analyses:
     survival_groups: pl.DataFrame
     completeness: pl.DataFrame  # subregistry, region (or NATION), variable, estimate
     indicator_list: list[indicators.Indicator]
-    # subregistry, region (or NATION), approach (cohort/period), time, n, estimate, lower,
-    # upper, standardised, standard, reason, method: net survival (Pohar Perme)
+    # subregistry, region (or NATION), approach (cohort/period), time, n, n_in_standard (n
+    # counts only the standard's ages), estimate, lower, upper, standardised, standard,
+    # reason, method: net survival (Pohar Perme)
     relative: pl.DataFrame = field(default_factory=pl.DataFrame)
     relative_curves: pl.DataFrame = field(default_factory=pl.DataFrame)  # whole curves
     cox: pl.DataFrame = field(default_factory=pl.DataFrame)  # subregistry + cox_region rows
@@ -104,6 +105,11 @@ class Analyses:
         preliminary at the extract date (registry.yaml ``preliminary``), at most the
         report year. Later years are shown, marked preliminary, never classified."""
         return min(self.year, final_year(self.extract_date))
+
+    @property
+    def survival_window(self) -> tuple[int, int]:
+        """The diagnosis years of the survival cohort (the release's)."""
+        return self.release.spec.survival
 
     @property
     def preliminary(self) -> bool:
@@ -174,19 +180,21 @@ def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: lis
     standard = rs.standard_for(sid)
     out = rs.age_standardised(data, lifetable, standard, by, cfg.net_survival_times)
     name = dd.load("survival.yaml")["standards"][standard]["name"]
-    return out.select(*by, "time", "n", "estimate", "lower", "upper", "reason", "method",
+    # n_in_standard: n counts the cases inside the standard's ages (always standardised:
+    # a sparse age group is merged, never the standardisation dropped).
+    return out.select(*by, "time", "n", pl.lit(True).alias("n_in_standard"), "estimate",
+                      "lower", "upper", "reason", "method",
                       pl.col("estimate").is_not_null().alias("standardised"),
                       "smallest_age_group", "merged",
                       pl.lit(name).alias("standard")).sort([*by, "time"])
 
 
-def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: int,
-                       cfg: ReportSettings
-                       ) -> tuple[pl.DataFrame, pl.DataFrame, tuple[int, int]]:
+def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame,
+                       window: tuple[int, int], cfg: ReportSettings
+                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Net survival by subregistry and region (and the nation): the cohort followed up
-    (the survival years) and the period window of the last cfg.period_years calendar
-    years (Brenner), plus whole cohort curves for the figures."""
-    window = (last - cfg.period_years + 1, last)
+    (the survival years) and the period window's calendar years (Brenner), plus whole
+    cohort curves for the figures."""
     period = survival.period_window(followup, dt.date(window[0], 1, 1),
                                     dt.date(window[1], 12, 31))
     parts = []
@@ -200,15 +208,16 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame, last: in
             parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg)
                          .with_columns(pl.lit(NATION).alias("region"),
                                        pl.lit(approach).alias("approach")))
-    cols = ["subregistry", "region", "approach", "time", "n", "estimate", "lower", "upper",
-            "standardised", "standard", "smallest_age_group", "merged", "reason", "method"]
+    cols = ["subregistry", "region", "approach", "time", "n", "n_in_standard", "estimate",
+            "lower", "upper", "standardised", "standard", "smallest_age_group", "merged",
+            "reason", "method"]
     relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()
     curves = _with_nation(
         rs.relative_survival_curve(followup, lifetable, ["subregistry"],
                                    cfg.net_survival_curve_years),
         rs.relative_survival_curve(followup, lifetable, ["subregistry", "region"],
                                    cfg.net_survival_curve_years))
-    return relative, curves, window
+    return relative, curves
 
 
 def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
@@ -238,19 +247,11 @@ def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
-def age_band_labels(starts: Sequence[int]) -> list[str]:
-    """'0–49', '50–64', ... for bands starting at `starts`, the last to survival.max_age."""
-    ends = [*(b - 1 for b in starts[1:]), survival.settings().max_age]
-    return [f"{a}\u2013{b}" for a, b in zip(starts, ends, strict=True)]
-
-
 def _km_by_age_and_sex(followup: pl.DataFrame, starts: Sequence[int],
                        times: Sequence[float]) -> pl.DataFrame:
     """Kaplan-Meier of each subregistry by age band and by sex, with the whole
     subregistry as the margin (group NATION) of each grouping."""
-    band = pl.lit(None, pl.String)
-    for start, label in zip(starts, age_band_labels(starts), strict=True):
-        band = pl.when(pl.col("age_exact") >= start).then(pl.lit(label)).otherwise(band)
+    band = survival.age_band(starts)
     total = survival.kaplan_meier(followup, ["subregistry"], times)
     parts = []
     for grouping, group in (("age", band), ("sex", pl.col("sex").cast(pl.String))):
@@ -335,9 +336,17 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
         indicators.compute_indicators(usable, recent, ["year"], recent_linked, extract),
         regional), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
+    counties = rel.county_indicator_rows(cases, linked, usable, last, extract)
+    protected = rel.release_for(data, last, linked, regional, counties)
+    # The reports' years are the release's.
+    if protected.spec.first != first or (first, last) not in protected.spec.windows:
+        raise UserError(f"the release (from {protected.spec.first}, windows "
+                        f"{protected.spec.windows}) does not hold the trends' years "
+                        f"{first}-{last}")
 
+    # The survival cohort is the release's (its counts are cells of the release).
     followup = survival.prepare_followup(cases.filter(
-        pl.col("year").is_between(last - cfg.survival_years + 1, last))).data
+        pl.col("year").is_between(*protected.spec.survival))).data
     times = survival.settings().times
     km = _with_nation(survival.kaplan_meier(followup, ["subregistry"], times),
                       survival.kaplan_meier(followup, ["subregistry", "region"], times))
@@ -351,15 +360,12 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     completeness = _with_nation(
         coverage.completeness(current, key_vars, populations=asked),
         coverage.completeness(current, key_vars, ["region"], populations=asked))
-    relative, relative_curves, window = (
-        _relative_survival(followup, data.lifetable, last, cfg) if data.lifetable is not None
-        else (pl.DataFrame(), pl.DataFrame(), (last - cfg.period_years + 1, last)))
+    window = protected.spec.period
+    relative, relative_curves = (
+        _relative_survival(followup, data.lifetable, window, cfg)
+        if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
     net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
                  if data.lifetable is not None else pl.DataFrame())
-    counties = rel.county_indicator_rows(cases, linked, usable, last, extract)
-    protected = rel.release_for(data, last, linked, regional, counties)
-    if protected.spec.first != first:  # the reports' years are the release's
-        raise UserError(f"the release starts in {protected.spec.first}, the trends in {first}")
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window, cfg, protected,

@@ -1,6 +1,6 @@
 """Checking a rendered document before a run reports success (DESIGN.md §7): every
 promised format written, non-empty and well formed (HTML that parses and shows the
-document's sections, a PDF with pages)."""
+document's sections, a PDF with pages); a file beside them as written."""
 
 from __future__ import annotations
 
@@ -147,6 +147,16 @@ def verify(job: Checked, directory: Path, formats: Sequence[str], renderer: str)
             problem = _check_interactive(main)
         if problem:
             raise OutputError(f"document '{job.name}': {problem}")
+
+
+def verify_file(path: Path, content: bytes) -> None:
+    """Check a file written beside the documents (e.g. release.csv): there, and holding
+    exactly what was written (not cut short); raise OutputError naming it."""
+    if not path.is_file():
+        raise OutputError(f"{path.name} was not written")
+    if path.read_bytes() != content:
+        raise OutputError(f"{path.name} does not hold what was written "
+                          f"({path.stat().st_size} of {len(content)} bytes)")
 
 
 def main_output(job: Checked, fmt: str, renderer: str) -> str:

@@ -140,12 +140,25 @@ def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[s
                                           for s in dd.subregistry_ids()]})
 
 
+def masked_cohorts(run: Run) -> pl.DataFrame:
+    """(subregistry, region) of the survival cohorts the release masks: their curves are
+    estimates on a masked count, so they are not drawn (the tables show the symbol)."""
+    km = run.survival
+    if disclosure.FLAG not in km.columns:  # no survival table at all
+        return pl.DataFrame(schema={"subregistry": pl.String, "region": pl.String})
+    return km.filter(pl.col(disclosure.FLAG).is_not_null()).select(
+        "subregistry", "region").unique()
+
+
 def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | None,
                      facet: bool) -> FigureSpec:
     text = run.text
-    # Only groups large enough for a survival estimate are drawn (disclosure.may_draw).
+    # Only groups large enough for a survival estimate are drawn (disclosure.may_draw),
+    # and none whose cohort the release masks.
     sizes = frame.group_by("subregistry", "region").agg(pl.col("n_at_risk").max().alias("n"))
-    keep = sizes.filter(disclosure.drawable(sizes, "survival")).select("subregistry", "region")
+    keep = sizes.filter(disclosure.drawable(sizes, "survival")).select(
+        "subregistry", "region").join(masked_cohorts(run), on=["subregistry", "region"],
+                                      how="anti")
     # The first point of each curve and then the last point per 1/CURVE_POINTS_PER_YEAR
     # year: the same step curve at print resolution, drawn in a fraction of the time.
     group = ["subregistry", "region"]
@@ -332,7 +345,8 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     hidden = [r for r in regions_nation_last() if r in set(sizes["region"].to_list())
               and not disclosure.may_draw(sizes.filter(pl.col("region") == r)["n"].item(),
                                           "survival")]
-    shown = curves.filter(~pl.col("region").is_in(hidden))
+    shown = curves.filter(~pl.col("region").is_in(hidden)).join(
+        masked_cohorts(run), on=["subregistry", "region"], how="anti")
     note = (text("relative.not_drawn", groups=", ".join(region_label(r, text) for r in hidden),
                  min_cases=min_cases()) if hidden else "")
     if shown.is_empty():
@@ -345,7 +359,7 @@ def relative_figure(run: Run, doc_id: str, sid: str) -> tuple[FigureSpec | None,
     ).sort("region", "time")
     labels = {"x": text("axes.years"), "y": text("axes.survival"),
               "decimal": fmt.decimal_mark(run.lang), "alt": text("relative.alt")}
-    first = a.year - a.settings.survival_years + 1
+    first = a.survival_window[0]
     caption = text("relative.caption_figure", first=first, last=a.year)
     if frame["region"].n_unique() > 3:  # seven regions: one panel each, the others grey
         return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {**spotlight(

@@ -1,8 +1,9 @@
-"""Numbers, percentages and dates formatted for reading, in Swedish or English.
+"""Numbers, percentages and dates formatted for reading, in the registry's languages.
 
-Uses the CLDR conventions through babel: Swedish has a decimal comma, a non-breaking space
-as thousands separator and a space before the percent sign ("1 234,5", "5,2 %");
-English (British) has "1,234.5" and "5.2%".
+Uses the CLDR conventions through babel, for the locale each language names in
+registry.yaml (``languages``): Swedish and Norwegian bokmål have a decimal comma, a
+non-breaking space as thousands separator and a space before the percent sign
+("1 234,5", "5,2 %"); English (British) has "1,234.5" and "5.2%".
 """
 
 from __future__ import annotations
@@ -10,21 +11,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from functools import cache
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 
-LOCALES = {"sv": "sv_SE", "en": "en_GB"}
+from analysis.data import dictionary as dd
 
 
 def locale(lang: str) -> str:
-    """The babel locale of a report language ('sv' or 'en')."""
-    try:
-        return LOCALES[lang]
-    except KeyError:
-        from analysis.errors import UserError
+    """The babel locale of a report language (registry.yaml ``languages``)."""
+    return str(dd.languages()[dd.language(lang)]["locale"])
 
-        raise UserError(f"unknown report language '{lang}' (use one of: sv, en)") from None
+
+@cache
+def _spaced_percent(name: str) -> bool:
+    """Whether the locale's CLDR percent pattern puts a space before the sign (sv, nb)."""
+    return "\u00a0%" in Locale.parse(name).percent_formats[None].pattern
 
 
 def _missing(value: float | int | None) -> bool:
@@ -69,9 +73,9 @@ def percent(proportion: float | None, decimals: int = 1, lang: str = "sv") -> st
     with _digits(proportion * 100, decimals):
         text = format_percent(_round(proportion, decimals + 2), format=pattern,
                               locale=locale(lang), decimal_quantization=True)
-    # CLDR's Swedish percent pattern has a non-breaking space before the sign; the
-    # explicit pattern above drops it, so put it back.
-    return text.replace("%", "\u00a0%") if lang == "sv" else text
+    # CLDR's Swedish and Norwegian percent patterns have a non-breaking space before the
+    # sign; the explicit pattern above drops it, so put it back.
+    return text.replace("%", "\u00a0%") if _spaced_percent(locale(lang)) else text
 
 
 def interval(lower: float | None, upper: float | None, decimals: int = 1,
@@ -82,7 +86,8 @@ def interval(lower: float | None, upper: float | None, decimals: int = 1,
     if _missing(lower) or _missing(upper):
         return ""
     fmt = percent if as_percent else number
-    dash = ({"sv": " till ", "en": " to "}[lang] if min(lower, upper) < 0 else "\u2013")
+    to = dd.languages()[dd.language(lang)]["to"]
+    dash = f" {to} " if min(lower, upper) < 0 else "\u2013"
     return f"{fmt(lower, decimals, lang)}{dash}{fmt(upper, decimals, lang)}"
 
 

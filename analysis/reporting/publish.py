@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import polars as pl
-
 from analysis.data.ingest import RegistryData, load_data
 from analysis.demo.registry import cached_demo_dir
 from analysis.errors import UserError
-from analysis.privacy.release import RELEASE_FILE, published
+from analysis.privacy.published import RELEASE_FILE, published
 from analysis.reporting.analyses import Analyses, compute_all
 from analysis.reporting.documents import all_jobs, default_out
 from analysis.reporting.interactive.page import INTERACTIVE, interactive_jobs
@@ -95,14 +92,15 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
         on_start(len(jobs) + len(pages))
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
+    # Every published count, as one file (what `bcr audit` and the tables are checked
+    # on), staged, checked and moved into place with the documents, under the lock.
+    files = {RELEASE_FILE: published(analyses.release).write_csv().encode("utf-8")}
     results = render_all(jobs, out_dir, documents, workers, on_done, seconds,
-                         on_phase) if documents else []
+                         on_phase, files) if documents else []
     if pages:  # finished pages: written, checked and placed as the documents are (in
         # this process: writing is quick, a worker would first load the Vega bundle)
-        results += render_all(pages, out_dir, ["html"], 1, on_done, {}, on_phase)
-    # Every published count, as one file: what `bcr audit` and the tables are checked on.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv_atomically(published(analyses.release), out_dir / RELEASE_FILE)
+        results += render_all(pages, out_dir, ["html"], 1, on_done, {}, on_phase,
+                              {} if documents else files)
     seconds["parallel wall time (figures, then documents)"] = time.perf_counter() - start
     for r in results:
         for step, s in r.seconds.items():
@@ -123,8 +121,3 @@ def parse_outputs(text: str | Sequence[str]) -> list[str]:
     return [f for f in (*FORMATS, INTERACTIVE) if f in wanted]
 
 
-def write_csv_atomically(frame: pl.DataFrame, path: Path) -> None:
-    """Write a CSV under a temporary name and rename it: never half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_csv(tmp)
-    os.replace(tmp, path)

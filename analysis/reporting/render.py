@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import fcntl
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -39,7 +38,8 @@ import yaml
 
 from analysis import resources
 from analysis.errors import UserError
-from analysis.reporting.checks import main_output, verify
+from analysis.reporting.checks import main_output, verify, verify_file
+from analysis.reporting.staging import clean_leftovers, locked, swap_into_place
 from analysis.reporting.workers import InProcess, as_done, worker_pool
 
 TEMPLATES_DIR = resources.templates()
@@ -330,60 +330,6 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Resul
     return Result(job.name, files, seconds)
 
 
-# --- the output folder: lock, leftovers, swapping into place --------------------------------
-
-LOCK_FILE = ".bcr-publish.lock"
-
-
-@contextlib.contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    """Hold the output folder's lock for the run (released when the process ends, also
-    when it is killed); a second run into the same folder stops with a clear message."""
-    path = out_dir / LOCK_FILE
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "unknown"
-            raise UserError(f"another run (process {pid}) is writing into {out_dir}; wait "
-                            f"for it to finish, or use another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-
-
-def _clean_leftovers(out_dir: Path) -> None:
-    """Remove what a killed run left in `out_dir`: staging folders, and a document's
-    previous version set aside mid-swap (put back when the new one is not there)."""
-    for path in sorted(out_dir.iterdir()):
-        if path.name.startswith(".staging-"):
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.name.startswith(".old-"):
-            final = path.with_name(path.name[len(".old-"):])
-            if final.exists():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.rename(final)
-
-
-def _swap_into_place(staged: Path, final: Path) -> None:
-    """Replace `final` by `staged` with renames only (same file system)."""
-    old = final.with_name(f".old-{final.name}")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        final.rename(old)
-    staged.rename(final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
 
 
@@ -418,42 +364,46 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
                on_done: Callable[[Result], None] | None = None,
                seconds: dict[str, float] | None = None,
-               on_phase: Callable[[str], None] | None = None) -> list[Result]:
-    """Render every job in parallel processes into `out_dir/<job.name>/`.
+               on_phase: Callable[[str], None] | None = None,
+               files: Mapping[str, bytes] | None = None) -> list[Result]:
+    """Render every job in parallel processes into `out_dir/<job.name>/`; ``files``
+    (name -> content, e.g. the run's release.csv) go into `out_dir` with them.
 
-    First the distinct figures of the run are drawn, spread evenly over the workers,
-    into a cache the documents copy from (a figure shared by documents is drawn once);
-    then the documents are written and rendered, the largest (a book) first. Seconds of
-    the figure phase go into ``seconds`` ("figures, drawn once" summed over the
-    workers, "figure phase wall time"). ``on_phase`` hears of each phase as it starts,
-    ``on_done`` of each document rendered.
-
-    All documents are built in a staging directory inside `out_dir`, checked
-    (``verify``) and moved into place only when every one succeeded; on any failure or
-    interruption nothing in `out_dir` changes and the error (a RenderError naming the
-    document and step, an OutputError naming what is missing) is raised.
-    """
+    First the distinct figures of the run are drawn, spread evenly over the workers, into
+    a cache the documents copy from (a figure shared by documents is drawn once); then the
+    documents are written and rendered, the largest (a book) first. ``seconds`` gets the
+    figure phase's ("figures, drawn once" summed over the workers, "figure phase wall
+    time"); ``on_phase`` hears of each phase as it starts, ``on_done`` of each document.
+    All documents and files are built in a staging directory inside `out_dir`, checked
+    (``verify``, ``verify_file``) and moved into place only when every one succeeded; on
+    any failure or interruption nothing in `out_dir` changes and the error (a RenderError
+    naming the document and step, an OutputError naming what is missing) is raised."""
     seconds = seconds if seconds is not None else {}
     names = [j.name for j in jobs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
         raise UserError(f"documents requested twice in one run: {', '.join(duplicates)}")
-    phase = on_phase or (lambda _: None)
+    phase, files = on_phase or (lambda _: None), dict(files or {})
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(out_dir):
-            _clean_leftovers(out_dir)
+        with locked(out_dir):
+            clean_leftovers(out_dir)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
             try:
+                for name, content in files.items():
+                    (staging / name).write_bytes(content)
                 results = _render_staged(jobs, staging, formats, workers, on_done, seconds,
                                          phase)
                 phase("checking the outputs")
-                renderer = engine()
                 for job in jobs:
-                    verify(job, staging / job.name, formats, renderer)
+                    verify(job, staging / job.name, formats, engine())
+                for name, content in files.items():
+                    verify_file(staging / name, content)
                 phase("moving the documents into place")
                 for job in jobs:
-                    _swap_into_place(staging / job.name, out_dir / job.name)
+                    swap_into_place(staging / job.name, out_dir / job.name)
+                for name in files:  # a rename: never half a file
+                    os.replace(staging / name, out_dir / name)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     except DiskFullError:  # said of the output folder, not of a staging file in it

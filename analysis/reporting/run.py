@@ -1,14 +1,14 @@
-"""The protected tables of a run: every analysis table passed through disclosure control once."""
+"""The protected tables of a run: every analysis table with the masks of its cells in the
+run's one release (analysis.privacy.release)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import polars as pl
 
-from analysis.privacy import disclosure
+from analysis.privacy import cohorts, disclosure
 from analysis.privacy.release import CASES, TOTAL, Release, window_label
 from analysis.reporting.analyses import NATION, Analyses
 from analysis.reporting.labels import Text
@@ -17,34 +17,29 @@ ESTIMATES = {
     "incidence": {"crude_rate": "n", "estimate": "n", "lower": "n", "upper": "n"},
     "share": {"events": "n", "estimate": "n", "lower": "n", "upper": "n", "median": "n",
               "q1": "n", "q3": "n"},
-    "survival": {"estimate": "n", "lower": "n", "upper": "n", "n_at_risk": "n",
-                 "n_events": "n"},
+    "survival": {"estimate": "n", "se": "n", "lower": "n", "upper": "n", "n_at_risk": "n",
+                 "n_events": "n", "smallest_age_group": "n", "n_outside_standard": "n"},
 }
-
-
-def protect(frame: pl.DataFrame, keys: Sequence[str], kind: str,
-             linked: Sequence[bool] | None = None, margin: str = "region") -> pl.DataFrame:
-    """Disclosure control of a table before it is shown (analysis.privacy.disclosure): the
-    NATION row of the `margin` column is the margin of the other rows when both are
-    present; `linked` rows are masked because a linked table masks their cases."""
-    estimates = {c: b for c, b in ESTIMATES[kind].items() if c in frame.columns}
-    return disclosure.suppress(frame, keys, estimates=estimates, margins={margin: NATION},
-                               linked=linked)
 
 
 def from_release(frame: pl.DataFrame, release: Release, kind: str,
                  cell: dict[str, pl.Expr]) -> pl.DataFrame:
-    """The rows of an analysis table with the masks of their cells in the run's release:
-    a masked count and every estimate built on it become null, the flag says why.
-    ``cell`` gives the release dimensions of a row (the others are totals)."""
+    """The rows of an analysis table with the counts and masks of their cells in the run's
+    release: a masked count and every estimate built on it become null, the flag says
+    why. ``cell`` gives the release dimensions of a row (the others are totals). A shown
+    count that is not its cell's is a bug, and an error."""
     estimates = {c: b for c, b in ESTIMATES[kind].items() if c in frame.columns}
     found = release.lookup(frame.select(**{k: v for k, v in cell.items() if k != "family"},
                                         family=cell.get("family", pl.lit(CASES))))
     masked = found["flag"]
+    shown = masked.is_null()
+    if not (found["n"].filter(shown) == frame["n"].filter(shown)).all():
+        row = frame.filter(shown & (found["n"] != frame["n"])).row(0, named=True)
+        raise RuntimeError(f"a {kind} table's count differs from its release cell: {row}")
     hide = pl.col(disclosure.FLAG).is_not_null()
-    out = frame.with_columns(masked.alias(disclosure.FLAG))
+    out = frame.with_columns(masked.alias(disclosure.FLAG), found["n"].alias("n"))
     return out.with_columns(*(pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
-                              for c in {*estimates, "n"}))
+                              for c in estimates))
 
 
 def _region() -> pl.Expr:
@@ -53,6 +48,12 @@ def _region() -> pl.Expr:
 
 def _period(first: int, last: int) -> pl.Expr:
     return pl.lit(window_label((first, last)))
+
+
+def _group(grouping: str) -> pl.Expr:
+    """A survival group's value of the release dimension ``grouping`` (age or sex)."""
+    return pl.when((pl.col("grouping") == grouping) & (pl.col("group") != NATION)).then(
+        pl.col("group")).otherwise(pl.lit(TOTAL))
 
 
 @dataclass
@@ -117,22 +118,20 @@ class Run:
             "family": pl.col("indicator"), "subregistry": pl.col("subregistry"),
             "hospital": pl.col("hospital"), "period": pl.lit(str(self.analyses.year))})
 
-    def _masked_cases(self, frame: pl.DataFrame, keys: Sequence[str]) -> list[bool]:
-        """Per row of `frame`: do the incidence tables mask this region's new cases of
-        the year? Indicators and completeness are about the same cases, so a masked
-        count must not follow from them either (linked tables)."""
-        cells = self.asr.filter(pl.col(disclosure.FLAG).is_in(
-            [disclosure.PRIMARY, disclosure.SECONDARY, disclosure.LINKED])).select(
-            *keys).unique().with_columns(pl.lit(True).alias("_masked"))
-        return (frame.select(*keys).join(cells, on=list(keys), how="left",
-                                          maintain_order="left")
-                ["_masked"].fill_null(False).to_list())
-
     @cached_property
     def indicators(self) -> pl.DataFrame:
         return from_release(self.analyses.indicators, self.release, "share", {
             "family": pl.col("indicator"), "subregistry": pl.col("subregistry"),
             "region": _region(), "period": pl.col("year").cast(pl.String)})
+
+    # The survival cohorts and the completeness denominators are cells of the release
+    # too (analysis.privacy.cohorts), with the cases they leave out protected as well.
+    def _cohort(self, frame: pl.DataFrame, family: pl.Expr, **cell: pl.Expr) -> pl.DataFrame:
+        if frame.is_empty():
+            return frame
+        return from_release(frame, self.release, "survival", {
+            "family": family, "subregistry": pl.col("subregistry"),
+            "period": _period(*self.release.spec.survival), **cell})
 
     @cached_property
     def indicator_counties(self) -> pl.DataFrame:
@@ -146,34 +145,76 @@ class Run:
 
     @cached_property
     def survival(self) -> pl.DataFrame:
-        return protect(self.analyses.survival, ["subregistry", "region", "time"], "survival")
+        return self._cohort(self.analyses.survival, pl.lit(cohorts.SURVIVAL),
+                            region=_region())
 
     @cached_property
     def survival_groups(self) -> pl.DataFrame:
-        # Each grouping (age bands, sexes) adds up to the whole subregistry (NATION).
-        frame = self.analyses.survival_groups
-        return protect(frame, ["subregistry", "grouping", "group", "time"], "survival",
-                        margin="group")
+        return self._cohort(self.analyses.survival_groups, pl.lit(cohorts.SURVIVAL),
+                            sex=_group("sex"), age_group=_group("age"))
 
     @cached_property
     def relative(self) -> pl.DataFrame:
-        frame = self.analyses.relative
-        if frame.is_empty():
+        """Net survival; n counts the cohort (or the period's part of it), inside the
+        standard's ages where the estimate is age-standardised."""
+        cohort = pl.col("approach") == "cohort"
+        inside = pl.col("n_in_standard")
+        family = (pl.when(cohort & inside).then(pl.lit(cohorts.SURVIVAL_STANDARDISED))
+                  .when(cohort).then(pl.lit(cohorts.SURVIVAL))
+                  .when(inside).then(pl.lit(cohorts.PERIOD_STANDARDISED))
+                  .otherwise(pl.lit(cohorts.PERIOD)))
+        return self._cohort(self.analyses.relative, family, region=_region())
+
+    @cached_property
+    def cox(self) -> pl.DataFrame:
+        """The Cox model of region per subregistry with each region's, the reference's and
+        the nation's cohort n from the release (the survival family): a region whose
+        cohort the release masks shows no n, hazard ratio, CI or p-value."""
+        frame = self.analyses.cox
+        if frame.is_empty() or disclosure.FLAG not in self.survival.columns:
             return frame
-        return protect(frame, ["subregistry", "approach", "time", "region"], "survival")
+        cohort = self.survival.select("subregistry", "region", "n", disclosure.FLAG).unique(
+            ["subregistry", "region"])
+        out = frame.with_columns(
+            pl.when(pl.col("term") == "region").then(pl.col("level")).alias("_region"),
+            pl.lit(NATION).alias("_nation"))
+        for key, n, flag in (("_region", "region_n", disclosure.FLAG),
+                             ("reference", "reference_n", "_reference_flag"),
+                             ("_nation", "n", "_nation_flag")):
+            joined = out.join(cohort.rename({"n": "_n", disclosure.FLAG: flag}),
+                              left_on=["subregistry", key], right_on=["subregistry", "region"],
+                              how="left", maintain_order="left")
+            known = pl.col(key).is_not_null() & pl.col(n).is_not_null()
+            bad = joined.filter(known & pl.col(flag).is_null() & (pl.col("_n") != pl.col(n)))
+            if bad.height:
+                raise RuntimeError(f"a Cox count differs from its release cell: {bad.row(0)}")
+            out = joined.with_columns(pl.when(known).then(pl.col("_n")).otherwise(
+                pl.col(n)).alias(n)).drop("_n")
+        hide = pl.col(disclosure.FLAG).is_not_null()
+        return out.with_columns(*(pl.when(hide).then(None).otherwise(pl.col(c)).alias(c)
+                                  for c in ("hazard_ratio", "lower", "upper", "p_value"))
+                                ).drop("_region", "_nation")
 
     @cached_property
     def survival_trend(self) -> pl.DataFrame:
-        # National rows only (one per subregistry, period and time): no margin among them.
+        """Net survival of earlier diagnosis periods without their numbers of cases: those
+        cohorts are no cells of the release (a cohort beside the new cases of its window
+        would tell the cases it leaves out), so only estimates built on at least
+        survival.min_cases cases are published."""
         frame = self.analyses.survival_trend
         if frame.is_empty():
             return frame
-        return protect(frame, ["subregistry", "period", "time", "region"], "survival")
+        return frame.with_columns(pl.lit(None, pl.Int64).alias("n"),
+                                  pl.lit(None, pl.String).alias(disclosure.FLAG))
 
     @cached_property
     def completeness(self) -> pl.DataFrame:
-        frame = self.analyses.completeness.with_columns(
-            pl.lit(self.analyses.year).alias("year"))  # the report year's cases
-        linked = self._masked_cases(frame, ["subregistry", "region", "year"])
-        return protect(frame, ["subregistry", "variable", "region"], "share",
-                        linked).drop("year")
+        """Completeness of the key variables in the report year: n is the year's new
+        cases, or the patients a variable is asked of (a family of its own)."""
+        frame = self.analyses.completeness
+        families = {v: cohorts.completeness_family(v) or CASES
+                    for v in frame["variable"].unique().to_list()}
+        return from_release(frame, self.release, "share", {
+            "family": pl.col("variable").replace_strict(families, return_dtype=pl.String),
+            "subregistry": pl.col("subregistry"), "region": _region(),
+            "period": pl.lit(str(self.analyses.year))})

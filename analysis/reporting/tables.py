@@ -9,7 +9,7 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
-from analysis.reporting.analyses import NATION, age_band_labels
+from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
     cell,
     ci_cell,
@@ -31,6 +31,7 @@ from analysis.reporting.qmd import (
 )
 from analysis.reporting.run import Run
 from analysis.stats import survival
+from analysis.stats.survival import age_band_labels
 
 
 def incidence_table(run: Run, doc_id: str, frame: pl.DataFrame, key: str,
@@ -177,8 +178,8 @@ def survival_groups_table(run: Run, doc_id: str, sid: str) -> Table:
     names = {"1": text("men"), "2": text("women"), NATION: text("all_ages_sexes")}
     table = survival_table(run, doc_id, frame, "group", [*bands, "1", "2", NATION],
                            lambda g: names.get(g, g))
-    table.caption = text("captions.survival_groups", first=a.year
-                         - a.settings.survival_years + 1, last=a.year)
+    table.caption = text("captions.survival_groups", first=a.survival_window[0],
+                         last=a.year)
     return table
 
 

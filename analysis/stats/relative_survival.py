@@ -414,6 +414,18 @@ def standard_for(subregistry: str) -> str:
     return dd.subregistry(subregistry)["survival_standard"]
 
 
+def standard_group(weights: pl.DataFrame, data: pl.DataFrame) -> pl.Expr:
+    """The age group of the standard ``weights`` (:func:`standard_weights`) of each case
+    of prepared follow-up ``data``; null outside the standard's ages."""
+    age = (pl.col("age") if "age" in data.columns
+           else pl.col("age_exact").floor().cast(pl.Int64))
+    label = pl.lit(None, pl.String)
+    for g in weights.iter_rows(named=True):
+        label = pl.when(age.is_between(g["age_min"], g["age_max"])).then(
+            pl.lit(g["age_group"])).otherwise(label)
+    return label
+
+
 def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
                      by: Sequence[str] = (), times: Sequence[float] | None = None,
                      method: str = "pohar-perme", grid_per_year: int = 12,
@@ -439,13 +451,7 @@ def age_standardised(data: pl.DataFrame, lifetable: pl.DataFrame, standard: str,
         else min_age_group_cases
     by = list(by)
     weights = standard_weights(standard)
-    age = (pl.col("age") if "age" in data.columns
-           else pl.col("age_exact").floor().cast(pl.Int64))
-    label = pl.lit(None, pl.String)
-    for g in weights.iter_rows(named=True):
-        label = pl.when(age.is_between(g["age_min"], g["age_max"])).then(
-            pl.lit(g["age_group"])).otherwise(label)
-    marked = data.with_columns(label.alias("_std_group"))
+    marked = data.with_columns(standard_group(weights, data).alias("_std_group"))
     inside = marked.filter(pl.col("_std_group").is_not_null())
     outside = (marked.filter(pl.col("_std_group").is_null()).group_by(by).len("n_outside")
                if by else pl.DataFrame({"n_outside": [marked.height - inside.height]}))

@@ -142,6 +142,20 @@ def prepare_followup(cases: pl.DataFrame, config: SurvivalSettings | None = None
     return FollowUp(data=data, excluded=excluded)
 
 
+def age_band_labels(starts: Sequence[int]) -> list[str]:
+    """'0–49', '50–64', ... for bands starting at `starts`, the last to max_age."""
+    ends = [*(b - 1 for b in starts[1:]), settings().max_age]
+    return [f"{a}\u2013{b}" for a, b in zip(starts, ends, strict=True)]
+
+
+def age_band(starts: Sequence[int]) -> pl.Expr:
+    """The age band at diagnosis (:func:`age_band_labels`) of each prepared case."""
+    band = pl.lit(None, pl.String)
+    for start, label in zip(starts, age_band_labels(starts), strict=True):
+        band = pl.when(pl.col("age_exact") >= start).then(pl.lit(label)).otherwise(band)
+    return band
+
+
 def period_window(data: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     """Restrict follow-up to a calendar window for the period approach (Brenner &
     Gefeller 1996): a case enters the risk set at the window start (left truncation,

@@ -24,7 +24,7 @@ def methods_section(run: Run) -> Section:
     a = run.analyses
     body = text("methods.text", standard=name, k=threshold(), symbol=symbol(),
                 min_cases=min_cases(), min_age_group=survival.settings().min_age_group_cases,
-                cohort_first=a.year - a.settings.survival_years + 1, cohort_last=a.year,
+                cohort_first=a.survival_window[0], cohort_last=a.year,
                 period_first=a.period[0], period_last=a.period[1])
     paragraphs = body.strip().split("\n\n")
     # The rule for preliminary years (registry.yaml preliminary), after the paragraph on

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from analysis.data import dictionary as dd
+from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
@@ -14,6 +15,7 @@ from analysis.reporting.cells import (
     region_label,
     regions_nation_last,
     subregistry_label,
+    suppressed_note,
     symbol,
     threshold,
 )
@@ -33,7 +35,8 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     and the proportional-hazards test in words."""
     a, text, lang = run.analyses, run.text, run.lang
     section = Section(text("sections.cox"))
-    fitted = a.cox.filter(pl.col("subregistry") == sid) if a.cox.height else a.cox
+    cox = run.cox  # its counts are the release's survival cohorts
+    fitted = cox.filter(pl.col("subregistry") == sid) if cox.height else cox
     if fitted.is_empty():
         section.paragraphs.append(text("cox.not_available"))
         return section
@@ -43,10 +46,10 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
     k = threshold()
 
     def count(n: int | None) -> str:
-        return symbol() if n is not None and 0 < n < k else fmt.number(n, 0, lang)
+        return symbol() if n is None or 0 < n < k else fmt.number(n, 0, lang)
 
     rows = [[reference, count(first["reference_n"]), text("cox.reference"), "", ""]]
-    hidden = False
+    hidden = masked = False
     for r in fitted.iter_rows(named=True):
         if r["term"] == "region":
             label, n = region_label(r["level"], text), r["region_n"]
@@ -56,6 +59,10 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
             label, n = text("cox.age"), None
         else:
             continue
+        if r["term"] == "region" and r[disclosure.FLAG]:  # the release masks its cohort
+            masked = True
+            rows.append([label, symbol(), symbol(), symbol(), symbol()])
+            continue
         if n is not None and n < minimum:
             hidden = True
             rows.append([label, count(n), symbol(), symbol(), symbol()])
@@ -64,13 +71,14 @@ def cox_section(run: Run, doc_id: str, sid: str) -> Section:
                      fmt.number(r["hazard_ratio"], 2, lang),
                      fmt.interval(r["lower"], r["upper"], 2, lang),
                      p_value(r["p_value"], lang)])
-    years = dict(first=a.year - a.settings.survival_years + 1, last=a.year)
+    years = dict(first=a.survival_window[0], last=a.year)
     table = Table(f"tbl-{doc_id}", text("cox.caption", reference=reference, **years),
                   [text("cox.term"), text("columns.n"), text("columns.hazard_ratio"),
                    text("columns.ci"), text("cox.p")], rows, ["l", "r", "r", "r", "r"],
-                  text("cox.too_few", min_cases=minimum) if hidden else "")
+                  " ".join([*([text("cox.too_few", min_cases=minimum)] if hidden else []),
+                            *([suppressed_note(text)] if masked else [])]))
     section.paragraphs.append(md(text("cox.intro", reference=reference,
-                                      n=fmt.number(first["n"], 0, lang),
+                                      n=count(first["n"]),
                                       events=fmt.number(first["n_events"], 0, lang))))
     words = {"region": text("cox.region_in_text"), "sex": lower_first(text("cox.women")),
              "age": text("cox.age_in_text")}
@@ -144,7 +152,7 @@ def subregistry_survival_section(run: Run, sid: str) -> Section:
     if rel.height:
         std = rel.filter(pl.col("standardised"))["standard"]
         standard = std[0] if std.len() else rel["standard"][0]
-        cohort = (a.year - a.settings.survival_years + 1, a.year)
+        cohort = a.survival_window
         for approach, (first, last) in (("cohort", cohort), ("period", a.period)):
             section.tables.append(relative_table(
                 run, f"rs-{approach}", rel.filter(pl.col("approach") == approach),

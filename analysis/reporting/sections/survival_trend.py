@@ -37,6 +37,12 @@ def survival_trend_section(run: Run, doc_id: str, sid: str) -> Section | None:
     table = relative_table(run, f"{doc_id}", frame, ["period"], [lambda p: p], [periods],
                            text("survival_trend.caption"), [text("survival_trend.period")],
                            explain=False)
+    # The cohorts' sizes are not published (Run.survival_trend): no column for them.
+    drop = len(table.header) - len(a.settings.net_survival_times) - 2
+    table.header.pop(drop)
+    table.align.pop(drop)
+    for row in table.rows:
+        row.pop(drop)
     return Section(text("survival_trend.title"), paragraphs=[md(text(
         "survival_trend.intro", years=a.settings.period_years, first=first, last=last))],
         tables=[table])

@@ -1,0 +1,167 @@
+"""The survival and completeness families of the release (DESIGN.md §5).
+
+The survival tables publish the size of each survival cohort and the completeness tables
+the patients a variable is asked of. Each such count is a part of a count the release
+already holds (the new cases of the same window), and the part left out (cases aged 90+
+or known from the death certificate only, cases outside the standard's ages, patients not
+treated) follows by difference. So each family is a cell of the release, and the part it
+leaves out is a cell of its own, ``<family> excluded``: never published, yet protected as
+a small count is (sensitive), with the equation ``parent = family + excluded``
+(Hundepool et al. 2012, "Statistical Disclosure Control", §4.2 on linked tables).
+
+Families (each by region and the nation; the period is the diagnosis window):
+
+- ``survival``: the Kaplan-Meier cohort (analysis.stats.survival.prepare_followup of the
+  survival window's cases), also by sex and by age band (reports.survival_age_groups);
+  part of ``cases``;
+- ``survival standardised``: of the cohort, the cases inside the ages of the subregistry's
+  ICSS standard (the n of an age-standardised net survival); part of ``survival``;
+- ``survival period``: the cohort followed up in the period window (Brenner), part of
+  ``survival``, and ``survival period standardised``, part of ``survival period``;
+- ``completeness <variable>``: for a variable asked only of some patients
+  (indicators.yaml ``completeness: among``), the report year's cases asked; part of
+  ``cases``. Variables asked of every case are counted by the ``cases`` cell itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import polars as pl
+
+from analysis.data import dictionary as dd
+from analysis.quality.coverage import completeness
+from analysis.quality.indicators import completeness_populations, key_variables
+from analysis.stats import relative_survival as rs
+from analysis.stats import survival as sv
+
+TOTAL = "*"
+CASES = "cases"
+SURVIVAL = "survival"
+SURVIVAL_STANDARDISED = "survival standardised"
+PERIOD = "survival period"
+PERIOD_STANDARDISED = "survival period standardised"
+COMPLETENESS = "completeness "  # followed by the variable
+EXCLUDED = " excluded"
+_PARENT = {SURVIVAL: CASES, SURVIVAL_STANDARDISED: SURVIVAL, PERIOD: SURVIVAL,
+           PERIOD_STANDARDISED: PERIOD}
+COUNTED = ("subregistry", "region", "sex", "age_group", "period", "n")
+
+
+def parent_family(family: str) -> str | None:
+    """The family a cohort family is a part of (None for any other family)."""
+    if family.startswith(COMPLETENESS):
+        return CASES
+    return _PARENT.get(family)
+
+
+def window_label(window: tuple[int, int]) -> str:
+    return f"{window[0]}-{window[1]}"
+
+
+def completeness_family(variable: str) -> str | None:
+    """The family counting the patients a key variable is asked of; None when it is asked
+    of every case (then the ``cases`` cell is its count)."""
+    return COMPLETENESS + variable if variable in completeness_populations() else None
+
+
+def _grid(sids: Sequence[str], by: str, values: Sequence[str]) -> pl.DataFrame:
+    """Every subregistry x value of one dimension (the others the total)."""
+    return pl.DataFrame({"subregistry": list(sids)}).join(
+        pl.DataFrame({by: list(values)}), how="cross")
+
+
+def _counted(counts: pl.DataFrame, family: str, sids: Sequence[str], by: str,
+             values: Sequence[str], period: str) -> pl.DataFrame:
+    """Cells of a family from ``counts`` (subregistry, ``by``, n): per subregistry and
+    value of ``by``, and its total, zeros included."""
+    counts = pl.concat([counts, counts.group_by("subregistry").agg(
+        pl.col("n").sum()).with_columns(pl.lit(TOTAL).alias(by))], how="diagonal_relaxed")
+    rows = _grid(sids, by, [TOTAL, *values]).join(
+        counts, on=["subregistry", by], how="left", maintain_order="left")
+    return rows.select(
+        "subregistry", *(pl.col(by) if k == by else pl.lit(TOTAL).alias(k)
+                         for k in ("region", "sex", "age_group")),
+        pl.lit(period).alias("period"), pl.col("n").fill_null(0).cast(pl.Int64),
+        pl.lit(family).alias("family"))
+
+
+def _tally(frame: pl.DataFrame, by: str) -> pl.DataFrame:
+    return frame.group_by("subregistry", by).len("n")
+
+
+def _in_standard(sids: Sequence[str], data: pl.DataFrame) -> pl.Expr:
+    """Whether a case's age is inside its subregistry's ICSS standard."""
+    inside = pl.lit(False)
+    for sid in sids:
+        group = rs.standard_group(rs.standard_weights(rs.standard_for(sid)), data)
+        inside = pl.when(pl.col("subregistry") == sid).then(group.is_not_null()).otherwise(
+            inside)
+    return inside
+
+
+def survival_counts(cases: pl.DataFrame, sids: Sequence[str], window: tuple[int, int],
+                    period: tuple[int, int], bands: Sequence[int]) -> pl.DataFrame:
+    """The survival families' counts: the cases of the diagnosis ``window`` followed up
+    (NORDCAN exclusions), by region, sex and age band (first ages ``bands``), inside the
+    standard's ages, and followed up in the calendar window ``period``."""
+    used = ["subregistry", "region", "sex", "age", "year", "birth_date", "diagnosis_date",
+            "death_date", "vital_status_date", "basis_of_diagnosis"]
+    followup = sv.prepare_followup(cases.lazy().select(
+        [c for c in used if c in cases.columns]).filter(
+        pl.col("year").is_between(*window) & pl.col("subregistry").is_in(list(sids)))
+        .collect()).data
+    followup = followup.with_columns(pl.col("sex").cast(pl.String), sv.age_band(bands)
+                                     .alias("age_group"), _in_standard(sids, followup)
+                                     .alias("_inside"))
+    in_period = sv.period_window(followup, dt.date(period[0], 1, 1),
+                                 dt.date(period[1], 12, 31))
+    label, regions = window_label(window), dd.region_ids()
+    inside = followup.filter("_inside")
+    return pl.concat([
+        _counted(_tally(followup, "region"), SURVIVAL, sids, "region", regions, label),
+        _counted(_tally(followup, "sex"), SURVIVAL, sids, "sex", ["1", "2"], label).filter(
+            pl.col("sex") != TOTAL),
+        _counted(_tally(followup, "age_group"), SURVIVAL, sids, "age_group",
+                 sv.age_band_labels(bands), label).filter(pl.col("age_group") != TOTAL),
+        _counted(_tally(inside, "region"), SURVIVAL_STANDARDISED, sids, "region", regions,
+                 label),
+        _counted(_tally(in_period, "region"), PERIOD, sids, "region", regions, label),
+        _counted(_tally(in_period.filter("_inside"), "region"), PERIOD_STANDARDISED, sids,
+                 "region", regions, label),
+    ])
+
+
+def completeness_counts(cases: pl.DataFrame, sids: Sequence[str], year: int
+                        ) -> pl.DataFrame:
+    """The completeness families' counts: per key variable asked only of some patients,
+    the report year's cases asked, by region (as analysis.quality.coverage.completeness
+    counts them)."""
+    among = completeness_populations()
+    wanted = {sid: [v for v in names if v in among]
+              for sid, names in key_variables().items() if sid in sids}
+    current = cases.filter(pl.col("year") == year)
+    asked = completeness(current, wanted, ["region"], populations=among)
+    parts = [_counted(asked.filter(pl.col("subregistry") == sid, pl.col("variable") == v)
+                      .select("subregistry", "region", "n"), COMPLETENESS + v, [sid],
+                      "region", dd.region_ids(), str(year))
+             for sid, names in wanted.items() for v in names]
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def excluded_cells(cells: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """The ``<family> excluded`` cell of every cohort cell whose parent family has a cell
+    of the same keys: the parent's count minus the cohort's, hidden and sensitive."""
+    dims = [k for k in keys if k != "family"]
+    parents = {f: parent_family(f) for f in cells["family"].unique().to_list()}
+    children = cells.with_columns(pl.col("family").replace_strict(
+        parents, return_dtype=pl.String).alias("_parent")).filter(
+        pl.col("_parent").is_not_null())
+    joined = children.join(cells.select(pl.col("family").alias("_parent"), *dims,
+                                        pl.col("n").alias("_whole")),
+                           on=["_parent", *dims], how="inner", maintain_order="left")
+    return joined.select(
+        (pl.col("family") + EXCLUDED).alias("family"), *dims,
+        (pl.col("_whole") - pl.col("n")).alias("n"), pl.lit(True).alias("hidden"),
+        pl.lit(True).alias("sensitive")).select(cells.columns)
