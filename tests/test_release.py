@@ -234,6 +234,6 @@ def test_stage_distributions_and_hospital_volumes_add_up_to_the_cases():
               if any(keys[i][0] != keys[m][0] for i in members)}
     assert joined[rl.CASES, "syd", "2025-2025"] == sorted(family.values())
     assert joined[rl.CASES, rl.TOTAL, "2025"] == [dist.VOLUME] * (len(hospitals) + 1)
-    result = rl.audit_published(rl.published(r))
+    result = pb.audit_published(pb.published(r))
     assert result["ok"].all()
     assert result.filter(pl.col("family").str.starts_with("dist:")).height >= 2
