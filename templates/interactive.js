@@ -14,17 +14,23 @@
                   few: "#bdbdbd", none: "#9e9e9e", masked: "#e0e0e0", preliminary: "#c6dbef",
                   pooled: "#f3f3f3"};
   const VIEWS = ["comparison", "table", "trend", "map", "description", "incidence", "survival"];
+  // focus: the region whose counties the county level shows (the highlighted unit's).
   const state = {subregistry: null, indicator: null, level: "region", year: null,
-                 unit: M.area, view: "comparison", sort: null};
+                 unit: M.area, focus: M.area, view: "comparison", sort: null};
   const $ = (id) => document.getElementById(id);
 
   function unitName(level, id) {
     if (level === "hospital") return (HOS[id] || {name: id}).name;
+    if (level === "county") return (CTY[id] || {name: id}).name;
     return (REG[id] || {name: id}).name;
   }
   function regionOf(level, id) {
-    return level === "hospital" ? (HOS[id] || {}).region : id;
+    if (level === "hospital") return (HOS[id] || {}).region;
+    return level === "county" ? (CTY[id] || {}).region : id;
   }
+  // The counties are published for the judged year only, whatever year is chosen.
+  const county = () => state.level === "county";
+  const shownYear = () => (county() ? M.judged_year : state.year);
   function yearLabel(r) {
     return r.preliminary ? `${r.year} (${T.preliminary})` : String(r.year);
   }
@@ -55,16 +61,18 @@
                   && (!extra || extra(r)));
   }
   function levelsNow() {
-    return ["region", "hospital"].filter((l) => current((r) => r.level === l).length);
+    return ["region", "county", "hospital"].filter((l) => current((r) => r.level === l).length);
   }
   function yearsNow() {
-    return [...new Set(current((r) => r.level === state.level).map((r) => r.year))].sort();
+    const level = county() ? "region" : state.level;  // a county view says which year
+    return [...new Set(current((r) => r.level === level).map((r) => r.year))].sort();
   }
   function unitsNow() {
+    const year = shownYear();
     const ids = [...new Set(current((r) => r.level === state.level
-      && (r.year === state.year || state.year === M.window)).map((r) => r.unit))];
-    const order = state.level === "hospital" ? D.hospitals.map((h) => h.id)
-      : D.regions.map((r) => r.id);
+      && (r.year === year || year === M.window)).map((r) => r.unit))];
+    const order = {hospital: D.hospitals, county: D.counties, region: D.regions}[state.level]
+      .map((u) => u.id);
     return order.filter((id) => ids.includes(id));
   }
 
@@ -90,9 +98,14 @@
       ? M.judged_year : years[0]);
     state.year = year === M.window ? M.window : Number(year);
     const units = unitsNow();
-    const home = state.level === "hospital"
-      ? units.find((h) => HOS[h].region === M.area) : M.area;
+    // The focus region's first unit with a published cell (the first at all else).
+    const mine = units.filter((u) => regionOf(state.level, u) === state.focus);
+    const open = new Set(current((r) => r.level === state.level && !r.masked
+                                 && r.year === shownYear()).map((r) => r.unit));
+    const home = state.level === "region" ? state.focus
+      : mine.find((u) => open.has(u)) || mine[0];
     state.unit = choose(state.unit, units, home || units[0]);
+    state.focus = regionOf(state.level, state.unit) || state.focus;
     fill($("c-subregistry"), D.subregistries.map((s) => [s.id, s.name]), state.subregistry);
     fill($("c-indicator"), indicatorsOf(state.subregistry).map((i) => [i.id, i.name]),
          state.indicator);
@@ -115,7 +128,7 @@
   }
   // Hospitals have no interval of their own: their position in the funnel plot instead.
   function unitTooltip() {
-    if (state.level !== "hospital") return tooltip(T.levels.region);
+    if (state.level !== "hospital") return tooltip(T.levels[state.level]);
     return [{field: "name", title: T.levels.hospital},
             {field: "value_text", title: T.columns.value},
             {field: "n_text", title: T.columns.n},
@@ -168,15 +181,15 @@
     const x = {field: "estimate", type: "quantitative", title: T.columns.value, scale,
                axis: {format: ".0%"}};
     const colour = {field: "role", type: "nominal", legend: null,
-                    scale: {domain: ["highlight", "nation", "other"],
-                            range: ["#d95f02", "#252525", "#1f78b4"]}};
+                    scale: {domain: ["highlight", "nation", "reference", "other"],
+                            range: ["#d95f02", "#252525", "#6a51a3", "#1f78b4"]}};
     layers.push({data: {name: "rows"}, layer: [
       {mark: {type: "rule"}, encoding: {y, x: {...x, field: "lower"}, x2: {field: "upper"},
         color: colour}},
       {mark: {type: "point", filled: true, size: 90},
         encoding: {y, x, color: colour, shape: {field: "role", type: "nominal", legend: null,
-          scale: {domain: ["highlight", "nation", "other"],
-                  range: ["circle", "diamond", "circle"]}},
+          scale: {domain: ["highlight", "nation", "reference", "other"],
+                  range: ["circle", "diamond", "diamond", "circle"]}},
           tooltip: unitTooltip()}},
       {transform: [{filter: "datum.masked"}], mark: {type: "text", align: "left", dx: 4},
         encoding: {y, x: {datum: scale.domain[0], type: "quantitative", scale}, text: {field: "value_text"},
@@ -201,7 +214,8 @@
                     x: {value: 500}}}]});
     }
     const x = {field: "year_label", type: "ordinal", title: T.columns.year,
-               sort: rows.map((r) => r.year_label), axis: {labelAngle: 0}};
+               sort: rows.map((r) => r.year_label),
+               axis: {labelAngle: 0, labelExpr: "split(datum.label, ' ')"}};  // 2 lines
     const y = {field: "estimate", type: "quantitative", title: T.columns.value, scale,
                axis: {format: ".0%"}};
     const colour = {field: "name", type: "nominal", title: null,
@@ -221,7 +235,7 @@
   }
 
   function mapSpec(rows) {
-    return {width: 360, height: 420, config: CONFIG, datasets: {rows},
+    return {width: 360, height: 420, padding: 8, config: CONFIG, datasets: {rows},
       data: {name: "rows"},
       encoding: {x: {field: "col", type: "ordinal", axis: null},
                  y: {field: "row", type: "ordinal", axis: null}},
@@ -283,14 +297,22 @@
 
   // --- views: a chart (or text) and a table ----------------------------------------------
   const role = (id) => (id === state.unit ? "highlight" : id === NATION ? "nation" : "other");
+  // The county level: the focus region's counties, with the region and the nation beside.
   function indicatorRows() {
-    return current((r) => r.level === state.level && r.year === state.year)
-      .map((r) => ({...r, name: unitName(r.level, r.unit), role: role(r.unit),
-                    level_text: levelText(r)}));
+    const year = shownYear();
+    const rows = current((r) => r.year === year && (county()
+      ? (r.level === "county" && r.region === state.focus)
+        || (r.level === "region" && (r.unit === state.focus || r.unit === NATION))
+      : r.level === state.level));
+    return rows.map((r) => ({...r, name: unitName(r.level, r.unit),
+                             role: county() && r.level === "region" && r.unit !== NATION
+                               ? "reference" : role(r.unit), level_text: levelText(r)}));
   }
   function indicatorTable(rows, withYear, level = state.level) {
     if (!rows.length) return null;
-    const header = [...(withYear ? [T.columns.year] : []), T.levels[level],
+    // The county level's rows hold its region and the nation too: "unit" heads them.
+    const header = [...(withYear ? [T.columns.year] : []),
+                    level === "county" ? T.columns.unit : T.levels[level],
                     T.columns.value, T.columns.ci, T.columns.n,
                     level === "hospital" ? T.columns.position : T.columns.level];
     return {header, rows: rows.map((r) => ({
@@ -309,38 +331,41 @@
     comparison() {
       const ind = IND[state.indicator], rows = byEstimate(indicatorRows());
       return {spec: comparisonSpec(rows, ind), table: indicatorTable(rows, false),
-              note: notes()};
+              note: notes(rows)};
     },
     table() {
-      return {spec: null, table: indicatorTable(byEstimate(indicatorRows()), false),
-              note: notes()};
+      const rows = byEstimate(indicatorRows());
+      return {spec: null, table: indicatorTable(rows, false), note: notes(rows)};
     },
     trend() {
       const ind = IND[state.indicator];
       const area = regionOf(state.level, state.unit) || M.area;
       const rows = current((r) => r.level === "region" && (r.unit === area || r.unit === NATION))
-        .map((r) => ({...r, name: unitName("region", r.unit), role: role(r.unit),
+        .map((r) => ({...r, name: unitName("region", r.unit),
+                      role: r.unit === area ? "highlight" : role(r.unit),
                       year_label: yearLabel(r)}))
         .sort((a, b) => a.year - b.year || (a.unit === NATION) - (b.unit === NATION));
       return {spec: trendSpec(rows, ind), table: indicatorTable(rows, true, "region"),
-              note: notes()};
+              note: notes(rows, "region")};
     },
+    // Each tile is coloured by its own cell at the county level, by its region's else.
     map() {
-      const regional = current((r) => r.level === "region" && r.year === state.year);
-      const of = Object.fromEntries(regional.map((r) => [r.unit, r]));
+      const pooled = state.year === M.window, own = county() && !pooled;
+      const shown = current((r) => r.level === (own ? "county" : "region")
+                                   && r.year === shownYear());
+      const of = Object.fromEntries(shown.map((r) => [r.unit, r]));
       const cases = Object.fromEntries(D.county_cases
         .filter((c) => c.subregistry === state.subregistry).map((c) => [c.county, c]));
-      const home = regionOf(state.level, state.unit);
       const rows = D.counties.map((c) => {
         // The pooled window has no indicator cells: the tiles show the new cases only.
-        const r = state.year === M.window ? {value_text: "", ci_text: "", n_text: ""}
-          : of[c.region] || {masked: true, value_text: M.symbol, ci_text: M.symbol,
-                             n_text: M.symbol};
-        const pooled = state.year === M.window;
+        const r = pooled ? {value_text: "", ci_text: "", n_text: ""}
+          : of[own ? c.id : c.region] || {masked: true, value_text: M.symbol,
+                                          ci_text: M.symbol, n_text: M.symbol};
         return {...c, county_name: c.name, short: c.name.replace(/s? län$/, ""),
                 name: unitName("region", c.region), value_text: r.value_text,
                 ci_text: r.ci_text, n_text: r.n_text, level: pooled ? "pooled" : levelKey(r),
-                level_text: pooled ? "" : levelText(r), highlight: c.region === home,
+                level_text: pooled ? "" : levelText(r), estimate: r.estimate,
+                highlight: county() ? c.id === state.unit : c.region === state.focus,
                 cases_text: (cases[c.id] || {n_text: M.symbol}).n_text,
                 count: pooled ? (cases[c.id] || {n_text: M.symbol}).n_text : ""};
       });
@@ -350,10 +375,11 @@
         rows: rows.map((r) => ({unit: r.region, highlight: r.highlight,
           cells: [r.county_name, r.name, r.value_text, r.ci_text, r.n_text, r.level_text,
                   r.cases_text],
-          sort: [r.county_name, r.name, (of[r.region] || {}).estimate, null, null,
-                 r.level_text, (cases[r.id] || {}).n]}))};
-      return {spec: mapSpec(rows), table, note: [fmt(T.map_note, {period: M.window}),
-                                                 ...notes()]};
+          sort: [r.county_name, r.name, r.estimate, null, null, r.level_text,
+                 (cases[r.id] || {}).n]}))};
+      return {spec: mapSpec(rows), table, note: [
+        fmt(own ? T.map_note_county : T.map_note, {period: M.window}),
+        ...notes(shown, pooled ? "region" : state.level)]};
     },
     description() {
       const ind = IND[state.indicator];
@@ -425,12 +451,21 @@
   function maskNote(rows) {
     return rows.some((r) => r.masked) ? [T.suppressed] : [];
   }
-  function notes() {
+  // What the shown rows need said: their level's limits, a preliminary year, the symbol.
+  function notes(rows, level = state.level) {
     const out = [];
-    if (state.level === "hospital") out.push(fmt(T.hospital_note, {year: M.year}));
-    if (state.year === M.window) out.push(fmt(T.window_note, {window: M.window}));
-    if (state.year > M.judged_year) out.push(fmt(T.preliminary_note, {year: state.year}));
-    return [...out, ...maskNote(current((r) => r.year === state.year))];
+    if (level === "hospital") out.push(fmt(T.hospital_note, {year: M.year}));
+    if (level === "county") {
+      out.push(fmt(T.county_note, {year: M.judged_year}));
+      if (state.year !== M.judged_year) {
+        out.push(fmt(T.county_year_note, {chosen: state.year, year: M.judged_year}));
+      }
+    } else if (state.year === M.window) {
+      out.push(fmt(T.window_note, {window: M.window}));
+    }
+    const early = [...new Set(rows.filter((r) => r.preliminary).map((r) => r.year))];
+    if (early.length) out.push(fmt(T.preliminary_note, {year: early.join(", ")}));
+    return [...out, ...maskNote(rows)];
   }
   function describe(ind) {
     const p = (text) => `<p>${escape(text)}</p>`;

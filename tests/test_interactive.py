@@ -72,8 +72,9 @@ def test_every_count_embedded_is_a_cell_of_the_release(prepared, page):
     for r in data["indicator_rows"]:
         keys = {"family": r["indicator"], "subregistry": r["subregistry"],
                 "period": str(r["year"])}
-        keys.update({"hospital": r["unit"]} if r["level"] == "hospital"
-                    else {"region": _area(r["unit"])})
+        keys.update({"hospital": {"hospital": r["unit"]},
+                     "county": {"region": r["region"], "county": r["unit"]},
+                     "region": {"region": _area(r["unit"])}}[r["level"]])
         cell = _cell(cells, **keys)
         assert not cell["hidden"]
         assert r["n"] == cell["n"] and r["masked"] == (cell["flag"] is not None), (r, cell)
@@ -95,6 +96,11 @@ def test_every_count_embedded_is_a_cell_of_the_release(prepared, page):
         checked += 1
     assert checked > 1500
     assert any(r["masked"] for r in data["indicator_rows"])  # the demo has masked cells
+    # The county cells: every county of every region, in the judged year only.
+    counties = [r for r in data["indicator_rows"] if r["level"] == "county"]
+    assert {r["year"] for r in counties} == {data["meta"]["judged_year"]}
+    assert {r["unit"] for r in counties} == set(dd.counties()["county"].to_list())
+    assert any(r["masked"] for r in counties) and not all(r["masked"] for r in counties)
 
 
 def test_estimates_are_the_published_tables_and_masked_with_their_counts(prepared, page):
@@ -102,18 +108,24 @@ def test_estimates_are_the_published_tables_and_masked_with_their_counts(prepare
     k, symbol = data["meta"]["k"], data["meta"]["symbol"]
     published = {(r["indicator"], r["subregistry"], r["region"], r["year"]): r
                  for r in run.indicators.iter_rows(named=True)}
+    by_county = {(r["indicator"], r["subregistry"], r["county"], r["year"]): r
+                 for r in run.indicator_counties.iter_rows(named=True)}
     for r in data["indicator_rows"]:
+        if r["preliminary"]:  # shown, never judged
+            assert r["classification"] is None
         if r["masked"]:
             assert r["n"] is r["estimate"] is r["lower"] is r["upper"] is None
             assert r["classification"] is None and r["position"] is None
             assert r["value_text"] == r["n_text"] == symbol
             continue
-        assert r["n"] >= k
-        if r["level"] == "region":
-            row = published[(r["indicator"], r["subregistry"], r["unit"], r["year"])]
+        assert r["n"] >= k or r["n"] == 0  # zero counts are shown (DESIGN.md §5)
+        if r["level"] in ("region", "county"):
+            row = (published if r["level"] == "region" else by_county)[
+                (r["indicator"], r["subregistry"], r["unit"], r["year"])]
             assert (r["estimate"], r["lower"], r["upper"]) == (
                 row["estimate"], row["lower"], row["upper"])
             assert r["value_text"] == fmt.percent(row["estimate"], 1, "sv")
+            assert r["classification"] == (None if r["preliminary"] else row["classification"])
     # Net survival is published in the reports (not a release count): at least k cases
     # behind every estimate shown, and exactly the reports' protected table.
     survival = {(r["subregistry"], r["region"], r["time"]): r for r in
@@ -154,6 +166,10 @@ def test_national_and_english_files(prepared, tmp_path):
     data = nation.payload
     assert nation.stem.startswith("interactive-nation") and data["meta"]["area"] == NATION
     assert data["text"]["views"]["comparison"] == "Comparison"
+    # The description view's texts are the configuration's, in the page's language.
+    raw = {i["id"]: i for i in dd.load("indicators.yaml")["indicators"]}
+    assert data["indicators"] and all(
+        i["description"] == raw[i["id"]]["description_en"] for i in data["indicators"])
     shown = next(r for r in data["indicator_rows"] if not r["masked"]
                  and r["estimate"] not in (0.0, 1.0))
     assert shown["value_text"] == fmt.percent(shown["estimate"], 1, "en")
@@ -308,6 +324,47 @@ def test_in_chromium_offline_the_controls_change_highlight_figure_and_table(brow
     for part in ("Norr", fmt.percent(norr["estimate"], 1, "sv").split("\u00a0")[0],
                  str(cell["n"])):
         assert part in tip, (part, tip)
+    # The county level: norr's counties beside norr and the nation, in the judged year
+    # (the page says so, 2022 being chosen), each with its release cell.
+    judged = run.analyses.judged_year
+    _choose(driver, "level", "county")
+    notes = driver.find_element("id", "bcr-notes").text
+    assert f"länen visas för {judged}" in notes and str(year) in notes
+    counties = run.indicator_counties.filter(
+        (pl.col("subregistry") == "myeloma") & (pl.col("indicator") == "mdt_discussed")
+        & (pl.col("region") == "norr"))
+    names = dict(dd.counties().select("county", "county_name").iter_rows())
+    by_name = {r[0]: r for r in _table(driver)[1:]}
+    assert set(by_name) == {*(names[c] for c in counties["county"]), "Norr", "Riket"}
+    for r in counties.iter_rows(named=True):
+        cell = _cell(cells, family="mdt_discussed", subregistry="myeloma", region="norr",
+                     county=r["county"], period=str(judged))
+        shown = by_name[names[r["county"]]]
+        if cell["flag"] is None:
+            assert shown[1:4] == [fmt.percent(r["estimate"], 1, "sv"),
+                                  fmt.interval(r["lower"], r["upper"], 1, "sv", True),
+                                  fmt.number(cell["n"], 0, "sv")]
+        else:
+            assert shown[1:5] == ["–"] * 4
+    unit = driver.execute_script("return window.bcr.state.unit")
+    assert driver.execute_script(
+        "return [...document.querySelectorAll('#bcr-table tr.highlight')]"
+        ".map(r => r.dataset.unit)") == [unit] and unit in counties["county"].to_list()
+    # The map at county level: every tile coloured by its own county's target level (in
+    # the demo 9 of 21 counties' levels differ from their region's), masked ones by it.
+    _show(driver, "map")
+    _choose(driver, "indicator", "coverage")
+    tiles = driver.execute_script(
+        "return Object.fromEntries(window.bcrView.data('rows').map(d => [d.id, d.level]))")
+    every = run.indicator_counties.filter(
+        (pl.col("subregistry") == "myeloma") & (pl.col("indicator") == "coverage"))
+    assert len(tiles) == every.height == 21
+    for r in every.iter_rows(named=True):
+        assert tiles[r["county"]] == ("masked" if r["suppressed"]
+                                      else r["classification"] or "few"), r
+    driver.save_screenshot(str(tmp_path / "county-map.png"))
+    _choose(driver, "indicator", "mdt_discussed")
+    _show(driver, "comparison")
     # The hospital level of the funnel indicator: the report year only.
     _choose(driver, "level", "hospital")
     hospitals = run.hospitals.filter((pl.col("subregistry") == "myeloma")
@@ -338,6 +395,13 @@ def test_in_chromium_offline_the_controls_change_highlight_figure_and_table(brow
     _show(driver, "trend")
     driver.find_element("css selector", "#bcr-table th").click()  # sorted by year
     shown = _table(driver)
+    trend = run.indicators.filter(
+        (pl.col("subregistry") == "myeloma") & (pl.col("indicator") == "mdt_discussed")
+        & (pl.col("region") == NATION)).sort("year")
+    assert trend.height >= 5 and [r[0] for r in shown[1:] if r[1] == "Riket"] == [
+        f"{y} (preliminärt)" if p else str(y) for y, p in trend.select(
+            "year", "preliminary").iter_rows()]
+    assert all(r[-1] == "preliminärt" for r in shown[1:] if "preliminärt" in r[0])
     driver.find_element("id", "bcr-csv").click()
     deadline = time.monotonic() + 10
     while not list(driver.downloads.glob("*.csv")):
@@ -371,5 +435,10 @@ def test_a_sparse_registry_gives_a_page_whose_views_all_draw(browser, tmp_path):
     browser.get(pub.results[0].files[0].as_uri())
     _ready(browser, "comparison")
     for view in ("table", "trend", "map", "description", "incidence", "survival"):
+        _show(browser, view)
+    # The county level too, where most county cells are masked or too few.
+    _show(browser, "comparison")
+    _choose(browser, "level", "county")
+    for view in ("table", "map"):
         _show(browser, view)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -62,7 +62,7 @@ class Indicator:
     id: str
     subregistries: tuple[str, ...]
     kind: str
-    names: dict[str, str]
+    names: dict[str, str]  # name_<lang> and description_<lang>
     direction: str
     units: tuple[str, ...]
     min_n: int
@@ -80,6 +80,9 @@ class Indicator:
 
     def name(self, lang: str = "sv") -> str:
         return dictionary.localized(self.names, "name", lang)
+
+    def description(self, lang: str = "sv") -> str:
+        return dictionary.localized(self.names, "description", lang)
 
     def text(self, part: str, lang: str = "sv") -> str:
         """One part of the description (TEXT_PARTS) in ``lang`` (English where the
@@ -292,7 +295,7 @@ def _indicator(raw: Any) -> Indicator:
         fields["months"] = _months(raw)
     return Indicator(
         id=str(raw["id"]), subregistries=tuple(subs), kind=kind,
-        names={k: raw[k] for k in texts if k.startswith("name_")},
+        names={k: raw[k] for k in texts},
         direction=raw["direction"], units=tuple(units), min_n=min_n,
         high=high, intermediate=intermediate, target_source=source,
         texts=_texts(raw.get("texts")), **fields,

@@ -58,11 +58,13 @@ def spotlight(run: Run, frame: pl.DataFrame, group: str, alt: str,
     nation = text("nation")
     panels = [region_label(r, text) for r in dd.region_ids()
               if region_label(r, text) in set(frame[group].to_list())]
+    # No region to draw (sparse data): no rows, and the section says "too few cases".
     shown = pl.concat([frame.with_columns(
         pl.lit(p).alias("panel"),
         pl.when(pl.col(group) == p).then(pl.lit("focus"))
         .when(pl.col(group) == nation).then(pl.lit("reference"))
-        .otherwise(pl.lit("other")).alias("role")) for p in panels])
+        .otherwise(pl.lit("other")).alias("role")) for p in panels]) if panels else (
+        frame.clear().with_columns(pl.lit("").alias("panel"), pl.lit("").alias("role")))
     return {"frame": shown, "x": x, "y": y, "group": group, "panel_order": panels,
             "labels": {"x": text("axes.years") if x == "time" else text("axes.year"),
                        "y": text("axes.survival") if x == "time" else text("axes.rate"),
@@ -179,8 +181,7 @@ def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | Non
               "decimal": fmt.decimal_mark(run.lang),
               "alt": text("alt.survival", what=what)}
     a = run.analyses
-    caption = text("comparison.survival_caption", first=a.year - a.settings.survival_years + 1,
-                   last=a.year)
+    caption = text("comparison.survival_caption", first=a.survival_window[0], last=a.year)
     if focus is None and not facet:  # seven regions: one panel each, the others grey
         return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
             **spotlight(run, shown.select("time", "estimate", "lower", "upper", "region"),

@@ -1,10 +1,11 @@
 """The data inside an interactive report: the run's protected tables as JSON records.
 
 Every number is taken from the tables the static reports print (``Run.indicators``,
-``Run.hospitals``, ``Run.asr``, ``Run.relative``) or from the release's cells (new cases
-by county): counts are release cells, and an estimate built on a masked count is null
-with it (``masked``). Nothing is computed here; values are also given as the static
-reports print them (``analysis.reporting.formatting``), so both read the same.
+``Run.indicator_counties``, ``Run.hospitals``, ``Run.asr``, ``Run.relative``) or from the
+release's cells (new cases by county): counts are release cells, and an estimate built
+on a masked count is null with it (``masked``). Nothing is computed here; values are also
+given as the static reports print them (``analysis.reporting.formatting``), so both read
+the same.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import region_label, subregistries_present
 from analysis.reporting.run import Run
 
-REGION, HOSPITAL = "region", "hospital"
+REGION, COUNTY, HOSPITAL = "region", "county", "hospital"
 
 
 def _masked() -> pl.Expr:
@@ -46,17 +47,26 @@ def _records(frame: pl.DataFrame, lang: str, as_percent: bool) -> list[dict[str,
     return [{**r, **_texts(r, lang, symbol, as_percent)} for r in frame.iter_rows(named=True)]
 
 
+def _judged(frame: pl.DataFrame, level: str, unit: str) -> pl.DataFrame:
+    """Region or county rows as records: a masked or preliminary row keeps no target
+    level (a preliminary year is shown, never judged)."""
+    preliminary = pl.col("preliminary") if "preliminary" in frame.columns else pl.lit(False)
+    return frame.select(
+        "indicator", "subregistry", pl.lit(level).alias("level"), pl.col(unit).alias("unit"),
+        "region", "year", "n", "estimate", "lower", "upper",
+        pl.when(_masked() | preliminary).then(None).otherwise(pl.col("classification"))
+        .alias("classification"), preliminary.alias("preliminary"),
+        _masked().alias("masked"), pl.lit(None, pl.String).alias("position"))
+
+
 def indicator_records(run: Run) -> list[dict[str, Any]]:
-    """Each indicator's share by region (and the nation) and year, and by hospital in the
-    report year (the funnel plots' indicator): unit, region, year, n, estimate, lower,
-    upper, classification, preliminary, masked, and the printed texts."""
-    regional = run.indicators.select(
-        "indicator", "subregistry", pl.lit(REGION).alias("level"),
-        pl.col("region").alias("unit"), "region", "year", "n", "estimate", "lower", "upper",
-        pl.when(_masked()).then(None).otherwise(pl.col("classification"))
-        .alias("classification"), "preliminary", _masked().alias("masked"),
-        pl.lit(None, pl.String).alias("position"))
-    parts = [regional]
+    """Each indicator's share by region (and the nation) in every trend year, by county in
+    the judged year (``Run.indicator_counties``) and by hospital in the report year (the
+    funnel plots' indicator): unit, region, year, n, estimate, lower, upper,
+    classification, preliminary, masked, and the printed texts."""
+    parts = [_judged(run.indicators, REGION, "region")]
+    if run.indicator_counties.height:
+        parts.append(_judged(run.indicator_counties, COUNTY, "county"))
     if run.hospitals.height:
         parts.append(run.hospitals.select(
             "indicator", "subregistry", pl.lit(HOSPITAL).alias("level"),
@@ -122,7 +132,7 @@ def indicator_info(ind: Indicator, lang: str) -> dict[str, Any]:
     return {"id": ind.id, "name": ind.name(lang), "subregistries": list(ind.subregistries),
             "kind": ind.kind, "direction": ind.direction, "high": ind.high,
             "intermediate": ind.intermediate, "min_n": ind.min_n,
-            "description": getattr(ind, f"description_{lang}"),
+            "description": ind.description(lang),
             "source": ind.target_source, "target_days": ind.target_days,
             "months": ind.months,
             "high_text": fmt.percent(ind.high, 0, lang),
