@@ -9,7 +9,8 @@ Used only on the built-in render path (no `quarto` executable). It
     HTML, native typst references (`@tbl-x`) in typst, which numbers figures itself;
   * uses `fig-alt` as the image's alt text;
   * turns callouts (`.callout-note`, ...) into styled boxes;
-  * turns `.panel-tabset` into plain headed sections.
+  * turns `.panel-tabset` into plain headed sections;
+  * adds builtin.css (a side table of contents, a readable measure) to the HTML.
 ]]
 
 local is_typst = FORMAT:match("typst") ~= nil
@@ -51,6 +52,15 @@ function Meta(meta)
     end
   end
   for _, key in ipairs(QUARTO_ONLY) do meta[key] = nil end
+  if not is_typst then
+    -- Pandoc's page is bare: add the built-in layout (side table of contents, measure)
+    -- after the house style the document names. Quarto brings its own layout.
+    local css = meta.css
+    if css == nil then css = pandoc.List{}
+    elseif pandoc.utils.type(css) ~= "List" then css = pandoc.List{ css } end
+    css:insert(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "builtin.css" }))
+    meta.css = css
+  end
   return meta
 end
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from analysis.data import dictionary as dd
@@ -85,3 +87,8 @@ def test_dictionary_document_lists_regions_code_lists_and_variables(tmp_path, la
     assert html.exit_code == 0, html.output
     page = out.read_text(encoding="utf-8")
     assert f'lang="{lang}"' in page and page.count("<table") >= 10 and "Skåne län" in page
+    # Issue 15: the house style, whose tables wrap their cells within the page, not
+    # pandoc's own, which scrolls a wide table sideways and hides the description.
+    tables = re.findall(r"(?m)^\s*table\s*\{[^}]*\}", page)
+    assert tables and not any("overflow" in t or "display: block" in t for t in tables)
+    assert "Segoe UI" in page

@@ -397,9 +397,33 @@ def test_cli_incidence_table_has_regions_by_name_in_order_and_sex_as_a_label():
     assert result.exit_code == 0, result.output
     header, *rows = _table_rows(result.stdout)
     col = {h: i for i, h in enumerate(header)}
-    regions = list(dict.fromkeys(r[col["region"]] for r in rows))
+    regions = list(dict.fromkeys(r[col["Region"]] for r in rows))
     assert regions == [dictionary.region_name(r, "en") for r in dictionary.region_ids()]
-    assert [r[col["sex"]] for r in rows[:2]] == ["Man", "Woman"]
+    assert [r[col["Sex"]] for r in rows[:2]] == ["Man", "Woman"]
+
+
+@pytest.mark.parametrize("analysis", [[], ["--sir"], ["--apc"]])
+def test_cli_incidence_in_swedish_is_swedish_throughout(analysis):
+    """Issue 15: `bcr incidence --lang sv` prints title, headers, regions, sex and the
+    method in Swedish, not beside English ones (as `bcr indicators --lang`)."""
+    from typer.testing import CliRunner
+
+    from analysis.cli import app
+
+    by = "region" if analysis == ["--sir"] else "region,sex"
+    result = CliRunner().invoke(app, ["incidence", "-s", "cml", "--by", by, *analysis,
+                                      "--years", "2016-2025", "--lang", "sv"])
+    assert result.exit_code == 0, result.output
+    header, *rows = _table_rows(result.stdout)
+    assert "Antal" in header and "Nedre 95 % KI" in header
+    assert not {"n", "lower", "estimate", "region", "sex", "Cases"} & set(header)
+    title = result.stdout.split("┏")[0]
+    assert "incidens" in title.lower() and "incidence" not in title.lower()
+    assert "person-years" not in title and "CI" not in title
+    regions = list(dict.fromkeys(r[header.index("Region")] for r in rows))
+    assert regions == [dictionary.region_name(r, "sv") for r in dictionary.region_ids()]
+    if "Kön" in header:
+        assert [r[header.index("Kön")] for r in rows[:2]] == ["Man", "Kvinna"]
 
 
 def test_terminal_tables_print_one_precision_per_column():
@@ -418,3 +442,49 @@ def test_terminal_tables_print_one_precision_per_column():
     assert [r[0] for r in rows] == ["8.5", "14.0", ""]
     assert [r[1] for r in rows] == ["0.95", "0.50", "0.0004"]  # a tiny value keeps digits
     assert [r[2] for r in rows] == ["1 234", "100", "20 000"]
+
+
+def test_aml_30_day_mortality_counts_deaths_on_day_30_among_the_intensively_treated():
+    """Issue 15: 30-day mortality is an AML indicator, lower is better, with no target
+    level; a case alive with less than 30 days of follow-up cannot be judged."""
+    ind = {i.id: i for i in load_indicators()}["aml_30day_mortality"]
+    assert ind.subregistries == ("aml",) and ind.direction == "lower_is_better"
+    assert ind.high is None  # no published level: shown as "no target level"
+
+    def case(days: int, dead: bool, treatment: str = "intensive") -> dict:
+        end = D + timedelta(days=days)
+        return {"subregistry": "aml", "icd10": "C92.0", "diagnosis_date": D,
+                "treatment_type": treatment, "death_date": end if dead else None,
+                "vital_status_date": end}
+
+    cases = cases_frame([
+        case(30, True), case(5, True),            # died within 30 days: events
+        case(31, True), case(400, False),         # died later, alive: not events
+        case(10, False),                          # alive, followed 10 days: not judged
+        case(3, True, "palliative"),              # not intensively treated
+    ])
+    row = compute_indicator(ind, cases).row(0, named=True)
+    assert (row["events"], row["n"]) == (2, 4)
+    assert row["estimate"] == pytest.approx(0.5)
+
+
+def test_every_shipped_indicator_has_the_three_part_description_in_both_languages():
+    """Issue 15: about the indicator, how to read it, technical description (sv and en),
+    as data in indicators.yaml; the technical part names the confidence interval."""
+    from analysis.quality.indicators import TEXT_PARTS
+
+    for ind in load_indicators():
+        for lang in ("sv", "en"):
+            parts = [ind.text(p, lang) for p in TEXT_PARTS]
+            assert all(len(p) > 40 for p in parts), (ind.id, lang)
+        assert ind.text("about", "sv") != ind.text("about", "en")
+    mortality = {i.id: i for i in load_indicators()}["aml_30day_mortality"]
+    assert "Lower is better" in mortality.text("reading", "en")
+    assert "30 dagar" in mortality.text("technical", "sv")
+
+
+def test_an_incomplete_description_is_a_dictionary_error(tmp_path):
+    texts = {"sv": {"about": "Om.", "reading": "Läs."}, "en": {
+        "about": "About.", "reading": "Read.", "technical": "Tech."}}
+    with pytest.raises(DictionaryError, match="texts.sv lacks 'technical'"):
+        _load_one(tmp_path, texts=texts)

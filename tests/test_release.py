@@ -212,3 +212,41 @@ def test_demo_release_masks_hospitals_instead_of_leaving_them_out():
     # Audited: the masked hospitals and every region's cases at one hospital (protected).
     cross = release.cells.filter((pl.col("hospital") != rl.TOTAL) & pl.col("sensitive"))
     assert result.filter(pl.col("hospital") != rl.TOTAL).height == masked.height + cross.height
+
+
+def test_stage_distributions_and_hospital_volumes_add_up_to_the_cases():
+    """Issue 15: the stage categories ("not stated" counted) of a region and window, and
+    the hospitals of the report year, are release cells joined to the new cases by
+    equations, so a masked one cannot be undone by difference."""
+    from analysis.privacy import distributions as dist
+
+    hospitals = [h["code"] for h in dd.load("hospitals.yaml")["hospitals"]]
+    rows = cases_frame([("cll", "12", 1, 70, 2025)] * 30 + [("cll", "01", 2, 60, 2025)] * 30)
+    stage = ["A"] * 20 + ["B"] * 7 + [None] * 3 + ["A"] * 25 + ["C"] * 2 + [None] * 3
+    hospital = [hospitals[0]] * 28 + [hospitals[1]] * 2 + [hospitals[2]] * 30
+    rows = rows.with_columns(pl.Series("binet_stage", stage), pl.Series("hospital", hospital))
+    r = release_of(rows, 2025)
+
+    true = {(row["family"], row["region"], row["hospital"]): row["n"] for row in
+            dist.distribution_cells(rows, ["cll"], (2025, 2025), 2025).iter_rows(named=True)}
+    family = {c: dist.distribution_family("binet_stage", c) for c in ("A", "B", "C",
+                                                                       "not_stated")}
+    assert true[family["A"], rl.TOTAL, rl.TOTAL] == 45
+    assert true[family["not_stated"], rl.TOTAL, rl.TOTAL] == 6
+    assert (true[family["A"], "syd", rl.TOTAL], true[family["B"], "syd", rl.TOTAL]) == (20, 7)
+    assert true[dist.VOLUME, rl.TOTAL, hospitals[0]] == 28
+    c = cell(r, family=family["C"], subregistry="cll", period="2025-2025")
+    assert c["n"] is None and c["flag"] == "primary"  # 2 cases
+    assert cell(r, family=dist.VOLUME, subregistry="cll", hospital=hospitals[1],
+                period="2025")["flag"] == "primary"
+    # The categories of each region, and the hospitals, are members of an equation whose
+    # margin is the cases cell of the same region and period.
+    keys = r.cells.select(rl.KEYS).rows()
+    joined = {(keys[m][0], keys[m][2], keys[m][7]): sorted(keys[i][0] for i in members)
+              for m, members in r.equations
+              if any(keys[i][0] != keys[m][0] for i in members)}
+    assert joined[rl.CASES, "syd", "2025-2025"] == sorted(family.values())
+    assert joined[rl.CASES, rl.TOTAL, "2025"] == [dist.VOLUME] * (len(hospitals) + 1)
+    result = pb.audit_published(pb.published(r))
+    assert result["ok"].all()
+    assert result.filter(pl.col("family").str.starts_with("dist:")).height >= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def test_builtin_render_gives_html_and_pdf_with_numbered_references(tmp_path):
     # The PDF's creation date is the data's date (fixed), not the clock.
     assert reader.metadata["/CreationDate"].startswith("D:20260331")
     assert [f.name for f in result.files] == ["doc-a.html", "doc-a.pdf"]
+
+
+
+def test_builtin_html_has_a_side_table_of_contents_and_a_readable_measure(tmp_path):
+    """Issue 15: the built-in HTML is not a bare page: the table of contents is a fixed
+    side column on a wide window, text keeps a readable measure, the house style stays."""
+    render.render_all([_job()], tmp_path, ["html"], workers=1)
+    html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
+    assert '<nav id="TOC"' in html and 'href="#översikt"' in html.lower()
+    style = "".join(re.findall(r"<style[^>]*>(.*?)</style>", html, flags=re.S))
+    side = re.search(r"@media screen and \(min-width: [\d.]+rem\) \{(.*?)\n\}", style,
+                     flags=re.S)
+    assert side and "nav#TOC" in side.group(1) and "position: fixed" in side.group(1)
+    assert re.search(r"p, li[^{]*\{ max-width: 4\drem", style)
+    assert "Segoe UI" in style  # report.css, the house style, is still there
 
 
 def test_same_sources_give_the_same_bytes(tmp_path):
@@ -149,6 +165,29 @@ def test_quarto_is_found_by_env_then_beside_the_interpreter_then_on_path(tmp_pat
     assert render.quarto_path() == str(elsewhere / "quarto")
     monkeypatch.setenv("PATH", str(tmp_path))
     assert render.quarto_path() is None
+
+
+def test_a_landscape_section_gets_landscape_pages_and_sections_run_on(tmp_path):
+    """Issue 15: a wide table's section is on landscape A4 pages in the PDF (the pages
+    around it portrait), and a single report's sections do not each start a new page
+    (which left the page before half empty); the HTML ignores both."""
+    job = _job()
+    wide = Section("Bred tabell", tables=[Table(
+        "tbl-wide", "Bred", [f"Kolumn {i}" for i in range(14)],
+        [[f"{i * j}" for i in range(14)] for j in range(3)], ["r"] * 14)], landscape=True)
+    job.pages[0].sections += [wide, Section("Efteråt", paragraphs=["Stående sida."])]
+    render.render_all([job], tmp_path, ["html", "pdf"], workers=1)
+    reader = pypdf.PdfReader(tmp_path / "doc-a" / "doc-a.pdf")
+    shapes = [p.mediabox.width > p.mediabox.height for p in reader.pages]
+    assert shapes[0] is False and True in shapes and shapes[-1] is False
+    landscape = [p.extract_text() for p, wide_page in zip(reader.pages, shapes,
+                                                          strict=True) if wide_page]
+    assert any("Bred tabell" in t and "Kolumn 13" in t for t in landscape)
+    # "Översikt" and its table and figure share the first page with the title: no page
+    # break before the first section.
+    assert "Översikt" in reader.pages[0].extract_text()
+    html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
+    assert "flipped" not in html and "Kolumn 13" in html
 
 
 def test_a_figure_has_one_key_however_its_frame_was_built():

@@ -8,6 +8,7 @@ import polars as pl
 import pypandoc
 import typer
 
+from analysis import resources
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
 
@@ -74,9 +75,13 @@ def dictionary(
     elif fmt in ("md", "html"):
         text = markdown(table, lang)
         if fmt == "html":
+            # The reports' house style: tables as wide as the page with wrapping cells
+            # (pandoc's own style scrolls a wide table sideways, hiding the description).
             text = pypandoc.convert_text(
                 text, "html", format="gfm", extra_args=[
-                    "--standalone", f"--metadata=title:{_titles(lang)['title']}",
+                    "--standalone", "--embed-resources",
+                    f"--css={resources.templates() / 'report.css'}",
+                    f"--metadata=title:{_titles(lang)['title']}",
                     f"--metadata=lang:{lang}"])
     else:
         raise UserError(f"--format must be md, html or csv, not '{fmt}'")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import polars as pl
 import typer
 
 from analysis.commands.options import (
@@ -20,6 +21,7 @@ from analysis.commands.options import (
 from analysis.commands.output import write_frame
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
+from analysis.reporting.labels import Text
 
 # Columns that repeat one value on every row: shown in the title of a terminal table.
 _CAPTION_COLUMNS = ("per", "standard", "method")
@@ -37,6 +39,27 @@ def _breaks(text: str | None) -> list[int] | None:
     except ValueError:
         raise UserError(f"--age-groups '{text}': write the first age of each group, e.g. "
                         "18,40,60,80") from None
+
+
+def _readable(frame: pl.DataFrame, kind: str, text: Text, standard: str, tiwari: bool,
+              conf_level: float) -> pl.DataFrame:
+    """A terminal table in one language: regions by name in the registry's order, sex as
+    a label, headers (and, in Swedish, the method line) from report_text.yaml."""
+    from analysis.commands.labels import labelled
+
+    frame = frame.drop(c for c in _CAPTION_COLUMNS if c in frame.columns and c != "method")
+    frame = labelled(frame, text.lang, headers=False)
+    if text.lang != "en" and "method" in frame.columns:  # the analysis names it in English
+        key = "rates_tiwari" if kind == "rates" and tiwari else kind
+        name = dd.load("standard_populations.yaml")["standards"].get(standard, {}).get(
+            f"name_{text.lang}", standard)
+        frame = frame.with_columns(pl.lit(text(f"incidence_cli.methods.{key}",
+                                               standard=name)).alias("method"))
+    level = f"{conf_level * 100:g}"
+    headers = {c: h.format(level=level) for c, h in
+               text.section("incidence_cli.columns").items() if c in frame.columns}
+    headers["estimate"] = text(f"incidence_cli.estimate.{kind}")
+    return frame.rename({c: h for c, h in headers.items() if c in frame.columns})
 
 
 def incidence(
@@ -69,6 +92,9 @@ def incidence(
     fmt: FormatOption = "table",
     out: OutOption = None,
     public_: PublicOption = False,
+    lang: str = typer.Option("en", "--lang", help="Language of the table (title, headers, "
+                             "regions, sex, method): en or sv. Files written with --out "
+                             "keep codes and column names."),
 ) -> None:
     """Incidence: counts, person-years, crude and age-standardised rates with CIs.
 
@@ -105,33 +131,32 @@ def incidence(
     common = {"years": span, "age_breaks": breaks, "conf_level": conf_level}
     unit = next((k for k in keys if k in inc.UNITS), "region")
     std = load_standard(standard or default_standard())
-    units = {"region": "regions", "county": "counties"}[unit]
     if sir:
         frame = inc.sir(cases, population, unit, keys, period_length=period_length, **common)
-        title = f"Standardised incidence ratio by {unit} (reference: all {units} together)"
+        kind = "sir"
     elif rate_ratio:
         frame = inc.rate_ratios(cases, population, unit, keys, standard=std,
                                 period_length=period_length, per=per, **common)
-        title = f"Ratio of age-standardised rates by {unit} to all {units} together"
+        kind = "rate_ratio"
     elif apc:
         frame = trend.annual_percent_change(cases, population, keys, adjust=split_list(adjust),
                                           **common)
-        title = "Annual percent change of the incidence rate"
+        kind = "apc"
     elif "age_group" in keys:
         frame = inc.crude_rates(cases, population, keys, period_length=period_length,
                                 per=per, **common)
-        title = f"Age-specific incidence per {_number(per)} person-years"
+        kind = "age_specific"
     else:
         frame = inc.standardised_rates(cases, population, keys, standard=std,
                                        period_length=period_length, per=per, tiwari=tiwari,
                                        **common)
-        title = f"Incidence per {_number(per)} person-years"
+        kind = "rates"
     if public_:
         frame = public_release(frame, loaded, keys, years, subregistry)
+    text = Text(lang)
+    units = text.section("incidence_cli.units")
+    title = text(f"incidence_cli.titles.{kind}", per=_number(per), unit=units[unit],
+                 units=units[f"{unit.replace('y', 'ie')}s"])
     if fmt == "table" and out is None:
-        from analysis.commands.labels import labelled
-
-        frame = frame.drop(c for c in _CAPTION_COLUMNS if c in frame.columns and c != "method")
-        # Regions by name in the registry's order, sex as a label (files keep the codes).
-        frame = labelled(frame, "en", headers=False)
-    write_frame(frame, fmt, out, title)
+        frame = _readable(frame, kind, text, std.id, tiwari, conf_level)
+    write_frame(frame, fmt, out, title, lang)

@@ -165,7 +165,8 @@ def age_group_expr(age: pl.Expr) -> pl.Expr:
 
 
 def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
-    """Region, age, age group, year of diagnosis, follow-up in years and death status."""
+    """Region, age, age group, year of diagnosis, follow-up in years and in whole days
+    (e.g. for 30-day mortality) and death status."""
     end = pl.coalesce("death_date", "vital_status_date")
     return (cases.join(dd.counties().select("county", "region"), on="county", how="left")
             .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age"))
@@ -173,6 +174,8 @@ def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
                           pl.col("diagnosis_date").dt.year().cast(pl.Int64).alias("year"),
                           ((end - pl.col("diagnosis_date")).dt.total_days() / 365.25)
                           .alias("followup_years"),
+                          (end - pl.col("diagnosis_date")).dt.total_days()
+                          .alias("followup_days"),
                           pl.col("death_date").is_not_null().cast(pl.Int64).alias("dead")))
 
 

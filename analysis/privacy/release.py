@@ -17,7 +17,9 @@ suppresses them jointly with every linear relation between them (Hundepool et al
   region: what an attacker knows of catchments) and stay hidden but sensitive otherwise;
   cases with no hospital are hidden unknowns of the sums;
 - the survival cohorts and the completeness denominators (``analysis.privacy.cohorts``),
-  each with the cases it leaves out as a hidden but sensitive cell.
+  each with the cases it leaves out as a hidden but sensitive cell;
+- the stage and risk distributions and the hospitals' case volumes
+  (``analysis.privacy.distributions``), adding up to the new cases.
 
 Relations: regions add to the nation, counties and hospitals to their region, sexes and
 age groups to the total, single years to every window; a cohort and the cases it leaves
@@ -46,6 +48,7 @@ from analysis.privacy import cohorts
 from analysis.privacy.cohorts import CASES, EXCLUDED, TOTAL, window_label
 from analysis.privacy.counties import county_cells, county_indicator_rows
 from analysis.privacy.disclosure import rules, suppress_cells
+from analysis.privacy.distributions import distribution_cells, distribution_equations
 from analysis.quality.coverage import match_registries
 from analysis.quality.indicators import (
     Indicator,
@@ -373,7 +376,7 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
             part = index.get((family, *key[1:]))
             if whole is not None and part is not None:
                 out.append((whole, [part, i]))
-    return out
+    return out + distribution_equations(keys, index, KEYS)
 
 
 def inequalities(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
@@ -406,6 +409,9 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
                           how="diagonal_relaxed")
     if county_rows is not None and county_rows.height:
         cells = pl.concat([cells, county_cells(county_rows)], how="diagonal_relaxed")
+    sids = cells["subregistry"].unique(maintain_order=True).to_list()
+    cells = pl.concat([cells, distribution_cells(cases, sids, spec.age_window, spec.year)],
+                      how="diagonal_relaxed")
     if cohort_rows is not None and cohort_rows.height:
         cells = pl.concat([cells, cohort_rows.with_columns(
             pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("hospital"),

@@ -38,14 +38,18 @@ DIRECTIONS = ("higher_is_better", "lower_is_better")
 UNITS = ("region", "county", "hospital")
 # Columns derived by analysis.data.ingest for every case, with their dictionary types.
 DERIVED = {"age": "integer", "year": "integer", "region": "string", "age_group": "string",
-           "followup_years": "number", "dead": "integer"}
+           "followup_years": "number", "followup_days": "integer", "dead": "integer"}
 COMPARISONS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 LIST_OPS = ("in", "not_in")
 NULL_OPS = ("is_null", "not_null")
 HIGH, INTERMEDIATE, BELOW = "high", "intermediate", "below"
 
 _COMMON_KEYS = {"id", "subregistries", "kind", "target", "direction", "units", "min_n",
-                "population"}
+                "population", "texts"}
+# The three parts of an indicator's description in Swedish registry reports: about the
+# indicator, how to read it, technical description (Om indikatorn / Att läsa diagrammet /
+# Teknisk beskrivning).
+TEXT_PARTS = ("about", "reading", "technical")
 _KIND_KEYS = {"proportion": {"numerator", "unknown_outcome"},
               "lead_time": {"start", "end", "target_days"},
               "coverage": {"months"}, "timeliness": {"months"}}
@@ -72,12 +76,19 @@ class Indicator:
     end: str | None = None
     target_days: int | None = None
     months: int | None = None
+    texts: dict[str, dict[str, str]] | None = None  # lang -> TEXT_PARTS -> text
 
     def name(self, lang: str = "sv") -> str:
         return dictionary.localized(self.names, "name", lang)
 
     def description(self, lang: str = "sv") -> str:
         return dictionary.localized(self.names, "description", lang)
+
+    def text(self, part: str, lang: str = "sv") -> str:
+        """One part of the description (TEXT_PARTS) in ``lang`` (English where the
+        language has none); "" when not written."""
+        texts = self.texts or {}
+        return (texts.get(lang) or texts.get("en") or {}).get(part, "")
 
 
 # --- the filter language ----------------------------------------------------------------
@@ -205,6 +216,28 @@ def _months(raw: dict) -> int | None:
     return int(months)
 
 
+def _texts(raw: Any) -> dict[str, dict[str, str]] | None:
+    """The optional ``texts``: every part in each of the registry's languages, each a
+    non-empty string."""
+    if raw is None:
+        return None
+    langs = list(dictionary.languages())
+    if not isinstance(raw, dict):
+        raise _Problem("texts must be a mapping {<language>: {about, reading, technical}}")
+    for lang in langs:
+        parts = raw.get(lang)
+        if not isinstance(parts, dict):
+            raise _Problem(f"texts lacks '{lang}'")
+        for part in TEXT_PARTS:
+            if not isinstance(parts.get(part), str) or not parts[part].strip():
+                raise _Problem(f"texts.{lang} lacks '{part}'")
+        extra = set(parts) - set(TEXT_PARTS)
+        if extra:
+            raise _Problem(f"texts.{lang}: unknown part(s) {', '.join(sorted(extra))} "
+                           f"(use {', '.join(TEXT_PARTS)})")
+    return {lang: {p: str(raw[lang][p]).strip() for p in TEXT_PARTS} for lang in langs}
+
+
 def _indicator(raw: Any) -> Indicator:
     if not isinstance(raw, dict):
         raise _Problem("an indicator must be a mapping")
@@ -264,7 +297,8 @@ def _indicator(raw: Any) -> Indicator:
         id=str(raw["id"]), subregistries=tuple(subs), kind=kind,
         names={k: raw[k] for k in texts},
         direction=raw["direction"], units=tuple(units), min_n=min_n,
-        high=high, intermediate=intermediate, target_source=source, **fields,
+        high=high, intermediate=intermediate, target_source=source,
+        texts=_texts(raw.get("texts")), **fields,
     )
 
 

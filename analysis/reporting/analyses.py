@@ -95,6 +95,9 @@ class Analyses:
     release: rel.Release | None = None  # the run's protected release (DESIGN.md §5)
     # indicator, subregistry, region, county, year (the judged one), n, estimate, ...
     indicator_counties: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # subregistry, region (NATION), period ("2011-2015"), time, ...: net survival of
+    # successive diagnosis periods (cohort approach), the survival trend
+    survival_trend: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def judged_year(self) -> int:
@@ -217,6 +220,33 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame,
     return relative, curves
 
 
+def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
+                    cfg: ReportSettings) -> pl.DataFrame:
+    """Net survival (Pohar Perme 2012, ICSS-standardised as the reports' other net
+    survival) of successive diagnosis periods of cfg.period_years years, nationally per
+    subregistry (cohort approach): the last period ends five years (the longest
+    net-survival time) before the report year, so that its follow-up is complete; up to
+    registry.yaml reports.survival_trend_periods periods, from the data's first year."""
+    count = int((dd.registry().get("reports") or {}).get("survival_trend_periods", 0))
+    end = last - int(max(cfg.net_survival_times))
+    start = int(cases.get_column("year").min())
+    parts = []
+    for i in range(count):
+        first, final = end - (i + 1) * cfg.period_years + 1, end - i * cfg.period_years
+        if first < start:
+            break
+        followup = survival.prepare_followup(cases.filter(
+            pl.col("year").is_between(first, final))).data
+        for sid in dd.subregistry_ids():
+            sub = followup.filter(pl.col("subregistry") == sid)
+            if sub.is_empty():
+                continue
+            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg)
+                         .with_columns(pl.lit(NATION).alias("region"),
+                                       pl.lit(f"{first}-{final}").alias("period")))
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
 def _km_by_age_and_sex(followup: pl.DataFrame, starts: Sequence[int],
                        times: Sequence[float]) -> pl.DataFrame:
     """Kaplan-Meier of each subregistry by age band and by sex, with the whole
@@ -334,7 +364,9 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     relative, relative_curves = (
         _relative_survival(followup, data.lifetable, window, cfg)
         if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
+    net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
+                 if data.lifetable is not None else pl.DataFrame())
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window, cfg, protected,
-                    counties)
+                    counties, survival_trend=net_trend)

@@ -42,6 +42,14 @@ class Table:
     rows: list[list[str]]
     align: list[str]
     note: str = ""
+    # A background colour per cell ("#8FD1BB", "" for none), e.g. the target level
+    # reached: rows of the same shape as ``rows``, or empty for no colour at all.
+    fills: list[list[str]] = field(default_factory=list)
+
+    def cells(self) -> list[list[tuple[str, str]]]:
+        """Each row's cells with their fill ("" where none)."""
+        return [list(zip(row, self.fills[i] if self.fills else [""] * len(row),
+                         strict=True)) for i, row in enumerate(self.rows)]
 
     @property
     def shown_note(self) -> str:
@@ -141,6 +149,8 @@ class Section:
     subsections: list[Section] = field(default_factory=list)
     callout: str = ""  # a note shown in a box, e.g. "preliminary data"
     tabset: bool = False  # subsections as tabs in Quarto HTML
+    # On landscape pages in the PDF (a table too wide for A4 portrait); HTML ignores it.
+    landscape: bool = False
 
 
 @dataclass

@@ -196,6 +196,18 @@ class Run:
                                 ).drop("_region", "_nation")
 
     @cached_property
+    def survival_trend(self) -> pl.DataFrame:
+        """Net survival of earlier diagnosis periods without their numbers of cases: those
+        cohorts are no cells of the release (a cohort beside the new cases of its window
+        would tell the cases it leaves out), so only estimates built on at least
+        survival.min_cases cases are published."""
+        frame = self.analyses.survival_trend
+        if frame.is_empty():
+            return frame
+        return frame.with_columns(pl.lit(None, pl.Int64).alias("n"),
+                                  pl.lit(None, pl.String).alias(disclosure.FLAG))
+
+    @cached_property
     def completeness(self) -> pl.DataFrame:
         """Completeness of the key variables in the report year: n is the year's new
         cases, or the patients a variable is asked of (a family of its own)."""

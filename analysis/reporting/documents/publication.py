@@ -18,11 +18,14 @@ from analysis.reporting.qmd import (
 )
 from analysis.reporting.run import Run
 from analysis.reporting.sections.data_quality import data_quality_section
+from analysis.reporting.sections.distributions import volume_section
 from analysis.reporting.sections.methods import (
     dictionary_section,
     methods_section,
     provenance_section,
 )
+from analysis.reporting.sections.overview import overview_section
+from analysis.reporting.sections.summary import summary_paragraphs
 from analysis.reporting.tables import key_numbers_table, moved_table
 
 
@@ -34,7 +37,7 @@ def publication(run: Run) -> DocumentJob:
     nation_now = run.asr.filter((pl.col("region") == NATION) & (pl.col("year") == a.year))
     summary = Section(text("publication.summary"), paragraphs=[md(text(
         "publication.intro", cases=fmt.number(int(nation_now["n"].sum()), 0, lang),
-        year=a.year, n_subregistries=len(sids)))],
+        year=a.year, n_subregistries=len(sids))), *summary_paragraphs(run)],
         tables=[key_numbers_table(run, "summary", sids)],
         callout=text("notes.preliminary", year=a.year))
     moved = moved_table(run, "moved")
@@ -44,12 +47,15 @@ def publication(run: Run) -> DocumentJob:
                             n=a.settings.indicators_moved_rows)
                        if moved else text("summary.none_moved"))],
         tables=[moved] if moved else []))
-    pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary])]
+    pages = [Page("index.qmd", "chapter.qmd.j2", {}, [summary]),
+             Page("overview.qmd", "chapter.qmd.j2", {}, [overview_section(run, "overview")])]
     for sid in sids:
         chapter = Section(dd.subregistry(sid)[f"name_{lang}"],
                           subsections=subregistry_sections(run, sid))
         prefix_ids(chapter, sid)
         pages.append(Page(f"{sid}.qmd", "chapter.qmd.j2", {}, [chapter]))
+    pages.append(Page("hospitals.qmd", "chapter.qmd.j2", {},
+                      [volume_section(run, "volumes", sids)]))
     quality = data_quality_section(run, "dq")
     pages.append(Page("quality.qmd", "chapter.qmd.j2", {}, [quality]))
     pages.append(Page("methods.qmd", "chapter.qmd.j2", {}, [methods_section(run)]))

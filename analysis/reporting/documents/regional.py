@@ -20,9 +20,12 @@ from analysis.reporting.documents.page import single_page_job
 from analysis.reporting.qmd import DocumentJob, Section
 from analysis.reporting.run import Run
 from analysis.reporting.sections.data_quality import data_quality_section
+from analysis.reporting.sections.distributions import stage_section, volume_section
 from analysis.reporting.sections.incidence import key_figures_section, regional_trend_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.quality import level_grid_section, regional_hospitals_section
+from analysis.reporting.sections.series import series_section
+from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import regional_survival_section
 from analysis.reporting.tables import incidence_table, indicator_table, survival_table
 
@@ -63,12 +66,16 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     a, text, lang = run.analyses, run.text, run.lang
     rname = dd.region_name(region, lang)
     sids = subregistries_present(a)
-    sections = [key_figures_section(run, region, sids), regional_trend_section(run, region),
+    sections = [summary_section(run, region=region),
+                key_figures_section(run, region, sids), regional_trend_section(run, region),
                 level_grid_section(run, region, sids),
                 per_subregistry_section(run, region, sids),
+                stage_section(run, "stage", sids, [region, NATION]),
                 regional_hospitals_section(run, region, sids),
+                volume_section(run, "volumes", sids, region),
                 regional_survival_section(run, region, sids),
-                data_quality_section(run, "dq", region), methods_section(run),
+                data_quality_section(run, "dq", region),
+                series_section(run, "series", region=region), methods_section(run),
                 provenance_section(run, "prov")]
     return single_page_job(run, f"region-{region}", f"region-{region}-{a.year}",
                            text("regional.title", region=rname, year=a.year),

@@ -1,0 +1,73 @@
+"""The board's overview: every quality indicator of every subregistry by region, in one
+table of the annual publication, coloured by the target level reached."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analysis.privacy import disclosure
+from analysis.reporting import formatting as fmt
+from analysis.reporting.cells import (
+    cell,
+    region_label,
+    regions_nation_last,
+    subregistries_present,
+    subregistry_label,
+    suppressed_note,
+)
+from analysis.reporting.figures import LEVEL_FILLS
+from analysis.reporting.qmd import Section, Table, md
+from analysis.reporting.run import Run
+from analysis.reporting.tables import target_cell
+
+
+def level_fill(r: dict | None) -> str:
+    """The colour of a judged indicator cell, as in the level grid figure: the level
+    reached, grey where a target exists but the cases are too few; none without a target
+    or where the release masks the cell (its level would tell about the masked count)."""
+    if r is None or r["high"] is None or r.get(disclosure.FLAG):
+        return ""
+    return LEVEL_FILLS[r["classification"] or "few"]
+
+
+def overview_table(run: Run, doc_id: str) -> Table | None:
+    """Rows: each subregistry's indicators in declaration order; columns: the regions and
+    the nation on the judged year (Analyses.judged_year), each share coloured by the level
+    reached; the target level beside the name."""
+    a, text, lang = run.analyses, run.text, run.lang
+    judged = run.indicators.filter((pl.col("year") == a.judged_year)
+                                   & ~pl.col("preliminary"))
+    if judged.is_empty():
+        return None
+    by_cell = {(r["indicator"], r["subregistry"], r["region"]): r
+               for r in judged.iter_rows(named=True)}
+    regions = regions_nation_last()
+    rows, fills = [], []
+    for sid in subregistries_present(a):
+        label = subregistry_label(sid, lang)
+        for ind in a.indicator_list:
+            found = [by_cell.get((ind.id, sid, r)) for r in regions]
+            if sid not in ind.subregistries or not any(found):
+                continue
+            first = next(r for r in found if r)
+            rows.append([label, ind.name(lang),
+                         target_cell(first, text, lang),
+                         *(cell(r, "estimate", lambda v: fmt.percent(v, 1, lang))
+                           if r else "" for r in found)])
+            fills.append(["", "", "", *(level_fill(r) for r in found)])
+            label = ""  # named on its first row only: the rows read as groups
+    return Table(f"tbl-{doc_id}", text("overview.caption", year=a.judged_year),
+                 [text("columns.subregistry"), text("columns.indicator"),
+                  text("columns.target"), *(region_label(r, text) for r in regions)],
+                 rows, ["l", "l", "l", *("r" for _ in regions)], suppressed_note(text),
+                 fills)
+
+
+def overview_section(run: Run, doc_id: str) -> Section:
+    """The overview table with how to read it, or a note where nothing can be judged."""
+    text = run.text
+    table = overview_table(run, doc_id)
+    if table is None:
+        return Section(text("overview.title"), paragraphs=[text("notes.not_available")])
+    return Section(text("overview.title"), paragraphs=[md(text(
+        "overview.intro", year=run.analyses.judged_year))], tables=[table], landscape=True)
