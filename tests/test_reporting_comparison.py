@@ -4,7 +4,6 @@ funnels a region can read, and net survival on one standardised basis (issue 15)
 from __future__ import annotations
 
 import io
-import textwrap
 
 import polars as pl
 import pytest
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 
 from analysis.cli import app
 from analysis.data import dictionary as dd
+from analysis.privacy import disclosure
 from analysis.quality import indicators
 from analysis.reporting import cells, comparison, figure_specs, figures, tables
 from analysis.reporting import formatting as fmt
@@ -131,33 +131,32 @@ def test_regions_and_the_nation_share_the_standardised_basis(prepared):
 # --- the region among all regions -------------------------------------------------------
 
 
-def test_region_grid_has_a_column_per_region_and_the_nation_coloured_by_level(prepared):
+def test_region_table_has_a_column_per_region_and_the_nation_coloured_by_level(prepared):
     run, a = prepared.run, prepared.analyses
-    figure = comparison.region_grid_figure(run, "g", "lymphoma", REGION)
-    args = figure.arguments
-    assert [" ".join(x.split()) for x in args["x_order"]] == [cells.region_label(r, run.text)
-                               for r in cells.regions_nation_last()]
-    assert args["highlight"] == "Syd"  # (a long name would wrap onto two lines)
-    grid = args["frame"]
+    table = comparison.region_table(run, "g", "lymphoma", REGION)
+    regions = [REGION, *(r for r in cells.regions_nation_last() if r != REGION)]
+    # The report's region first, then the others and the nation.
+    assert table.header[2:] == [cells.region_label(r, run.text) for r in regions]
+    assert table.header[2] == "Syd"
     judged = run.indicators.filter((pl.col("subregistry") == "lymphoma")
                                    & (pl.col("year") == a.judged_year))
-    assert grid.height == judged.height > 7  # every indicator x (six regions + nation)
-    names = {i.id: " ".join(i.name("sv").split()) for i in a.indicator_list}
-    tiles = {(r["x"], " ".join(r["y"].split())): r for r in grid.iter_rows(named=True)}
-    symbol = cells.symbol()
-    for r in judged.iter_rows(named=True):
-        tile = tiles[(textwrap.fill(cells.region_label(r["region"], run.text), 11,
-                                    break_long_words=False),
-                      names[r["indicator"]])]
-        if r["estimate"] is None:
-            assert tile["label"] == symbol and tile["level"] == "hidden"
-        else:  # the release's share, and the level the analysis reached (never a
-            # preliminary year's: the grid shows the judged year only)
-            assert tile["label"] == fmt.number(r["estimate"] * 100, 1, "sv")
-            assert tile["level"] == (r["classification"] or (
-                "few" if r["high"] is not None else "none"))
     assert not judged["preliminary"].any()
-    assert str(a.judged_year) in figure.caption
+    names = {i.name("sv"): i.id for i in a.indicator_list}
+    by_cell = {(r["indicator"], r["region"]): r for r in judged.iter_rows(named=True)}
+    symbol = cells.symbol()
+    shown = 0
+    for row, fill in zip(table.rows, table.fills, strict=True):
+        for region, value, colour in zip(regions, row[2:], fill[2:], strict=True):
+            r = by_cell[(names[row[0]], region)]
+            if r["estimate"] is None and r[disclosure.FLAG]:
+                assert value == symbol and colour == ""  # masked: no level either
+            elif r["estimate"] is not None:  # the release's share and the level reached
+                shown += 1
+                assert value == fmt.percent(r["estimate"], 1, "sv")
+                level = r["classification"] or "few"
+                assert colour == ("" if r["high"] is None else figures.LEVEL_FILLS[level])
+    assert len(table.rows) > 7 and shown > 7 * len(regions)
+    assert str(a.judged_year) in table.caption
 
 
 def test_indicator_time_series_cover_the_trend_years_with_the_preliminary_year_open(prepared):

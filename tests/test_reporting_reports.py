@@ -458,14 +458,13 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
 def test_regional_report_draws_one_indicator_figure(prepared):
     job = regional.regional_report(prepared.run, REGION)
     figures = [f for p in job.pages for f in qmd._all_figures(p.sections)]
-    # One overview grid of every subregistry; per subregistry, the region among all
-    # regions (a grid) and the indicators over the years (tests/test_reporting_comparison).
+    # One overview grid of every subregistry; per subregistry, the indicators over the
+    # years (the region among all regions is a coloured table: test_reporting_comparison).
     sids = cells.subregistries_present(prepared.analyses)
-    assert [f.id for f in figures if f.function == "level_grid"] == ["fig-levels"] + [
-        f"fig-{s}-regions" for s in sids]
+    assert [f.id for f in figures if f.function == "level_grid"] == ["fig-levels"]
     assert [f.id for f in figures if f.function == "indicator_trend_chart"] == [
         f"fig-{s}-ind-trend" for s in sids]
-    assert len(figures) <= 4 + 2 * len(sids)
+    assert len(figures) <= 4 + len(sids)
 
 
 def test_funnel_caption_names_the_indicator_of_every_panel(prepared):

@@ -10,7 +10,6 @@ import textwrap
 import polars as pl
 
 from analysis.data import dictionary as dd
-from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
@@ -18,10 +17,10 @@ from analysis.reporting.cells import (
     region_label,
     regions_nation_last,
     suppressed_note,
-    symbol,
 )
 from analysis.reporting.qmd import FigureSpec, Table
 from analysis.reporting.run import Run
+from analysis.reporting.sections.overview import judged_cells, level_rows
 from analysis.reporting.tables import target_cell
 
 
@@ -31,51 +30,25 @@ def _names(run: Run, sid: str, width: int) -> dict[str, str]:
             if sid in i.subregistries}
 
 
-def _level(r: dict) -> str:
-    """A tile's colour: the level reached, or why there is none (analysis.reporting
-    figures.LEVEL_FILLS)."""
-    if r["estimate"] is None:
-        return "hidden" if r[disclosure.FLAG] else "none"
-    if r["classification"]:
-        return r["classification"]
-    return "few" if r["high"] is not None else "none"
-
-
-def region_grid_figure(run: Run, doc_id: str, sid: str, region: str) -> FigureSpec | None:
-    """One subregistry's indicators (rows) for every region and the nation (columns) in
-    the judged year (the last one not preliminary, so every colour is a judgement),
-    coloured by the level reached, the share printed, the report's region framed."""
-    a, text, lang = run.analyses, run.text, run.lang
-    names = _names(run, sid, 40)
-    rows = run.indicators.filter((pl.col("subregistry") == sid)
-                                 & (pl.col("year") == a.judged_year)
-                                 & pl.col("indicator").is_in(list(names)))
-    if rows.is_empty():
+def region_table(run: Run, doc_id: str, sid: str, region: str) -> Table | None:
+    """One subregistry's indicators (rows) for the report's region, the other regions and
+    the nation (columns) in the judged year (the last one not preliminary, so every
+    colour is a judgement), each share coloured by the level reached as in the
+    publication's overview; the report's region in the first column."""
+    a, text = run.analyses, run.text
+    by_cell = judged_cells(run)
+    regions = [region, *(r for r in regions_nation_last() if r != region)]
+    rows, fills = level_rows(run, by_cell, sid, regions)
+    if not rows:
         return None
-    # Two-word region names on two lines: seven columns share the page's width.
-    columns = {r: textwrap.fill(region_label(r, text), 11, break_long_words=False)
-               for r in regions_nation_last()}
-    tiles = [{"x": columns[r["region"]], "y": names[r["indicator"]], "level": _level(r),
-              # One decimal: 94,7 below a 95 % target must not read as 95.
-              "label": symbol() if r["estimate"] is None and r[disclosure.FLAG]
-              else "" if r["estimate"] is None
-              else fmt.number(r["estimate"] * 100, 1, lang)}
-             for r in rows.iter_rows(named=True) if r["region"] in columns]
-    grid = pl.DataFrame(tiles)
-    cfg = dd.registry()["disclosure"]
-    labels = {"alt": text("comparison.grid_alt", region=columns[region]),
-              "level_high": text("legend.target_high"),
-              "level_intermediate": text("legend.target_intermediate"),
-              "level_below": text("legend.below"), "level_none": text("levels.none"),
-              "level_few": text("levels.few"),
-              "level_hidden": f"{cfg['symbol']} {cfg[f'label_{lang}']}"}
-    caption = text("comparison.grid_caption", year=a.judged_year, region=columns[region])
+    caption = text("comparison.grid_caption", year=a.judged_year,
+                   region=region_label(region, text))
     if a.preliminary:
         caption += "; " + text("comparison.grid_preliminary", year=a.year)
-    return FigureSpec(f"fig-{doc_id}", caption, "level_grid", {
-        "frame": grid, "labels": labels, "x_order": list(columns.values()),
-        "y_order": [n for n in names.values() if n in set(grid["y"].to_list())],
-        "highlight": columns[region]})
+    return Table(f"tbl-{doc_id}", caption, [text("columns.indicator"),
+                                            text("columns.target"),
+                                            *(region_label(r, text) for r in regions)],
+                 rows, ["l", "l", *("r" for _ in regions)], suppressed_note(text), fills)
 
 
 def indicator_trend_figure(run: Run, doc_id: str, sid: str, region: str

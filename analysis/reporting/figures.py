@@ -24,7 +24,6 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from plotnine import (  # noqa: E402
     aes,
-    annotate,
     coord_flip,
     element_blank,
     element_line,
@@ -405,10 +404,10 @@ LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
 
 
 def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence[str],
-               y_order: Sequence[str], highlight: str | None = None) -> Figure:
+               y_order: Sequence[str]) -> Figure:
     """One tile per indicator (rows) and subregistry or region (columns), coloured by the
     target level reached, with the printed values (e.g. the region's share over the
-    nation's). ``highlight``: a column framed in the focus colour (the report's region).
+    nation's).
 
     ``frame``: x, y, level ('high', 'intermediate', 'below', 'few' (a target but too
     few cases to classify), 'none' (no target), 'hidden') and label.
@@ -428,11 +427,6 @@ def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence
             + labs(x="", y="") + house_theme()
             + theme(panel_grid_major=element_blank(), axis_text_x=element_text(size=7),
                     axis_text_y=element_text(size=7.5)))
-    if highlight is not None and highlight in set(frame["x"].to_list()):
-        column = list(data["x"].dtype.categories).index(highlight) + 1
-        plot = plot + annotate("rect", xmin=column - 0.5, xmax=column + 0.5, ymin=0.5,
-                               ymax=data["y"].n_unique() + 0.5, fill="none", color=FOCUS,
-                               size=1.4)
     height = 1.2 + 0.36 * data["y"].n_unique()
     return Figure(plot, labels["alt"], height)
 

@@ -14,7 +14,7 @@ from analysis.reporting.cells import (
 from analysis.reporting.comparison import (
     county_table,
     indicator_trend_figure,
-    region_grid_figure,
+    region_table,
 )
 from analysis.reporting.documents.page import single_page_job
 from analysis.reporting.qmd import DocumentJob, Section
@@ -47,13 +47,13 @@ def per_subregistry_section(run: Run, region: str, sids: list[str]) -> Section:
         if ind.height:
             tab.tables.append(indicator_table(run, f"{sid}-ind", ind, "region", pair, label))
             # The region among all regions, and each indicator over the years.
-            for figure in (region_grid_figure(run, f"{sid}-regions", sid, region),
-                           indicator_trend_figure(run, f"{sid}-ind-trend", sid, region)):
-                if figure is not None:
-                    tab.figures.append(figure)
-            counties = county_table(run, f"{sid}-counties", sid, region)
-            if counties is not None:
-                tab.tables.append(counties)
+            for table in (region_table(run, f"{sid}-regions", sid, region),
+                          county_table(run, f"{sid}-counties", sid, region)):
+                if table is not None:
+                    tab.tables.append(table)
+            trend = indicator_trend_figure(run, f"{sid}-ind-trend", sid, region)
+            if trend is not None:
+                tab.figures.append(trend)
         km = run.survival.filter(of_sid)
         if km.height:
             tab.tables.append(survival_table(run, f"{sid}-surv", km, "region", pair, label))

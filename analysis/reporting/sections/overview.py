@@ -30,32 +30,51 @@ def level_fill(r: dict | None) -> str:
     return LEVEL_FILLS[r["classification"] or "few"]
 
 
+def level_rows(run: Run, by_cell: dict, sid: str, regions: list[str]
+               ) -> tuple[list[list[str]], list[list[str]]]:
+    """A subregistry's indicators in declaration order, each with its target level and
+    its share per region of ``regions`` (``by_cell``: judged rows by indicator,
+    subregistry and region), and the cells' colours (:func:`level_fill`); an indicator
+    with no cell is left out."""
+    lang = run.lang
+    rows, fills = [], []
+    for ind in run.analyses.indicator_list:
+        found = [by_cell.get((ind.id, sid, r)) for r in regions]
+        if sid not in ind.subregistries or not any(found):
+            continue
+        first = next(r for r in found if r)
+        rows.append([ind.name(lang), target_cell(first, run.text, lang),
+                     *(cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)) if r else ""
+                       for r in found)])
+        fills.append(["", "", *(level_fill(r) for r in found)])
+    return rows, fills
+
+
+def judged_cells(run: Run) -> dict:
+    """The indicator rows of the judged year (the last one not preliminary) by
+    indicator, subregistry and region."""
+    judged = run.indicators.filter((pl.col("year") == run.analyses.judged_year)
+                                   & ~pl.col("preliminary"))
+    return {(r["indicator"], r["subregistry"], r["region"]): r
+            for r in judged.iter_rows(named=True)}
+
+
 def overview_table(run: Run, doc_id: str) -> Table | None:
     """Rows: each subregistry's indicators in declaration order; columns: the regions and
     the nation on the judged year (Analyses.judged_year), each share coloured by the level
     reached; the target level beside the name."""
     a, text, lang = run.analyses, run.text, run.lang
-    judged = run.indicators.filter((pl.col("year") == a.judged_year)
-                                   & ~pl.col("preliminary"))
-    if judged.is_empty():
+    by_cell = judged_cells(run)
+    if not by_cell:
         return None
-    by_cell = {(r["indicator"], r["subregistry"], r["region"]): r
-               for r in judged.iter_rows(named=True)}
     regions = regions_nation_last()
     rows, fills = [], []
     for sid in subregistries_present(a):
-        label = subregistry_label(sid, lang)
-        for ind in a.indicator_list:
-            found = [by_cell.get((ind.id, sid, r)) for r in regions]
-            if sid not in ind.subregistries or not any(found):
-                continue
-            first = next(r for r in found if r)
-            rows.append([label, ind.name(lang),
-                         target_cell(first, text, lang),
-                         *(cell(r, "estimate", lambda v: fmt.percent(v, 1, lang))
-                           if r else "" for r in found)])
-            fills.append(["", "", "", *(level_fill(r) for r in found)])
-            label = ""  # named on its first row only: the rows read as groups
+        shares, colours = level_rows(run, by_cell, sid, regions)
+        for i, (row, colour) in enumerate(zip(shares, colours, strict=True)):
+            # The subregistry named on its first row only: the rows read as groups.
+            rows.append(["" if i else subregistry_label(sid, lang), *row])
+            fills.append(["", *colour])
     return Table(f"tbl-{doc_id}", text("overview.caption", year=a.judged_year),
                  [text("columns.subregistry"), text("columns.indicator"),
                   text("columns.target"), *(region_label(r, text) for r in regions)],
