@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 
 def luhn_digit(nine: str) -> int:
     """Luhn check digit of the nine digits YYMMDDNNN (Skatteverket SKV 704)."""
@@ -20,3 +22,13 @@ def make_pnr(birth: date, serial: int = 12, sex: int = 1) -> str:
     nnn = f"{serial // 5 % 100:02d}{third}"
     nine = birth.strftime("%y%m%d") + nnn
     return f"{birth:%Y%m%d}-{nnn}{luhn_digit(nine)}"
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    """The demo registry loaded and analysed once per test module (built-in renderer)."""
+    from analysis.reporting.publish import prepare
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BCR_RENDERER", "builtin")
+        yield prepare(None)

@@ -28,13 +28,6 @@ REGION = "syd"
 
 
 @pytest.fixture(scope="module")
-def prepared():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BCR_RENDERER", "builtin")
-        yield prepare(None)
-
-
-@pytest.fixture(scope="module")
 def page(prepared, tmp_path_factory) -> Path:
     """The region's interactive report as `publish` writes it (checked and placed)."""
     out = tmp_path_factory.mktemp("interactive")

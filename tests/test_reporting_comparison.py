@@ -17,18 +17,9 @@ from analysis.quality import indicators
 from analysis.reporting import cells, comparison, figure_specs, figures, tables
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
-from analysis.reporting.publish import prepare
 from analysis.reporting.sections import methods
 
 REGION = "syd"
-
-
-@pytest.fixture(scope="module")
-def prepared():
-    """The demo registry loaded and analysed once for these tests."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BCR_RENDERER", "builtin")
-        yield prepare(None)
 
 
 # --- funnels ----------------------------------------------------------------------------
