@@ -9,6 +9,7 @@ No statistic is computed here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from analysis.frames import ordered_sum
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
 from analysis.quality.preliminary import final_year, mark_preliminary
+from analysis.reporting.workers import InProcess, worker_pool
 from analysis.stats import cox, funnel, incidence, survival, trend
 from analysis.stats import relative_survival as rs
 
@@ -283,6 +285,18 @@ def _cox_by_subregistry(followup: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
+# Below this many follow-up rows the Cox fits take less time than starting a process.
+_COX_WORKER_ROWS = 20_000
+
+
+def _beside(rows: int) -> contextlib.AbstractContextManager:
+    """Where the Cox fits run: a worker process beside the main one for a large cohort
+    (with the run's kill-on-interrupt rules), else here."""
+    if rows < _COX_WORKER_ROWS:
+        return contextlib.nullcontext(InProcess())
+    return worker_pool(1)
+
+
 def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (RegistryData)
     """Compute every analysis of the reports once: incidence, trends, SIR, indicators,
     funnels, survival and completeness for the report year (default: the last complete
@@ -337,36 +351,39 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
         regional), extract)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
     counties = rel.county_indicator_rows(cases, linked, usable, last, extract)
-    protected = rel.release_for(data, last, linked, regional, counties)
-    # The reports' years are the release's.
-    if protected.spec.first != first or (first, last) not in protected.spec.windows:
-        raise UserError(f"the release (from {protected.spec.first}, windows "
-                        f"{protected.spec.windows}) does not hold the trends' years "
-                        f"{first}-{last}")
+    # The survival cohort is the release's (its counts are cells of the release): the
+    # Cox fits, the slowest analysis, run beside the release in a worker process.
+    followup = survival.prepare_followup(cases.filter(pl.col("year").is_between(
+        *rel.release_spec(cases, last, pop_first).survival))).data
+    with _beside(len(followup)) as pool:
+        cox_fits = pool.submit(_cox_by_subregistry, followup)
+        protected = rel.release_for(data, last, linked, regional, counties)
+        # The reports' years are the release's.
+        if protected.spec.first != first or (first, last) not in protected.spec.windows:
+            raise UserError(f"the release (from {protected.spec.first}, windows "
+                            f"{protected.spec.windows}) does not hold the trends' years "
+                            f"{first}-{last}")
+        times = survival.settings().times
+        km = _with_nation(survival.kaplan_meier(followup, ["subregistry"], times),
+                          survival.kaplan_meier(followup, ["subregistry", "region"], times))
+        km_curves = _with_nation(survival.km_curve(followup, ["subregistry"]),
+                                 survival.km_curve(followup, ["subregistry", "region"]))
+        km_groups = _km_by_age_and_sex(followup, cfg.survival_age_groups, times)
 
-    # The survival cohort is the release's (its counts are cells of the release).
-    followup = survival.prepare_followup(cases.filter(
-        pl.col("year").is_between(*protected.spec.survival))).data
-    times = survival.settings().times
-    km = _with_nation(survival.kaplan_meier(followup, ["subregistry"], times),
-                      survival.kaplan_meier(followup, ["subregistry", "region"], times))
-    km_curves = _with_nation(survival.km_curve(followup, ["subregistry"]),
-                             survival.km_curve(followup, ["subregistry", "region"]))
-    km_groups = _km_by_age_and_sex(followup, cfg.survival_age_groups, times)
-
-    current = cases.filter(pl.col("year") == last)
-    key_vars = indicators.key_variables()
-    asked = indicators.completeness_populations()  # e.g. treatment dates: treated patients
-    completeness = _with_nation(
-        coverage.completeness(current, key_vars, populations=asked),
-        coverage.completeness(current, key_vars, ["region"], populations=asked))
-    window = protected.spec.period
-    relative, relative_curves = (
-        _relative_survival(followup, data.lifetable, window, cfg)
-        if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
-    net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
-                 if data.lifetable is not None else pl.DataFrame())
-    return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
-                    curves, km, km_curves, km_groups, completeness, indicator_list, relative,
-                    relative_curves, _cox_by_subregistry(followup), window, cfg, protected,
-                    counties, survival_trend=net_trend)
+        current = cases.filter(pl.col("year") == last)
+        key_vars = indicators.key_variables()
+        # e.g. treatment dates: asked of treated patients only
+        asked = indicators.completeness_populations()
+        completeness = _with_nation(
+            coverage.completeness(current, key_vars, populations=asked),
+            coverage.completeness(current, key_vars, ["region"], populations=asked))
+        window = protected.spec.period
+        relative, relative_curves = (
+            _relative_survival(followup, data.lifetable, window, cfg)
+            if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
+        net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
+                     if data.lifetable is not None else pl.DataFrame())
+        return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
+                        curves, km, km_curves, km_groups, completeness, indicator_list,
+                        relative, relative_curves, cox_fits.result(), window, cfg,
+                        protected, counties, survival_trend=net_trend)
