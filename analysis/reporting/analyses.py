@@ -21,6 +21,7 @@ from analysis.errors import UserError
 from analysis.frames import ordered_sum
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
+from analysis.quality.net_survival import net_survival_indicators
 from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.stats import cox, funnel, incidence, survival, trend
 from analysis.stats import relative_survival as rs
@@ -98,6 +99,9 @@ class Analyses:
     # subregistry, region (NATION), period ("2011-2015"), time, ...: net survival of
     # successive diagnosis periods (cohort approach), the survival trend
     survival_trend: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # indicator, subregistry, region (or NATION), approach, time, window, n, estimate, ...,
+    # complete, preliminary, classification: the net-survival indicators, rows of relative
+    net_indicators: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def judged_year(self) -> int:
@@ -366,7 +370,10 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
         if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
     net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
                  if data.lifetable is not None else pl.DataFrame())
+    # The net-survival indicators are rows of the survival section's net survival.
+    net_ind = net_survival_indicators(indicator_list, relative, protected.spec.survival,
+                                      window, last, min(last, final_year(extract)))
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window, cfg, protected,
-                    counties, survival_trend=net_trend)
+                    counties, survival_trend=net_trend, net_indicators=net_ind)
