@@ -18,6 +18,8 @@ Families (each by region and the nation; the period is the diagnosis window):
   ICSS standard (the n of an age-standardised net survival); part of ``survival``;
 - ``survival period``: the cohort followed up in the period window (Brenner), part of
   ``survival``, and ``survival period standardised``, part of ``survival period``;
+- (``prevalence <duration>``, analysis.privacy.prevalence: each duration a part of the
+  next wider one, linked in the same way);
 - ``completeness <variable>``: for a variable asked only of some patients
   (indicators.yaml ``completeness: among``), the report year's cases asked; part of
   ``cases``. Variables asked of every case are counted by the ``cases`` cell itself.
@@ -31,6 +33,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from analysis.data import dictionary as dd
+from analysis.privacy import prevalence
 from analysis.quality.coverage import completeness
 from analysis.quality.indicators import completeness_populations, key_variables
 from analysis.stats import relative_survival as rs
@@ -53,7 +56,7 @@ def parent_family(family: str) -> str | None:
     """The family a cohort family is a part of (None for any other family)."""
     if family.startswith(COMPLETENESS):
         return CASES
-    return _PARENT.get(family)
+    return _PARENT.get(family) or prevalence.parent_family(family)
 
 
 def window_label(window: tuple[int, int]) -> str:

@@ -19,6 +19,7 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
 from analysis.frames import ordered_sum
+from analysis.privacy import prevalence as prevalent
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
 from analysis.quality.net_survival import net_survival_indicators
@@ -102,6 +103,9 @@ class Analyses:
     # indicator, subregistry, region (or NATION), approach, time, window, n, estimate, ...,
     # complete, preliminary, classification: the net-survival indicators, rows of relative
     net_indicators: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # subregistry, region (or NATION), sex (null: both), family, duration, n, estimate,
+    # lower, upper, ...: prevalence at 31 December of the judged year
+    prevalence: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def judged_year(self) -> int:
@@ -251,6 +255,21 @@ def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
+def _prevalence(cases: pl.DataFrame, population: pl.DataFrame, year: int) -> pl.DataFrame:
+    """Prevalence (analysis.stats.prevalence, counting method) at 31 December of the
+    judged ``year`` of the configured subregistries, by region and by sex (the nation as
+    NATION, both sexes as null), with each row's release family."""
+    sids = [s for s in prevalent.settings()[0]
+            if s in set(cases.get_column("subregistry").unique().to_list())]
+    if not sids:
+        return pl.DataFrame()
+    at = prevalent.prevalence_date(year)
+    parts = [prevalent.prevalence_frame(cases, population, at, sids, by)
+             for by in (["region"], [], ["sex"])]
+    return pl.concat([parts[0], *(p.with_columns(pl.lit(NATION).alias("region"))
+                                  for p in parts[1:])], how="diagonal_relaxed")
+
+
 def _km_by_age_and_sex(followup: pl.DataFrame, starts: Sequence[int],
                        times: Sequence[float]) -> pl.DataFrame:
     """Kaplan-Meier of each subregistry by age band and by sex, with the whole
@@ -376,4 +395,5 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                     curves, km, km_curves, km_groups, completeness, indicator_list, relative,
                     relative_curves, _cox_by_subregistry(followup), window, cfg, protected,
-                    counties, survival_trend=net_trend, net_indicators=net_ind)
+                    counties, survival_trend=net_trend, net_indicators=net_ind,
+                    prevalence=_prevalence(cases, population, min(last, final_year(extract))))

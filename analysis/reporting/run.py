@@ -8,7 +8,7 @@ from functools import cached_property
 
 import polars as pl
 
-from analysis.privacy import cohorts, disclosure
+from analysis.privacy import cohorts, disclosure, prevalence
 from analysis.privacy.release import CASES, TOTAL, Release, window_label
 from analysis.reporting.analyses import NATION, Analyses
 from analysis.reporting.labels import Text
@@ -222,6 +222,19 @@ class Run:
             return frame
         return frame.with_columns(pl.lit(None, pl.Int64).alias("n"),
                                   pl.lit(None, pl.String).alias(disclosure.FLAG))
+
+    @cached_property
+    def prevalence(self) -> pl.DataFrame:
+        """Prevalent persons and rates: each count a cell of the release's prevalence
+        family (analysis.privacy.prevalence), a masked one without its rate."""
+        frame = self.analyses.prevalence
+        if frame.is_empty():
+            return frame
+        at = prevalence.period_label(frame["date"][0])
+        return from_release(frame, self.release, "incidence", {
+            "family": pl.col("family"), "subregistry": pl.col("subregistry"),
+            "region": _region(), "sex": pl.col("sex").fill_null(TOTAL),
+            "period": pl.lit(at)})
 
     @cached_property
     def completeness(self) -> pl.DataFrame:
