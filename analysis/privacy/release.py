@@ -47,6 +47,7 @@ from analysis.data.ingest import RegistryData
 from analysis.errors import UserError
 from analysis.privacy import audit as lp_audit
 from analysis.privacy import cohorts, prevalence
+from analysis.privacy import pooled as pooled_counts
 from analysis.privacy.cohorts import CASES, EXCLUDED, TOTAL, window_label
 from analysis.privacy.counties import county_cells, county_indicator_rows
 from analysis.privacy.disclosure import rules, suppress_cells
@@ -147,7 +148,10 @@ def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = Non
     floor = int(cases.get_column("year").min())
     if first_allowed is not None:
         floor = max(floor, first_allowed)
-    windows = tuple(dict.fromkeys((max(floor, year - n + 1), year) for n in lengths))
+    first = max(floor, year - lengths[0] + 1)
+    # Pooled periods (analysis.privacy.pooled) follow the windows ending with the year.
+    windows = tuple(dict.fromkeys([*((max(floor, year - n + 1), year) for n in lengths),
+                                   *pooled_counts.periods(year, first)]))
     return ReleaseSpec(year, windows[0][0], windows, (max(floor, year - pooled + 1), year),
                        (max(floor, year - cohort + 1), year), period)
 
