@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from analysis.data import dictionary as dd
-from analysis.privacy import pooled
+from analysis.privacy import disclosure, pooled
 from analysis.privacy.release import TOTAL, window_label
 from analysis.reporting import formatting as fmt
 from analysis.reporting.analyses import NATION
@@ -54,7 +54,8 @@ def pooled_table(run: Run, doc_id: str, sid: str) -> Table:
     probe = pl.DataFrame({"region": [TOTAL if r == NATION else r for r in regions]}).join(
         pl.DataFrame({"period": [window_label(p) for p in periods]}), how="cross",
         maintain_order="left_right").with_columns(pl.lit(sid).alias("subregistry"))
-    found = run.release.lookup(probe).with_columns(probe["region"].alias("_region"))
+    found = run.release.lookup(probe).with_columns(
+        probe["region"].alias("_region"), pl.col("flag").alias(disclosure.FLAG))
     counts = {(r["_region"], r["period"]): r for r in found.iter_rows(named=True)}
     rows = [[region_label(r, text),
              *(cell(counts[TOTAL if r == NATION else r, window_label(p)], "n",
