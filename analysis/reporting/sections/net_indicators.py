@@ -34,37 +34,42 @@ def net_level(r: dict, run: Run) -> tuple[str, str]:
     return text(f"levels.{level}"), LEVEL_FILLS[level]
 
 
-def net_indicator_table(run: Run, doc_id: str, sid: str) -> Table | None:
-    """Rows: the subregistry's net-survival indicators by region and the nation; columns:
-    the years, net survival with CI, n (the cohort's release cell), target and level."""
+def net_indicator_tables(run: Run, doc_id: str, sid: str) -> list[Table]:
+    """A table per net-survival indicator of the subregistry (its name, years and
+    approach in the caption); rows: the regions and the nation; columns: net survival
+    with CI, n (the cohort's release cell), target and level."""
     frame = run.net_indicators
-    if frame.is_empty() or not frame.filter(pl.col("subregistry") == sid).height:
-        return None
+    if frame.is_empty():
+        return []
     text, lang = run.text, run.lang
     names = {i.id: i.name(lang) for i in run.analyses.indicator_list}
-    rows, fills = [], []
-    for ind, part in frame.filter(pl.col("subregistry") == sid).partition_by(
+    tables = []
+    for (ind,), part in frame.filter(pl.col("subregistry") == sid).partition_by(
             "indicator", as_dict=True, maintain_order=True).items():
+        rows, fills = [], []
         for r in shown_rows(part, "region", regions_nation_last()).iter_rows(named=True):
             level, fill = net_level(r, run)
-            rows.append([names.get(ind[0], ind[0]), region_label(r["region"], text),
-                         r["window"].replace("-", "\u2013"),
+            rows.append([region_label(r["region"], text),
                          cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)),
                          percent_ci_cell(r, lang),
                          cell(r, "n", lambda v: fmt.number(v, 0, lang)),
                          target_cell(r, text, lang), level])
-            fills.append([*[""] * 7, fill])
-    return Table(f"tbl-{doc_id}", text("net_indicators.caption"),
-                 [text("columns.indicator"), text("columns.region"),
-                  text("net_indicators.years"), text("net_indicators.estimate"),
-                  text("columns.ci"), text("columns.n"), text("columns.target"),
-                  text("columns.level")], rows, ["l", "l", "l", "r", "r", "r", "l", "l"],
-                 f"{text('net_indicators.note')} {suppressed_note(text)}", fills)
+            fills.append([*[""] * 5, fill])
+        first, last = part["window"][0].split("-")
+        window = text(f"net_indicators.{part['approach'][0]}", first=first, last=last)
+        tables.append(Table(
+            f"tbl-{doc_id}-{len(tables) + 1}",
+            text("net_indicators.caption", indicator=names.get(ind, ind), window=window),
+            [text("columns.region"), text("net_indicators.estimate"), text("columns.ci"),
+             text("columns.n"), text("columns.target"), text("columns.level")], rows,
+            ["l", "r", "r", "r", "l", "l"],
+            f"{text('net_indicators.note')} {suppressed_note(text)}", fills))
+    return tables
 
 
 def net_indicator_section(run: Run, sid: str) -> Section | None:
     """The subregistry's net-survival indicators, or None where it has none."""
-    table = net_indicator_table(run, "net-ind", sid)
-    if table is None:
+    tables = net_indicator_tables(run, "net-ind", sid)
+    if not tables:
         return None
-    return Section(run.text("net_indicators.title"), tables=[table])
+    return Section(run.text("net_indicators.title"), tables=tables)
