@@ -18,11 +18,12 @@ Families (each by region and the nation; the period is the diagnosis window):
   ICSS standard (the n of an age-standardised net survival); part of ``survival``;
 - ``survival period``: the cohort followed up in the period window (Brenner), part of
   ``survival``, and ``survival period standardised``, part of ``survival period``;
-- (``prevalence <duration>``, analysis.privacy.prevalence: each duration a part of the
-  next wider one, linked in the same way);
 - ``completeness <variable>``: for a variable asked only of some patients
   (indicators.yaml ``completeness: among``), the report year's cases asked; part of
   ``cases``. Variables asked of every case are counted by the ``cases`` cell itself.
+
+The prevalence family (analysis.privacy.prevalence) is linked the same way: each
+duration's count is a part of the next wider one's (:func:`parent_family`).
 """
 
 from __future__ import annotations
