@@ -149,6 +149,11 @@ def test_preliminary_rows_keep_their_share_but_lose_their_classification():
     ({"kind": "timeliness", "numerator": None, "months": 6}, "months must be one of"),
     ({"kind": "coverage", "numerator": None, "months": None,
       "population": [{"variable": "age", "op": ">=", "value": 18}]}, "takes no population"),
+    ({"kind": "net_survival", "numerator": None, "time": 5, "approach": "both"},
+     "needs time (years > 0) and approach"),
+    ({"kind": "net_survival", "numerator": None, "approach": "period"}, "needs time"),
+    ({"kind": "net_survival", "numerator": None, "time": 5, "approach": "period",
+      "population": [{"variable": "age", "op": ">=", "value": 18}]}, "takes no population"),
 ])
 def test_wrong_declaration_is_a_dictionary_error(tmp_path, overrides, message):
     path = _one(tmp_path, **overrides)

@@ -263,6 +263,12 @@ def test_norwegian_quality_measures_carry_their_sourced_targets(monkeypatch) -> 
     assert targets["coverage"] == 0.98 and targets["clinical_reporting"] == 0.80
     assert targets["lymphoma_biopsy"] == targets["lymphoma_stage"] == 0.90
     assert targets["cll_flow_cytometry"] == 0.90
+    # the five-year relative survival targets, as net-survival indicators
+    survival = {i.id: (i.subregistries, i.time, i.high) for i in load_indicators()
+                if i.kind == "net_survival"}
+    assert survival == {"cll_net_survival": (("cll",), 5.0, 0.85),
+                        "all_net_survival": (("all",), 5.0, 0.60),
+                        "myeloma_net_survival": (("myeloma",), 5.0, 0.60)}
     rare = dd.subregistry("histio")
     for code in ("D47.0", "C96.2", "D76.1", "D76.2", "C96.5", "C96.6"):
         assert dd.subregistry_of(code) == "histio", code

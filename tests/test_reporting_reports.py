@@ -724,3 +724,33 @@ def test_age_specific_rates_start_at_the_age_group_holding_18(prepared):
         assert starts[0] == 15 and starts[-1] == 85, (sid, starts)
     figure = figure_specs.age_sex_figure(prepared.run, "agesex", "cml")
     assert figure.arguments["x_order"][0] == "15-19"
+
+
+def test_prevalence_is_shown_for_the_configured_subregistries_from_the_release(prepared):
+    """registry.yaml reports.prevalence names CML, MPN, CLL and myeloma: their reports
+    show prevalence by region and by sex, every count the release's cell (masked with its
+    rate where the release masks it); AML shows none."""
+    from analysis.privacy import prevalence as pv
+    from analysis.reporting.sections.prevalence import prevalence_section
+    from analysis.stats.prevalence import prevalence
+
+    run, data = prepared.run, prepared.data
+    assert prevalence_section(run, "prev", "aml") is None
+    section = prevalence_section(run, "prev", "cml")
+    assert section is not None and len(section.tables) == 2
+    at = pv.prevalence_date(run.analyses.judged_year)
+    frame = run.prevalence.filter(pl.col("subregistry") == "cml")
+    assert set(frame["date"].to_list()) == {at}
+    found = run.release.lookup(frame.select(
+        "family", "subregistry", pl.col("sex").fill_null(rl.TOTAL),
+        region=pl.when(pl.col("region") == analyses.NATION).then(pl.lit(rl.TOTAL))
+        .otherwise(pl.col("region")), period=pl.lit(pv.period_label(at))))
+    assert frame["n"].to_list() == found["n"].to_list()
+    masked = frame.filter(pl.col(disclosure.FLAG).is_not_null())
+    assert masked["estimate"].is_null().all()
+    # The nation's complete prevalence is the statistic's, on the same data.
+    direct = prevalence(data.require("cases").filter(pl.col("subregistry") == "cml"),
+                        data.require("population"), at, durations=[None])
+    nation = frame.filter(pl.col("region") == analyses.NATION, pl.col("sex").is_null(),
+                          pl.col("duration").is_null())
+    assert nation["n"].item() == direct["n"].item() > 0

@@ -40,6 +40,11 @@ def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[s
             raise UserError(f"unknown indicator(s) {', '.join(unknown)} "
                             f"(known: {', '.join(known)})")
         chosen = [known[i] for i in ids]
+        survival = [i.id for i in chosen if i.kind == "net_survival"]
+        if survival:
+            raise UserError(f"{', '.join(survival)}: a net-survival indicator is the "
+                            "five-year net survival of `bcr survival --method pohar-perme` "
+                            "and of the reports, not computed by `bcr indicators`")
         if subregistry and not any(set(i.subregistries) & set(subregistry) for i in chosen):
             raise UserError(f"indicator(s) {', '.join(ids)} are not reported for "
                             f"{', '.join(subregistry)}")
@@ -52,7 +57,8 @@ def _select(all_indicators: list[Indicator], ids: list[str], subregistry: list[s
     return [ind for ind in all_indicators
             if (not subregistry or set(ind.subregistries) & set(subregistry))
             and all(k in (*ind.units, "year") for k in keys)
-            and (ind.kind != "coverage" or have_cancer_registry)]
+            and (ind.kind != "coverage" or have_cancer_registry)
+            and ind.kind != "net_survival"]
 
 
 def indicators(

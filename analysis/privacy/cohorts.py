@@ -21,6 +21,9 @@ Families (each by region and the nation; the period is the diagnosis window):
 - ``completeness <variable>``: for a variable asked only of some patients
   (indicators.yaml ``completeness: among``), the report year's cases asked; part of
   ``cases``. Variables asked of every case are counted by the ``cases`` cell itself.
+
+The prevalence family (analysis.privacy.prevalence) is linked the same way: each
+duration's count is a part of the next wider one's (:func:`parent_family`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from analysis.data import dictionary as dd
+from analysis.privacy import prevalence
 from analysis.quality.coverage import completeness
 from analysis.quality.indicators import completeness_populations, key_variables
 from analysis.stats import relative_survival as rs
@@ -53,7 +57,7 @@ def parent_family(family: str) -> str | None:
     """The family a cohort family is a part of (None for any other family)."""
     if family.startswith(COMPLETENESS):
         return CASES
-    return _PARENT.get(family)
+    return _PARENT.get(family) or prevalence.parent_family(family)
 
 
 def window_label(window: tuple[int, int]) -> str:

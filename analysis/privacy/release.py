@@ -19,7 +19,9 @@ suppresses them jointly with every linear relation between them (Hundepool et al
 - the survival cohorts and the completeness denominators (``analysis.privacy.cohorts``),
   each with the cases it leaves out as a hidden but sensitive cell;
 - the stage and risk distributions and the hospitals' case volumes
-  (``analysis.privacy.distributions``), adding up to the new cases.
+  (``analysis.privacy.distributions``), adding up to the new cases;
+- the prevalent persons at the end of the judged year (``analysis.privacy.prevalence``),
+  each duration linked to the next wider one.
 
 Relations: regions add to the nation, counties and hospitals to their region, sexes and
 age groups to the total, single years to every window; a cohort and the cases it leaves
@@ -44,7 +46,8 @@ from analysis.data import dictionary as dd
 from analysis.data.ingest import RegistryData
 from analysis.errors import UserError
 from analysis.privacy import audit as lp_audit
-from analysis.privacy import cohorts
+from analysis.privacy import cohorts, prevalence
+from analysis.privacy import pooled as pooled_counts
 from analysis.privacy.cohorts import CASES, EXCLUDED, TOTAL, window_label
 from analysis.privacy.counties import county_cells, county_indicator_rows
 from analysis.privacy.disclosure import rules, suppress_cells
@@ -145,7 +148,10 @@ def release_spec(cases: pl.DataFrame, year: int, first_allowed: int | None = Non
     floor = int(cases.get_column("year").min())
     if first_allowed is not None:
         floor = max(floor, first_allowed)
-    windows = tuple(dict.fromkeys((max(floor, year - n + 1), year) for n in lengths))
+    first = max(floor, year - lengths[0] + 1)
+    # Pooled periods (analysis.privacy.pooled) follow the windows ending with the year.
+    windows = tuple(dict.fromkeys([*((max(floor, year - n + 1), year) for n in lengths),
+                                   *pooled_counts.periods(year, first)]))
     return ReleaseSpec(year, windows[0][0], windows, (max(floor, year - pooled + 1), year),
                        (max(floor, year - cohort + 1), year), period)
 
@@ -396,12 +402,14 @@ def inequalities(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
 def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
                   indicator_rows: pl.DataFrame | None = None,
                   cohort_rows: pl.DataFrame | None = None,
-                  county_rows: pl.DataFrame | None = None) -> Release:
+                  county_rows: pl.DataFrame | None = None,
+                  prevalence_rows: pl.DataFrame | None = None) -> Release:
     """Cells, primary and complementary suppression over all relations, and the audit
     repeated with further complements until it passes (else a UserError naming a cell).
     ``cohort_rows``: the counts of the survival and completeness families
     (:func:`cohort_rows`); ``county_rows``: indicators by county
-    (:func:`county_indicator_rows`)."""
+    (:func:`county_indicator_rows`); ``prevalence_rows``: the prevalence family's cells
+    (analysis.privacy.prevalence.prevalence_cells)."""
     k = rules().k
     cells = _cases_cells(cases, spec)
     if indicator_rows is not None and indicator_rows.height:
@@ -416,6 +424,8 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
         cells = pl.concat([cells, cohort_rows.with_columns(
             pl.lit(TOTAL).alias("county"), pl.lit(TOTAL).alias("hospital"),
             pl.lit(False).alias("hidden"))], how="diagonal_relaxed")
+    if prevalence_rows is not None and prevalence_rows.height:
+        cells = pl.concat([cells, prevalence_rows], how="diagonal_relaxed")
     # A region's cases at one hospital (a patient treated outside the region) and its
     # cases with no hospital are protected as a small count is: never published, but
     # the published sums must not pin them inside 1..k-1 either.
@@ -471,7 +481,12 @@ def release_for(data: RegistryData, year: int | None = None,
     if counties is None:
         counties = county_indicator_rows(cases, linked, load_indicators(), last,
                                          data.extract_date())
-    return build_release(cases, spec, rows, cohort_rows(cases, spec), counties)
+    prevalent = None
+    if data.population is not None:
+        at = prevalence.prevalence_date(judged_year(last, data.extract_date()))
+        prevalent = prevalence.prevalence_cells(cases, data.population, at,
+                                                prevalence.settings()[0])
+    return build_release(cases, spec, rows, cohort_rows(cases, spec), counties, prevalent)
 
 
 def _links(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:

@@ -33,7 +33,8 @@ from analysis.quality.coverage import coverage, timeliness
 from analysis.stats.proportions import with_wilson
 
 FILE = "indicators.yaml"
-KINDS = ("proportion", "lead_time", "coverage", "timeliness")
+KINDS = ("proportion", "lead_time", "coverage", "timeliness", "net_survival")
+NET_SURVIVAL = "net_survival"  # computed from the run's net survival: quality/net_survival.py
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 UNITS = ("region", "county", "hospital")
 # Columns derived by analysis.data.ingest for every case, with their dictionary types.
@@ -52,7 +53,8 @@ _COMMON_KEYS = {"id", "subregistries", "kind", "target", "direction", "units", "
 TEXT_PARTS = ("about", "reading", "technical")
 _KIND_KEYS = {"proportion": {"numerator", "unknown_outcome"},
               "lead_time": {"start", "end", "target_days"},
-              "coverage": {"months"}, "timeliness": {"months"}}
+              "coverage": {"months"}, "timeliness": {"months"},
+              NET_SURVIVAL: {"time", "approach"}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +78,8 @@ class Indicator:
     end: str | None = None
     target_days: int | None = None
     months: int | None = None
+    time: float | None = None  # net survival: years after diagnosis
+    approach: str | None = None  # net survival: cohort or period (Brenner)
     texts: dict[str, dict[str, str]] | None = None  # lang -> TEXT_PARTS -> text
 
     def name(self, lang: str = "sv") -> str:
@@ -217,8 +221,7 @@ def _months(raw: dict) -> int | None:
 
 
 def _texts(raw: Any) -> dict[str, dict[str, str]] | None:
-    """The optional ``texts``: every part in each of the registry's languages, each a
-    non-empty string."""
+    """The optional ``texts``: every part in each language, each a non-empty string."""
     if raw is None:
         return None
     langs = list(dictionary.languages())
@@ -270,8 +273,8 @@ def _indicator(raw: Any) -> Indicator:
     types = _variable_types(subs)
     fields: dict[str, Any] = {}
     if raw.get("population") is not None:
-        if kind == "coverage":
-            raise _Problem("a coverage indicator takes no population (the cancer registry is)")
+        if kind in ("coverage", NET_SURVIVAL):
+            raise _Problem(f"a {kind} indicator takes no population (its cohort is given)")
         fields["population"] = _conditions(raw["population"], types)
     if kind == "proportion":
         if "numerator" not in raw:
@@ -291,6 +294,13 @@ def _indicator(raw: Any) -> Indicator:
         if isinstance(days, bool) or not isinstance(days, int) or days < 0:
             raise _Problem(f"target_days must be a whole number of days, got {days!r}")
         fields["target_days"] = days
+    elif kind == NET_SURVIVAL:
+        time = raw.get("time")
+        if raw.get("approach") not in ("cohort", "period") or not isinstance(time, int | float) \
+                or isinstance(time, bool) or time <= 0:
+            raise _Problem("a net_survival indicator needs time (years > 0) and approach "
+                           "(cohort or period)")
+        fields.update(time=float(raw["time"]), approach=raw["approach"])
     else:
         fields["months"] = _months(raw)
     return Indicator(
@@ -372,8 +382,7 @@ def completeness_populations(path: Path | None = None) -> dict[str, pl.Expr]:
 
 
 def completeness_labels(lang: str, path: Path | None = None) -> dict[str, str]:
-    """variable -> who its completeness is counted among, in ``lang`` ("among treated
-    patients"), for the variables of :func:`completeness_populations`."""
+    """variable -> who its completeness is counted among, in ``lang``."""
     _, content = _read(path)
     among = ((content or {}).get("completeness") or {}).get("among") or {}
     return {v: dictionary.localized(raw, "label", lang) for v, raw in among.items()
@@ -455,6 +464,8 @@ def compute_indicator(ind: Indicator, cases: pl.DataFrame, by: Sequence[str] = (
     (n >= min_n), ``classification`` (null without a target or enough cases) and
     ``method``.
     """
+    if ind.kind == NET_SURVIVAL:  # estimated on the survival cohort, not per case
+        raise UserError(f"indicator '{ind.id}': see analysis.quality.net_survival")
     bad = [b for b in by if b not in (*ind.units, "year")]
     if bad:
         raise UserError(f"indicator '{ind.id}' is not reported by {', '.join(bad)} "
@@ -501,8 +512,9 @@ def compute_indicators(indicators: Sequence[Indicator], cases: pl.DataFrame,
                        by: Sequence[str] = (),
                        linked: pl.DataFrame | None = None,
                        extract_date: dt.date | None = None) -> pl.DataFrame:
-    """Several indicators stacked into one frame (lead-time columns null for the others)."""
-    parts = [compute_indicator(ind, cases, by, linked, extract_date) for ind in indicators]
+    """Indicators stacked (net survival: analysis.quality.net_survival)."""
+    parts = [compute_indicator(ind, cases, by, linked, extract_date) for ind in indicators
+             if ind.kind != NET_SURVIVAL]
     if not parts:
         raise UserError("no indicator selected")
     return pl.concat(parts, how="diagonal_relaxed")

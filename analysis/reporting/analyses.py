@@ -20,8 +20,10 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
 from analysis.frames import ordered_sum
+from analysis.privacy import prevalence as prevalent
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
+from analysis.quality.net_survival import net_survival_indicators
 from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.reporting.workers import InProcess, worker_pool
 from analysis.stats import cox, funnel, incidence, survival, trend
@@ -100,6 +102,12 @@ class Analyses:
     # subregistry, region (NATION), period ("2011-2015"), time, ...: net survival of
     # successive diagnosis periods (cohort approach), the survival trend
     survival_trend: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # indicator, subregistry, region (or NATION), approach, time, window, n, estimate, ...,
+    # complete, preliminary, classification: the net-survival indicators, rows of relative
+    net_indicators: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # subregistry, region (or NATION), sex (null: both), family, duration, n, estimate,
+    # lower, upper, ...: prevalence at 31 December of the judged year
+    prevalence: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def judged_year(self) -> int:
@@ -249,6 +257,21 @@ def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
+def _prevalence(cases: pl.DataFrame, population: pl.DataFrame, year: int) -> pl.DataFrame:
+    """Prevalence (analysis.stats.prevalence, counting method) at 31 December of the
+    judged ``year`` of the configured subregistries, by region and by sex (the nation as
+    NATION, both sexes as null), with each row's release family."""
+    sids = [s for s in prevalent.settings()[0]
+            if s in set(cases.get_column("subregistry").unique().to_list())]
+    if not sids:
+        return pl.DataFrame()
+    at = prevalent.prevalence_date(year)
+    parts = [prevalent.prevalence_frame(cases, population, at, sids, by)
+             for by in (["region"], [], ["sex"])]
+    return pl.concat([parts[0], *(p.with_columns(pl.lit(NATION).alias("region"))
+                                  for p in parts[1:])], how="diagonal_relaxed")
+
+
 def _km_by_age_and_sex(followup: pl.DataFrame, starts: Sequence[int],
                        times: Sequence[float]) -> pl.DataFrame:
     """Kaplan-Meier of each subregistry by age band and by sex, with the whole
@@ -383,7 +406,13 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
             if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
         net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
                      if data.lifetable is not None else pl.DataFrame())
+        # The net-survival indicators are rows of the survival section's net survival.
+        judged = min(last, final_year(extract))
+        net_ind = net_survival_indicators(indicator_list, relative, protected.spec.survival,
+                                          window, last, judged)
         return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                         curves, km, km_curves, km_groups, completeness, indicator_list,
                         relative, relative_curves, cox_fits.result(), window, cfg,
-                        protected, counties, survival_trend=net_trend)
+                        protected, counties, survival_trend=net_trend,
+                        net_indicators=net_ind,
+                        prevalence=_prevalence(cases, population, judged))

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import polars as pl
 
-from analysis.privacy import cohorts, disclosure
+from analysis.privacy import cohorts, disclosure, prevalence
 from analysis.privacy.release import CASES, TOTAL, Release, window_label
 from analysis.reporting.analyses import NATION, Analyses
 from analysis.reporting.labels import Text
@@ -18,7 +18,8 @@ ESTIMATES = {
     "share": {"events": "n", "estimate": "n", "lower": "n", "upper": "n", "median": "n",
               "q1": "n", "q3": "n"},
     "survival": {"estimate": "n", "se": "n", "lower": "n", "upper": "n", "n_at_risk": "n",
-                 "n_events": "n", "smallest_age_group": "n", "n_outside_standard": "n"},
+                 "n_events": "n", "smallest_age_group": "n", "n_outside_standard": "n",
+                 "classification": "n"},
 }
 
 
@@ -54,6 +55,17 @@ def _group(grouping: str) -> pl.Expr:
     """A survival group's value of the release dimension ``grouping`` (age or sex)."""
     return pl.when((pl.col("grouping") == grouping) & (pl.col("group") != NATION)).then(
         pl.col("group")).otherwise(pl.lit(TOTAL))
+
+
+def _net_family() -> pl.Expr:
+    """The cohort family of a net-survival row: the survival cohort or the period's part
+    of it, inside the standard's ages where the estimate is age-standardised."""
+    cohort = pl.col("approach") == "cohort"
+    inside = pl.col("n_in_standard")
+    return (pl.when(cohort & inside).then(pl.lit(cohorts.SURVIVAL_STANDARDISED))
+            .when(cohort).then(pl.lit(cohorts.SURVIVAL))
+            .when(inside).then(pl.lit(cohorts.PERIOD_STANDARDISED))
+            .otherwise(pl.lit(cohorts.PERIOD)))
 
 
 @dataclass
@@ -157,13 +169,17 @@ class Run:
     def relative(self) -> pl.DataFrame:
         """Net survival; n counts the cohort (or the period's part of it), inside the
         standard's ages where the estimate is age-standardised."""
-        cohort = pl.col("approach") == "cohort"
-        inside = pl.col("n_in_standard")
-        family = (pl.when(cohort & inside).then(pl.lit(cohorts.SURVIVAL_STANDARDISED))
-                  .when(cohort).then(pl.lit(cohorts.SURVIVAL))
-                  .when(inside).then(pl.lit(cohorts.PERIOD_STANDARDISED))
-                  .otherwise(pl.lit(cohorts.PERIOD)))
-        return self._cohort(self.analyses.relative, family, region=_region())
+        return self._cohort(self.analyses.relative, _net_family(), region=_region())
+
+    @cached_property
+    def net_indicators(self) -> pl.DataFrame:
+        """The net-survival indicators: rows of the net survival, so their n is the same
+        cohort cell and a masked cohort masks estimate and level alike."""
+        frame = self.analyses.net_indicators
+        if frame.is_empty():
+            return frame
+        return self._cohort(frame.with_columns(pl.lit(True).alias("n_in_standard")),
+                            _net_family(), region=_region()).drop("n_in_standard")
 
     @cached_property
     def cox(self) -> pl.DataFrame:
@@ -206,6 +222,19 @@ class Run:
             return frame
         return frame.with_columns(pl.lit(None, pl.Int64).alias("n"),
                                   pl.lit(None, pl.String).alias(disclosure.FLAG))
+
+    @cached_property
+    def prevalence(self) -> pl.DataFrame:
+        """Prevalent persons and rates: each count a cell of the release's prevalence
+        family (analysis.privacy.prevalence), a masked one without its rate."""
+        frame = self.analyses.prevalence
+        if frame.is_empty():
+            return frame
+        at = prevalence.period_label(frame["date"][0])
+        return from_release(frame, self.release, "incidence", {
+            "family": pl.col("family"), "subregistry": pl.col("subregistry"),
+            "region": _region(), "sex": pl.col("sex").fill_null(TOTAL),
+            "period": pl.lit(at)})
 
     @cached_property
     def completeness(self) -> pl.DataFrame:

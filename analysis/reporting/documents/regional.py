@@ -23,6 +23,7 @@ from analysis.reporting.sections.data_quality import data_quality_section
 from analysis.reporting.sections.distributions import stage_section, volume_section
 from analysis.reporting.sections.incidence import key_figures_section, regional_trend_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
+from analysis.reporting.sections.prevalence import prevalence_table
 from analysis.reporting.sections.quality import level_grid_section, regional_hospitals_section
 from analysis.reporting.sections.series import series_section
 from analysis.reporting.sections.summary import summary_section
@@ -57,6 +58,9 @@ def per_subregistry_section(run: Run, region: str, sids: list[str]) -> Section:
         km = run.survival.filter(of_sid)
         if km.height:
             tab.tables.append(survival_table(run, f"{sid}-surv", km, "region", pair, label))
+        prevalent = prevalence_table(run, f"{sid}-prev", sid, pair)
+        if prevalent is not None:
+            tab.tables.append(prevalent)
         tabs.append(tab)
     return Section(text("publication.chapters"), subsections=tabs, tabset=True)
 

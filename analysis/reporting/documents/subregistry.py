@@ -11,6 +11,8 @@ from analysis.reporting.sections.distributions import stage_section, volume_sect
 from analysis.reporting.sections.incidence import subregistry_incidence_section
 from analysis.reporting.sections.indicator_texts import indicator_texts_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
+from analysis.reporting.sections.net_indicators import net_indicator_section
+from analysis.reporting.sections.prevalence import prevalence_section
 from analysis.reporting.sections.quality import subregistry_quality_section
 from analysis.reporting.sections.series import series_section
 from analysis.reporting.sections.summary import summary_section
@@ -21,10 +23,14 @@ from analysis.reporting.sections.survival_trend import survival_trend_section
 def subregistry_sections(run: Run, sid: str) -> list[Section]:
     """Incidence, quality and survival of one subregistry, all regions side by side."""
     trend = survival_trend_section(run, "survival-trend", sid)
+    net = net_indicator_section(run, sid)
+    prevalent = prevalence_section(run, "prevalence", sid)
     return [subregistry_incidence_section(run, sid), subregistry_quality_section(run, sid),
-            indicator_texts_section(run, sid), series_section(run, "series", sid=sid),
+            *([net] if net else []), indicator_texts_section(run, sid),
+            series_section(run, "series", sid=sid),
             stage_section(run, "stage", [sid], regions_nation_last()),
             subregistry_survival_section(run, sid), *([trend] if trend else []),
+            *([prevalent] if prevalent else []),
             cox_section(run, "cox", sid)]
 
 

@@ -33,6 +33,11 @@ def methods_section(run: Run) -> Section:
                               extract_date=fmt.date(a.extract_date, run.lang, "iso"),
                               judged=a.judged_year, year=a.year,
                               no_target=text("levels.none")))
+    if not run.prevalence.is_empty():
+        paragraphs.append(text("methods.prevalence",
+                               date=fmt.date(run.prevalence["date"][0], run.lang)))
+    if not a.net_indicators.is_empty():
+        paragraphs.append(text("methods.net_indicators"))
     return Section(text("sections.methods"), paragraphs=paragraphs)
 
 

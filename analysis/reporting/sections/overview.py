@@ -25,7 +25,7 @@ def level_fill(r: dict | None) -> str:
     """The colour of a judged indicator cell, as in the level grid figure: the level
     reached, grey where a target exists but the cases are too few; none without a target
     or where the release masks the cell (its level would tell about the masked count)."""
-    if r is None or r["high"] is None or r.get(disclosure.FLAG):
+    if r is None or r["high"] is None or r.get(disclosure.FLAG) or r.get("preliminary"):
         return ""
     return LEVEL_FILLS[r["classification"] or "few"]
 
@@ -43,7 +43,10 @@ def level_rows(run: Run, by_cell: dict, sid: str, regions: list[str]
         if sid not in ind.subregistries or not any(found):
             continue
         first = next(r for r in found if r)
-        rows.append([ind.name(lang), target_cell(first, run.text, lang),
+        # A net survival whose follow-up is not complete is shown, never coloured.
+        name = ind.name(lang) + (f" ({run.text('net_indicators.preliminary').lower()})"
+                                 if first.get("preliminary") else "")
+        rows.append([name, target_cell(first, run.text, lang),
                      *(cell(r, "estimate", lambda v: fmt.percent(v, 1, lang)) if r else ""
                        for r in found)])
         fills.append(["", "", *(level_fill(r) for r in found)])
@@ -52,11 +55,12 @@ def level_rows(run: Run, by_cell: dict, sid: str, regions: list[str]
 
 def judged_cells(run: Run) -> dict:
     """The indicator rows of the judged year (the last one not preliminary) by
-    indicator, subregistry and region."""
+    indicator, subregistry and region, and the net-survival indicators' rows (marked
+    preliminary where their follow-up is not complete)."""
     judged = run.indicators.filter((pl.col("year") == run.analyses.judged_year)
                                    & ~pl.col("preliminary"))
     return {(r["indicator"], r["subregistry"], r["region"]): r
-            for r in judged.iter_rows(named=True)}
+            for frame in (judged, run.net_indicators) for r in frame.iter_rows(named=True)}
 
 
 def overview_table(run: Run, doc_id: str) -> Table | None:
