@@ -24,9 +24,20 @@ def make_pnr(birth: date, serial: int = 12, sex: int = 1) -> str:
     return f"{birth:%Y%m%d}-{nnn}{luhn_digit(nine)}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session", autouse=True)
+def kept_figures(tmp_path_factory):
+    """One figure cache for the whole run (analysis.reporting.figure_cache): the suite
+    publishes the same demo figures in many tests; each is drawn once. A test of
+    drawing itself removes the variable."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BCR_FIGURE_CACHE", str(tmp_path_factory.mktemp("figures")))
+        yield
+
+
+@pytest.fixture(scope="session")
 def prepared():
-    """The demo registry loaded and analysed once per test module (built-in renderer)."""
+    """The demo registry loaded and analysed once for the whole run (built-in renderer);
+    tests read it and never change it."""
     from analysis.reporting.publish import prepare
 
     with pytest.MonkeyPatch.context() as patch:

@@ -113,6 +113,7 @@ def test_no_identity_number_leaks(demo: Path, tmp_path: Path,
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("BCR_CACHE_DIR", str(work / "cache"))
+    monkeypatch.setenv("BCR_FIGURE_CACHE", str(work / "figures"))  # scanned too
     key = tmp_path / "key"
     key.write_text(KEY)
     erase_dir = tmp_path / "erase"

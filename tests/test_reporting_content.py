@@ -14,15 +14,14 @@ import pytest
 from analysis.reporting.documents.publication import publication
 from analysis.reporting.documents.regional import regional_report
 from analysis.reporting.documents.subregistry import subregistry_report
-from analysis.reporting.publish import prepare
 from analysis.reporting.qmd import Section, Table
 
 REGION = "syd"
 
 
 @pytest.fixture(scope="module")
-def run():
-    return prepare(None).run
+def run(prepared):
+    return prepared.run
 
 
 def sections(doc) -> list[Section]:

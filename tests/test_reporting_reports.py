@@ -23,7 +23,7 @@ from analysis.reporting import analyses, cells, figure_specs, qmd, tables
 from analysis.reporting import formatting as fmt
 from analysis.reporting.documents import regional
 from analysis.reporting.documents.publication import publication
-from analysis.reporting.publish import prepare, publish
+from analysis.reporting.publish import publish
 from analysis.reporting.sections import methods
 from analysis.reporting.sections import survival as survival_sections
 from analysis.stats import cox, incidence, relative_survival, survival
@@ -38,12 +38,6 @@ def builtin_renderer():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BCR_RENDERER", "builtin")
         yield
-
-
-@pytest.fixture(scope="module")
-def prepared(builtin_renderer):
-    """The demo registry loaded and analysed once for every reporting test."""
-    return prepare(None)
 
 
 @pytest.fixture(scope="module")
@@ -287,8 +281,9 @@ def test_html_in_headless_chromium_has_no_broken_images_or_console_errors(render
     assert console == []
 
 
-def test_rendering_again_gives_the_same_bytes(rendered, tmp_path):
+def test_rendering_again_gives_the_same_bytes(rendered, tmp_path, monkeypatch):
     pub, html, pdf = rendered
+    monkeypatch.delenv("BCR_FIGURE_CACHE")  # every figure drawn again
     again = publish(None, tmp_path, regions=[REGION], subregistries=[],
                     with_publication=False, workers=1)
     folder = again.out_dir / f"region-{REGION}"

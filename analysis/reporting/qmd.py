@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ class FigureSpec:
     file: str = ""
     alt: str = ""
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The same function and arguments give the same figure (and the same bytes).
 

@@ -38,6 +38,7 @@ import yaml
 
 from analysis import resources
 from analysis.errors import UserError
+from analysis.reporting import figure_cache
 from analysis.reporting.checks import main_output, verify, verify_file
 from analysis.reporting.staging import clean_leftovers, locked, swap_into_place
 from analysis.reporting.workers import InProcess, as_done, worker_pool
@@ -427,13 +428,16 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     with (contextlib.nullcontext(InProcess()) if workers == 1 else worker_pool(workers)) as pool:
         start = time.perf_counter()
-        specs = _distinct_figures(jobs)
+        cache = staging / FIGURE_CACHE
+        distinct = _distinct_figures(jobs)
+        figure_cache.take([spec.key for _, spec in distinct], cache)
+        specs = [(d, spec) for d, spec in distinct if not (cache / f"{spec.key}.svg").exists()]
         phase(f"drawing {len(specs)} figures")
         # Round-robin chunks: each worker gets a similar mix of figure kinds.
         chunks = [specs[i::workers * 4] for i in range(workers * 4)]
-        drawn = [pool.submit(_draw_figures, chunk, staging / FIGURE_CACHE)
-                 for chunk in chunks if chunk]
+        drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
         seconds["figures, drawn once (sum)"] = sum(f.result() for f in as_done(drawn))
+        figure_cache.keep(cache)
         seconds["figure phase wall time"] = time.perf_counter() - start
         # Largest first: a book renders longest, so it should not start last.
         ordered = sorted(jobs, key=lambda j: j.kind != "project")
