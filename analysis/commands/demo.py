@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 import typer
-from rich.console import Console
 
 from analysis.commands.output import print_table
-from analysis.demo.registry import DEFAULT_YEARS, parse_years, write_demo
+from analysis.demo.years import DEFAULT_YEARS, parse_years
 
 
 def demo(
@@ -29,6 +27,11 @@ def demo(
     as CSV files, with README.txt and demo_errors.csv (the rows made faulty on purpose).
     The parameters are in data_dictionary/demo.yaml.
     """
+    import polars as pl
+    from rich.console import Console
+
+    from analysis.demo.registry import write_demo
+
     registry = write_demo(out, seed=seed, scale=scale, years=parse_years(years),
                           error_rate=error_rate)
     counts = pl.DataFrame({"file": [f"{name}.csv" for name in registry.frames],
