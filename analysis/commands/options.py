@@ -50,6 +50,7 @@ def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN20
     """The data folder's accepted rows (analysis.data.ingest.load_data; `id_scheme`
     overrides the folder's identity scheme), with one line on stderr counting the rows
     validation left out, so that none go silently."""
+    import polars as pl
     from rich.console import Console
 
     from analysis.data.ingest import load_data
