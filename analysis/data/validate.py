@@ -108,15 +108,32 @@ class _Context:
     latest_is: str
 
 
-def _parse(f: dd.Field) -> pl.Expr:
+# A value longer than this can hold a date with a midnight time (YYYY-MM-DD 00:00).
+_DATE_ONLY = 10
+
+
+def _untidy(raw: pl.DataFrame, flds: list[dd.Field]) -> set[str]:
+    """The integer and date columns that may hold an Excel export's ``12.0`` or
+    ``2020-01-31 00:00``: those with a ``.``, or a value longer than a date. Only these
+    pay for the regular expression that removes it (the others would be unchanged by it,
+    and most columns of most extracts are), in one pass over the frame."""
+    probes = [(pl.col(f.name).str.contains(".", literal=True) if f.type == "integer"
+               else pl.col(f.name).str.len_bytes() > _DATE_ONLY).any().alias(f.name)
+              for f in flds if f.type in ("integer", "date") and f.name in raw.columns]
+    found = raw.select(probes).row(0, named=True) if probes else {}
+    return {name for name, untidy in found.items() if untidy}
+
+
+def _parse(f: dd.Field, untidy: bool = True) -> pl.Expr:
     raw = pl.col(f.name)
     if f.type == "integer":
-        return raw.str.replace(r"\.0+$", "").str.to_integer(strict=False)
+        tidy = raw.str.replace(r"\.0+$", "") if untidy else raw
+        return tidy.str.to_integer(strict=False)
     if f.type == "number":
         return raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
     if f.type == "date":
-        return raw.str.replace(r"[ T]00:00(:00(\.0+)?)?$", "").str.to_date("%Y-%m-%d",
-                                                                           strict=False)
+        tidy = raw.str.replace(r"[ T]00:00(:00(\.0+)?)?$", "") if untidy else raw
+        return tidy.str.to_date("%Y-%m-%d", strict=False)
     if f.type == "boolean":
         return raw.str.to_lowercase().replace_strict(
             {"1": True, "true": True, "ja": True, "yes": True,
@@ -267,7 +284,8 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     extra = tuple(c for c in raw.columns if c not in names)
     raw = raw.with_columns(pl.lit(None, pl.String).alias(f.name)
                            for f in flds if f.name not in raw.columns)
-    work = raw.with_columns(_parse(f).alias(f"{f.name}__typed") for f in flds)
+    untidy = _untidy(raw, flds)
+    work = raw.with_columns(_parse(f, f.name in untidy).alias(f"{f.name}__typed") for f in flds)
     work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
     identity_cols = {f.name for f in flds if f.identity}
     pattern = output_pattern(scheme)
