@@ -7,7 +7,8 @@ For each folder: the time of a bare ``polars.read_csv`` (or ``read_parquet``) of
 files ingest reads, the time of ``load_data`` (reading, validating every rule, splitting
 accepted from rejected rows, derived columns), their ratio, and each one's peak memory
 (max RSS). Each runs in a fresh process, so that its peak memory is its own; the best of
-``--repeat`` runs is shown. Without DATA_DIR the demo registry is generated first (not
+``--repeat`` runs is shown, with its CPU time (user + system, all threads: steadier than
+wall time on a shared machine). Without DATA_DIR the demo registry is generated first (not
 timed) at ``--scale``, as CSV, and with ``--parquet`` also as Parquet.
 Targets (issue 18): ingest within 2.5x the bare read at scale 10, memory growing
 linearly with the data (scale 30 under 2.5 GB). Results: bench/RESULTS.md.
@@ -34,20 +35,20 @@ from analysis.data.readers import find_file
 folder = Path(sys.argv[1])
 paths = [p for p in (find_file(folder, n) for n in (*dd.subregistry_ids(), *AUX_DATASETS))
          if p is not None]
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 rows = sum((pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_csv(p)).height
            for p in paths)
-elapsed = time.perf_counter() - t
-print(rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+elapsed, cpu = time.perf_counter() - t, time.process_time() - c
+print(rows, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0, cpu)
 """
 INGEST = """
 import resource, sys, time
 from analysis.data.ingest import load_data
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 s = load_data(sys.argv[1]).summary()
-elapsed = time.perf_counter() - t
+elapsed, cpu = time.perf_counter() - t, time.process_time() - c
 print(int(s["read"].sum()), elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      int(s["rejected"].sum()))
+      int(s["rejected"].sum()), cpu)
 """
 
 
@@ -66,8 +67,9 @@ def measure(folder: Path, repeat: int) -> str:
     ours = _best(INGEST, folder, repeat)
     kind = "parquet" if any(folder.glob("*.parquet")) else "csv"
     return (f"{folder} ({kind}, {int(ours[0]):,} rows read, {int(ours[3])} rejected): "
-            f"bare read {bare[1]:.2f} s, peak {bare[2]:.0f} MB; ingest {ours[1]:.2f} s, "
-            f"peak {ours[2]:.0f} MB; ratio {ours[1] / bare[1]:.1f}x; "
+            f"bare read {bare[1]:.2f} s ({bare[4]:.2f} s CPU), peak {bare[2]:.0f} MB; "
+            f"ingest {ours[1]:.2f} s ({ours[4]:.2f} s CPU), peak {ours[2]:.0f} MB; "
+            f"ratio {ours[1] / bare[1]:.1f}x ({ours[4] / bare[4]:.1f}x in CPU); "
             f"load average {os.getloadavg()[0]:.1f}")
 
 

@@ -148,9 +148,16 @@ def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
     return pl.read_excel(path, sheet_name=sheet or names[0], infer_schema_length=0)
 
 
-def read_table(path: Path, sheet: str | None = None) -> pl.DataFrame:
+def _kept_typed(dtype: pl.DataType) -> bool:
+    """A Parquet column type that validation reads as it is (analysis.data.validate)."""
+    return dtype in (pl.Date, pl.Boolean) or dtype.is_integer() or dtype.is_float()
+
+
+def read_table(path: Path, sheet: str | None = None, typed: bool = False) -> pl.DataFrame:
     """Read a CSV, Parquet or Excel file (from ``sheet``, for a workbook of several); every
-    column as String, empty cells as null."""
+    column as String with surrounding blanks removed, empty cells as null. With ``typed``,
+    a Parquet file's date, boolean, integer and float columns stay as they are: casting
+    them to text only for validation to parse them back costs more than the read."""
     if not path.exists():
         raise UserError(f"{path}: file not found")
     suffix = path.suffix.lower()
@@ -184,8 +191,8 @@ def read_table(path: Path, sheet: str | None = None) -> pl.DataFrame:
                         "the header (rule duplicate_column)")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     return frame.with_columns(
-        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
-    )
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None)
+        for c, dtype in frame.schema.items() if not (typed and _kept_typed(dtype)))
 
 
 def find_file(directory: Path, name: str) -> Path | None:

@@ -119,13 +119,35 @@ def _untidy(raw: pl.DataFrame, flds: list[dd.Field]) -> set[str]:
     and most columns of most extracts are), in one pass over the frame."""
     probes = [(pl.col(f.name).str.contains(".", literal=True) if f.type == "integer"
                else pl.col(f.name).str.len_bytes() > _DATE_ONLY).any().alias(f.name)
-              for f in flds if f.type in ("integer", "date") and f.name in raw.columns]
+              for f in flds if f.type in ("integer", "date") and raw.schema[f.name] == pl.String]
     found = raw.select(probes).row(0, named=True) if probes else {}
     return {name for name, untidy in found.items() if untidy}
 
 
-def _parse(f: dd.Field, untidy: bool = True) -> pl.Expr:
+# The polars type of each dictionary type.
+POLARS_TYPES = {"string": pl.String, "integer": pl.Int64, "number": pl.Float64,
+                "date": pl.Date, "boolean": pl.Boolean}
+
+
+def _fits(f: dd.Field, dtype: pl.DataType) -> bool:
+    """Whether a typed column (from Parquet) holds the field's values as they are."""
+    return {"integer": dtype.is_integer(), "number": dtype.is_numeric(),
+            "date": dtype == pl.Date, "boolean": dtype == pl.Boolean}.get(f.type, False)
+
+
+def _as_text_unless_fitting(raw: pl.DataFrame, flds: list[dd.Field]) -> pl.DataFrame:
+    """A typed column that does not fit its field (or is no field) as text, as a CSV would
+    give it, so that the rules see and name the value as written."""
+    by_name = {f.name: f for f in flds}
+    return raw.with_columns(
+        pl.col(c).cast(pl.String) for c, dtype in raw.schema.items()
+        if dtype != pl.String and not (c in by_name and _fits(by_name[c], dtype)))
+
+
+def _parse(f: dd.Field, untidy: bool = True, dtype: pl.DataType = pl.String) -> pl.Expr:
     raw = pl.col(f.name)
+    if dtype != pl.String:  # a fitting typed column (_as_text_unless_fitting)
+        return raw.cast(POLARS_TYPES[f.type])
     if f.type == "integer":
         tidy = raw.str.replace(r"\.0+$", "") if untidy else raw
         return tidy.str.to_integer(strict=False)
@@ -282,10 +304,11 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
                         + _header_hint(raw, required))
     in_file = [c for c in raw.columns if c in names]
     extra = tuple(c for c in raw.columns if c not in names)
-    raw = raw.with_columns(pl.lit(None, pl.String).alias(f.name)
-                           for f in flds if f.name not in raw.columns)
+    raw = _as_text_unless_fitting(raw, flds).with_columns(
+        pl.lit(None, pl.String).alias(f.name) for f in flds if f.name not in raw.columns)
     untidy = _untidy(raw, flds)
-    work = raw.with_columns(_parse(f, f.name in untidy).alias(f"{f.name}__typed") for f in flds)
+    work = raw.with_columns(_parse(f, f.name in untidy, raw.schema[f.name])
+                            .alias(f"{f.name}__typed") for f in flds)
     work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
     identity_cols = {f.name for f in flds if f.identity}
     pattern = output_pattern(scheme)
