@@ -171,11 +171,19 @@ def age_group_expr(age: pl.Expr) -> pl.Expr:
             .otherwise(start.cast(pl.String) + "-" + (start + width - 1).cast(pl.String)))
 
 
+def region_of_county() -> pl.Expr:
+    """The ``region`` of each row's ``county`` (null for an unknown one): a lookup that adds
+    one column, where a join would copy every column of the frame."""
+    regions = dict(dd.counties().select("county", "region").iter_rows())
+    return pl.col("county").replace_strict(regions, default=None,
+                                           return_dtype=pl.String).alias("region")
+
+
 def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
     """Region, age, age group, year of diagnosis, follow-up in years and in whole days
     (e.g. for 30-day mortality) and death status."""
     end = pl.coalesce("death_date", "vital_status_date")
-    return (cases.join(dd.counties().select("county", "region"), on="county", how="left")
+    return (cases.with_columns(region_of_county())
             .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age"))
             .with_columns(age_group_expr(pl.col("age")).alias("age_group"),
                           pl.col("diagnosis_date").dt.year().cast(pl.Int64).alias("year"),
@@ -292,7 +300,7 @@ def load_data(directory: Path | str, subregistries: list[str] | None = None, *,
         if name == "lifetable":
             acc = _lifetable_rates(acc, path)
         if "county" in acc.columns:
-            acc = acc.join(dd.counties().select("county", "region"), on="county", how="left")
+            acc = acc.with_columns(region_of_county())
         aux[name] = acc
 
     known = {*dd.subregistry_ids(), *AUX_DATASETS, COMBINED}
