@@ -28,5 +28,4 @@ def publish(
     subregistry) and the annual publication (a Quarto book) to self-contained HTML and
     PDF, and the interactive reports (one per region and a national one)."""
     from analysis.reporting.progress import run_with_progress
-
     run_with_progress(data, out, year, dd.language(lang), formats, workers=workers)

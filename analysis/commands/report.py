@@ -28,7 +28,6 @@ def report(
 ) -> None:
     """Render one report: `--region ID` (a regional report) or `--subregistry ID`."""
     from analysis.reporting.progress import run_with_progress
-
     if (region is None) == (subregistry is None):
         raise UserError("give either --region or --subregistry (one of them)")
     if region is not None and region not in dd.region_ids():
