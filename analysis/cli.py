@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing.util
 import os
 import sys
 from typing import NoReturn
 
 import typer
-from rich.console import Console
 
 from analysis import __version__
 from analysis.commands import (
@@ -27,7 +25,6 @@ from analysis.commands import (
     validate,
 )
 from analysis.data.dictionary import REGISTRY_ENV, DictionaryError, registry_dir
-from analysis.data.identity import redact
 from analysis.errors import UserError
 
 app = typer.Typer(
@@ -36,9 +33,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-
-err = Console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -72,27 +68,43 @@ for command in (demo.demo, validate.validate, dictionary.dictionary, incidence.i
     app.command(command.__name__)(command)
 
 
+def _say(line: str) -> None:
+    """One line in rich markup on stderr (rich imported only when there is something to
+    say: `bcr --help` and a command's start do without it)."""
+    from rich.console import Console
+
+    Console(stderr=True).print(line, highlight=False, soft_wrap=True)
+
+
 def _interrupted() -> NoReturn:
     """Say so and exit 130: the run has already removed its staging folder and killed
     its workers."""
-    err.print("[bold red]interrupted:[/] stopped before finishing; files are written "
-              "only when a run completes, so earlier outputs are unchanged",
-              highlight=False, soft_wrap=True)
+    import multiprocessing.util
+
+    _say("[bold red]interrupted:[/] stopped before finishing; files are written only when "
+         "a run completes, so earlier outputs are unchanged")
     # multiprocessing's exit step now (a killed pool's semaphores released at once,
     # rather than its resource tracker warning about them at the very end).
     multiprocessing.util._exit_function()
     sys.exit(130)
 
 
+def _fail(message: str) -> NoReturn:
+    """A user's mistake as one red line and exit code 2; a value shaped like an identity
+    number never reaches it (analysis.data.identity.redact, imported here: it needs
+    polars)."""
+    from analysis.data.identity import redact
+
+    _say(f"[bold red]error:[/] {redact(message)}")
+    sys.exit(2)
+
+
 def run() -> None:
-    """Entry point: a user's mistake is one red line and exit code 2, not a traceback; a
-    value shaped like an identity number never reaches the line (analysis.data.identity
-    .redact)."""
+    """Entry point: a user's mistake is one red line and exit code 2, not a traceback."""
     try:
         app()
     except (UserError, DictionaryError) as exc:
-        err.print(f"[bold red]error:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit as exc:
@@ -102,6 +114,4 @@ def run() -> None:
         raise
     except OSError as exc:  # e.g. --out names a folder, or a file that must not exist
         where = f"{exc.filename}: " if exc.filename else ""
-        err.print(f"[bold red]error:[/] {redact(f'{where}{exc.strerror or exc}')}",
-                  highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(f"{where}{exc.strerror or exc}")

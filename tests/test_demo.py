@@ -91,6 +91,25 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert runs[0]["aml.csv"] != runs[2]["aml.csv"]
 
 
+def test_parquet_demo_loads_as_the_csv_one(tmp_path: Path) -> None:
+    """`bcr demo --format parquet` writes the same tables: the same accepted rows and
+    the same failures (the faulty rows on purpose among them) as the CSV form."""
+    from analysis.data.ingest import load_data
+
+    for fmt in ("csv", "parquet"):
+        demo.write_demo(tmp_path / fmt, years=(2021, 2022), error_rate=0.005, fmt=fmt)
+    assert sorted(p.name for p in (tmp_path / "parquet").glob("*.parquet")) == sorted(
+        p.name.replace(".csv", ".parquet") for p in (tmp_path / "csv").glob("*.csv"))
+    assert "--format parquet" in (tmp_path / "parquet" / "README.txt").read_text("utf-8")
+    text, typed = load_data(tmp_path / "csv"), load_data(tmp_path / "parquet")
+    assert typed.failures().height > 0
+    assert typed.failures().drop("file").equals(text.failures().drop("file"))
+    for name in ("cases", "cancer_registry", "population", "lifetable"):
+        assert getattr(typed, name).equals(getattr(text, name)), name
+    with pytest.raises(UserError, match="--format 'xml'"):
+        demo.write_demo(tmp_path / "x", fmt="xml")
+
+
 def test_scale_multiplies_cases(tmp_path: Path) -> None:
     small = demo.generate_demo(seed=2, scale=1, years=(2021, 2022), error_rate=0)
     big = demo.generate_demo(seed=2, scale=4, years=(2021, 2022), error_rate=0)

@@ -150,6 +150,22 @@ def test_utf16_without_byte_order_mark_is_named(tmp_path: Path) -> None:
         load_data(tmp_path)
 
 
+
+def test_plain_utf8_read_by_polars_equals_the_python_path(tmp_path: Path) -> None:
+    """A UTF-8 file is read by polars from the file (readers._read_plain_utf8); the same
+    table in cp1252 goes through Python's decoding: both give the same frame, blanks
+    stripped and empty cells null."""
+    from analysis.data.readers import _read_plain_utf8, read_table
+
+    text = "county;name;note\r\n01; Göteborg ;\r\n14;Åre;\"a; b\"\r\n"
+    (tmp_path / "u.csv").write_bytes(text.encode("utf-8"))
+    (tmp_path / "w.csv").write_bytes(text.encode("cp1252"))
+    assert _read_plain_utf8(tmp_path / "u.csv") is not None
+    assert _read_plain_utf8(tmp_path / "w.csv") is None
+    direct, decoded = read_table(tmp_path / "u.csv"), read_table(tmp_path / "w.csv")
+    assert direct.equals(decoded)
+    assert direct.rows() == [("01", "Göteborg", None), ("14", "Åre", "a; b")]
+
 def test_erasure_rewrites_a_utf16_file_as_utf16(tmp_path: Path) -> None:
     from analysis.privacy.erasure import erase
 

@@ -51,6 +51,24 @@ def test_good_row_is_accepted_with_derived_columns(tmp_path):
                                                    - date(2020, 5, 4)).days / 365.25)
 
 
+def test_excel_exports_integers_and_midnight_times_are_read_only_where_present(tmp_path):
+    """An Excel export's ``1.0`` and ``2020-05-04 00:00:00`` are the integer and the date;
+    another time of day is not a date. Columns without such values skip that tidying
+    (validate._untidy), which must not change what they parse to."""
+    rows = [good("A1", sex="1.0", diagnosis_date="2020-05-04 00:00:00"),
+            good("A2", diagnosis_date="2020-05-04T00:00"),
+            good("A3", diagnosis_date="2020-05-04 12:00"), good("A4")]
+    data = load_data(write(tmp_path, rows))
+    failures = data.failures()
+    assert failures.select("case_id", "column", "rule").rows() == [
+        ("A3", "diagnosis_date", "type")]
+    cases = data.cases.sort("case_id")
+    assert cases["case_id"].to_list() == ["A1", "A2", "A4"]
+    assert cases["sex"].to_list() == [1, 1, 1]
+    assert cases["diagnosis_date"].to_list() == [date(2020, 5, 4)] * 3
+    assert cases["birth_date"].to_list() == [date(1950, 3, 14)] * 3
+
+
 @pytest.mark.parametrize(("over", "rule", "column"), [
     ({"sex": ""}, "required", "sex"),
     ({"sex": "3"}, "enum", "sex"),

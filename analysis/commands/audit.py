@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 import typer
-from rich.console import Console
 
 from analysis.commands.output import write_frame
 from analysis.errors import UserError
@@ -24,6 +22,9 @@ def audit(
     lowest and highest value consistent with everything published (a linear programme
     over all its sums). Exit code 0 when no count is exposed (every masked interval at
     least k-1 wide, no protected one pinned inside 1..k-1), 1 when one is."""
+    import polars as pl
+    from rich.console import Console
+
     from analysis.privacy.published import RELEASE_FILE, audit_published, read_published
 
     files = [folder] if folder.is_file() else sorted(folder.rglob(RELEASE_FILE))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import typer
 
 from analysis.commands.options import (
@@ -51,6 +50,8 @@ def coverage(
     records in only one of the two sources. completeness: share of cases with each key
     variable filled in. timeliness: share registered within 3 and 12 months.
     """
+    import polars as pl
+
     from analysis.quality import coverage as cov
     from analysis.quality.indicators import completeness_populations, key_variables
 

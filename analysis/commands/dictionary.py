@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-import pypandoc
 import typer
 
 from analysis import resources
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
+
+if TYPE_CHECKING:  # imported inside the functions: `bcr --help` starts without them
+    import polars as pl
 
 
 def _titles(lang: str) -> dict:
@@ -33,6 +35,8 @@ def _cell(value: object) -> str:
 
 def markdown(table: pl.DataFrame, lang: str) -> str:
     """The variable table as Markdown, one section per dataset."""
+    import polars as pl
+
     t = _titles(lang)
     name = dd.registry()[f"name_{lang}"]
     out = [f"# {t['title']}: {name}", ""]
@@ -75,6 +79,8 @@ def dictionary(
     elif fmt in ("md", "html"):
         text = markdown(table, lang)
         if fmt == "html":
+            import pypandoc
+
             # The reports' house style: tables as wide as the page with wrapping cells
             # (pandoc's own style scrolls a wide table sideways, hiding the description).
             text = pypandoc.convert_text(

@@ -6,12 +6,9 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from analysis.commands.options import DataOption, data_folder
 from analysis.errors import UserError
-from analysis.privacy.erasure import AUDIT_LOG
-from analysis.privacy.erasure import erase as erase_person
 from analysis.privacy.keys import KEY_ENV, load_key
 
 
@@ -37,6 +34,11 @@ def erase(
     or BCR_PSEUDONYM_KEY; never a file inside the data folder) nothing is erased. Running
     it again changes nothing.
     """
+    from rich.console import Console
+
+    from analysis.privacy.erasure import AUDIT_LOG
+    from analysis.privacy.erasure import erase as erase_person
+
     folder = data_folder(data)
     key = load_key(key_file, "for the erasure's audit hash", folder)
     if person == "-":

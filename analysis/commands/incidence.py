@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
 import typer
 
 from analysis.commands.options import (
@@ -22,6 +23,9 @@ from analysis.commands.output import write_frame
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
 from analysis.reporting.labels import Text
+
+if TYPE_CHECKING:  # imported inside the functions: `bcr --help` starts without them
+    import polars as pl
 
 # Columns that repeat one value on every row: shown in the title of a terminal table.
 _CAPTION_COLUMNS = ("per", "standard", "method")
@@ -45,6 +49,8 @@ def _readable(frame: pl.DataFrame, kind: str, text: Text, standard: str, tiwari:
               conf_level: float) -> pl.DataFrame:
     """A terminal table in one language: regions by name in the registry's order, sex as
     a label, headers (and, in Swedish, the method line) from report_text.yaml."""
+    import polars as pl
+
     from analysis.commands.labels import labelled
 
     frame = frame.drop(c for c in _CAPTION_COLUMNS if c in frame.columns and c != "method")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 
 from analysis.commands.options import (
@@ -24,7 +23,6 @@ from analysis.commands.options import (
 from analysis.commands.output import write_frame
 from analysis.data import dictionary as dd
 from analysis.errors import UserError
-from analysis.privacy.disclosure import FLAG
 
 if TYPE_CHECKING:
     from analysis.quality.indicators import Indicator
@@ -93,7 +91,10 @@ def indicators(
     but not classified. Without --indicator: every indicator reported at the --by level
     (coverage ones only when the data folder has a cancer-registry extract).
     """
+    import polars as pl
+
     from analysis.commands.labels import labelled
+    from analysis.privacy.disclosure import FLAG
     from analysis.quality.coverage import match_registries
     from analysis.quality.indicators import (
         compute_indicators,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
 from analysis.data import dictionary as dd
-from analysis.demo.registry import cached_demo_dir, parse_years
+from analysis.demo.years import parse_years
 from analysis.errors import UserError
-from analysis.privacy.disclosure import FLAG
+
+if TYPE_CHECKING:  # imported inside the functions: `bcr --help` starts without them
+    import polars as pl
 
 # The options every analysis command shares, declared once.
 DataOption = Annotated[Path | None, typer.Option(
@@ -39,6 +40,8 @@ SheetOption = Annotated[str | None, typer.Option(
 
 def data_folder(data: Path | None) -> Path:
     """The --data folder, or the built-in demo registry when none is given."""
+    from analysis.demo.registry import cached_demo_dir
+
     return data if data is not None else cached_demo_dir()
 
 
@@ -47,6 +50,7 @@ def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN20
     """The data folder's accepted rows (analysis.data.ingest.load_data; `id_scheme`
     overrides the folder's identity scheme), with one line on stderr counting the rows
     validation left out, so that none go silently."""
+    import polars as pl
     from rich.console import Console
 
     from analysis.data.ingest import load_data
@@ -83,6 +87,8 @@ def parse_date(text: str | None, option: str) -> date | None:
 
 def in_years(frame: pl.DataFrame, years: str | None) -> pl.DataFrame:
     """Rows whose ``year`` lies in a --years range (all rows without one)."""
+    import polars as pl
+
     span = year_span(years)
     return frame if span is None else frame.filter(pl.col("year").is_between(*span))
 
@@ -115,6 +121,9 @@ def public_release(frame: pl.DataFrame, data: Any, keys: list[str], years: str |
     ``years``: the --years option, which must be a release window unless ``year`` is a key;
     ``subregistries``: the --subregistry option (one of them names an ungrouped table's).
     """
+    import polars as pl
+
+    from analysis.privacy.disclosure import FLAG
     from analysis.privacy.release import (
         indicator_years,
         judged_year,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import polars as pl
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from analysis.errors import UserError
+
+if TYPE_CHECKING:  # imported inside the functions: `bcr --help` starts without them
+    import polars as pl
+    from rich.console import Console
 
 FORMATS = ("table", "csv", "parquet", "xlsx")
 
@@ -42,6 +43,9 @@ def _cell(value: object, decimals: int | None = None) -> str:
 def print_table(frame: pl.DataFrame, title: str | None = None,
                 console: Console | None = None, lang: str = "en") -> None:
     """Print a frame as a rich table with numbers rounded for reading."""
+    from rich.console import Console
+    from rich.table import Table
+
     from analysis.privacy.disclosure import FLAG, footnote, rules
 
     masked = frame.get_column(FLAG).is_not_null().to_list() if FLAG in frame.columns \
@@ -71,6 +75,8 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
 
     With ``fmt="table"`` and an ``out`` path, the format is taken from the file suffix.
     """
+    from rich.console import Console
+
     if out is not None and fmt == "table":
         fmt = out.suffix.lstrip(".").lower() or "csv"
     if fmt not in FORMATS:

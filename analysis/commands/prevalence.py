@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import polars as pl
 import typer
 
 from analysis.commands.options import (
@@ -53,6 +52,8 @@ def prevalence(
     limited-duration prevalence (diagnosed within 1, 5, 10 years); exact Poisson CIs.
     Persons whose vital status is not known up to the date are left out and counted.
     """
+    import polars as pl
+
     from analysis.stats.prevalence import prevalence as estimate
 
     wanted: list[int | None] = []

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from analysis.commands.options import DataOption, data_folder
 from analysis.commands.output import print_table
 from analysis.privacy.keys import KEY_ENV, load_key
-from analysis.privacy.pseudonymise import pseudonymise_dir
 
 
 def pseudonymise(
@@ -29,6 +27,10 @@ def pseudonymise(
     at least 32 bytes, 10 of them different) nothing is done. The copy's data_folder.yaml
     says identity_scheme: pseudonym, so it is analysed as it is.
     """
+    from rich.console import Console
+
+    from analysis.privacy.pseudonymise import pseudonymise_dir
+
     folder = data_folder(data)
     key = load_key(key_file, "for the pseudonyms", folder)
     summary = pseudonymise_dir(folder, out, key)

@@ -7,9 +7,7 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
-import polars as pl
 import typer
-from rich.console import Console
 
 from analysis.commands.options import (
     DataOption,
@@ -24,7 +22,6 @@ from analysis.commands.options import (
 )
 from analysis.commands.output import write_frame
 from analysis.data import dictionary as dd
-from analysis.data.folder import FOLDER_SETTINGS
 from analysis.errors import UserError
 
 _ALIASES = {"agegroup": "age_group"}
@@ -78,6 +75,8 @@ def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
           subregistry: list[str], id_scheme: str | None, stack: ExitStack):
     """The registry data: a folder, or single files in the registry-extract contract (a
     --cases file is read with the data_folder.yaml beside it, if there is one)."""
+    from analysis.data.folder import FOLDER_SETTINGS
+
     if cases is None and lifetable is None:
         return load(data, subregistry, id_scheme), None
     if cases is not None and data is not None:
@@ -144,6 +143,9 @@ def survival(
     NORDCAN exclusions (age 90+, death certificate or autopsy only) are applied and
     counted on stderr; groups below the minimum size get no estimate.
     """
+    import polars as pl
+    from rich.console import Console
+
     from analysis.stats import relative_survival as rs
     from analysis.stats import survival as sv
 

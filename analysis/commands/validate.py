@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from analysis.commands.options import (
     ExtractDateOption,
@@ -18,9 +16,12 @@ from analysis.commands.options import (
     parse_date,
 )
 from analysis.data import dictionary as dd
-from analysis.data.denominators import coverage_gaps
-from analysis.data.identity import redact
-from analysis.data.ingest import RegistryData, load_data
+
+if TYPE_CHECKING:  # imported inside the functions: `bcr --help` starts without them
+    import polars as pl
+    from rich.console import Console
+
+    from analysis.data.ingest import RegistryData
 
 EXIT_REJECTED = 1
 # Every row accepted, but the population or the life table does not cover the cases.
@@ -29,6 +30,8 @@ EXAMPLES = 3
 
 
 def _print_summary(data: RegistryData, console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Validation of {data.directory}", header_style="bold")
     for col, just in (("dataset", "left"), ("file", "left"), ("read", "right"),
                       ("accepted", "right"), ("rejected", "right")):
@@ -42,6 +45,8 @@ def _print_summary(data: RegistryData, console: Console) -> None:
 
 
 def _print_failures(failures: pl.DataFrame, console: Console) -> None:
+    import polars as pl
+
     by_rule = (failures.group_by("dataset", "rule", "message", maintain_order=True)
                .agg(pl.len().alias("rows"),
                     pl.struct("file", "row", "case_id", "column", "value").head(EXAMPLES)
@@ -59,6 +64,8 @@ def _print_failures(failures: pl.DataFrame, console: Console) -> None:
 def _print_notes(data: RegistryData, console: Console) -> None:
     """Files the toolkit does not read, columns it does not know, extracts without an
     accepted row, and a population or life table that is missing."""
+    from analysis.data.identity import redact
+
     for path in data.ignored:
         console.print(f"[yellow]ignored[/] {redact(path.name)}: not a dataset name the "
                       "toolkit knows", highlight=False)
@@ -84,6 +91,8 @@ def _print_notes(data: RegistryData, console: Console) -> None:
 def _print_gaps(data: RegistryData, console: Console) -> bool:
     """Warn where the population or life table lacks strata of the accepted cases;
     whether any did."""
+    from analysis.data.denominators import coverage_gaps
+
     gaps = coverage_gaps(data)
     for file, gap in gaps.items():
         console.print(f"[yellow]warning:[/] {file} does not cover the accepted cases: "
@@ -119,6 +128,10 @@ def validate(
     3: every row accepted, but the population or life table does not cover the cases;
     2: the folder or a file cannot be used at all.
     """
+    from rich.console import Console
+
+    from analysis.data.ingest import load_data
+
     console = Console()
     data = load_data(data_folder(data_dir), subregistry or None, identity_scheme=id_scheme,
                      extract_date=parse_date(extract_date, "--extract-date"), sheet=sheet)

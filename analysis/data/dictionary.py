@@ -16,12 +16,12 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import polars as pl
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from analysis import resources
+
+if TYPE_CHECKING:  # polars only where a frame is built: the command line starts without it
+    import polars as pl
 
 
 class DictionaryError(ValueError):
@@ -58,16 +58,16 @@ def dictionary_dir() -> Path:
     return registry_dir(name) if name else resources.data_dictionary()
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 @cache
 def _load(path: Path) -> Any:
+    import yaml  # here, not at the top: `bcr --help` reads no dictionary
+
     if not path.exists():
         raise DictionaryError(f"{path}: data-dictionary file not found")
     try:
         # libyaml's parser where present: the dictionary is read at every start.
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
     except yaml.YAMLError as exc:
         raise DictionaryError(f"{path}: not valid YAML ({exc})") from None
 
@@ -140,6 +140,8 @@ def region_name(region_id: str, lang: str = "sv") -> str:
 
 def counties() -> pl.DataFrame:
     """One row per county: county, county_name, region, region_code."""
+    import polars as pl
+
     names = {c["code"]: c["name"] for c in load("regions.yaml")["counties"]}
     rows = [
         {"county": c, "county_name": names.get(c, c), "region": r["id"], "region_code": r["code"]}
@@ -340,6 +342,8 @@ def _allowed(f: Field, lang: str) -> str:
 
 def variable_table(lang: str = "sv") -> pl.DataFrame:
     """The variable list as registries publish it: one row per dataset and variable."""
+    import polars as pl
+
     datasets = ["core", *subregistry_ids(), "cancer_registry", "population", "lifetable"]
     rows = []
     for ds in datasets:

@@ -24,7 +24,14 @@ from analysis.data import dictionary as dd
 from analysis.data.folder import FolderSettings, folder_settings
 from analysis.data.identity import hide_shaped
 from analysis.data.readers import JOURNAL, SUFFIXES, find_file, read_table
-from analysis.data.validate import FAILURE_SCHEMA, age_at, check, output_pattern, shown
+from analysis.data.validate import (
+    FAILURE_SCHEMA,
+    POLARS_TYPES,
+    age_at,
+    check,
+    output_pattern,
+    shown,
+)
 from analysis.errors import UserError
 
 # A qx of 1 (everyone dies within the year, common at the open last age) has an infinite
@@ -141,7 +148,7 @@ def _check_file(path: Path, dataset: str, settings: FolderSettings,
                 raw: pl.DataFrame | None = None,
                 digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
     if raw is None:
-        raw = read_table(path, settings.sheet_for(dataset))
+        raw = read_table(path, settings.sheet_for(dataset), typed=True)
     checked = check(_canonical_names(raw, path), dataset, str(path),
                     settings.identity_scheme, settings.extract_date)
     accepted = checked.accepted()
@@ -164,11 +171,19 @@ def age_group_expr(age: pl.Expr) -> pl.Expr:
             .otherwise(start.cast(pl.String) + "-" + (start + width - 1).cast(pl.String)))
 
 
+def region_of_county() -> pl.Expr:
+    """The ``region`` of each row's ``county`` (null for an unknown one): a lookup that adds
+    one column, where a join would copy every column of the frame."""
+    regions = dict(dd.counties().select("county", "region").iter_rows())
+    return pl.col("county").replace_strict(regions, default=None,
+                                           return_dtype=pl.String).alias("region")
+
+
 def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
     """Region, age, age group, year of diagnosis, follow-up in years and in whole days
     (e.g. for 30-day mortality) and death status."""
     end = pl.coalesce("death_date", "vital_status_date")
-    return (cases.join(dd.counties().select("county", "region"), on="county", how="left")
+    return (cases.with_columns(region_of_county())
             .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age"))
             .with_columns(age_group_expr(pl.col("age")).alias("age_group"),
                           pl.col("diagnosis_date").dt.year().cast(pl.Int64).alias("year"),
@@ -181,12 +196,10 @@ def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
 
 def _case_columns() -> dict[str, pl.DataType]:
     """Every variable of every subregistry, with its polars type, in dictionary order."""
-    types = {"string": pl.String, "integer": pl.Int64, "number": pl.Float64,
-             "date": pl.Date, "boolean": pl.Boolean}
     cols: dict[str, pl.DataType] = {"subregistry": pl.String}
     for sid in dd.subregistry_ids():
         for f in dd.fields(sid):
-            cols.setdefault(f.name, types[f.type])
+            cols.setdefault(f.name, POLARS_TYPES[f.type])
     return cols
 
 
@@ -201,7 +214,8 @@ def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _load_combined(path: Path, settings: FolderSettings) -> list[tuple[FileCheck, pl.DataFrame]]:
     """A single extract with a `subregistry` column, checked per subregistry."""
-    raw = _canonical_names(read_table(path, settings.sheet_for(COMBINED)), path)
+    raw = _canonical_names(read_table(path, settings.sheet_for(COMBINED), typed=True),
+                           path)
     if "subregistry" not in raw.columns:
         raise UserError(f"{path}: missing required column subregistry (rule missing_column)")
     digest = sha256(path)
@@ -286,7 +300,7 @@ def load_data(directory: Path | str, subregistries: list[str] | None = None, *,
         if name == "lifetable":
             acc = _lifetable_rates(acc, path)
         if "county" in acc.columns:
-            acc = acc.join(dd.counties().select("county", "region"), on="county", how="left")
+            acc = acc.with_columns(region_of_county())
         aux[name] = acc
 
     known = {*dd.subregistry_ids(), *AUX_DATASETS, COMBINED}

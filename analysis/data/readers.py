@@ -64,7 +64,30 @@ def detect_separator(header: str) -> str:
     return best if counts[best] else ","
 
 
+def _read_plain_utf8(path: Path) -> pl.DataFrame | None:
+    """The common case read straight from the file by polars: UTF-8 without a byte-order
+    mark, a header line within the first 64 KiB. None when the file is anything else or
+    polars cannot read it (invalid UTF-8, ragged rows): :func:`_read_csv` then reads it
+    through Python, which knows the other encodings and words the error. Saves holding and
+    decoding the file's bytes in Python (a copy of the file in memory, and a pass)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    newline = head.find(b"\n")
+    if (newline < 0 or head.startswith((b"\xef\xbb\xbf", *UTF16_BOMS)) or b"\x00" in head
+            or head[:4] == b"PAR1" or head[:2] == b"PK"):
+        return None
+    try:
+        header = head[:newline].decode("utf-8")
+        return pl.read_csv(path, separator=detect_separator(header), infer_schema=False,
+                           truncate_ragged_lines=False, encoding="utf8")
+    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+        return None
+
+
 def _read_csv(path: Path) -> pl.DataFrame:
+    frame = _read_plain_utf8(path)
+    if frame is not None:
+        return frame
     raw = path.read_bytes()
     if not raw.strip():
         raise UserError(f"{path}: the file is empty")
@@ -125,9 +148,16 @@ def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
     return pl.read_excel(path, sheet_name=sheet or names[0], infer_schema_length=0)
 
 
-def read_table(path: Path, sheet: str | None = None) -> pl.DataFrame:
+def _kept_typed(dtype: pl.DataType) -> bool:
+    """A Parquet column type that validation reads as it is (analysis.data.validate)."""
+    return dtype in (pl.Date, pl.Boolean) or dtype.is_integer() or dtype.is_float()
+
+
+def read_table(path: Path, sheet: str | None = None, typed: bool = False) -> pl.DataFrame:
     """Read a CSV, Parquet or Excel file (from ``sheet``, for a workbook of several); every
-    column as String, empty cells as null."""
+    column as String with surrounding blanks removed, empty cells as null. With ``typed``,
+    a Parquet file's date, boolean, integer and float columns stay as they are: casting
+    them to text only for validation to parse them back costs more than the read."""
     if not path.exists():
         raise UserError(f"{path}: file not found")
     suffix = path.suffix.lower()
@@ -161,8 +191,8 @@ def read_table(path: Path, sheet: str | None = None) -> pl.DataFrame:
                         "the header (rule duplicate_column)")
     frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
     return frame.with_columns(
-        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
-    )
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None)
+        for c, dtype in frame.schema.items() if not (typed and _kept_typed(dtype)))
 
 
 def find_file(directory: Path, name: str) -> Path | None:

@@ -63,22 +63,8 @@ from analysis.demo.model import (
     population_array,
     population_frame,
 )
+from analysis.demo.years import parse_years
 from analysis.errors import UserError
-
-DEFAULT_YEARS = "2000-2025"
-
-
-def parse_years(text: str) -> tuple[int, int]:
-    """``"2000-2025"`` or ``"2020"`` as (first, last) year of diagnosis."""
-    first, dash, last = text.strip().partition("-")
-    try:
-        lo, hi = int(first), int(last if dash else first)
-    except ValueError:
-        raise UserError(f"--years '{text}': expected YEAR or FIRST-LAST, e.g. 2000-2025") \
-            from None
-    if not 1900 <= lo <= hi <= 2100:
-        raise UserError(f"--years '{text}': years must be 1900-2100 and FIRST <= LAST")
-    return lo, hi
 
 
 def extract_date(last_year: int) -> date:
@@ -345,31 +331,43 @@ seed: {seed}
 scale: {scale}
 years of diagnosis: {first}-{last}
 extract (vital status) date: {extract}
-error rate: {error_rate} (rows made faulty on purpose are listed in demo_errors.csv)
+error rate: {error_rate} (rows made faulty on purpose are listed in demo_errors.{suffix})
 
-Files: one extract per subregistry ({subs}.csv), cancer_registry.csv, population.csv,
-lifetable.csv, demo_errors.csv, and data_folder.yaml naming the extract date.
-CSV, UTF-8, comma separated, ISO dates, empty = missing.
+Files: one extract per subregistry ({subs}.{suffix}), cancer_registry.{suffix},
+population.{suffix}, lifetable.{suffix}, demo_errors.{suffix}, and data_folder.yaml naming
+the extract date. {form}
 Regenerate with: bcr demo --out DIR --seed {seed} --scale {scale} --years {first}-{last}
---error-rate {error_rate}
+--error-rate {error_rate} --format {suffix}
 """
+
+# The file formats `bcr demo` writes, with the README's words for each.
+FORMATS = {"csv": "CSV, UTF-8, comma separated, ISO dates, empty = missing.",
+           "parquet": "Parquet, the same tables with typed columns (dates as dates, codes "
+                      "as text), null = missing."}
 
 
 def write_demo(out: Path, seed: int = 1, scale: float = 1.0,
-               years: tuple[int, int] = (2000, 2025), error_rate: float = 0.0005) -> DemoRegistry:
-    """Generate the demo registry and write it as CSV files, README.txt and a
+               years: tuple[int, int] = (2000, 2025), error_rate: float = 0.0005,
+               fmt: str = "csv") -> DemoRegistry:
+    """Generate the demo registry and write it as CSV (or Parquet) files, README.txt and a
     data_folder.yaml with its extract date into `out`."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format '{fmt}': use one of {', '.join(FORMATS)}")
     demo = generate_demo(seed, scale, years, error_rate)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in demo.frames.items():
-        frame.write_csv(out / f"{name}.csv")
+        if fmt == "csv":
+            frame.write_csv(out / f"{name}.csv")
+        else:
+            frame.write_parquet(out / f"{name}.parquet")
     (out / FOLDER_SETTINGS).write_text(
         "# The synthetic demo registry's extract date (see README.txt).\n"
         f"extract_date: {demo.extract_date.isoformat()}\n", encoding="utf-8")
     (out / "README.txt").write_text(README.format(
         version=__version__, seed=seed, scale=scale, first=years[0], last=years[1],
         extract=demo.extract_date.isoformat(), error_rate=error_rate,
-        subs=", ".join(dd.subregistry_ids())), encoding="utf-8")
+        subs=", ".join(dd.subregistry_ids()), suffix=fmt, form=FORMATS[fmt]),
+        encoding="utf-8")
     return demo
 
 

@@ -156,10 +156,16 @@ def _integrate(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarr
     new_year = np.floor(cal0 + start) + 1 - cal0
     cut1 = np.minimum(np.minimum(birthday, new_year), stop)
     cut2 = np.minimum(np.maximum(birthday, new_year), stop)
-    total = np.zeros_like(start)
-    for lo, hi in ((start, cut1), (cut1, cut2), (cut2, stop)):
+    mid = (start + cut1) / 2
+    total = (cut1 - start) * _hazard(rt, base, age0 + mid, cal0 + mid)
+    # A birthday or New Year falls inside few intervals (about 1 in 6 of monthly ones):
+    # the second and third pieces are looked up only where they have a length (a piece of
+    # length 0 adds 0, so the sums are the same to the bit).
+    for lo, hi in ((cut1, cut2), (cut2, stop)):
+        at = np.flatnonzero(hi > lo)
+        lo, hi = lo[at], hi[at]
         mid = (lo + hi) / 2
-        total += (hi - lo) * _hazard(rt, base, age0 + mid, cal0 + mid)
+        total[at] += (hi - lo) * _hazard(rt, base[at], age0[at] + mid, cal0[at] + mid)
     return total
 
 
@@ -182,19 +188,20 @@ def _aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np
             continue
         sl = slice(lo_p, hi_p)
         cells = n_cells[sl]
-        pid = np.repeat(np.arange(hi_p - lo_p), cells)
+        # Each patient's values on each of their cells (np.repeat: a gather's values,
+        # faster).
+        p_base, p_age, p_cal, p_entry, p_exit, p_group = (
+            np.repeat(v[sl], cells) for v in (base, age0, cal0, entry, exit_, group))
         offsets = np.cumsum(cells) - cells
-        j = np.arange(len(pid)) - offsets[pid]
+        first = np.repeat(offsets, cells)  # the index of each cell's patient's first cell
+        j = np.arange(len(first)) - first
         a, b = j / grid, (j + 1) / grid
-        p_base, p_age, p_cal = base[sl][pid], age0[sl][pid], cal0[sl][pid]
         full = _integrate(rt, p_base, p_age, p_cal, a, b)
-        cum = np.cumsum(full)
-        # Expected cumulative hazard since diagnosis at the start of each interval
-        # (offsets[pid], not offsets: a last patient with no cells has an offset past
-        # the end).
-        cum_start = cum - full - (cum - full)[offsets[pid]]
-        lo = np.maximum(a, entry[sl][pid])
-        hi = np.minimum(b, exit_[sl][pid])
+        # Expected cumulative hazard since diagnosis at the start of each interval.
+        before = np.cumsum(full) - full
+        cum_start = before - before[first]
+        lo = np.maximum(a, p_entry)
+        hi = np.minimum(b, p_exit)
         y = np.maximum(hi - lo, 0.0)
         partial = (y > 0) & ((lo > a) | (hi < b))
         expected = np.where(y > 0, full, 0.0)
@@ -203,7 +210,7 @@ def _aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np
         # 1/S* at the middle of the remaining time in the interval, interpolating the
         # cumulative hazard linearly within the interval.
         weight = np.exp(cum_start + full * grid * ((lo + b) / 2 - a))
-        key = group[sl][pid] * n_int + j
+        key = p_group * n_int + j
         length = n_groups * n_int
         # A death is in the patient's last interval; few cells hold one.
         last = offsets + cells - 1
