@@ -1,0 +1,95 @@
+"""Benchmark: a registry from the demo's size up to a NORDCAN-sized one on one machine.
+
+    python bench/bench_scale.py [--scales 1,10,30,80] [--root /tmp/bcr-scale]
+
+For each scale the demo registry is written as Parquet once (`bcr demo --format parquet
+--scale S`, not timed again if present), then one fresh process per scale loads and
+validates it and runs, timing each step: incidence by region x sex x age group x year
+(age-standardised rates), Pohar Perme five-year net survival by subregistry and region
+(the cases diagnosed in the last five years), and coverage against the cancer registry
+(matching, then coverage by subregistry and region). It prints one row per scale: cases,
+seconds per step, the process's peak memory (max RSS) and the cost per 1 000 cases.
+Results: bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+import polars as pl
+from analysis.data import dictionary as dd
+from analysis.data.ingest import load_data
+from analysis.quality.coverage import coverage, match_registries
+from analysis.stats import incidence, survival
+from analysis.stats import relative_survival as rs
+
+seconds = {}
+t = time.perf_counter()
+data = load_data(sys.argv[1])
+seconds["ingest + validation"] = time.perf_counter() - t
+cases, population = data.require("cases"), data.require("population")
+last = int(cases["year"].max())
+
+t = time.perf_counter()
+keys = ["region", "sex", "age_group", "year"]
+agg = incidence.aggregate(cases, population, ["subregistry", *keys])
+standard = incidence.load_standard(dd.registry()["incidence"]["standard_population"])
+rates = incidence.standardised_rates_from(agg, ["subregistry", "region", "sex", "year"],
+                                          standard)
+seconds["incidence"] = time.perf_counter() - t
+
+t = time.perf_counter()
+recent = cases.filter(pl.col("year").is_between(last - 4, last))
+followup = survival.prepare_followup(recent).data
+net = rs.relative_survival(followup, data.lifetable, ["subregistry", "region"], [1, 5],
+                           "pohar-perme")
+seconds["Pohar Perme"] = time.perf_counter() - t
+
+t = time.perf_counter()
+linked = match_registries(cases, data.cancer_registry, subregistries=data.subregistries)
+cov = coverage(linked, ["region"])  # per subregistry, always
+seconds["coverage"] = time.perf_counter() - t
+
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"cases": cases.height, "seconds": seconds, "peak_mb": peak,
+                  "rows": [rates.height, net.height, cov.height]}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scales", default="1,10,30,80")
+    parser.add_argument("--root", type=Path, default=Path("/tmp/bcr-scale"))
+    args = parser.parse_args()
+    print("| scale | cases | ingest + validation | incidence | Pohar Perme | coverage | total "
+          "| peak memory | s per 1 000 cases |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for scale in (float(s) for s in args.scales.split(",")):
+        folder = args.root / f"scale-{scale:g}"
+        if not (folder / "population.parquet").exists():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "analysis", "demo", "--out", str(folder),
+                            "--scale", f"{scale:g}", "--format", "parquet"], check=True,
+                           stdout=subprocess.DEVNULL)
+            print(f"(generated scale {scale:g} in {time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr)
+        done = subprocess.run([sys.executable, "-c", CHILD, str(folder)], check=True,
+                              capture_output=True, text=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        s = result["seconds"]
+        total = sum(s.values())
+        print(f"| {scale:g} | {result['cases']:,} | {s['ingest + validation']:.1f} s "
+              f"| {s['incidence']:.1f} s | {s['Pohar Perme']:.1f} s | {s['coverage']:.1f} s "
+              f"| {total:.1f} s | {result['peak_mb'] / 1024:.1f} GB "
+              f"| {1000 * total / result['cases']:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
