@@ -17,7 +17,8 @@ local is_typst = FORMAT:match("typst") ~= nil
 local target = is_typst and "typst" or "html"
 
 local QUARTO_ONLY = { "format", "execute", "crossref", "jupyter", "engine", "editor",
-                      "project", "book", "website", "params", "knitr", "filters" }
+                      "project", "book", "website", "params", "knitr", "filters",
+                      "html-table-processing" }
 
 local titles = { tbl = "Table", fig = "Figure" }
 local numbers = {}      -- id -> number
@@ -124,12 +125,38 @@ local function callout(div, kind)
     { style = "border-left-color: " .. colour }))
 end
 
+-- A table as the templates write it: a `{#tbl-x}` div of raw HTML, raw typst and the
+-- caption (its last paragraph), which Quarto makes a cross-referenced float. Here: the
+-- format's raw table with its numbered caption (HTML) or in a table figure (typst).
+local function table_float(div)
+  local raw, caption = nil, {}
+  for _, block in ipairs(div.content) do
+    if block.t == "RawBlock" and block.format == target then raw = block.text
+    elseif block.t == "Para" or block.t == "Plain" then caption = block.content end
+  end
+  if raw == nil then return nil end
+  local label = register(div.identifier)
+  if is_typst then
+    local text = pandoc.write(pandoc.Pandoc({ pandoc.Plain(caption) }), "typst")
+    return pandoc.RawBlock("typst", "#figure(kind: table, caption: [" .. text:gsub("%s+$", "")
+      .. "])[\n" .. raw .. "\n] <" .. div.identifier .. ">")
+  end
+  local text = pandoc.write(pandoc.Pandoc({ pandoc.Plain(
+    pandoc.List({ pandoc.Str(label .. ":"), pandoc.Space() }) .. caption) }), "html")
+  raw = raw:gsub("^<table([^>]*)>", function(attributes)
+    return '<table id="' .. div.identifier .. '"' .. attributes .. "><caption>" .. text
+      .. "</caption>"
+  end, 1)
+  return pandoc.RawBlock("html", raw)
+end
+
 -- Two passes: number every table and figure first, so a reference may come before
 -- its target; then rewrite references, captions and boxes.
 local function number_pass(doc)
   doc:walk({
     Table = function(t) register(t.identifier) end,
     Figure = function(f) register(f.identifier) end,
+    Div = function(d) if kind_of(d.identifier) == "tbl" then register(d.identifier) end end,
   })
 end
 
@@ -152,6 +179,7 @@ local function rewrite_pass(doc)
       return pandoc.Link({ pandoc.Str(label) }, "#" .. id)
     end,
     Div = function(div)
+      if kind_of(div.identifier) == "tbl" then return table_float(div) end
       if div.classes:includes("panel-tabset") then return div.content end
       for _, class in ipairs(div.classes) do
         local kind = class:match("^callout%-(%a+)$")

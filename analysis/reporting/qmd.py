@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from analysis import resources
 from analysis.data import dictionary
+from analysis.reporting import table_markup
 from analysis.reporting.render import FIGURE_CACHE, TEMPLATES_DIR, RenderError
 
 ROOT_QUARTO = resources.quarto_config()
@@ -62,20 +63,13 @@ class Table:
 
     @property
     def widths(self) -> list[int]:
-        """Dash counts of the separator line: relative column widths for pandoc/Quarto."""
+        """Relative column widths, in characters (``table_markup``)."""
         longest = [max([len(h)] + [len(r[i]) for r in self.rows]) for i, h in
                    enumerate(self.header)]
         # A one-word header gets room beyond its letters, or typst hyphenates it
         # ("Målni-vå") beside a wide text column.
         return [max(8, len(h) + 2 if " " not in h else 0, min(40, w))
                 for h, w in zip(self.header, longest, strict=True)]
-
-    @property
-    def separator(self) -> str:
-        """The pipe table's separator line with alignment colons."""
-        cells = [(":" + "-" * w) if a == "l" else ("-" * w + ":")
-                 for w, a in zip(self.widths, self.align, strict=True)]
-        return "|" + "|".join(cells) + "|"
 
 
 @dataclass
@@ -238,6 +232,8 @@ def environment() -> Environment:
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                       autoescape=False)
     env.filters["md"] = md
+    env.filters["table_html"] = table_markup.html
+    env.filters["table_typst"] = table_markup.typst
     return env
 
 
