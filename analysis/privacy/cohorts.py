@@ -18,6 +18,10 @@ Families (each by region and the nation; the period is the diagnosis window):
   ICSS standard (the n of an age-standardised net survival); part of ``survival``;
 - ``survival period``: the cohort followed up in the period window (Brenner), part of
   ``survival``, and ``survival period standardised``, part of ``survival period``;
+- ``<standardised family> [<group>]``: of a standardised cohort (cohort or period, as
+  the indicator's approach), the cases of a diagnosis group of a net-survival indicator
+  (analysis.quality.net_survival.diagnosis_cohorts, e.g. Hodgkin lymphoma of lymphoma);
+  part of the standardised cohort;
 - ``completeness <variable>``: for a variable asked only of some patients
   (indicators.yaml ``completeness: among``), the report year's cases asked; part of
   ``cases``. Variables asked of every case are counted by the ``cases`` cell itself.
@@ -36,7 +40,12 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.privacy import prevalence
 from analysis.quality.coverage import completeness
-from analysis.quality.indicators import completeness_populations, key_variables
+from analysis.quality.indicators import (
+    completeness_populations,
+    key_variables,
+    load_indicators,
+)
+from analysis.quality.net_survival import diagnosis_cohorts
 from analysis.stats import relative_survival as rs
 from analysis.stats import survival as sv
 
@@ -48,6 +57,7 @@ PERIOD = "survival period"
 PERIOD_STANDARDISED = "survival period standardised"
 COMPLETENESS = "completeness "  # followed by the variable
 EXCLUDED = " excluded"
+GROUP_OPEN, GROUP_CLOSE = " [", "]"  # a diagnosis group's part of a standardised cohort
 _PARENT = {SURVIVAL: CASES, SURVIVAL_STANDARDISED: SURVIVAL, PERIOD: SURVIVAL,
            PERIOD_STANDARDISED: PERIOD}
 COUNTED = ("subregistry", "region", "sex", "age_group", "period", "n")
@@ -57,7 +67,16 @@ def parent_family(family: str) -> str | None:
     """The family a cohort family is a part of (None for any other family)."""
     if family.startswith(COMPLETENESS):
         return CASES
+    if family.endswith(GROUP_CLOSE) and GROUP_OPEN in family:
+        return family.rsplit(GROUP_OPEN, 1)[0]
     return _PARENT.get(family) or prevalence.parent_family(family)
+
+
+def group_family(family: pl.Expr, group: pl.Expr) -> pl.Expr:
+    """The family of a diagnosis group's part of a standardised cohort family (the
+    family itself where the group is null)."""
+    return pl.when(group.is_null()).then(family).otherwise(
+        pl.concat_str(family, pl.lit(GROUP_OPEN), group, pl.lit(GROUP_CLOSE)))
 
 
 def window_label(window: tuple[int, int]) -> str:
@@ -105,13 +124,33 @@ def _in_standard(sids: Sequence[str], data: pl.DataFrame) -> pl.Expr:
     return inside
 
 
+def _group_counts(inside: pl.DataFrame, in_period: pl.DataFrame,
+                  groups: Sequence[tuple[str, str, str]], label: str) -> list[pl.DataFrame]:
+    """The diagnosis groups' parts of the standardised cohorts (cohort or period, as
+    each group's indicator), by region."""
+    parts = []
+    for sid, group, approach in groups:
+        frame = inside if approach == "cohort" else in_period.filter("_inside")
+        family = SURVIVAL_STANDARDISED if approach == "cohort" else PERIOD_STANDARDISED
+        counts = _counted(_tally(frame.filter(dd.in_diagnosis_group(frame, sid, group)),
+                                 "region"), family, [sid], "region", dd.region_ids(), label)
+        parts.append(counts.with_columns(group_family(pl.col("family"), pl.lit(group))))
+    return parts
+
+
 def survival_counts(cases: pl.DataFrame, sids: Sequence[str], window: tuple[int, int],
-                    period: tuple[int, int], bands: Sequence[int]) -> pl.DataFrame:
+                    period: tuple[int, int], bands: Sequence[int],
+                    groups: Sequence[tuple[str, str, str]] | None = None) -> pl.DataFrame:
     """The survival families' counts: the cases of the diagnosis ``window`` followed up
     (NORDCAN exclusions), by region, sex and age band (first ages ``bands``), inside the
-    standard's ages, and followed up in the calendar window ``period``."""
+    standard's ages, and followed up in the calendar window ``period``; and the parts of
+    the diagnosis ``groups`` (subregistry, group, approach; default those of the
+    net-survival indicators) of the standardised ones."""
+    if groups is None:
+        groups = diagnosis_cohorts(load_indicators())
+    groups = [g for g in groups if g[0] in sids]
     used = ["subregistry", "region", "sex", "age", "year", "birth_date", "diagnosis_date",
-            "death_date", "vital_status_date", "basis_of_diagnosis"]
+            "death_date", "vital_status_date", "basis_of_diagnosis", "icd10"]
     followup = sv.prepare_followup(cases.lazy().select(
         [c for c in used if c in cases.columns]).filter(
         pl.col("year").is_between(*window) & pl.col("subregistry").is_in(list(sids)))
@@ -134,6 +173,7 @@ def survival_counts(cases: pl.DataFrame, sids: Sequence[str], window: tuple[int,
         _counted(_tally(in_period, "region"), PERIOD, sids, "region", regions, label),
         _counted(_tally(in_period.filter("_inside"), "region"), PERIOD_STANDARDISED, sids,
                  "region", regions, label),
+        *_group_counts(inside, in_period, groups, label),
     ])
 
 
