@@ -21,7 +21,9 @@ Families (each by region and the nation; the period is the diagnosis window):
 - ``<standardised family> [<group>]``: of a standardised cohort (cohort or period, as
   the indicator's approach), the cases of a diagnosis group of a net-survival indicator
   (analysis.quality.net_survival.diagnosis_cohorts, e.g. Hodgkin lymphoma of lymphoma);
-  part of the standardised cohort;
+  part of the standardised cohort; the groups of a cohort are disjoint, and its cases in
+  none of them are the hidden cell ``<standardised family> outside groups`` (else the
+  published cohort minus its published groups would tell that count);
 - ``completeness <variable>``: for a variable asked only of some patients
   (indicators.yaml ``completeness: among``), the report year's cases asked; part of
   ``cases``. Variables asked of every case are counted by the ``cases`` cell itself.
@@ -58,6 +60,7 @@ PERIOD_STANDARDISED = "survival period standardised"
 COMPLETENESS = "completeness "  # followed by the variable
 EXCLUDED = " excluded"
 GROUP_OPEN, GROUP_CLOSE = " [", "]"  # a diagnosis group's part of a standardised cohort
+OUTSIDE_GROUPS = " outside groups"  # a standardised cohort's cases in none of its groups
 _PARENT = {SURVIVAL: CASES, SURVIVAL_STANDARDISED: SURVIVAL, PERIOD: SURVIVAL,
            PERIOD_STANDARDISED: PERIOD}
 COUNTED = ("subregistry", "region", "sex", "age_group", "period", "n")
@@ -67,9 +70,13 @@ def parent_family(family: str) -> str | None:
     """The family a cohort family is a part of (None for any other family)."""
     if family.startswith(COMPLETENESS):
         return CASES
-    if family.endswith(GROUP_CLOSE) and GROUP_OPEN in family:
+    if _is_group(family):
         return family.rsplit(GROUP_OPEN, 1)[0]
     return _PARENT.get(family) or prevalence.parent_family(family)
+
+
+def _is_group(family: str) -> bool:
+    return family.endswith(GROUP_CLOSE) and GROUP_OPEN in family
 
 
 def group_family(family: pl.Expr, group: pl.Expr) -> pl.Expr:
@@ -127,14 +134,23 @@ def _in_standard(sids: Sequence[str], data: pl.DataFrame) -> pl.Expr:
 def _group_counts(inside: pl.DataFrame, in_period: pl.DataFrame,
                   groups: Sequence[tuple[str, str, str]], label: str) -> list[pl.DataFrame]:
     """The diagnosis groups' parts of the standardised cohorts (cohort or period, as
-    each group's indicator), by region."""
-    parts = []
+    each group's indicator), by region. Groups of one cohort must be disjoint (a case in
+    two would make the cases outside them negative): else a DictionaryError."""
+    parts, members = [], {}
     for sid, group, approach in groups:
         frame = inside if approach == "cohort" else in_period.filter("_inside")
         family = SURVIVAL_STANDARDISED if approach == "cohort" else PERIOD_STANDARDISED
-        counts = _counted(_tally(frame.filter(dd.in_diagnosis_group(frame, sid, group)),
-                                 "region"), family, [sid], "region", dd.region_ids(), label)
+        member = dd.in_diagnosis_group(frame, sid, group)
+        members.setdefault((sid, family), []).append((group, frame.select(member)
+                                                      .to_series().cast(pl.Int64)))
+        counts = _counted(_tally(frame.filter(member), "region"), family, [sid], "region",
+                          dd.region_ids(), label)
         parts.append(counts.with_columns(group_family(pl.col("family"), pl.lit(group))))
+    for (sid, _), marks in members.items():
+        if len(marks) > 1 and (sum(m for _, m in marks) > 1).any():
+            raise dd.DictionaryError(
+                f"{dd.dictionary_dir() / 'subregistries.yaml'}: the diagnosis groups "
+                f"{', '.join(g for g, _ in marks)} of '{sid}' overlap (a case is in two)")
     return parts
 
 
@@ -196,7 +212,8 @@ def completeness_counts(cases: pl.DataFrame, sids: Sequence[str], year: int
 
 def excluded_cells(cells: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """The ``<family> excluded`` cell of every cohort cell whose parent family has a cell
-    of the same keys: the parent's count minus the cohort's, hidden and sensitive."""
+    of the same keys: the parent's count minus the cohort's, hidden and sensitive; and
+    the cases outside the diagnosis groups of a cohort (:func:`_outside_groups`)."""
     dims = [k for k in keys if k != "family"]
     parents = {f: parent_family(f) for f in cells["family"].unique().to_list()}
     children = cells.with_columns(pl.col("family").replace_strict(
@@ -205,7 +222,41 @@ def excluded_cells(cells: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     joined = children.join(cells.select(pl.col("family").alias("_parent"), *dims,
                                         pl.col("n").alias("_whole")),
                            on=["_parent", *dims], how="inner", maintain_order="left")
-    return joined.select(
+    return pl.concat([joined.select(
         (pl.col("family") + EXCLUDED).alias("family"), *dims,
         (pl.col("_whole") - pl.col("n")).alias("n"), pl.lit(True).alias("hidden"),
+        pl.lit(True).alias("sensitive")).select(cells.columns),
+        _outside_groups(children.filter(
+            pl.col("family").str.ends_with(GROUP_CLOSE)
+            & pl.col("family").str.contains(GROUP_OPEN, literal=True)), cells, dims)])
+
+
+def _outside_groups(groups: pl.DataFrame, cells: pl.DataFrame, dims: Sequence[str]
+                    ) -> pl.DataFrame:
+    """The ``<family> outside groups`` cell of every standardised cohort cell with
+    diagnosis groups (rows ``groups``, their ``_parent`` the cohort's family): its count
+    minus its groups', hidden and sensitive."""
+    sums = groups.group_by("_parent", *dims).agg(pl.col("n").sum())
+    joined = sums.join(cells.select(pl.col("family").alias("_parent"), *dims,
+                                    pl.col("n").alias("_whole")),
+                       on=["_parent", *dims], how="inner").sort("_parent", *dims)
+    return joined.select(
+        (pl.col("_parent") + OUTSIDE_GROUPS).alias("family"), *dims,
+        (pl.col("_whole") - pl.col("n")).alias("n"), pl.lit(True).alias("hidden"),
         pl.lit(True).alias("sensitive")).select(cells.columns)
+
+
+def group_equations(keys: Sequence[tuple], index: dict[tuple, int]
+                    ) -> list[tuple[int, list[int]]]:
+    """(standardised cohort cell, [its diagnosis groups' cells, its cases outside them])
+    for the cells ``keys`` (family first) and their positions ``index``."""
+    groups: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        if _is_group(key[0]):
+            groups.setdefault((parent_family(key[0]), *key[1:]), []).append(i)
+    out = []
+    for whole, members in groups.items():
+        rest = index.get((whole[0] + OUTSIDE_GROUPS, *whole[1:]))
+        if whole in index and rest is not None:
+            out.append((index[whole], [*members, rest]))
+    return out
