@@ -264,11 +264,13 @@ def test_norwegian_quality_measures_carry_their_sourced_targets(monkeypatch) -> 
     assert targets["lymphoma_biopsy"] == targets["lymphoma_stage"] == 0.90
     assert targets["cll_flow_cytometry"] == 0.90
     # the five-year relative survival targets, as net-survival indicators
-    survival = {i.id: (i.subregistries, i.time, i.high) for i in load_indicators()
-                if i.kind == "net_survival"}
-    assert survival == {"cll_net_survival": (("cll",), 5.0, 0.85),
-                        "all_net_survival": (("all",), 5.0, 0.60),
-                        "myeloma_net_survival": (("myeloma",), 5.0, 0.60)}
+    survival = {i.id: (i.subregistries, i.diagnosis_group, i.time, i.high)
+                for i in load_indicators() if i.kind == "net_survival"}
+    assert survival == {"hodgkin_net_survival": (("lymphoma",), "hodgkin", 5.0, 0.85),
+                        "nhl_net_survival": (("lymphoma",), "nhl", 5.0, 0.75),
+                        "cll_net_survival": (("cll",), None, 5.0, 0.85),
+                        "all_net_survival": (("all",), None, 5.0, 0.60),
+                        "myeloma_net_survival": (("myeloma",), None, 5.0, 0.60)}
     rare = dd.subregistry("histio")
     for code in ("D47.0", "C96.2", "D76.1", "D76.2", "C96.5", "C96.6"):
         assert dd.subregistry_of(code) == "histio", code

@@ -236,6 +236,26 @@ def morphology_in(code: str | None, spec: list[str]) -> bool:
     return False
 
 
+def diagnosis_group(sid: str, gid: str) -> dict[str, Any]:
+    """A diagnosis group of a subregistry (subregistries.yaml ``diagnosis_groups``: id,
+    names and an ICD-10 code list inside the subregistry's), e.g. Hodgkin lymphoma of the
+    lymphoma subregistry: a part of its cases with a survival target of its own."""
+    for group in subregistry(sid).get("diagnosis_groups") or []:
+        if group.get("id") == gid:
+            return group
+    raise DictionaryError(f"{dictionary_dir() / 'subregistries.yaml'}: subregistry '{sid}' "
+                          f"has no diagnosis group '{gid}'")
+
+
+def in_diagnosis_group(frame: pl.DataFrame, sid: str, gid: str) -> pl.Expr:
+    """Whether a case of ``frame`` belongs to the subregistry ``sid`` and an ICD-10 code of
+    its diagnosis group ``gid`` (:func:`diagnosis_group`)."""
+    spec = diagnosis_group(sid, gid)["icd10"]
+    codes = [c for c in frame.get_column("icd10").unique().drop_nulls().sort().to_list()
+             if icd10_in(c, spec)]
+    return (pl.col("subregistry") == sid) & pl.col("icd10").is_in(codes)
+
+
 def subregistry_of(icd10: str | None) -> str | None:
     """The subregistry whose ICD-10 list covers a code, or None."""
     for s in subregistries():

@@ -382,7 +382,8 @@ def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
             part = index.get((family, *key[1:]))
             if whole is not None and part is not None:
                 out.append((whole, [part, i]))
-    return out + distribution_equations(keys, index, KEYS)
+    return out + distribution_equations(keys, index, KEYS) + cohorts.group_equations(keys,
+                                                                                   index)
 
 
 def inequalities(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:

@@ -54,7 +54,7 @@ TEXT_PARTS = ("about", "reading", "technical")
 _KIND_KEYS = {"proportion": {"numerator", "unknown_outcome"},
               "lead_time": {"start", "end", "target_days"},
               "coverage": {"months"}, "timeliness": {"months"},
-              NET_SURVIVAL: {"time", "approach"}}
+              NET_SURVIVAL: {"time", "approach", "diagnosis_group"}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +80,7 @@ class Indicator:
     months: int | None = None
     time: float | None = None  # net survival: years after diagnosis
     approach: str | None = None  # net survival: cohort or period (Brenner)
+    diagnosis_group: str | None = None  # net survival: a part of the subregistry's cases
     texts: dict[str, dict[str, str]] | None = None  # lang -> TEXT_PARTS -> text
 
     def name(self, lang: str = "sv") -> str:
@@ -180,11 +181,10 @@ def _conditions(raw: Any, types: Mapping[str, tuple[str, tuple]]) -> pl.Expr:
 
 def _level(raw: dict, key: str) -> float | None:
     value = raw.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                              or not 0 <= value <= 1):
         raise _Problem(f"target {key} must be a proportion between 0 and 1, got {value!r}")
-    return float(value)
+    return None if value is None else float(value)
 
 
 def _target(raw: dict) -> tuple[float | None, float | None, str | None]:
@@ -295,12 +295,14 @@ def _indicator(raw: Any) -> Indicator:
             raise _Problem(f"target_days must be a whole number of days, got {days!r}")
         fields["target_days"] = days
     elif kind == NET_SURVIVAL:
-        time = raw.get("time")
+        time, group = raw.get("time"), raw.get("diagnosis_group")
         if raw.get("approach") not in ("cohort", "period") or not isinstance(time, int | float) \
                 or isinstance(time, bool) or time <= 0:
             raise _Problem("a net_survival indicator needs time (years > 0) and approach "
                            "(cohort or period)")
-        fields.update(time=float(raw["time"]), approach=raw["approach"])
+        for sid in subs if group is not None else ():
+            dictionary.diagnosis_group(sid, group)  # raises naming subregistries.yaml
+        fields.update(time=float(time), approach=raw["approach"], diagnosis_group=group)
     else:
         fields["months"] = _months(raw)
     return Indicator(
@@ -322,10 +324,8 @@ def _read(path: Path | None) -> tuple[str, Any]:
 
 
 def load_indicators(path: Path | None = None) -> list[Indicator]:
-    """Every indicator of data_dictionary/indicators.yaml (or ``path``), checked.
-
-    Raises DictionaryError naming the file, the indicator and the problem.
-    """
+    """Every indicator of data_dictionary/indicators.yaml (or ``path``), checked: a
+    DictionaryError names the file, the indicator and the problem."""
     name, content = _read(path)
     if not isinstance(content, dict) or not isinstance(content.get("indicators"), list):
         raise DictionaryError(f"{name}: needs a list under 'indicators'")
@@ -340,7 +340,7 @@ def load_indicators(path: Path | None = None) -> list[Indicator]:
                 raise _Problem("the id is used twice")
             seen.add(ident)
             out.append(_indicator(raw))
-        except _Problem as exc:
+        except (_Problem, DictionaryError) as exc:
             raise DictionaryError(f"{name}: {label}: {exc}") from None
     return out
 
@@ -509,8 +509,7 @@ def funnel_indicator(indicator_list: Sequence[Indicator], sid: str) -> Indicator
 
 
 def compute_indicators(indicators: Sequence[Indicator], cases: pl.DataFrame,
-                       by: Sequence[str] = (),
-                       linked: pl.DataFrame | None = None,
+                       by: Sequence[str] = (), linked: pl.DataFrame | None = None,
                        extract_date: dt.date | None = None) -> pl.DataFrame:
     """Indicators stacked (net survival: analysis.quality.net_survival)."""
     parts = [compute_indicator(ind, cases, by, linked, extract_date) for ind in indicators

@@ -10,6 +10,10 @@ again here; the indicator only selects those rows and classifies them.
 A net survival at T years is judged against its target only when its T-year follow-up is
 complete (:func:`followup_complete`); otherwise it is shown, marked preliminary, and never
 classified, as a preliminary diagnosis year is not (analysis.quality.preliminary).
+
+An indicator with a ``diagnosis_group`` (e.g. Hodgkin lymphoma of the lymphoma
+subregistry, subregistries.yaml) takes the same net survival of that part of the cohort
+(:func:`diagnosis_cohorts` lists them; the reports estimate each once per run).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import polars as pl
 
 from analysis.quality.indicators import NET_SURVIVAL, Indicator, classify
 
-COLUMNS = ("indicator", "subregistry", "region", "approach", "time", "window", "n",
+COLUMNS = ("indicator", "subregistry", "diagnosis_group", "region", "approach", "time",
+           "window", "n",
            "estimate", "lower", "upper", "high", "intermediate", "direction",
            "enough_cases", "complete", "preliminary", "classification", "reason", "method")
 
@@ -41,29 +46,44 @@ def followup_complete(approach: str, time: float, diagnosis: tuple[int, int],
     return period[1] <= judged and diagnosis[0] <= period[0] - time
 
 
+def diagnosis_cohorts(indicators: Sequence[Indicator]) -> list[tuple[str, str, str]]:
+    """(subregistry, diagnosis group, approach) of every net-survival indicator with a
+    diagnosis group, once each, in the order of the indicators."""
+    return list(dict.fromkeys(
+        (sid, ind.diagnosis_group, ind.approach) for ind in indicators
+        if ind.kind == NET_SURVIVAL and ind.diagnosis_group for sid in ind.subregistries))
+
+
 def net_survival_indicators(indicators: Sequence[Indicator], relative: pl.DataFrame,
                             diagnosis: tuple[int, int], period: tuple[int, int],
-                            year: int, judged: int) -> pl.DataFrame:
+                            year: int, judged: int,
+                            groups: pl.DataFrame | None = None) -> pl.DataFrame:
     """The rows of every net-survival indicator: for each of its subregistries, every
     region and the nation of ``relative`` (analysis.reporting's net survival: subregistry,
     region, approach, time, n, estimate, lower, upper, reason, method) at the indicator's
     time and approach, with its target levels, ``complete`` (:func:`followup_complete`),
     ``preliminary`` (not complete), and ``classification`` (high, intermediate or below;
     null when preliminary, below min_n cases, or without an estimate). ``window``: the
-    diagnosis years (cohort) or the calendar years of follow-up (period)."""
+    diagnosis years (cohort) or the calendar years of follow-up (period). An indicator
+    with a diagnosis group takes its rows from ``groups`` (the same columns and
+    ``diagnosis_group``: the net survival of :func:`diagnosis_cohorts`)."""
     parts = []
     for ind in indicators:
-        if ind.kind != NET_SURVIVAL or relative.is_empty():
+        source = relative if ind.diagnosis_group is None else (
+            pl.DataFrame() if groups is None or groups.is_empty()
+            else groups.filter(pl.col("diagnosis_group") == ind.diagnosis_group))
+        if ind.kind != NET_SURVIVAL or source.is_empty():
             continue
         complete = followup_complete(ind.approach, ind.time, diagnosis, period, year, judged)
         shown = period if ind.approach == "period" else diagnosis
-        rows = relative.filter(pl.col("subregistry").is_in(ind.subregistries),
+        rows = source.filter(pl.col("subregistry").is_in(ind.subregistries),
                                pl.col("approach") == ind.approach,
                                pl.col("time") == ind.time)
         enough = (pl.col("n") >= ind.min_n) & pl.col("estimate").is_not_null()
         judge = classify(pl.col("estimate"), ind.high, ind.intermediate, ind.direction)
         parts.append(rows.with_columns(
             pl.lit(ind.id).alias("indicator"), pl.lit(f"{shown[0]}-{shown[1]}").alias("window"),
+            pl.lit(ind.diagnosis_group, pl.String).alias("diagnosis_group"),
             pl.lit(ind.high, pl.Float64).alias("high"),
             pl.lit(ind.intermediate, pl.Float64).alias("intermediate"),
             pl.lit(ind.direction).alias("direction"), enough.alias("enough_cases"),

@@ -23,7 +23,7 @@ from analysis.frames import ordered_sum
 from analysis.privacy import prevalence as prevalent
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
-from analysis.quality.net_survival import net_survival_indicators
+from analysis.quality.net_survival import diagnosis_cohorts, net_survival_indicators
 from analysis.quality.preliminary import final_year, mark_preliminary
 from analysis.reporting.workers import InProcess, worker_pool
 from analysis.stats import cox, funnel, incidence, survival, trend
@@ -104,7 +104,11 @@ class Analyses:
     survival_trend: pl.DataFrame = field(default_factory=pl.DataFrame)
     # indicator, subregistry, region (or NATION), approach, time, window, n, estimate, ...,
     # complete, preliminary, classification: the net-survival indicators, rows of relative
+    # (or of relative_groups for an indicator of a diagnosis group)
     net_indicators: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # as relative, with diagnosis_group: net survival of the diagnosis groups of the
+    # net-survival indicators (e.g. Hodgkin lymphoma of lymphoma), their approach only
+    relative_groups: pl.DataFrame = field(default_factory=pl.DataFrame)
     # subregistry, region (or NATION), sex (null: both), family, duration, n, estimate,
     # lower, upper, ...: prevalence at 31 December of the judged year
     prevalence: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -199,29 +203,66 @@ def _net_survival(data: pl.DataFrame, lifetable: pl.DataFrame, sid: str, by: lis
                       pl.lit(name).alias("standard")).sort([*by, "time"])
 
 
+_RELATIVE = ["subregistry", "region", "approach", "time", "n", "n_in_standard", "estimate",
+             "lower", "upper", "standardised", "standard", "smallest_age_group", "merged",
+             "reason", "method"]
+
+
+def _regions_and_nation(sub: pl.DataFrame, lifetable: pl.DataFrame, sid: str,
+                        approach: str, cfg: ReportSettings) -> list[pl.DataFrame]:
+    """The net survival (:func:`_net_survival`) of one subregistry's cases ``sub`` by
+    region and for the nation."""
+    return [_net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
+            .with_columns(pl.lit(approach).alias("approach")).select(_RELATIVE),
+            _net_survival(sub, lifetable, sid, ["subregistry"], cfg)
+            .with_columns(pl.lit(NATION).alias("region"),
+                          pl.lit(approach).alias("approach")).select(_RELATIVE)]
+
+
+def _approaches(followup: pl.DataFrame, window: tuple[int, int]) -> dict[str, pl.DataFrame]:
+    """The cohort followed up and its follow-up in the period window (Brenner)."""
+    return {"cohort": followup, "period": survival.period_window(
+        followup, dt.date(window[0], 1, 1), dt.date(window[1], 12, 31))}
+
+
+def _group_survival(followup: pl.DataFrame, lifetable: pl.DataFrame,
+                    window: tuple[int, int], groups: Sequence[tuple[str, str, str]],
+                    cfg: ReportSettings) -> pl.DataFrame:
+    """Net survival (as :func:`_relative_survival`) of each diagnosis group (subregistry,
+    group, approach: analysis.quality.net_survival.diagnosis_cohorts) by region and for
+    the nation. A group with no case in its subregistry's cohort has a national row of
+    n 0 and no estimate (too few cases), so its indicator says so instead of vanishing."""
+    frames, parts = _approaches(followup, window), []
+    present = set(followup.get_column("subregistry").unique().to_list())
+    none = pl.lit(None, pl.Float64)
+    for sid, group, approach in (g for g in groups if g[0] in present):
+        frame = frames[approach]
+        sub = frame.filter(dd.in_diagnosis_group(frame, sid, group))
+        rows = _regions_and_nation(sub, lifetable, sid, approach, cfg) if sub.height else [
+            pl.DataFrame({"time": list(cfg.net_survival_times)}).select(
+                pl.lit(sid).alias("subregistry"), pl.lit(NATION).alias("region"),
+                pl.lit(approach).alias("approach"), "time", pl.lit(0).alias("n"),
+                none.alias("estimate"), none.alias("lower"), none.alias("upper"),
+                pl.lit(f"fewer than {survival.settings().min_cases} cases").alias("reason"),
+                pl.lit(None, pl.String).alias("method"))]
+        parts += [r.with_columns(pl.lit(group).alias("diagnosis_group")) for r in rows]
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
 def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame,
                        window: tuple[int, int], cfg: ReportSettings
                        ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Net survival by subregistry and region (and the nation): the cohort followed up
     (the survival years) and the period window's calendar years (Brenner), plus whole
     cohort curves for the figures."""
-    period = survival.period_window(followup, dt.date(window[0], 1, 1),
-                                    dt.date(window[1], 12, 31))
     parts = []
-    for approach, frame in (("cohort", followup), ("period", period)):
+    for approach, frame in _approaches(followup, window).items():
         for sid in dd.subregistry_ids():
             sub = frame.filter(pl.col("subregistry") == sid)
             if sub.is_empty():
                 continue
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry", "region"], cfg)
-                         .with_columns(pl.lit(approach).alias("approach")))
-            parts.append(_net_survival(sub, lifetable, sid, ["subregistry"], cfg)
-                         .with_columns(pl.lit(NATION).alias("region"),
-                                       pl.lit(approach).alias("approach")))
-    cols = ["subregistry", "region", "approach", "time", "n", "n_in_standard", "estimate",
-            "lower", "upper", "standardised", "standard", "smallest_age_group", "merged",
-            "reason", "method"]
-    relative = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame()
+            parts += _regions_and_nation(sub, lifetable, sid, approach, cfg)
+    relative = pl.concat(parts) if parts else pl.DataFrame()
     curves = _with_nation(
         rs.relative_survival_curve(followup, lifetable, ["subregistry"],
                                    cfg.net_survival_curve_years),
@@ -406,13 +447,17 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
             if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
         net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
                      if data.lifetable is not None else pl.DataFrame())
-        # The net-survival indicators are rows of the survival section's net survival.
+        groups = (_group_survival(followup, data.lifetable, window,
+                                  diagnosis_cohorts(indicator_list), cfg)
+                  if data.lifetable is not None else pl.DataFrame())
+        # The net-survival indicators are rows of the survival section's net survival
+        # (or of their diagnosis group's).
         judged = min(last, final_year(extract))
         net_ind = net_survival_indicators(indicator_list, relative, protected.spec.survival,
-                                          window, last, judged)
+                                          window, last, judged, groups)
         return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
                         curves, km, km_curves, km_groups, completeness, indicator_list,
                         relative, relative_curves, cox_fits.result(), window, cfg,
                         protected, counties, survival_trend=net_trend,
-                        net_indicators=net_ind,
+                        net_indicators=net_ind, relative_groups=groups,
                         prevalence=_prevalence(cases, population, judged))

@@ -174,12 +174,14 @@ class Run:
     @cached_property
     def net_indicators(self) -> pl.DataFrame:
         """The net-survival indicators: rows of the net survival, so their n is the same
-        cohort cell and a masked cohort masks estimate and level alike."""
+        cohort cell (a diagnosis group's part of it for an indicator of a group) and a
+        masked cohort masks estimate and level alike."""
         frame = self.analyses.net_indicators
         if frame.is_empty():
             return frame
+        family = cohorts.group_family(_net_family(), pl.col("diagnosis_group"))
         return self._cohort(frame.with_columns(pl.lit(True).alias("n_in_standard")),
-                            _net_family(), region=_region()).drop("n_in_standard")
+                            family, region=_region()).drop("n_in_standard")
 
     @cached_property
     def cox(self) -> pl.DataFrame:
