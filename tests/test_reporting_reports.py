@@ -749,3 +749,14 @@ def test_prevalence_is_shown_for_the_configured_subregistries_from_the_release(p
     nation = frame.filter(pl.col("region") == analyses.NATION, pl.col("sex").is_null(),
                           pl.col("duration").is_null())
     assert nation["n"].item() == direct["n"].item() > 0
+
+
+def test_cox_fits_run_beside_the_release_give_the_same_hazard_ratios(prepared):
+    """Issue 18: the run's Cox fits (a worker process for a cohort this large) equal
+    the same fits in this process, to the bit."""
+    a, cases = prepared.analyses, prepared.data.cases
+    window = rl.release_spec(cases, a.year, int(prepared.data.population["year"].min()))
+    followup = survival.prepare_followup(
+        cases.filter(pl.col("year").is_between(*window.survival))).data
+    assert followup.height >= analyses._COX_WORKER_ROWS  # the worker was used
+    assert a.cox.equals(analyses._cox_by_subregistry(followup))

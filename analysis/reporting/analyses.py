@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -353,18 +354,21 @@ def _cox_by_subregistry(followup: pl.DataFrame) -> pl.DataFrame:
 _COX_WORKER_ROWS = 20_000
 
 
-def _beside(rows: int) -> contextlib.AbstractContextManager:
+def _beside(rows: int, workers: int | None) -> contextlib.AbstractContextManager:
     """Where the Cox fits run: a worker process beside the main one for a large cohort
-    (with the run's kill-on-interrupt rules), else here."""
-    if rows < _COX_WORKER_ROWS:
+    in a run allowed more than one process (with the run's kill-on-interrupt rules),
+    else here."""
+    if rows < _COX_WORKER_ROWS or workers == 1 or (os.cpu_count() or 1) == 1:
         return contextlib.nullcontext(InProcess())
     return worker_pool(1)
 
 
-def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (RegistryData)
+def compute_all(data, year: int | None = None,  # noqa: ANN001 (RegistryData)
+                workers: int | None = None) -> Analyses:
     """Compute every analysis of the reports once: incidence, trends, SIR, indicators,
     funnels, survival and completeness for the report year (default: the last complete
-    year in the data).
+    year in the data). ``workers``: processes the run may use (default: one per core;
+    1: all in this process).
     """
     cfg = report_settings()
     cases = data.require("cases")
@@ -419,7 +423,7 @@ def compute_all(data, year: int | None = None) -> Analyses:  # noqa: ANN001 (Reg
     # Cox fits, the slowest analysis, run beside the release in a worker process.
     followup = survival.prepare_followup(cases.filter(pl.col("year").is_between(
         *rel.release_spec(cases, last, pop_first).survival))).data
-    with _beside(len(followup)) as pool:
+    with _beside(len(followup), workers) as pool:
         cox_fits = pool.submit(_cox_by_subregistry, followup)
         protected = rel.release_for(data, last, linked, regional, counties)
         # The reports' years are the release's.

@@ -39,9 +39,10 @@ class Prepared:
 
 def prepare(data_dir: Path | None, year: int | None = None, lang: str = "sv",
             formats: Sequence[str] = ("html", "pdf"),
-            on_phase: Callable[[str], None] | None = None) -> Prepared:
-    """Load the data folder and compute every analysis once (``compute_all``);
-    ``on_phase`` hears of each step as it starts."""
+            on_phase: Callable[[str], None] | None = None,
+            workers: int | None = None) -> Prepared:
+    """Load the data folder and compute every analysis once (``compute_all``, with up to
+    ``workers`` processes); ``on_phase`` hears of each step as it starts."""
     phase = on_phase or (lambda _: None)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -50,7 +51,7 @@ def prepare(data_dir: Path | None, year: int | None = None, lang: str = "sv",
     seconds["loading"] = time.perf_counter() - start
     phase("computing the analyses")
     start = time.perf_counter()
-    analyses = compute_all(data, year)
+    analyses = compute_all(data, year, workers)
     seconds["analysis"] = time.perf_counter() - start
     options = {"year": str(analyses.year), "lang": lang, "format": ",".join(formats)}
     failures = data.failures()  # counts of rows per file and rule only, never the rows
@@ -79,7 +80,7 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     documents, ``on_phase`` each phase of rendering, ``on_done`` each document rendered.
     """
     if prepared is None:
-        prepared = prepare(data_dir, year, lang, formats)
+        prepared = prepare(data_dir, year, lang, formats, workers=workers)
     seconds = dict(prepared.seconds)
     analyses, run = prepared.analyses, prepared.run
     documents = [f for f in formats if f != INTERACTIVE]
