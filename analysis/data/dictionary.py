@@ -257,6 +257,8 @@ def diagnosis_group(sid: str, gid: str) -> dict[str, Any]:
 def in_diagnosis_group(frame: pl.DataFrame, sid: str, gid: str) -> pl.Expr:
     """Whether a case of ``frame`` belongs to the subregistry ``sid`` and an ICD-10 code of
     its diagnosis group ``gid`` (:func:`diagnosis_group`)."""
+    import polars as pl
+
     spec = diagnosis_group(sid, gid)["icd10"]
     codes = [c for c in frame.get_column("icd10").unique().drop_nulls().sort().to_list()
              if icd10_in(c, spec)]
