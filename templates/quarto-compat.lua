@@ -7,6 +7,8 @@ Used only on the built-in render path (no `quarto` executable). It
   * numbers `{#tbl-x}` tables and `{#fig-x}` figures and turns `@tbl-x` / `@fig-x`
     (which pandoc reads as citations) into cross-references: links with "Tabell 1" in
     HTML, native typst references (`@tbl-x`) in typst, which numbers figures itself;
+  * turns a table div (raw HTML, raw typst, caption: table_markup.py) into the format's
+    table with its numbered caption;
   * uses `fig-alt` as the image's alt text;
   * turns callouts (`.callout-note`, ...) into styled boxes;
   * turns `.panel-tabset` into plain headed sections;
