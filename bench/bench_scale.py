@@ -75,9 +75,12 @@ def main() -> None:
         folder = args.root / f"scale-{scale:g}"
         if not (folder / "population.parquet").exists():
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "analysis", "demo", "--out", str(folder),
-                            "--scale", f"{scale:g}", "--format", "parquet"], check=True,
-                           stdout=subprocess.DEVNULL)
+            made = subprocess.run([sys.executable, "-m", "analysis", "demo", "--out",
+                                   str(folder), "--scale", f"{scale:g}", "--format",
+                                   "parquet"], capture_output=True, text=True)
+            if made.returncode:
+                print(f"| {scale:g} | {made.stderr.strip()} |")
+                continue
             print(f"(generated scale {scale:g} in {time.perf_counter() - start:.0f} s)",
                   file=sys.stderr)
         done = subprocess.run([sys.executable, "-c", CHILD, str(folder)], check=True,
