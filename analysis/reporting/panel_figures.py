@@ -132,7 +132,10 @@ def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
         plot = plot + scale_x_continuous(breaks=_whole_years(data[x]), labels=_numbers(labels)) \
             + scale_y_continuous(limits=(0, 1), labels=lambda v: [f"{t * 100:.0f}" for t in v])
     else:
-        plot = plot + scale_x_continuous(breaks=_year_breaks(data[x])) \
+        # Without the first year: beside the last year of the panel to its left, the two
+        # labels ran together ("20252016").
+        years = _year_breaks(data[x])
+        plot = plot + scale_x_continuous(breaks=years[1:] if len(years) > 2 else years) \
             + scale_y_continuous(labels=_numbers(labels))
     panels = data["panel"].n_unique()
     return Figure(plot, labels["alt"], 2.0 * -(-panels // 3) + 0.9)
