@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,15 @@ def prepared():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BCR_RENDERER", "builtin")
         yield prepare(None)
+
+
+def tiny_registry(folder: Path, files: tuple[str, ...], seed: int,
+                  years: tuple[int, int]) -> Path:
+    """A tiny demo registry (scale 0.02, no faulty rows) with only ``files`` written, as
+    CSV, into ``folder``: a publish of it takes seconds."""
+    from analysis.demo import registry
+
+    demo = registry.generate_demo(seed=seed, scale=0.02, years=years, error_rate=0.0)
+    for name in files:
+        demo.frames[name].write_csv(folder / f"{name}.csv")
+    return folder

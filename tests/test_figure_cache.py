@@ -6,19 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import tiny_registry
 
-from analysis.demo import registry
 from analysis.reporting import figure_cache
 from analysis.reporting.publish import publish
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny")
-    demo = registry.generate_demo(seed=5, scale=0.02, years=(2023, 2025), error_rate=0.0)
-    for name in ("cml", "population", "lifetable", "cancer_registry"):
-        demo.frames[name].write_csv(folder / f"{name}.csv")
-    return folder
+    return tiny_registry(tmp_path_factory.mktemp("tiny"),
+                         ("cml", "population", "lifetable", "cancer_registry"), 5,
+                         (2023, 2025))
 
 
 def _run(data: Path, out: Path) -> tuple[list[str], bytes]:

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from analysis.demo import registry
+from conftest import tiny_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,11 +69,9 @@ def _wait_for(proc: subprocess.Popen, words: str, limit: float = 240) -> list[st
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny")
-    demo = registry.generate_demo(seed=3, scale=0.02, years=(2024, 2025), error_rate=0.0)
-    for name in ("myeloma", "population", "lifetable", "cancer_registry"):
-        demo.frames[name].write_csv(folder / f"{name}.csv")
-    return folder
+    return tiny_registry(tmp_path_factory.mktemp("tiny"),
+                         ("myeloma", "population", "lifetable", "cancer_registry"), 3,
+                         (2024, 2025))
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")

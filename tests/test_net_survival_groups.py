@@ -83,6 +83,22 @@ def by_hand(cases: pl.DataFrame, prefixes: list[str], spec: rl.ReleaseSpec) -> p
                                report_settings().net_survival_times)
 
 
+def release_and_indicators(cases: pl.DataFrame) -> tuple[rl.Release, pl.DataFrame]:
+    """The release of ``cases`` and their net-survival indicators, as a run makes them."""
+    spec = rl.release_spec(cases, YEAR)
+    release = rl.build_release(cases, spec, None, rl.cohort_rows(cases, spec))
+    groups = _group_survival(followup(cases), lifetable(), spec.period, GROUPS,
+                             report_settings())
+    return release, net_survival_indicators(load_indicators(), pl.DataFrame(),
+                                            spec.survival, spec.period, YEAR, YEAR, groups)
+
+
+def published_indicators(release: rl.Release, frame: pl.DataFrame) -> pl.DataFrame:
+    """The indicators as the reports read them: n and masks from the release."""
+    return Run(SimpleNamespace(net_indicators=frame, release=release), "nb",
+               pl.DataFrame(), {}, "builtin").net_indicators
+
+
 # Hodgkin lymphoma (C81), non-Hodgkin lymphoma (C82-C86, C88) and hairy-cell leukaemia
 # (C91.4, in neither group) by region: Hodgkin 40 + 30 + 30 + 30 = 130 cases,
 # non-Hodgkin 74 + 70 + 70 + 70 = 284, all followed up in the period window.
@@ -124,14 +140,8 @@ def test_group_estimate_is_the_relative_survival_of_the_hand_filtered_cases():
 
 def test_the_group_cohort_is_a_release_cell_and_its_n_the_indicator_n():
     cases = lymphoma_cases(MIXED)
-    spec = rl.release_spec(cases, YEAR)
-    release = rl.build_release(cases, spec, None, rl.cohort_rows(cases, spec))
-    groups = _group_survival(followup(cases), lifetable(), spec.period, GROUPS,
-                             report_settings())
-    frame = net_survival_indicators(load_indicators(), pl.DataFrame(), spec.survival,
-                                    spec.period, YEAR, YEAR, groups)
-    shown = Run(SimpleNamespace(net_indicators=frame, release=release), "nb",
-                pl.DataFrame(), {}, "builtin").net_indicators
+    release, frame = release_and_indicators(cases)
+    shown = published_indicators(release, frame)
     nation = shown.filter(pl.col("region") == NATION, pl.col("time") == 5)
     assert sorted(nation["indicator"].to_list()) == ["hodgkin_net_survival",
                                                      "nhl_net_survival"]
@@ -154,12 +164,7 @@ def test_the_group_cohort_is_a_release_cell_and_its_n_the_indicator_n():
 
 def test_a_registry_with_only_hodgkin_cases_says_too_few_for_nhl():
     cases = lymphoma_cases({r: ["C81.1"] * 100 for r in COUNTIES})
-    spec = rl.release_spec(cases, YEAR)
-    release = rl.build_release(cases, spec, None, rl.cohort_rows(cases, spec))
-    groups = _group_survival(followup(cases), lifetable(), spec.period, GROUPS,
-                             report_settings())
-    frame = net_survival_indicators(load_indicators(), pl.DataFrame(), spec.survival,
-                                    spec.period, YEAR, YEAR, groups)
+    release, frame = release_and_indicators(cases)
     nhl = frame.filter(pl.col("indicator") == "nhl_net_survival")
     assert nhl.select("region", "n", "estimate", "enough_cases", "classification").rows() \
         == [(NATION, 0, None, False, None)]
@@ -176,14 +181,8 @@ def test_a_registry_with_only_hodgkin_cases_says_too_few_for_nhl():
 def test_a_masked_group_cohort_masks_its_indicator():
     # Nord has three Hodgkin cases: its group cell is masked, and with it the estimate.
     cases = lymphoma_cases(MIXED | {"nord": ["C81.1"] * 3 + ["C84.0"] * 97})
-    spec = rl.release_spec(cases, YEAR)
-    release = rl.build_release(cases, spec, None, rl.cohort_rows(cases, spec))
-    groups = _group_survival(followup(cases), lifetable(), spec.period, GROUPS,
-                             report_settings())
-    frame = net_survival_indicators(load_indicators(), pl.DataFrame(), spec.survival,
-                                    spec.period, YEAR, YEAR, groups)
-    shown = Run(SimpleNamespace(net_indicators=frame, release=release), "nb",
-                pl.DataFrame(), {}, "builtin").net_indicators
+    release, frame = release_and_indicators(cases)
+    shown = published_indicators(release, frame)
     nord = shown.filter(pl.col("indicator") == "hodgkin_net_survival",
                         pl.col("region") == "nord", pl.col("time") == 5).row(0, named=True)
     assert nord[FLAG] is not None
