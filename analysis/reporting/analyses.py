@@ -25,7 +25,7 @@ from analysis.privacy import prevalence as prevalent
 from analysis.privacy import release as rel
 from analysis.quality import coverage, indicators
 from analysis.quality.net_survival import diagnosis_cohorts, net_survival_indicators
-from analysis.quality.preliminary import final_year, mark_preliminary
+from analysis.quality.preliminary import judged_year, mark_preliminary
 from analysis.reporting.workers import InProcess, worker_pool
 from analysis.stats import cox, funnel, incidence, survival, trend
 from analysis.stats import relative_survival as rs
@@ -119,7 +119,7 @@ class Analyses:
         """The diagnosis year the indicators are judged on: the last one that is not
         preliminary at the extract date (registry.yaml ``preliminary``), at most the
         report year. Later years are shown, marked preliminary, never classified."""
-        return min(self.year, final_year(self.extract_date))
+        return judged_year(self.year, self.extract_date)
 
     @property
     def survival_window(self) -> tuple[int, int]:
@@ -456,7 +456,7 @@ def compute_all(data, year: int | None = None,  # noqa: ANN001 (RegistryData)
                   if data.lifetable is not None else pl.DataFrame())
         # The net-survival indicators are rows of the survival section's net survival
         # (or of their diagnosis group's).
-        judged = min(last, final_year(extract))
+        judged = judged_year(last, extract)
         net_ind = net_survival_indicators(indicator_list, relative, protected.spec.survival,
                                           window, last, judged, groups)
         return Analyses(last, first, extract, asr, apc, sir, age_sex, ind, hospitals,
