@@ -145,7 +145,7 @@ def test_region_table_has_a_column_per_region_and_the_nation_coloured_by_level(p
                 shown += 1
                 assert value == fmt.percent(r["estimate"], 1, "sv")
                 level = r["classification"] or "few"
-                assert colour == ("" if r["high"] is None else figures.LEVEL_FILLS[level])
+                assert colour == ("" if r["high"] is None else cells.LEVEL_FILLS[level])
     assert len(table.rows) > 7 and shown > 7 * len(regions)
     assert str(a.judged_year) in table.caption
 

@@ -25,6 +25,7 @@ from analysis.reporting.documents import regional
 from analysis.reporting.documents.publication import publication
 from analysis.reporting.publish import publish
 from analysis.reporting.sections import methods
+from analysis.reporting.sections import quality as quality_sections
 from analysis.reporting.sections import survival as survival_sections
 from analysis.stats import cox, incidence, relative_survival, survival
 
@@ -450,16 +451,17 @@ def test_publication_summary_key_numbers_and_indicators_that_moved(prepared):
     assert all(crossed for _, crossed in changes[a.settings.indicators_moved_rows:])
 
 
-def test_regional_report_draws_one_indicator_figure(prepared):
+def test_regional_report_draws_one_indicator_figure_per_subregistry(prepared):
     job = regional.regional_report(prepared.run, REGION)
     figures = [f for p in job.pages for f in qmd._all_figures(p.sections)]
-    # One overview grid of every subregistry; per subregistry, the indicators over the
-    # years (the region among all regions is a coloured table: test_reporting_comparison).
+    # Per subregistry, the indicators over the years; every indicator of the region at a
+    # glance, and the region among all regions, are coloured tables.
     sids = cells.subregistries_present(prepared.analyses)
-    assert [f.id for f in figures if f.function == "level_grid"] == ["fig-levels"]
     assert [f.id for f in figures if f.function == "indicator_trend_chart"] == [
         f"fig-{s}-ind-trend" for s in sids]
-    assert len(figures) <= 4 + len(sids)
+    assert len(figures) <= 3 + len(sids)
+    tables = [t.id for p in job.pages for s in p.sections for t in s.tables]
+    assert "tbl-levels" in tables
 
 
 def test_funnel_caption_names_the_indicator_of_every_panel(prepared):
@@ -501,25 +503,40 @@ def test_registered_within_12_months_counts_only_cases_whose_12_months_have_pass
         assert want["n"] < cases.filter(pl.col("subregistry") == sid).height
 
 
-def test_indicator_tiles_tell_too_few_cases_from_no_target(prepared):
-    run = prepared.run
-    sids = cells.subregistries_present(prepared.analyses)
-    now = run.indicators.filter(pl.col("year") == prepared.analyses.judged_year)
-    figure = figure_specs.level_grid_figure(run, "grid", now, REGION, sids)
-    tiles = figure.arguments["frame"]
-    rows = now.filter(pl.col("region") == REGION)
-    names = {i.id: i.name("sv") for i in prepared.analyses.indicator_list}
-    for r in rows.filter(pl.col("subregistry").is_in(sids)).iter_rows(named=True):
-        y = names[r["indicator"]].replace("\n", " ")
-        [level] = [t["level"] for t in tiles.iter_rows(named=True)
-                   if t["y"].replace("\n", " ") == y
-                   and t["x"] == cells.subregistry_label(r["subregistry"], "sv")]
-        if r["estimate"] is None:
-            assert level == "hidden"
-        elif r["classification"] is None:
-            assert level == ("few" if r["high"] is not None else "none")
-        else:
-            assert level == r["classification"]
+def test_level_table_tells_too_few_cases_from_no_target(prepared):
+    run, a = prepared.run, prepared.analyses
+    sids = cells.subregistries_present(a)
+    [table] = quality_sections.level_section(run, REGION, sids).tables
+    assert table.header[3:] == ["Syd", "Riket"]
+    judged = run.indicators.filter((pl.col("year") == a.judged_year) & ~pl.col("preliminary"))
+    by_cell = {(r["indicator"], r["subregistry"], r["region"]): r
+               for r in judged.iter_rows(named=True)}
+    ids = {i.name("sv"): i.id for i in a.indicator_list}
+    labels = {cells.subregistry_label(s, "sv"): s for s in sids}
+    seen, sid = 0, None
+    for row, fill in zip(table.rows, table.fills, strict=True):
+        sid = labels.get(row[0], sid)  # the subregistry is named on its first row only
+        for region, value, colour in zip([REGION, analyses.NATION], row[3:], fill[3:],
+                                         strict=True):
+            r = by_cell.get((ids.get(row[1]), sid, region))
+            if r is None:  # a net-survival indicator (its own tests) or no cell
+                continue
+            seen += 1
+            if r["estimate"] is None:
+                assert value == cells.symbol() and colour == ""
+            elif r["high"] is None:  # no target: never coloured
+                assert colour == ""
+            elif r["classification"] is None:  # a target, too few cases: grey
+                assert colour == cells.LEVEL_FILLS["few"] and r["n"] < next(
+                    i.min_n for i in a.indicator_list if i.id == r["indicator"])
+            else:
+                assert colour == cells.LEVEL_FILLS[r["classification"]]
+    assert seen > 2 * len(sids)
+    # Some region of the demo has an indicator with too few cases to judge.
+    colours = {c for r in cells.regions_nation_last()[:-1]
+               for f in quality_sections.level_section(run, r, sids).tables[0].fills
+               for c in f[3:]}
+    assert colours >= {cells.LEVEL_FILLS["high"], cells.LEVEL_FILLS["few"], ""}
 
 
 def test_publication_has_a_data_dictionary_chapter(prepared):

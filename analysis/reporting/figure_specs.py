@@ -10,7 +10,6 @@ import polars as pl
 from analysis.data import dictionary as dd
 from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
-from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import (
     funnel_units,
     hospital_keys,
@@ -232,47 +231,6 @@ def indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequen
                           "labels": labels, "targets": targets, "percent": True,
                           "focus": region_label(focus, text) if focus else None,
                           "reference": text("nation"), **layout})
-
-
-def level_grid_figure(run: Run, doc_id: str, frame: pl.DataFrame, region: str,
-                       sids: Sequence[str]) -> FigureSpec | None:
-    """All indicators of a region in one figure: a tile per indicator and subregistry,
-    coloured by the target level the region reached, the region's and (in brackets) the
-    nation's share printed in it."""
-    text, lang = run.text, run.lang
-    names = {i.id: textwrap.fill(i.name(lang), 44) for i in run.analyses.indicator_list}
-    nation = {(r["indicator"], r["subregistry"]): r["estimate"]
-              for r in frame.filter(pl.col("region") == NATION).iter_rows(named=True)}
-    tiles = []
-    for r in frame.filter(pl.col("region") == region).iter_rows(named=True):
-        if r["subregistry"] not in sids:
-            continue
-        # One decimal: 94,7 below a 95 % target must not read as 95.
-        own = symbol() if r["estimate"] is None else fmt.number(r["estimate"] * 100, 1, lang)
-        other = nation.get((r["indicator"], r["subregistry"]))
-        other = symbol() if other is None else fmt.number(other * 100, 1, lang)
-        level = ("hidden" if r["estimate"] is None else r["classification"]
-                 or ("few" if r["high"] is not None else "none"))
-        tiles.append({"x": subregistry_label(r["subregistry"], lang),
-                      "y": names.get(r["indicator"], r["indicator"]), "level": level,
-                      "label": f"{own}\n({other})"})
-    if not tiles:
-        return None
-    grid = pl.DataFrame(tiles)
-    order = [names[i.id] for i in run.analyses.indicator_list if names[i.id] in
-             set(grid["y"].to_list())]
-    cfg = dd.registry()["disclosure"]
-    labels = {"alt": text("alt.level_grid", region=region_label(region, text)),
-              "level_high": text("legend.target_high"),
-              "level_intermediate": text("legend.target_intermediate"),
-              "level_below": text("legend.below"), "level_none": text("levels.none"),
-              "level_few": text("levels.few"),
-              "level_hidden": f"{cfg['symbol']} {cfg[f'label_{lang}']}"}
-    return FigureSpec(f"fig-{doc_id}", text("captions.level_grid", year=run.analyses.year,
-                                            region=region_label(region, text)),
-                      "level_grid", {"frame": grid, "labels": labels,
-                                     "x_order": [subregistry_label(s, lang) for s in sids],
-                                     "y_order": order})
 
 
 def funnel_figure(run: Run, doc_id: str, sids: Sequence[str], focus: str | None

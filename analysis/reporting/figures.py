@@ -38,10 +38,7 @@ from plotnine import (  # noqa: E402
     geom_ribbon,
     geom_step,
     geom_text,
-    geom_tile,
     ggplot,
-    guide_legend,
-    guides,
     labs,
     position_dodge,
     scale_color_manual,
@@ -397,38 +394,6 @@ def bar_chart(frame: pl.DataFrame, x: str, y: str, fill: str, labels: Mapping[st
                                                          .alias("_label")).to_pandas(),
                                 position=position_dodge(width=0.8), va="bottom", size=11)
     return Figure(plot, labels["alt"], 3.6)
-
-
-LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
-               "few": "#C8C8C8", "none": "#E6E6E6", "hidden": "#FFFFFF"}
-
-
-def level_grid(frame: pl.DataFrame, labels: Mapping[str, str], x_order: Sequence[str],
-               y_order: Sequence[str]) -> Figure:
-    """One tile per indicator (rows) and subregistry or region (columns), coloured by the
-    target level reached, with the printed values (e.g. the region's share over the
-    nation's).
-
-    ``frame``: x, y, level ('high', 'intermediate', 'below', 'few' (a target but too
-    few cases to classify), 'none' (no target), 'hidden') and label.
-    ``labels``: the legend text of each level (keys level_high, ...), alt.
-    """
-    data = _ordered(_ordered(frame, "x", x_order), "y", list(y_order)[::-1])
-    levels = [lvl for lvl in LEVEL_FILLS if lvl in set(frame["level"].to_list())]
-    plot = (ggplot(data.with_columns(pl.col("level").cast(pl.Enum(levels))).to_pandas(),
-                   aes("x", "y"))
-            + geom_tile(aes(fill="level"), color="white", size=0.8)
-            + geom_text(aes(label="label"), size=6.2, lineheight=1.0)
-            + scale_fill_manual(values={lvl: LEVEL_FILLS[lvl] for lvl in levels},
-                                labels=[labels[f"level_{lvl}"] for lvl in levels],
-                                breaks=levels)
-            # Up to six levels: two legend rows keep the longest labels inside the page.
-            + guides(fill=guide_legend(nrow=2 if len(levels) > 3 else 1, byrow=True))
-            + labs(x="", y="") + house_theme()
-            + theme(panel_grid_major=element_blank(), axis_text_x=element_text(size=7),
-                    axis_text_y=element_text(size=7.5)))
-    height = 1.2 + 0.36 * data["y"].n_unique()
-    return Figure(plot, labels["alt"], height)
 
 
 def save(figure: Figure, path: Path) -> Path:

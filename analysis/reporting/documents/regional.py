@@ -24,7 +24,7 @@ from analysis.reporting.sections.distributions import stage_section, volume_sect
 from analysis.reporting.sections.incidence import key_figures_section, regional_trend_section
 from analysis.reporting.sections.methods import methods_section, provenance_section
 from analysis.reporting.sections.prevalence import prevalence_table
-from analysis.reporting.sections.quality import level_grid_section, regional_hospitals_section
+from analysis.reporting.sections.quality import level_section, regional_hospitals_section
 from analysis.reporting.sections.series import series_section
 from analysis.reporting.sections.summary import summary_section
 from analysis.reporting.sections.survival import regional_survival_section
@@ -72,7 +72,7 @@ def regional_report(run: Run, region: str) -> DocumentJob:
     sids = subregistries_present(a)
     sections = [summary_section(run, region=region),
                 key_figures_section(run, region, sids), regional_trend_section(run, region),
-                level_grid_section(run, region, sids),
+                level_section(run, region, sids),
                 per_subregistry_section(run, region, sids),
                 stage_section(run, "stage", sids, [region, NATION]),
                 regional_hospitals_section(run, region, sids),

@@ -9,13 +9,13 @@ import polars as pl
 from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
 from analysis.reporting.cells import (
+    LEVEL_FILLS,
     cell,
     region_label,
     regions_nation_last,
     shown_rows,
     suppressed_note,
 )
-from analysis.reporting.figures import LEVEL_FILLS
 from analysis.reporting.qmd import Section, Table
 from analysis.reporting.run import Run
 from analysis.reporting.tables import percent_ci_cell, target_cell

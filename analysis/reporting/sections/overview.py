@@ -8,6 +8,7 @@ import polars as pl
 from analysis.privacy import disclosure
 from analysis.reporting import formatting as fmt
 from analysis.reporting.cells import (
+    LEVEL_FILLS,
     cell,
     region_label,
     regions_nation_last,
@@ -15,14 +16,13 @@ from analysis.reporting.cells import (
     subregistry_label,
     suppressed_note,
 )
-from analysis.reporting.figures import LEVEL_FILLS
 from analysis.reporting.qmd import Section, Table, md
 from analysis.reporting.run import Run
 from analysis.reporting.tables import target_cell
 
 
 def level_fill(r: dict | None) -> str:
-    """The colour of a judged indicator cell, as in the level grid figure: the level
+    """The colour of a judged indicator cell: the level
     reached, grey where a target exists but the cases are too few; none without a target
     or where the release masks the cell (its level would tell about the masked count)."""
     if r is None or r["high"] is None or r.get(disclosure.FLAG) or r.get("preliminary"):
@@ -63,27 +63,35 @@ def judged_cells(run: Run) -> dict:
             for frame in (judged, run.net_indicators) for r in frame.iter_rows(named=True)}
 
 
-def overview_table(run: Run, doc_id: str) -> Table | None:
-    """Rows: each subregistry's indicators in declaration order; columns: the regions and
-    the nation on the judged year (Analyses.judged_year), each share coloured by the level
-    reached; the target level beside the name."""
-    a, text, lang = run.analyses, run.text, run.lang
+def level_table(run: Run, doc_id: str, sids: list[str], regions: list[str],
+                caption: str) -> Table | None:
+    """Rows: each subregistry's indicators in declaration order; columns: ``regions`` on
+    the judged year (Analyses.judged_year), each share coloured by the level reached; the
+    target level beside the name. None where no indicator has a cell."""
+    text, lang = run.text, run.lang
     by_cell = judged_cells(run)
-    if not by_cell:
-        return None
-    regions = regions_nation_last()
     rows, fills = [], []
-    for sid in subregistries_present(a):
+    for sid in sids:
         shares, colours = level_rows(run, by_cell, sid, regions)
         for i, (row, colour) in enumerate(zip(shares, colours, strict=True)):
             # The subregistry named on its first row only: the rows read as groups.
             rows.append(["" if i else subregistry_label(sid, lang), *row])
             fills.append(["", *colour])
-    return Table(f"tbl-{doc_id}", text("overview.caption", year=a.judged_year),
+    if not rows:
+        return None
+    return Table(f"tbl-{doc_id}", caption,
                  [text("columns.subregistry"), text("columns.indicator"),
                   text("columns.target"), *(region_label(r, text) for r in regions)],
                  rows, ["l", "l", "l", *("r" for _ in regions)], suppressed_note(text),
                  fills)
+
+
+def overview_table(run: Run, doc_id: str) -> Table | None:
+    """Every subregistry's indicators for every region and the nation (:func:`level_table`),
+    the board's overview."""
+    a = run.analyses
+    return level_table(run, doc_id, subregistries_present(a), regions_nation_last(),
+                       run.text("overview.caption", year=a.judged_year))
 
 
 def overview_section(run: Run, doc_id: str) -> Section:

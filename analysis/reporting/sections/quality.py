@@ -4,34 +4,35 @@ from __future__ import annotations
 
 import polars as pl
 
+from analysis.reporting.analyses import NATION
 from analysis.reporting.cells import region_label, regions_nation_last
 from analysis.reporting.figure_specs import (
     add_figure,
     funnel_figure,
     indicator_figure,
-    level_grid_figure,
 )
 from analysis.reporting.qmd import Section
 from analysis.reporting.run import Run
+from analysis.reporting.sections.overview import level_table
 from analysis.reporting.tables import hospital_table, indicator_table
 
 
-def level_grid_section(run: Run, region: str, sids: list[str]) -> Section:
-    """Every indicator of a region in one grid, coloured by the target level reached."""
+def level_section(run: Run, region: str, sids: list[str]) -> Section:
+    """Every indicator of a region beside the nation in one table, coloured by the target
+    level reached (:func:`level_table`)."""
     a, text = run.analyses, run.text
     # Judged on the last year that is not preliminary: a preliminary year is never coloured
     # against a target level.
-    grid = level_grid_figure(run, "levels", run.indicators.filter(
-        (pl.col("year") == a.judged_year) & ~pl.col("preliminary")), region, sids)
-    if grid is None:
+    table = level_table(run, "levels", sids, [region, NATION],
+                        text("captions.level_table", year=a.judged_year,
+                             region=region_label(region, text)))
+    if table is None:
         return Section(text("sections.indicators"), paragraphs=[text("notes.not_available")])
-    grid.caption = text("captions.level_grid", year=a.judged_year,
-                        region=region_label(region, text))
-    paragraphs = [text("notes.level_grid", min_n=min(i.min_n for i in a.indicator_list))]
+    paragraphs = [text("notes.level_table", min_n=min(i.min_n for i in a.indicator_list))]
     if a.preliminary:
         paragraphs.append(text("notes.preliminary_indicators", year=a.year,
                                judged=a.judged_year))
-    return Section(text("sections.indicators"), figures=[grid], paragraphs=paragraphs)
+    return Section(text("sections.indicators"), tables=[table], paragraphs=paragraphs)
 
 
 def regional_hospitals_section(run: Run, region: str, sids: list[str]) -> Section:
