@@ -230,3 +230,17 @@ def test_a_file_cut_short_fails_the_check(tmp_path):
         checks.verify_file(tmp_path / "release.csv", b"family,n\ncases,123")
     with pytest.raises(checks.OutputError, match="other.csv was not written"):
         checks.verify_file(tmp_path / "other.csv", b"")
+
+
+def test_quarto_groups_balance_the_work_longest_first():
+    """Graham's (1969) longest-processing-time rule, worked by hand: the costliest folder
+    first, each to the group with the least work so far."""
+    from analysis.reporting.quarto_project import balanced
+
+    work = {"a": 5, "b": 4, "c": 3, "d": 3, "e": 3}
+    # [5, 4] -> c to the second [5, 7] -> d to the first [8, 7] -> e to the second.
+    assert balanced(work, [0, 0]) == [["a", "d"], ["b", "c", "e"]]
+    # A book's HTML call (6) before the first group: that group gets less, and comes
+    # last (a free worker takes the other first).
+    assert balanced(work, [6, 0]) == [["a", "b", "e"], ["c", "d"]]
+    assert balanced({"a": 1}, [0, 0, 0]) == [["a"]]

@@ -94,6 +94,12 @@ def registry() -> dict[str, Any]:
 def languages() -> dict[str, dict[str, str]]:
     """The registry's languages (registry.yaml ``languages``): code -> babel ``locale`` and
     the word joining the bounds of an interval with a negative bound (``to``)."""
+    return _languages(os.environ.get("BCR_DICTIONARY"), os.environ.get(REGISTRY_ENV))
+
+
+@cache
+def _languages(own: str | None, registry_name: str | None) -> dict[str, dict[str, str]]:
+    # Checked once per dictionary (keyed as ``_load_from``): every printed number asks.
     found = registry().get("languages")
     if not isinstance(found, dict) or not found or not all(
             isinstance(v, dict) and {"locale", "to"} <= set(v) for v in found.values()):
@@ -101,6 +107,16 @@ def languages() -> dict[str, dict[str, str]]:
                               "each report language with its locale and interval word, e.g. "
                               "{sv: {locale: sv_SE, to: till}, en: {locale: en_GB, to: to}}")
     return found
+
+
+def locale(lang: str) -> str:
+    """The babel locale of a report language (``languages``)."""
+    return _locale(lang, os.environ.get("BCR_DICTIONARY"), os.environ.get(REGISTRY_ENV))
+
+
+@cache
+def _locale(lang: str, own: str | None, registry_name: str | None) -> str:
+    return str(languages()[language(lang)]["locale"])
 
 
 def language(lang: str | None = None) -> str:

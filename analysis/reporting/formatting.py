@@ -15,14 +15,28 @@ from functools import cache
 
 from babel import Locale
 from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent, get_decimal_symbol
+from babel.numbers import NumberPattern, get_decimal_symbol, parse_pattern
 
 from analysis.data import dictionary as dd
 
 
 def locale(lang: str) -> str:
     """The babel locale of a report language (registry.yaml ``languages``)."""
-    return str(dd.languages()[dd.language(lang)]["locale"])
+    return dd.locale(lang)
+
+
+@cache
+def _babel(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+@cache
+def _pattern(decimals: int, percent: bool = False) -> NumberPattern:
+    """The CLDR number pattern of a fixed number of decimals, parsed once (babel's
+    format_decimal parses its pattern and locale at every call: a report prints 20 000
+    numbers)."""
+    return parse_pattern("#,##0" + ("." + "0" * decimals if decimals else "")
+                         + ("%" if percent else ""))
 
 
 @cache
@@ -59,20 +73,18 @@ def number(value: float | int | None, decimals: int = 0, lang: str = "sv") -> st
     """A number with a fixed number of decimals; empty for a missing value."""
     if _missing(value):
         return ""
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     with _digits(value, decimals):
-        return format_decimal(_round(value, decimals), format=pattern, locale=locale(lang),
-                              decimal_quantization=True)
+        return _pattern(decimals).apply(_round(value, decimals), _babel(locale(lang)),
+                                        decimal_quantization=True)
 
 
 def percent(proportion: float | None, decimals: int = 1, lang: str = "sv") -> str:
     """A proportion (0..1) as a percentage: "5,2 %" (sv), "5.2%" (en)."""
     if _missing(proportion):
         return ""
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
     with _digits(proportion * 100, decimals):
-        text = format_percent(_round(proportion, decimals + 2), format=pattern,
-                              locale=locale(lang), decimal_quantization=True)
+        text = _pattern(decimals, percent=True).apply(
+            _round(proportion, decimals + 2), _babel(locale(lang)), decimal_quantization=True)
     # CLDR's Swedish and Norwegian percent patterns have a non-breaking space before the
     # sign; the explicit pattern above drops it, so put it back.
     return text.replace("%", "\u00a0%") if _spaced_percent(locale(lang)) else text

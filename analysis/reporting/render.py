@@ -8,10 +8,11 @@ Two engines (DESIGN.md §9):
   ``BCR_RENDERER=builtin`` forces it even when Quarto is installed.
 
 Each job writes its own staging directory (.qmd and figures), rendered there: built-in,
-one worker per document; through Quarto, the few project calls of ``quarto_calls``. The
-documents replace the outputs only when all succeeded and passed ``checks.verify``; else
-``RenderError`` names document and step (``OutputError`` a missing or malformed output,
-``DiskFullError`` a full disk, in one line) and the previous outputs stay.
+one worker per document; through Quarto, the few project calls of
+``quarto_project.quarto_calls``. The documents replace the outputs only when all
+succeeded and passed ``checks.verify``; else ``RenderError`` names document and step
+(``OutputError`` a missing or malformed output, ``DiskFullError`` a full disk, in one
+line) and the previous outputs stay.
 
 A run locks its output folder and first removes what a killed run left there; its
 workers (``workers.py``) die with their tools on Ctrl-C, a failure or the main process.
@@ -23,7 +24,6 @@ import contextlib
 import datetime as dt
 import errno
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +39,7 @@ import yaml
 from analysis import resources
 from analysis.errors import UserError
 from analysis.reporting import figure_cache
+from analysis.reporting import quarto_project as qp
 from analysis.reporting.checks import main_output, verify, verify_file
 from analysis.reporting.staging import clean_leftovers, locked, swap_into_place
 from analysis.reporting.workers import InProcess, as_done, worker_pool
@@ -194,88 +195,6 @@ def poppler_safe(pdf: Path) -> None:
         pdf.write_bytes(data.replace(entry, b" " * len(entry)))
 
 
-QUARTO_PROJECT = "_quarto.yml"  # a Quarto project: its settings file
-COMBINED_PDF = "publication-pdf"  # a book's chapters as one typst document
-
-
-def _quarto_env(jobs: Sequence[Job]) -> dict[str, str]:
-    """Quarto's environment: SOURCE_DATE_EPOCH fixes the PDF dates typst writes
-    (reproducible builds) to the data's date."""
-    moment = dt.datetime.combine(max(j.date for j in jobs), dt.time(), tzinfo=dt.UTC)
-    return {**os.environ, "SOURCE_DATE_EPOCH": str(int(moment.timestamp()))}
-
-
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)
-
-
-def _combined_source(book: Path, target: Path) -> None:
-    """A book's chapters as one document for Quarto's typst format, which book projects
-    do not take: the book's options and title as front matter, then every chapter."""
-    config = yaml.safe_load((book / QUARTO_PROJECT).read_text(encoding="utf-8"))
-    front = {k: v for k, v in config.items() if k not in {"project", "book"}}
-    front.update({k: config["book"][k] for k in ("title", "subtitle", "date")})
-    front["format"] = {"typst": config["format"]["typst"]}
-    body = [_FRONT_MATTER.sub("", (book / c).read_text(encoding="utf-8"), count=1)
-            for c in config["book"]["chapters"]]
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(book / "figures", target / "figures", dirs_exist_ok=True)
-    text = "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n\n"
-    (target / "index.qmd").write_text(text + "\n\n".join(body), encoding="utf-8")
-
-
-def quarto_calls(jobs: Sequence[Job], staging: Path, formats: Sequence[str], groups: int
-                 ) -> list[tuple[str, list[str], Path]]:
-    """The Quarto calls that render a run whose sources are written: as few as can be
-    (about 2 s per output in one project call against 6 s per separate call), and enough
-    to keep `groups` workers busy.
-
-    - each book's HTML pages in one call of its own project (pages share one set of
-      resources; a book does not take typst, DESIGN.md §9);
-    - the single documents, and each book's chapters combined into one typst document,
-      spread over `groups` folders ``quarto-<i>/`` of the staging folder, each rendered
-      in one call as a default project (its own .qmd per document folder, so no source is
-      rendered twice and no figure is shared). ``_quarto_gather`` moves them back.
-    Returns (what, command, folder) per call, the longest first.
-    """
-    quarto = quarto_path() or "quarto"
-    calls = []
-    if "html" in formats:
-        calls += [(job.name, [quarto, "render", "--to", "html"], staging / job.name)
-                  for job in jobs if job.kind == "project"]
-    folders = []
-    if "pdf" in formats:
-        for job in jobs:
-            if job.kind == "project":
-                _combined_source(staging / job.name, staging / f"{job.name}-{COMBINED_PDF}")
-                folders.append(f"{job.name}-{COMBINED_PDF}")
-    folders += [j.name for j in jobs if j.kind == "document"]
-    # Without --to every file renders to the formats of its front matter (a combined
-    # book: typst only).
-    only = [] if set(formats) == set(FORMATS) else [
-        "--to", {"html": "html", "pdf": "typst"}[formats[0]]]
-    for i in range(min(groups, len(folders))):
-        members = folders[i::groups]
-        project = staging / f"quarto-{i}"
-        project.mkdir()
-        for name in members:
-            os.rename(staging / name, project / name)
-        (project / QUARTO_PROJECT).write_text(yaml.safe_dump(
-            {"project": {"type": "default", "render": [f"{n}/index.qmd" for n in members]}}),
-            encoding="utf-8")
-        calls.append((f"{len(members)} documents", [quarto, "render", *only], project))
-    return calls
-
-
-def _quarto_gather(staging: Path) -> None:
-    """Move the documents of the ``quarto-<i>`` project folders back into the staging
-    folder (one folder per document, as the built-in path leaves them)."""
-    for project in sorted(staging.glob("quarto-*")):
-        for folder in sorted(p for p in project.iterdir() if p.is_dir()
-                             and (p / "index.qmd").exists()):
-            os.rename(folder, staging / folder.name)
-        shutil.rmtree(project)
-
-
 def _quarto_call(what: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     """One Quarto call (runs in a worker); its seconds."""
     start = time.perf_counter()
@@ -291,7 +210,7 @@ def _quarto_outputs(job: Job, staging: Path, formats: Sequence[str]) -> list[Pat
     for fmt in formats:
         target = directory / main_output(job, fmt, "quarto")
         if job.kind == "project":
-            made = staging / f"{job.name}-{COMBINED_PDF}" / "index.pdf" if fmt == "pdf" \
+            made = staging / f"{job.name}-{qp.COMBINED_PDF}" / "index.pdf" if fmt == "pdf" \
                 else target
         else:
             made = directory / f"index.{fmt}"
@@ -332,6 +251,7 @@ def build_and_render(job: Job, directory: Path, formats: Sequence[str]) -> Resul
 
 
 FIGURE_CACHE = ".figure-cache"  # in the run's staging directory, removed with it
+FIGURES_PER_TASK = 2  # a figure takes 0.5-3 s; a task more costs a few milliseconds
 
 
 def _draw_figures(specs: Sequence[tuple[str, object]], cache: Path) -> float:
@@ -433,8 +353,9 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
         figure_cache.take([spec.key for _, spec in distinct], cache)
         specs = [(d, spec) for d, spec in distinct if not (cache / f"{spec.key}.svg").exists()]
         phase(f"drawing {len(specs)} figures")
-        # Round-robin chunks: each worker gets a similar mix of figure kinds.
-        chunks = [specs[i::workers * 4] for i in range(workers * 4)]
+        # Small chunks: a worker that is done takes the next, so none waits at the end.
+        chunks = [specs[i:i + FIGURES_PER_TASK] for i in range(0, len(specs),
+                                                                FIGURES_PER_TASK)]
         drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
         seconds["figures, drawn once (sum)"] = sum(f.result() for f in as_done(drawn))
         figure_cache.keep(cache)
@@ -454,16 +375,17 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
         written = {job.name: pool.submit(write_sources, job, staging / job.name)
                    for job in ordered}
         list(as_done(list(written.values())))
-        calls = quarto_calls(jobs, staging, formats, workers)
+        calls = qp.quarto_calls(jobs, staging, formats, workers,
+                                quarto_path() or "quarto")
         phase(f"rendering with Quarto in {len(calls)} calls: "
               f"{', '.join(what for what, _, _ in calls)}")
         start = time.perf_counter()
-        env = _quarto_env(jobs)
+        env = qp.quarto_env(jobs)
         timed = [(f"quarto call {i + 1} ({w})", pool.submit(_quarto_call, w, c, d, env))
                  for i, (w, c, d) in enumerate(calls)]
         list(as_done([f for _, f in timed]))
         seconds.update((name, f.result()) for name, f in timed)
-        _quarto_gather(staging)
+        qp.gather(staging)
         rendering = (time.perf_counter() - start) / len(jobs)  # a share of the wall time
         for job in jobs:
             results.append(Result(job.name, _quarto_outputs(job, staging, formats),
