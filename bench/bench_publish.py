@@ -1,10 +1,10 @@
 """Benchmark: full `bcr publish` of the demo registry (6 regional + 8 subregistry reports
 and the annual publication, Swedish, HTML and PDF).
 
-Run:  /tmp/venv/bin/python bench/bench_publish.py [--workers N]
-Prints wall time, the breakdown (loading, analysis, building the documents; the figure
-phase, where every distinct figure of the run is drawn once in the worker pool; templating
-and rendering summed over the documents, which run in parallel) and peak memory (this
+Run:  .venv/bin/python bench/bench_publish.py [--workers N]
+Prints wall time, the breakdown (loading, analysis; building the documents while every
+distinct figure of the run is drawn once in the worker pool; templating and rendering
+summed over the documents, which run in parallel; each Quarto call) and peak memory (this
 process and, separately, the largest worker process). Results: bench/RESULTS.md.
 """
 

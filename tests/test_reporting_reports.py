@@ -636,16 +636,16 @@ def test_no_preliminary_year_is_classified_or_listed_as_a_change(prepared):
     moved = tables.moved_table(run, "moved")
     assert moved.header[2:4] == [str(a.judged_year - 1), str(a.judged_year)]
     assert str(a.year) not in moved.caption
-    # The level grid of the regional report colours the judged year only.
+    # The level table of the regional report colours the judged year only.
     job = regional.regional_report(run, REGION)
-    [grid] = [f for p in job.pages for f in qmd._all_figures(p.sections)
-              if f.id == "fig-levels"]
-    assert str(a.judged_year) in grid.caption and str(a.year) not in grid.caption
+    [levels] = [t for p in job.pages for s in p.sections for t in s.tables
+                if t.id == "tbl-levels"]
+    assert str(a.judged_year) in levels.caption and str(a.year) not in levels.caption
     judged = ind.filter((pl.col("year") == a.judged_year) & (pl.col("region") == REGION))
-    expected = {r["classification"] for r in judged.iter_rows(named=True)
+    expected = {cells.LEVEL_FILLS[r["classification"]] for r in judged.iter_rows(named=True)
                 if r["estimate"] is not None and r["classification"]}
-    shown = set(grid.arguments["frame"]["level"].to_list())
-    assert expected <= shown and "below" in expected
+    shown = {fill[3] for fill in levels.fills}  # the region's column
+    assert expected <= shown and cells.LEVEL_FILLS["below"] in expected
 
 
 def _all_tables(sections) -> list[qmd.Table]:

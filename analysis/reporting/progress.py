@@ -98,7 +98,6 @@ def _publish(shown: _Lines | _Bar, data: Path | None, out: Path | None, year: in
              subregistries: Sequence[str] | None, with_publication: bool,
              workers: int | None) -> Publication:
     prepared = prepare(data, year, lang, formats, on_phase=shown.phase, workers=workers)
-    shown.phase("building the documents")
     return publish(data, out or DEFAULT_OUT, year, lang, formats, regions, subregistries,
                    with_publication, workers, on_start=shown.started, on_done=shown.finished,
                    prepared=prepared, on_phase=shown.phase)

@@ -12,7 +12,7 @@ from analysis.demo.registry import cached_demo_dir
 from analysis.errors import UserError
 from analysis.privacy.published import RELEASE_FILE, published
 from analysis.reporting.analyses import Analyses, compute_all
-from analysis.reporting.documents import all_jobs, default_out
+from analysis.reporting.documents import default_out, planned_jobs
 from analysis.reporting.interactive.page import INTERACTIVE, interactive_jobs
 from analysis.reporting.render import FORMATS, Result, engine, render_all
 from analysis.reporting.run import Run
@@ -76,7 +76,7 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     Analyses are computed once (``compute_all``, or taken from ``prepared``) and shared
     by every document; documents are written and rendered in parallel worker processes.
     Seconds per step are summed over the documents (figures, templating, rendering) or
-    measured once (loading, analysis, building). ``on_start`` hears the number of
+    measured once (loading, analysis). ``on_start`` hears the number of
     documents, ``on_phase`` each phase of rendering, ``on_done`` each document rendered.
     """
     if prepared is None:
@@ -84,20 +84,20 @@ def publish(data_dir: Path | None, out: Path, year: int | None = None, lang: str
     seconds = dict(prepared.seconds)
     analyses, run = prepared.analyses, prepared.run
     documents = [f for f in formats if f != INTERACTIVE]
-    start = time.perf_counter()
-    jobs = all_jobs(run, regions, subregistries, with_publication) if documents else []
+    planned = planned_jobs(run, regions, subregistries, with_publication) if documents else []
     # The interactive reports: the regions asked for, and the nation's in a whole run.
     pages = interactive_jobs(run, regions, regions is None) if INTERACTIVE in formats else []
-    seconds["building"] = time.perf_counter() - start
     if on_start:
-        on_start(len(jobs) + len(pages))
+        on_start(len(planned) + len(pages))
     out_dir = default_out(out, analyses.year, lang)
     start = time.perf_counter()
     # Every published count, as one file (what `bcr audit` and the tables are checked
     # on), staged, checked and moved into place with the documents, under the lock.
     files = {RELEASE_FILE: published(analyses.release).write_csv().encode("utf-8")}
+    # Built one by one while the workers draw the figures of the ones before.
+    jobs = (build() for build in planned)
     results = render_all(jobs, out_dir, documents, workers, on_done, seconds,
-                         on_phase, files) if documents else []
+                         on_phase, files, len(planned)) if documents else []
     if pages:  # finished pages: written, checked and placed as the documents are (in
         # this process: writing is quick, a worker would first load the Vega bundle)
         results += render_all(pages, out_dir, ["html"], 1, on_done, {}, on_phase,

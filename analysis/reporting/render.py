@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -271,39 +272,59 @@ def _draw_figures(specs: Sequence[tuple[str, object]], cache: Path) -> float:
     return total
 
 
-def _distinct_figures(jobs: Sequence[Job]) -> list[tuple[str, object]]:
-    """(document name, figure) for the figures of every job that offers them
-    (``figure_specs``), each distinct figure once, in a fixed order."""
-    seen: dict[str, tuple[str, object]] = {}
+def _build_and_draw(jobs: Iterable[Job], pool: object, cache: Path,
+                    ) -> tuple[list[Job], list[Future], int]:
+    """Take the jobs one by one (a generator may build each document when asked) and
+    hand each distinct figure of the run to the workers, ``FIGURES_PER_TASK`` at a time,
+    as soon as its document is there: the workers draw while the next documents are
+    built. A figure shared by documents is drawn once; one kept from an earlier run
+    (``figure_cache``) is taken, not drawn. The jobs, the drawing tasks and the number
+    of figures they draw."""
+    built: list[Job] = []
+    seen: set[str] = set()
+    waiting: list[tuple[str, object]] = []
+    drawn: list[Future] = []
+    figures = 0
     for job in jobs:
-        for spec in getattr(job, "figure_specs", list)():
-            seen.setdefault(spec.key, (job.name, spec))
-    return list(seen.values())
+        built.append(job)
+        new = [s for s in getattr(job, "figure_specs", list)() if s.key not in seen]
+        seen.update(s.key for s in new)
+        figure_cache.take([s.key for s in new], cache)
+        to_draw = [(job.name, s) for s in new if not (cache / f"{s.key}.svg").exists()]
+        waiting += to_draw
+        figures += len(to_draw)
+        while len(waiting) >= FIGURES_PER_TASK:
+            drawn.append(pool.submit(_draw_figures, waiting[:FIGURES_PER_TASK], cache))
+            del waiting[:FIGURES_PER_TASK]
+    if waiting:
+        drawn.append(pool.submit(_draw_figures, waiting, cache))
+    return built, drawn, figures
 
 
-def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
+def render_all(jobs: Iterable[Job], out_dir: Path, formats: Sequence[str],
                workers: int | None = None,
                on_done: Callable[[Result], None] | None = None,
                seconds: dict[str, float] | None = None,
                on_phase: Callable[[str], None] | None = None,
-               files: Mapping[str, bytes] | None = None) -> list[Result]:
+               files: Mapping[str, bytes] | None = None,
+               count: int | None = None) -> list[Result]:
     """Render every job in parallel processes into `out_dir/<job.name>/`; ``files``
-    (name -> content, e.g. the run's release.csv) go into `out_dir` with them.
+    (name -> content, e.g. the run's release.csv) go into `out_dir` with them. ``jobs``
+    may be a generator that builds each document when asked; ``count`` then says how
+    many it gives.
 
-    First the distinct figures of the run are drawn, spread evenly over the workers, into
-    a cache the documents copy from (a figure shared by documents is drawn once); then the
-    documents are written and rendered, the largest (a book) first. ``seconds`` gets the
-    figure phase's ("figures, drawn once" summed over the workers, "figure phase wall
-    time"); ``on_phase`` hears of each phase as it starts, ``on_done`` of each document.
+    First the distinct figures of the run are drawn by the workers, into a cache the
+    documents copy from (a figure shared by documents is drawn once), while the documents
+    are built (:func:`_build_and_draw`); then the documents are written and rendered, the
+    largest (a book) first. ``seconds`` gets the figure phase's ("figures, drawn once"
+    summed over the workers, "building and figure phase wall time"); ``on_phase`` hears
+    of each phase as it starts, ``on_done`` of each document.
     All documents and files are built in a staging directory inside `out_dir`, checked
     (``verify``, ``verify_file``) and moved into place only when every one succeeded; on
     any failure or interruption nothing in `out_dir` changes and the error (a RenderError
     naming the document and step, an OutputError naming what is missing) is raised."""
     seconds = seconds if seconds is not None else {}
-    names = [j.name for j in jobs]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
-        raise UserError(f"documents requested twice in one run: {', '.join(duplicates)}")
+    count = len(jobs) if count is None else count  # type: ignore[arg-type]
     phase, files = on_phase or (lambda _: None), dict(files or {})
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -313,8 +334,8 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
             try:
                 for name, content in files.items():
                     (staging / name).write_bytes(content)
-                results = _render_staged(jobs, staging, formats, workers, on_done, seconds,
-                                         phase)
+                jobs, results = _render_staged(jobs, count, staging, formats, workers,
+                                               on_done, seconds, phase)
                 phase("checking the outputs")
                 for job in jobs:
                     verify(job, staging / job.name, formats, engine())
@@ -333,33 +354,34 @@ def render_all(jobs: Sequence[Job], out_dir: Path, formats: Sequence[str],
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(out_dir) from None
         raise
-    order = {n: i for i, n in enumerate(names)}
+    order = {j.name: i for i, j in enumerate(jobs)}
     results.sort(key=lambda r: order[r.name])
     return [Result(r.name, [out_dir / r.name / f.relative_to(staging / r.name)
                             for f in r.files], r.seconds) for r in results]
 
 
-def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
+def _render_staged(jobs: Iterable[Job], count: int, staging: Path, formats: Sequence[str],
                    workers: int | None, on_done: Callable[[Result], None] | None,
-                   seconds: dict[str, float], phase: Callable[[str], None]) -> list[Result]:
-    """Draw the run's figures, then write and render every job into ``staging``: on the
-    built-in path each document in a worker, through Quarto all sources first and then
-    the few Quarto calls of ``quarto_calls``, in parallel."""
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+                   seconds: dict[str, float], phase: Callable[[str], None]
+                   ) -> tuple[list[Job], list[Result]]:
+    """Build the jobs while the workers draw their figures, then write and render every
+    job into ``staging``: on the built-in path each document in a worker, through Quarto
+    all sources first and then the few Quarto calls of ``quarto_calls``, in parallel.
+    The jobs built, and their results."""
+    workers = max(1, min(workers or os.cpu_count() or 1, count))
     with (contextlib.nullcontext(InProcess()) if workers == 1 else worker_pool(workers)) as pool:
         start = time.perf_counter()
         cache = staging / FIGURE_CACHE
-        distinct = _distinct_figures(jobs)
-        figure_cache.take([spec.key for _, spec in distinct], cache)
-        specs = [(d, spec) for d, spec in distinct if not (cache / f"{spec.key}.svg").exists()]
-        phase(f"drawing {len(specs)} figures")
-        # Small chunks: a worker that is done takes the next, so none waits at the end.
-        chunks = [specs[i:i + FIGURES_PER_TASK] for i in range(0, len(specs),
-                                                                FIGURES_PER_TASK)]
-        drawn = [pool.submit(_draw_figures, chunk, cache) for chunk in chunks if chunk]
+        phase(f"building {count} documents and drawing their figures")
+        jobs, drawn, figures = _build_and_draw(jobs, pool, cache)
+        names = [j.name for j in jobs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:  # one source rendered twice at once would race (DESIGN.md §9)
+            raise UserError(f"documents requested twice in one run: {', '.join(duplicates)}")
+        phase(f"drawing {figures} figures")
         seconds["figures, drawn once (sum)"] = sum(f.result() for f in as_done(drawn))
         figure_cache.keep(cache)
-        seconds["figure phase wall time"] = time.perf_counter() - start
+        seconds["building and figure phase wall time"] = time.perf_counter() - start
         # Largest first: a book renders longest, so it should not start last.
         ordered = sorted(jobs, key=lambda j: j.kind != "project")
         results: list[Result] = []
@@ -370,7 +392,7 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
                 results.append(future.result())
                 if on_done:
                     on_done(results[-1])
-            return results
+            return jobs, results
         phase(f"writing {len(jobs)} documents")
         written = {job.name: pool.submit(write_sources, job, staging / job.name)
                    for job in ordered}
@@ -392,4 +414,4 @@ def _render_staged(jobs: Sequence[Job], staging: Path, formats: Sequence[str],
                                   {**written[job.name].result(), "rendering": rendering}))
             if on_done:
                 on_done(results[-1])
-        return results
+        return jobs, results

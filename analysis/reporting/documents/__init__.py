@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from analysis.data import dictionary as dd
@@ -14,18 +15,20 @@ from analysis.reporting.qmd import DocumentJob
 from analysis.reporting.run import Run
 
 
-def all_jobs(run: Run, regions: Sequence[str] | None = None,
-             subregistries: Sequence[str] | None = None,
-             with_publication: bool = True) -> list[DocumentJob]:
-    """The documents of a run: regional reports, subregistry reports, the publication."""
+def planned_jobs(run: Run, regions: Sequence[str] | None = None,
+                 subregistries: Sequence[str] | None = None,
+                 with_publication: bool = True) -> list[Callable[[], DocumentJob]]:
+    """The documents of a run (regional reports, subregistry reports, the publication),
+    each as the call that builds it: a run builds them one by one while its workers draw
+    the figures of those built before."""
     a = run.analyses
-    jobs = [regional_report(run, r) for r in (regions if regions is not None
-                                              else dd.region_ids())]
-    jobs += [subregistry_report(run, s) for s in (subregistries if subregistries is not None
-                                                  else subregistries_present(a))]
+    planned = [partial(regional_report, run, r) for r in (regions if regions is not None
+                                                          else dd.region_ids())]
+    planned += [partial(subregistry_report, run, s) for s in (
+        subregistries if subregistries is not None else subregistries_present(a))]
     if with_publication:
-        jobs.append(publication(run))
-    return jobs
+        planned.append(partial(publication, run))
+    return planned
 
 
 def default_out(base: Path, year: int, lang: str) -> Path:
