@@ -63,8 +63,6 @@ from analysis.stats.survival import Z95, settings
 METHODS = {"ederer2": "Ederer II (Ederer & Heise 1959)",
            "pohar-perme": "Pohar Perme (Pohar Perme, Stare & Esteve 2012)"}
 CONF_TYPES = ("log", "log-log")
-# Cells (patient x interval) handled at once: bounds the memory of a large cohort.
-_CHUNK_CELLS = 500_000
 _EPS = 1e-9
 
 
@@ -142,8 +140,11 @@ def rate_table(lifetable: pl.DataFrame, source: str = "lifetable") -> RateTable:
 def _hazard(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray) -> np.ndarray:
     """Population hazard at an attained age and calendar time (nearest age/year beyond
     the table)."""
-    ia = np.clip(np.floor(age).astype(np.int64) - rt.age_min, 0, rt.n_age - 1)
-    iy = np.clip(np.floor(cal).astype(np.int64) - rt.year_min, 0, rt.n_year - 1)
+    # np.minimum/np.maximum rather than np.clip, whose Python wrapper costs more than
+    # the clipping of a few thousand values.
+    ia = np.minimum(np.maximum(np.floor(age).astype(np.int64) - rt.age_min, 0), rt.n_age - 1)
+    iy = np.minimum(np.maximum(np.floor(cal).astype(np.int64) - rt.year_min, 0),
+                    rt.n_year - 1)
     return rt.rates[(base * rt.n_age + ia) * rt.n_year + iy]
 
 
@@ -172,56 +173,91 @@ def _integrate(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarr
 _SUMS = ("y", "d", "e", "yw", "dw", "ew", "dw2")
 
 
+def _constant_piece(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarray,
+                    start: float) -> tuple[np.ndarray, np.ndarray]:
+    """The population hazard from `start` (years since diagnosis) on, and when it next
+    changes (the next birthday or New Year, whichever comes first; the same expressions
+    as :func:`_integrate`, so that both cut an interval at the same point)."""
+    starts = np.full(len(base), start)
+    birthday = np.floor(age0 + starts) + 1 - age0
+    new_year = np.floor(cal0 + starts) + 1 - cal0
+    return _hazard(rt, base, age0 + starts, cal0 + starts), np.minimum(birthday, new_year)
+
+
 def _aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.ndarray,
                age0: np.ndarray, cal0: np.ndarray, group: np.ndarray, n_groups: int,
                n_int: int, grid: int, rt: RateTable) -> dict[str, np.ndarray]:
     """Per group and interval: person-years y, deaths d, expected deaths e, and their
     Pohar Perme weighted versions yw, dw, ew, plus dw2 (deaths weighted by 1/S*^2).
-    Vectorised over patients x intervals, in chunks of patients."""
+
+    One interval at a time, over the patients still in follow-up at its start (sorted
+    by decreasing follow-up, they are a prefix of the arrays, so each step works on
+    views of at most one value per patient). Each patient's population hazard is
+    constant between birthdays and New Years: it is carried from interval to interval
+    and looked up again only where one of these falls inside the interval (about one
+    monthly interval in six), where the interval is integrated piece by piece. The
+    expected cumulative hazard since diagnosis is carried along as a running sum.
+    """
     n_cells = np.ceil(exit_ * grid - _EPS).astype(np.int64).clip(0, n_int)
-    sums = {k: np.zeros(n_groups * n_int) for k in _SUMS}
-    ends = np.cumsum(n_cells)
-    bounds = np.searchsorted(ends, np.arange(_CHUNK_CELLS, ends[-1] if len(ends) else 0,
-                                             _CHUNK_CELLS), side="right")
-    for lo_p, hi_p in zip(np.r_[0, bounds], np.r_[bounds, len(n_cells)], strict=True):
-        if hi_p <= lo_p:
-            continue
-        sl = slice(lo_p, hi_p)
-        cells = n_cells[sl]
-        # Each patient's values on each of their cells (np.repeat: a gather's values,
-        # faster).
-        p_base, p_age, p_cal, p_entry, p_exit, p_group = (
-            np.repeat(v[sl], cells) for v in (base, age0, cal0, entry, exit_, group))
-        offsets = np.cumsum(cells) - cells
-        first = np.repeat(offsets, cells)  # the index of each cell's patient's first cell
-        j = np.arange(len(first)) - first
+    order = np.argsort(-n_cells, kind="stable")
+    entry, exit_, event, base, age0, cal0, group, n_cells = (
+        v[order] for v in (entry, exit_, event, base, age0, cal0, group, n_cells))
+    # In follow-up in interval j: the first in_fu[j] patients.
+    in_fu = np.searchsorted(-n_cells, -np.arange(n_int + 1), side="left")
+    sums = {k: np.zeros((n_groups, n_int)) for k in _SUMS}
+    hazard, change = _constant_piece(rt, base, age0, cal0, 0.0)
+    cum = np.zeros(len(base))  # expected cumulative hazard at the start of the interval
+    delayed = bool((entry > 0).any())  # period approach: some enter after diagnosis
+    for j in range(n_int):
+        m, m_next = in_fu[j], in_fu[j + 1]
+        if m == 0:
+            break
         a, b = j / grid, (j + 1) / grid
-        full = _integrate(rt, p_base, p_age, p_cal, a, b)
-        # Expected cumulative hazard since diagnosis at the start of each interval.
-        before = np.cumsum(full) - full
-        cum_start = before - before[first]
-        lo = np.maximum(a, p_entry)
-        hi = np.minimum(b, p_exit)
+        full = hazard[:m] * (b - a)
+        cut = np.flatnonzero(change[:m] < b)
+        if cut.size:
+            c_base, c_age, c_cal = base[cut], age0[cut], cal0[cut]
+            full[cut] = _integrate(rt, c_base, c_age, c_cal, np.full(cut.size, a),
+                                   np.full(cut.size, b))
+            hazard[cut], change[cut] = _constant_piece(rt, c_base, c_age, c_cal, b)
+        # Cells at risk throughout the interval: the patients followed beyond it who
+        # entered before it (all but the last cells in a cohort). The others (`edge`)
+        # get the general formulas below.
+        edge = np.r_[np.flatnonzero(entry[:m_next] > a) if delayed else [],
+                     np.arange(m_next, m)].astype(np.int64)
+        lo = np.maximum(entry[edge], a)
+        hi = np.minimum(exit_[edge], b)
         y = np.maximum(hi - lo, 0.0)
-        partial = (y > 0) & ((lo > a) | (hi < b))
-        expected = np.where(y > 0, full, 0.0)
-        expected[partial] = _integrate(rt, p_base[partial], p_age[partial], p_cal[partial],
-                                       lo[partial], hi[partial])
+        partial = np.flatnonzero((y > 0) & ((lo > a) | (hi < b)))
+        expected_edge = np.where(y > 0, full[edge], 0.0)
+        at = edge[partial]
+        expected_edge[partial] = _integrate(rt, base[at], age0[at], cal0[at], lo[partial],
+                                            hi[partial])
         # 1/S* at the middle of the remaining time in the interval, interpolating the
         # cumulative hazard linearly within the interval.
-        weight = np.exp(cum_start + full * grid * ((lo + b) / 2 - a))
-        key = p_group * n_int + j
-        length = n_groups * n_int
-        # A death is in the patient's last interval; few cells hold one.
-        last = offsets + cells - 1
-        died = last[(event[sl] == 1) & (cells > 0)]
-        for name, values, at in (("y", y, key), ("e", expected, key),
-                                 ("yw", y * weight, key), ("ew", expected * weight, key),
-                                 ("d", np.ones(len(died)), key[died]),
-                                 ("dw", weight[died], key[died]),
-                                 ("dw2", weight[died] ** 2, key[died])):
-            sums[name] += np.bincount(at, weights=values, minlength=length)
-    return {k: v.reshape(n_groups, n_int) for k, v in sums.items()}
+        weight = np.exp(cum[:m] + full * grid * ((a + b) / 2 - a))
+        weight[edge] = np.exp(cum[edge] + full[edge] * grid * ((lo + b) / 2 - a))
+        cum[:m] += full
+        expected = full
+        expected[edge] = expected_edge
+        y_weight = weight * (b - a)
+        y_weight[edge] = y * weight[edge]
+        # A death is in the patient's last interval: among those whose follow-up ends in
+        # this one.
+        died = m_next + np.flatnonzero(event[m_next:m] == 1)
+        key, dead = group[:m], group[died]
+        # Person-time as whole intervals less what the edge cells lack: one rounding
+        # instead of one per patient (a sum of 100 000 equal lengths is off by 1e-12).
+        sums["y"][:, j] = (np.bincount(key, minlength=n_groups) * (b - a)
+                           - np.bincount(group[edge], weights=(b - a) - y,
+                                         minlength=n_groups))
+        for name, values, at in (("e", expected, key), ("yw", y_weight, key),
+                                 ("ew", expected * weight, key),
+                                 ("d", np.ones(len(died)), dead),
+                                 ("dw", weight[died], dead),
+                                 ("dw2", weight[died] ** 2, dead)):
+            sums[name][:, j] = np.bincount(at, weights=values, minlength=n_groups)
+    return sums
 
 
 def _count_from(group: np.ndarray, first: np.ndarray, n_groups: int, n_int: int
