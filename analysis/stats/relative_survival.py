@@ -49,224 +49,20 @@ bench/RESULTS.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from analysis.data import dictionary as dd
-from analysis.errors import InputError, UserError
+from analysis.errors import UserError
 from analysis.frames import ordered_sum
+from analysis.stats.expected_hazard import EPS, aggregate, count_from, rate_table
 from analysis.stats.sparse_age_groups import estimate_merged, smallest_age_group
 from analysis.stats.survival import Z95, settings
 
 METHODS = {"ederer2": "Ederer II (Ederer & Heise 1959)",
            "pohar-perme": "Pohar Perme (Pohar Perme, Stare & Esteve 2012)"}
 CONF_TYPES = ("log", "log-log")
-_EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class RateTable:
-    """A life table as a dense array of hazards indexed by area, sex, age and year."""
-
-    rates: np.ndarray  # flat, index ((area * 2 + sex - 1) * n_age + age) * n_year + year
-    area: str | None  # "county", "region" or None (national table)
-    areas: dict[str, int]
-    age_min: int
-    n_age: int
-    year_min: int
-    n_year: int
-
-
-def _area_column(frame: pl.DataFrame) -> str | None:
-    for col in ("county", "region"):
-        if col in frame.columns and frame.get_column(col).null_count() < frame.height:
-            return col
-    return None
-
-
-def rate_table(lifetable: pl.DataFrame, source: str = "lifetable") -> RateTable:
-    """Check a life table (year, sex, age, mortality_rate; optional county or region)
-    and arrange it for lookup. Every area, sex, age and year in its range must occur
-    exactly once."""
-    missing = [c for c in ("year", "sex", "age", "mortality_rate") if c not in lifetable.columns]
-    if missing:
-        raise UserError(f"{source}: missing column(s) {', '.join(missing)}")
-    area = _area_column(lifetable)
-    lt = lifetable.with_row_index("_row", offset=1)
-    for col, bad, rule in (
-            ("mortality_rate", pl.col("mortality_rate").is_null()
-             | (pl.col("mortality_rate") < 0) | pl.col("mortality_rate").is_nan(),
-             "mortality rate must be a number >= 0"),
-            ("sex", ~pl.col("sex").is_in([1, 2]) | pl.col("sex").is_null(), "sex must be 1 or 2"),
-            ("age", pl.col("age").is_null(), "age is required"),
-            ("year", pl.col("year").is_null(), "year is required"),
-            *([(area, pl.col(area).is_null(), f"{area} is required in a regional table")]
-              if area else [])):
-        rows = lt.filter(bad)
-        if rows.height:
-            raise InputError(source, rule, row=int(rows["_row"][0]), column=col,
-                             value=rows[col][0])
-    keys = [*([area] if area else []), "sex", "age", "year"]
-    dup = lt.filter(~pl.struct(keys).is_first_distinct())
-    if dup.height:
-        first = dup.row(0, named=True)
-        raise InputError(source, f"duplicate row for {', '.join(f'{k}={first[k]}' for k in keys)}",
-                         row=int(first["_row"]))
-    areas = sorted(lt.get_column(area).unique().to_list()) if area else [""]
-    area_idx = {a: i for i, a in enumerate(areas)}
-    age_min, age_max = int(lt["age"].min()), int(lt["age"].max())
-    year_min, year_max = int(lt["year"].min()), int(lt["year"].max())
-    n_age, n_year = age_max - age_min + 1, year_max - year_min + 1
-    rates = np.full(len(areas) * 2 * n_age * n_year, np.nan)
-    a_i = (lt.get_column(area).replace_strict(area_idx, return_dtype=pl.Int64).to_numpy()
-           if area else np.zeros(lt.height, dtype=np.int64))
-    idx = (((a_i * 2 + lt["sex"].to_numpy() - 1) * n_age + lt["age"].to_numpy() - age_min)
-           * n_year + lt["year"].to_numpy() - year_min)
-    rates[idx] = lt["mortality_rate"].to_numpy()
-    if np.isnan(rates).any():
-        gap = int(np.flatnonzero(np.isnan(rates))[0])
-        year, rest = year_min + gap % n_year, gap // n_year
-        age, rest = age_min + rest % n_age, rest // n_age
-        sex, a = rest % 2 + 1, areas[rest // 2]
-        where = f"{area} {a}, " if area else ""
-        raise UserError(f"{source}: no row for {where}sex {sex}, age {age}, year {year}; the "
-                        f"table must cover ages {age_min}-{age_max} and years "
-                        f"{year_min}-{year_max} for every sex{' and ' + area if area else ''}")
-    return RateTable(rates, area, area_idx, age_min, n_age, year_min, n_year)
-
-
-def _hazard(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray) -> np.ndarray:
-    """Population hazard at an attained age and calendar time (nearest age/year beyond
-    the table)."""
-    # np.minimum/np.maximum rather than np.clip, whose Python wrapper costs more than
-    # the clipping of a few thousand values.
-    ia = np.minimum(np.maximum(np.floor(age).astype(np.int64) - rt.age_min, 0), rt.n_age - 1)
-    iy = np.minimum(np.maximum(np.floor(cal).astype(np.int64) - rt.year_min, 0),
-                    rt.n_year - 1)
-    return rt.rates[(base * rt.n_age + ia) * rt.n_year + iy]
-
-
-def _integrate(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarray,
-               start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """Integral of the population hazard over [start, stop] (years since diagnosis,
-    stop - start <= 1), cut at the next birthday and the next New Year so that each
-    piece has one table value; each piece is looked up at its midpoint."""
-    birthday = np.floor(age0 + start) + 1 - age0
-    new_year = np.floor(cal0 + start) + 1 - cal0
-    cut1 = np.minimum(np.minimum(birthday, new_year), stop)
-    cut2 = np.minimum(np.maximum(birthday, new_year), stop)
-    mid = (start + cut1) / 2
-    total = (cut1 - start) * _hazard(rt, base, age0 + mid, cal0 + mid)
-    # A birthday or New Year falls inside few intervals (about 1 in 6 of monthly ones):
-    # the second and third pieces are looked up only where they have a length (a piece of
-    # length 0 adds 0, so the sums are the same to the bit).
-    for lo, hi in ((cut1, cut2), (cut2, stop)):
-        at = np.flatnonzero(hi > lo)
-        lo, hi = lo[at], hi[at]
-        mid = (lo + hi) / 2
-        total[at] += (hi - lo) * _hazard(rt, base[at], age0[at] + mid, cal0[at] + mid)
-    return total
-
-
-_SUMS = ("y", "d", "e", "yw", "dw", "ew", "dw2")
-
-
-def _constant_piece(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarray,
-                    start: float) -> tuple[np.ndarray, np.ndarray]:
-    """The population hazard from `start` (years since diagnosis) on, and when it next
-    changes (the next birthday or New Year, whichever comes first; the same expressions
-    as :func:`_integrate`, so that both cut an interval at the same point)."""
-    starts = np.full(len(base), start)
-    birthday = np.floor(age0 + starts) + 1 - age0
-    new_year = np.floor(cal0 + starts) + 1 - cal0
-    return _hazard(rt, base, age0 + starts, cal0 + starts), np.minimum(birthday, new_year)
-
-
-def _aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.ndarray,
-               age0: np.ndarray, cal0: np.ndarray, group: np.ndarray, n_groups: int,
-               n_int: int, grid: int, rt: RateTable) -> dict[str, np.ndarray]:
-    """Per group and interval: person-years y, deaths d, expected deaths e, and their
-    Pohar Perme weighted versions yw, dw, ew, plus dw2 (deaths weighted by 1/S*^2).
-
-    One interval at a time, over the patients still in follow-up at its start (sorted
-    by decreasing follow-up, they are a prefix of the arrays, so each step works on
-    views of at most one value per patient). Each patient's population hazard is
-    constant between birthdays and New Years: it is carried from interval to interval
-    and looked up again only where one of these falls inside the interval (about one
-    monthly interval in six), where the interval is integrated piece by piece. The
-    expected cumulative hazard since diagnosis is carried along as a running sum.
-    """
-    n_cells = np.ceil(exit_ * grid - _EPS).astype(np.int64).clip(0, n_int)
-    order = np.argsort(-n_cells, kind="stable")
-    entry, exit_, event, base, age0, cal0, group, n_cells = (
-        v[order] for v in (entry, exit_, event, base, age0, cal0, group, n_cells))
-    # In follow-up in interval j: the first in_fu[j] patients.
-    in_fu = np.searchsorted(-n_cells, -np.arange(n_int + 1), side="left")
-    sums = {k: np.zeros((n_groups, n_int)) for k in _SUMS}
-    hazard, change = _constant_piece(rt, base, age0, cal0, 0.0)
-    cum = np.zeros(len(base))  # expected cumulative hazard at the start of the interval
-    delayed = bool((entry > 0).any())  # period approach: some enter after diagnosis
-    for j in range(n_int):
-        m, m_next = in_fu[j], in_fu[j + 1]
-        if m == 0:
-            break
-        a, b = j / grid, (j + 1) / grid
-        full = hazard[:m] * (b - a)
-        cut = np.flatnonzero(change[:m] < b)
-        if cut.size:
-            c_base, c_age, c_cal = base[cut], age0[cut], cal0[cut]
-            full[cut] = _integrate(rt, c_base, c_age, c_cal, np.full(cut.size, a),
-                                   np.full(cut.size, b))
-            hazard[cut], change[cut] = _constant_piece(rt, c_base, c_age, c_cal, b)
-        # Cells at risk throughout the interval: the patients followed beyond it who
-        # entered before it (all but the last cells in a cohort). The others (`edge`)
-        # get the general formulas below.
-        edge = np.r_[np.flatnonzero(entry[:m_next] > a) if delayed else [],
-                     np.arange(m_next, m)].astype(np.int64)
-        lo = np.maximum(entry[edge], a)
-        hi = np.minimum(exit_[edge], b)
-        y = np.maximum(hi - lo, 0.0)
-        partial = np.flatnonzero((y > 0) & ((lo > a) | (hi < b)))
-        expected_edge = np.where(y > 0, full[edge], 0.0)
-        at = edge[partial]
-        expected_edge[partial] = _integrate(rt, base[at], age0[at], cal0[at], lo[partial],
-                                            hi[partial])
-        # 1/S* at the middle of the remaining time in the interval, interpolating the
-        # cumulative hazard linearly within the interval.
-        weight = np.exp(cum[:m] + full * grid * ((a + b) / 2 - a))
-        weight[edge] = np.exp(cum[edge] + full[edge] * grid * ((lo + b) / 2 - a))
-        cum[:m] += full
-        expected = full
-        expected[edge] = expected_edge
-        y_weight = weight * (b - a)
-        y_weight[edge] = y * weight[edge]
-        # A death is in the patient's last interval: among those whose follow-up ends in
-        # this one.
-        died = m_next + np.flatnonzero(event[m_next:m] == 1)
-        key, dead = group[:m], group[died]
-        # Person-time as whole intervals less what the edge cells lack: one rounding
-        # instead of one per patient (a sum of 100 000 equal lengths is off by 1e-12).
-        sums["y"][:, j] = (np.bincount(key, minlength=n_groups) * (b - a)
-                           - np.bincount(group[edge], weights=(b - a) - y,
-                                         minlength=n_groups))
-        for name, values, at in (("e", expected, key), ("yw", y_weight, key),
-                                 ("ew", expected * weight, key),
-                                 ("d", np.ones(len(died)), dead),
-                                 ("dw", weight[died], dead),
-                                 ("dw2", weight[died] ** 2, dead)):
-            sums[name][:, j] = np.bincount(at, weights=values, minlength=n_groups)
-    return sums
-
-
-def _count_from(group: np.ndarray, first: np.ndarray, n_groups: int, n_int: int
-                ) -> np.ndarray:
-    """Per group and interval end k: how many patients have first <= k (first = index of
-    the first interval end at or after which the patient counts)."""
-    keep = first < n_int
-    counts = np.bincount(group[keep] * n_int + first[keep], minlength=n_groups * n_int)
-    return np.cumsum(counts.reshape(n_groups, n_int), axis=1)
 
 
 def _ci(est: np.ndarray, se: np.ndarray, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
@@ -328,9 +124,9 @@ def _curves(data: pl.DataFrame, lifetable: pl.DataFrame, by: list[str], method: 
         area = pl.Series(np.zeros(data.height, dtype=np.int64))
     n_int = int(round(horizon * grid))
     time = data.get_column("time").to_numpy()
-    event = data.get_column("event").to_numpy() * (time <= horizon + _EPS)
+    event = data.get_column("event").to_numpy() * (time <= horizon + EPS)
     group = data.get_column("_g").to_numpy().astype(np.int64)
-    sums = _aggregate(
+    sums = aggregate(
         entry=data.get_column("entry").to_numpy().astype(float),
         exit_=np.minimum(time, horizon), event=event,
         base=area.to_numpy() * 2 + data.get_column("sex").to_numpy() - 1,
@@ -353,12 +149,12 @@ def _curves(data: pl.DataFrame, lifetable: pl.DataFrame, by: list[str], method: 
     ends = np.arange(1, n_int + 1) / grid
     entry = data.get_column("entry").to_numpy()
     n = np.bincount(group, minlength=keys.height)
-    at_risk = (_count_from(group, np.searchsorted(ends, entry, side="right"), keys.height,
+    at_risk = (count_from(group, np.searchsorted(ends, entry, side="right"), keys.height,
                            n_int)
-               - _count_from(group, np.searchsorted(ends, time, side="right"), keys.height,
+               - count_from(group, np.searchsorted(ends, time, side="right"), keys.height,
                              n_int))
     died = event == 1
-    deaths = _count_from(group[died], np.searchsorted(ends, time[died] - _EPS), keys.height,
+    deaths = count_from(group[died], np.searchsorted(ends, time[died] - EPS), keys.height,
                          n_int)
     no_fu = ~np.isfinite(estimate)
     small = n < min_cases
