@@ -124,6 +124,8 @@ def _integrate(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarr
     # length 0 adds 0, so the sums are the same to the bit).
     for lo, hi in ((cut1, cut2), (cut2, stop)):
         at = np.flatnonzero(hi > lo)
+        if not at.size:
+            continue
         lo, hi = lo[at], hi[at]
         mid = (lo + hi) / 2
         total[at] += (hi - lo) * _hazard(rt, base[at], age0[at] + mid, cal0[at] + mid)
@@ -171,6 +173,7 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
     sums = {k: np.zeros((n_groups, n_int)) for k in _SUMS}
     piece = _constant_piece(rt, base, age0, cal0, 0.0)
     cum = np.zeros(len(base))  # expected cumulative hazard at the start of the interval
+    last_weight = np.zeros(len(base))  # the weight in the patient's last interval
     delayed = bool((entry > 0).any())  # period approach: some enter after diagnosis
     for j in range(n_int):
         m, m_next = in_fu[j], in_fu[j + 1]
@@ -178,43 +181,57 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
             break
         a, b = j / grid, (j + 1) / grid
         full = _interval_hazard(rt, piece, base, age0, cal0, m, a, b)
-        # Cells at risk throughout the interval: the patients followed beyond it who
-        # entered before it (all but the last cells in a cohort). The others (`edge`)
-        # get the general formulas below.
-        edge = np.r_[np.flatnonzero(entry[:m_next] > a) if delayed else [],
-                     np.arange(m_next, m)].astype(np.int64)
-        lo = np.maximum(entry[edge], a)
-        hi = np.minimum(exit_[edge], b)
-        y = np.maximum(hi - lo, 0.0)
-        partial = np.flatnonzero((y > 0) & ((lo > a) | (hi < b)))
-        expected_edge = np.where(y > 0, full[edge], 0.0)
-        at = edge[partial]
-        expected_edge[partial] = _integrate(rt, base[at], age0[at], cal0[at], lo[partial],
-                                            hi[partial])
+        # Cells not at risk throughout the interval: the last ones, and in the period
+        # approach those before or at the entry; the others need no lo, hi or y.
+        edge = np.arange(m_next, m)
+        if delayed:
+            edge = np.concatenate([np.flatnonzero(entry[:m_next] > a), edge])
+        if edge.size:
+            y, expected, weight_edge = _edge_cells(rt, edge, entry, exit_, base, age0, cal0,
+                                                   full[edge], cum[edge], a, b, grid)
         # 1/S* at the middle of the remaining time in the interval, interpolating the
         # cumulative hazard linearly within the interval.
         weight = np.exp(cum[:m] + full * grid * ((a + b) / 2 - a))
-        weight[edge] = np.exp(cum[edge] + full[edge] * grid * ((lo + b) / 2 - a))
         cum[:m] += full
-        expected = full
-        expected[edge] = expected_edge
         y_weight = weight * (b - a)
-        y_weight[edge] = y * weight[edge]
         # Person-time as whole intervals less what the edge cells lack: one rounding
         # instead of one per patient (a sum of 100 000 equal lengths is off by 1e-12).
-        sums["y"][:, j] = followed[:, j] * (b - a) - np.bincount(
-            group[edge], weights=(b - a) - y, minlength=n_groups)
+        sums["y"][:, j] = followed[:, j] * (b - a)
+        if edge.size:
+            full[edge], weight[edge], y_weight[edge] = expected, weight_edge, y * weight_edge
+            sums["y"][:, j] -= np.bincount(group[edge], weights=(b - a) - y,
+                                           minlength=n_groups)
+        last_weight[m_next:m] = weight[m_next:m]
         key = group[:m]
-        for name, values in (("e", expected), ("yw", y_weight), ("ew", expected * weight)):
+        for name, values in (("e", full), ("yw", y_weight), ("ew", full * weight)):
             sums[name][:, j] = (values.sum() if n_groups == 1  # bincount: 5-10 ns a value
                                 else np.bincount(key, weights=values, minlength=n_groups))
-        # A death is in the patient's last interval: among those whose follow-up ends in
-        # this one.
-        died = m_next + np.flatnonzero(event[m_next:m] == 1)
-        for name, values in (("d", np.ones(len(died))), ("dw", weight[died]),
-                             ("dw2", weight[died] ** 2)):
-            sums[name][:, j] = np.bincount(group[died], weights=values, minlength=n_groups)
+    # A death is in the patient's last interval.
+    died = (event == 1) & (n_cells > 0)
+    key, weight = group[died] * n_int + n_cells[died] - 1, last_weight[died]
+    for name, values in (("d", np.ones(len(key))), ("dw", weight), ("dw2", weight ** 2)):
+        sums[name] = np.bincount(key, weights=values, minlength=n_groups * n_int).reshape(
+            n_groups, n_int)
     return sums
+
+
+def _edge_cells(rt: RateTable, edge: np.ndarray, entry: np.ndarray, exit_: np.ndarray,
+                base: np.ndarray, age0: np.ndarray, cal0: np.ndarray, full: np.ndarray,
+                cum: np.ndarray, a: float, b: float, grid: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time at risk, expected deaths and weight of the cells `edge` of interval [a, b]
+    (their integral of the population hazard over it `full`, their cumulative hazard
+    at a `cum`) that are not at risk throughout it."""
+    lo = np.maximum(entry[edge], a)
+    hi = np.minimum(exit_[edge], b)
+    y = np.maximum(hi - lo, 0.0)
+    partial = np.flatnonzero((y > 0) & ((lo > a) | (hi < b)))
+    expected = np.where(y > 0, full, 0.0)
+    if partial.size:
+        at = edge[partial]
+        expected[partial] = _integrate(rt, base[at], age0[at], cal0[at], lo[partial],
+                                       hi[partial])
+    return y, expected, np.exp(cum + full * grid * ((lo + b) / 2 - a))
 
 
 def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -235,9 +252,10 @@ def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndar
         after = _constant_piece(rt, c_base, c_age, c_cal, b)
         inside = (first - a) * hazard[cut]
         both = np.flatnonzero(second > first)
-        mid = (first[both] + second[both]) / 2
-        inside[both] += (second[both] - first[both]) * _hazard(
-            rt, c_base[both], c_age[both] + mid, c_cal[both] + mid)
+        if both.size:
+            mid = (first[both] + second[both]) / 2
+            inside[both] += (second[both] - first[both]) * _hazard(
+                rt, c_base[both], c_age[both] + mid, c_cal[both] + mid)
         full[cut] = inside + (b - second) * after[0]
         hazard[cut], change[cut], change2[cut] = after
     return full
