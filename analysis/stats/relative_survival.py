@@ -1,7 +1,7 @@
 """Relative and net survival: Ederer II and Pohar Perme, cohort or period, age-standardised.
 
 Method (popEpi's "aggregate first" approach, Miettinen et al., popEpi::survtab with
-``surv.method = "hazard"``):
+``surv.method = "hazard"``; steps 1-3 in :mod:`analysis.stats.expected_hazard`):
 
 1. Follow-up since diagnosis is split into intervals of 1/``grid_per_year`` years
    (monthly by default). For each patient and interval: person-time at risk y, death d,
