@@ -148,8 +148,8 @@ def _constant_piece(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.
 
 
 def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.ndarray,
-               age0: np.ndarray, cal0: np.ndarray, group: np.ndarray, n_groups: int,
-               n_int: int, grid: int, rt: RateTable) -> dict[str, np.ndarray]:
+              age0: np.ndarray, cal0: np.ndarray, group: np.ndarray, n_groups: int,
+              n_int: int, grid: int, rt: RateTable) -> dict[str, np.ndarray]:
     """Per group and interval: person-years y, deaths d, expected deaths e, and their
     Pohar Perme weighted versions yw, dw, ew, plus dw2 (deaths weighted by 1/S*^2).
 
@@ -262,7 +262,7 @@ def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def count_from(group: np.ndarray, first: np.ndarray, n_groups: int, n_int: int
-                ) -> np.ndarray:
+               ) -> np.ndarray:
     """Per group and interval end k: how many patients have first <= k (first = index of
     the first interval end at or after which the patient counts)."""
     keep = first < n_int
