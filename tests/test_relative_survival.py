@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date
 
@@ -108,6 +109,32 @@ def test_expected_hazard_follows_attained_age_and_calendar_year() -> None:
                             min_cases=1)
     assert out["expected"].to_list() == pytest.approx(
         [math.exp(-0.02), math.exp(-0.06), math.exp(-0.10)], rel=1e-9)
+
+
+def test_birthday_and_new_year_in_one_interval_and_beyond_the_table() -> None:
+    # Diagnosed 2010-12-10 aged 70.98: every year the birthday (t = k + 0.02) and New
+    # Year (t = k + 22/365) fall in the same month, so that month has three pieces of
+    # hazard; ages above 72 and years after 2012 use the table's last. The hazard
+    # differs in every cell: the expected survival must be exp(-Lambda*(t)) with
+    # Lambda* integrated here piece by piece.
+    def rate(year, _sex, age):
+        return 0.001 * (age + 1) + 0.002 * (year - 2005)
+
+    lt = _lifetable(rate, years=range(2008, 2013), ages=range(0, 73))
+    age0, cal0 = 70.98, 2010 + 343 / 365
+
+    def cumulative(t: float) -> float:
+        cuts = sorted({0.0, t, *(k - age0 for k in range(71, 75) if 0 < k - age0 < t),
+                       *(k - cal0 for k in range(2011, 2015) if 0 < k - cal0 < t)})
+        return sum((hi - lo) * rate(min(math.floor(cal0 + (lo + hi) / 2), 2012), 1,
+                                    min(math.floor(age0 + (lo + hi) / 2), 72))
+                   for lo, hi in itertools.pairwise(cuts))
+
+    times = [1 / 12, 1.0, 2.0, 3.0]
+    out = relative_survival(_data([3.0], [0], age=age0, dx=date(2010, 12, 10)), lt,
+                            times=times, method="ederer2", min_cases=1)
+    assert out["expected"].to_list() == pytest.approx(
+        [math.exp(-cumulative(t)) for t in times], rel=1e-12)
 
 
 def test_regional_life_table_uses_patients_region() -> None:

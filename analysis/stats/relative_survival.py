@@ -1,7 +1,7 @@
 """Relative and net survival: Ederer II and Pohar Perme, cohort or period, age-standardised.
 
 Method (popEpi's "aggregate first" approach, Miettinen et al., popEpi::survtab with
-``surv.method = "hazard"``):
+``surv.method = "hazard"``; steps 1-3 in :mod:`analysis.stats.expected_hazard`):
 
 1. Follow-up since diagnosis is split into intervals of 1/``grid_per_year`` years
    (monthly by default). For each patient and interval: person-time at risk y, death d,
@@ -49,188 +49,20 @@ bench/RESULTS.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from analysis.data import dictionary as dd
-from analysis.errors import InputError, UserError
+from analysis.errors import UserError
 from analysis.frames import ordered_sum
+from analysis.stats.expected_hazard import EPS, aggregate, count_from, rate_table
 from analysis.stats.sparse_age_groups import estimate_merged, smallest_age_group
 from analysis.stats.survival import Z95, settings
 
 METHODS = {"ederer2": "Ederer II (Ederer & Heise 1959)",
            "pohar-perme": "Pohar Perme (Pohar Perme, Stare & Esteve 2012)"}
 CONF_TYPES = ("log", "log-log")
-# Cells (patient x interval) handled at once: bounds the memory of a large cohort.
-_CHUNK_CELLS = 500_000
-_EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class RateTable:
-    """A life table as a dense array of hazards indexed by area, sex, age and year."""
-
-    rates: np.ndarray  # flat, index ((area * 2 + sex - 1) * n_age + age) * n_year + year
-    area: str | None  # "county", "region" or None (national table)
-    areas: dict[str, int]
-    age_min: int
-    n_age: int
-    year_min: int
-    n_year: int
-
-
-def _area_column(frame: pl.DataFrame) -> str | None:
-    for col in ("county", "region"):
-        if col in frame.columns and frame.get_column(col).null_count() < frame.height:
-            return col
-    return None
-
-
-def rate_table(lifetable: pl.DataFrame, source: str = "lifetable") -> RateTable:
-    """Check a life table (year, sex, age, mortality_rate; optional county or region)
-    and arrange it for lookup. Every area, sex, age and year in its range must occur
-    exactly once."""
-    missing = [c for c in ("year", "sex", "age", "mortality_rate") if c not in lifetable.columns]
-    if missing:
-        raise UserError(f"{source}: missing column(s) {', '.join(missing)}")
-    area = _area_column(lifetable)
-    lt = lifetable.with_row_index("_row", offset=1)
-    for col, bad, rule in (
-            ("mortality_rate", pl.col("mortality_rate").is_null()
-             | (pl.col("mortality_rate") < 0) | pl.col("mortality_rate").is_nan(),
-             "mortality rate must be a number >= 0"),
-            ("sex", ~pl.col("sex").is_in([1, 2]) | pl.col("sex").is_null(), "sex must be 1 or 2"),
-            ("age", pl.col("age").is_null(), "age is required"),
-            ("year", pl.col("year").is_null(), "year is required"),
-            *([(area, pl.col(area).is_null(), f"{area} is required in a regional table")]
-              if area else [])):
-        rows = lt.filter(bad)
-        if rows.height:
-            raise InputError(source, rule, row=int(rows["_row"][0]), column=col,
-                             value=rows[col][0])
-    keys = [*([area] if area else []), "sex", "age", "year"]
-    dup = lt.filter(~pl.struct(keys).is_first_distinct())
-    if dup.height:
-        first = dup.row(0, named=True)
-        raise InputError(source, f"duplicate row for {', '.join(f'{k}={first[k]}' for k in keys)}",
-                         row=int(first["_row"]))
-    areas = sorted(lt.get_column(area).unique().to_list()) if area else [""]
-    area_idx = {a: i for i, a in enumerate(areas)}
-    age_min, age_max = int(lt["age"].min()), int(lt["age"].max())
-    year_min, year_max = int(lt["year"].min()), int(lt["year"].max())
-    n_age, n_year = age_max - age_min + 1, year_max - year_min + 1
-    rates = np.full(len(areas) * 2 * n_age * n_year, np.nan)
-    a_i = (lt.get_column(area).replace_strict(area_idx, return_dtype=pl.Int64).to_numpy()
-           if area else np.zeros(lt.height, dtype=np.int64))
-    idx = (((a_i * 2 + lt["sex"].to_numpy() - 1) * n_age + lt["age"].to_numpy() - age_min)
-           * n_year + lt["year"].to_numpy() - year_min)
-    rates[idx] = lt["mortality_rate"].to_numpy()
-    if np.isnan(rates).any():
-        gap = int(np.flatnonzero(np.isnan(rates))[0])
-        year, rest = year_min + gap % n_year, gap // n_year
-        age, rest = age_min + rest % n_age, rest // n_age
-        sex, a = rest % 2 + 1, areas[rest // 2]
-        where = f"{area} {a}, " if area else ""
-        raise UserError(f"{source}: no row for {where}sex {sex}, age {age}, year {year}; the "
-                        f"table must cover ages {age_min}-{age_max} and years "
-                        f"{year_min}-{year_max} for every sex{' and ' + area if area else ''}")
-    return RateTable(rates, area, area_idx, age_min, n_age, year_min, n_year)
-
-
-def _hazard(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray) -> np.ndarray:
-    """Population hazard at an attained age and calendar time (nearest age/year beyond
-    the table)."""
-    ia = np.clip(np.floor(age).astype(np.int64) - rt.age_min, 0, rt.n_age - 1)
-    iy = np.clip(np.floor(cal).astype(np.int64) - rt.year_min, 0, rt.n_year - 1)
-    return rt.rates[(base * rt.n_age + ia) * rt.n_year + iy]
-
-
-def _integrate(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.ndarray,
-               start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    """Integral of the population hazard over [start, stop] (years since diagnosis,
-    stop - start <= 1), cut at the next birthday and the next New Year so that each
-    piece has one table value; each piece is looked up at its midpoint."""
-    birthday = np.floor(age0 + start) + 1 - age0
-    new_year = np.floor(cal0 + start) + 1 - cal0
-    cut1 = np.minimum(np.minimum(birthday, new_year), stop)
-    cut2 = np.minimum(np.maximum(birthday, new_year), stop)
-    mid = (start + cut1) / 2
-    total = (cut1 - start) * _hazard(rt, base, age0 + mid, cal0 + mid)
-    # A birthday or New Year falls inside few intervals (about 1 in 6 of monthly ones):
-    # the second and third pieces are looked up only where they have a length (a piece of
-    # length 0 adds 0, so the sums are the same to the bit).
-    for lo, hi in ((cut1, cut2), (cut2, stop)):
-        at = np.flatnonzero(hi > lo)
-        lo, hi = lo[at], hi[at]
-        mid = (lo + hi) / 2
-        total[at] += (hi - lo) * _hazard(rt, base[at], age0[at] + mid, cal0[at] + mid)
-    return total
-
-
-_SUMS = ("y", "d", "e", "yw", "dw", "ew", "dw2")
-
-
-def _aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.ndarray,
-               age0: np.ndarray, cal0: np.ndarray, group: np.ndarray, n_groups: int,
-               n_int: int, grid: int, rt: RateTable) -> dict[str, np.ndarray]:
-    """Per group and interval: person-years y, deaths d, expected deaths e, and their
-    Pohar Perme weighted versions yw, dw, ew, plus dw2 (deaths weighted by 1/S*^2).
-    Vectorised over patients x intervals, in chunks of patients."""
-    n_cells = np.ceil(exit_ * grid - _EPS).astype(np.int64).clip(0, n_int)
-    sums = {k: np.zeros(n_groups * n_int) for k in _SUMS}
-    ends = np.cumsum(n_cells)
-    bounds = np.searchsorted(ends, np.arange(_CHUNK_CELLS, ends[-1] if len(ends) else 0,
-                                             _CHUNK_CELLS), side="right")
-    for lo_p, hi_p in zip(np.r_[0, bounds], np.r_[bounds, len(n_cells)], strict=True):
-        if hi_p <= lo_p:
-            continue
-        sl = slice(lo_p, hi_p)
-        cells = n_cells[sl]
-        # Each patient's values on each of their cells (np.repeat: a gather's values,
-        # faster).
-        p_base, p_age, p_cal, p_entry, p_exit, p_group = (
-            np.repeat(v[sl], cells) for v in (base, age0, cal0, entry, exit_, group))
-        offsets = np.cumsum(cells) - cells
-        first = np.repeat(offsets, cells)  # the index of each cell's patient's first cell
-        j = np.arange(len(first)) - first
-        a, b = j / grid, (j + 1) / grid
-        full = _integrate(rt, p_base, p_age, p_cal, a, b)
-        # Expected cumulative hazard since diagnosis at the start of each interval.
-        before = np.cumsum(full) - full
-        cum_start = before - before[first]
-        lo = np.maximum(a, p_entry)
-        hi = np.minimum(b, p_exit)
-        y = np.maximum(hi - lo, 0.0)
-        partial = (y > 0) & ((lo > a) | (hi < b))
-        expected = np.where(y > 0, full, 0.0)
-        expected[partial] = _integrate(rt, p_base[partial], p_age[partial], p_cal[partial],
-                                       lo[partial], hi[partial])
-        # 1/S* at the middle of the remaining time in the interval, interpolating the
-        # cumulative hazard linearly within the interval.
-        weight = np.exp(cum_start + full * grid * ((lo + b) / 2 - a))
-        key = p_group * n_int + j
-        length = n_groups * n_int
-        # A death is in the patient's last interval; few cells hold one.
-        last = offsets + cells - 1
-        died = last[(event[sl] == 1) & (cells > 0)]
-        for name, values, at in (("y", y, key), ("e", expected, key),
-                                 ("yw", y * weight, key), ("ew", expected * weight, key),
-                                 ("d", np.ones(len(died)), key[died]),
-                                 ("dw", weight[died], key[died]),
-                                 ("dw2", weight[died] ** 2, key[died])):
-            sums[name] += np.bincount(at, weights=values, minlength=length)
-    return {k: v.reshape(n_groups, n_int) for k, v in sums.items()}
-
-
-def _count_from(group: np.ndarray, first: np.ndarray, n_groups: int, n_int: int
-                ) -> np.ndarray:
-    """Per group and interval end k: how many patients have first <= k (first = index of
-    the first interval end at or after which the patient counts)."""
-    keep = first < n_int
-    counts = np.bincount(group[keep] * n_int + first[keep], minlength=n_groups * n_int)
-    return np.cumsum(counts.reshape(n_groups, n_int), axis=1)
 
 
 def _ci(est: np.ndarray, se: np.ndarray, conf_type: str) -> tuple[np.ndarray, np.ndarray]:
@@ -292,9 +124,9 @@ def _curves(data: pl.DataFrame, lifetable: pl.DataFrame, by: list[str], method: 
         area = pl.Series(np.zeros(data.height, dtype=np.int64))
     n_int = int(round(horizon * grid))
     time = data.get_column("time").to_numpy()
-    event = data.get_column("event").to_numpy() * (time <= horizon + _EPS)
+    event = data.get_column("event").to_numpy() * (time <= horizon + EPS)
     group = data.get_column("_g").to_numpy().astype(np.int64)
-    sums = _aggregate(
+    sums = aggregate(
         entry=data.get_column("entry").to_numpy().astype(float),
         exit_=np.minimum(time, horizon), event=event,
         base=area.to_numpy() * 2 + data.get_column("sex").to_numpy() - 1,
@@ -317,12 +149,12 @@ def _curves(data: pl.DataFrame, lifetable: pl.DataFrame, by: list[str], method: 
     ends = np.arange(1, n_int + 1) / grid
     entry = data.get_column("entry").to_numpy()
     n = np.bincount(group, minlength=keys.height)
-    at_risk = (_count_from(group, np.searchsorted(ends, entry, side="right"), keys.height,
+    at_risk = (count_from(group, np.searchsorted(ends, entry, side="right"), keys.height,
                            n_int)
-               - _count_from(group, np.searchsorted(ends, time, side="right"), keys.height,
+               - count_from(group, np.searchsorted(ends, time, side="right"), keys.height,
                              n_int))
     died = event == 1
-    deaths = _count_from(group[died], np.searchsorted(ends, time[died] - _EPS), keys.height,
+    deaths = count_from(group[died], np.searchsorted(ends, time[died] - EPS), keys.height,
                          n_int)
     no_fu = ~np.isfinite(estimate)
     small = n < min_cases
