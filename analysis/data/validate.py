@@ -222,7 +222,8 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
         rules.append((value.is_not_null() & ~value.is_first_distinct(),
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and cx.scheme != "pseudonym":
-        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference)
+        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
+                        ("valid", "birth_date", "sex"))
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {cx.scheme}"))
         # The number encodes birth date and legal sex: the extract's columns must agree.
