@@ -45,6 +45,7 @@ from analysis.errors import UserError
 
 MAX_AGE = 110
 ROW = "__row"
+AGE = "__age"  # age at diagnosis, for the rules across fields
 FAILURE_SCHEMA = {"row": pl.Int64, "case_id": pl.String, "column": pl.String,
                   "value": pl.String, "rule": pl.String, "message": pl.String}
 # Longest value a message shows; a longer one is cut and ends in an ellipsis.
@@ -235,8 +236,15 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     return rules
 
 
+def _needs_age(dataset: str, names: set[str]) -> bool:
+    """Whether the rules of :func:`_cross_rules` test the age at diagnosis."""
+    return (not dd.primary_key(dataset) and dataset in dd.subregistry_ids()
+            and {"birth_date", "diagnosis_date"} <= names)
+
+
 def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str, str]]:
-    """Rules across fields: (failure mask, rule, message, column named in the failure)."""
+    """Rules across fields: (failure mask, rule, message, column named in the failure).
+    The age at diagnosis is the column AGE (see :func:`_needs_age`)."""
     key = dd.primary_key(dataset)
     if key:
         row_key = pl.struct([pl.col(f"{k}__typed") for k in key])
@@ -251,8 +259,8 @@ def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str,
     for a_i, a in enumerate(order):
         for b in order[a_i + 1:]:
             rules.append((d[a] > d[b], "date_order", f"{a} is after {b}", b))
-    if {"birth_date", "diagnosis_date"} <= names:
-        age = age_at(d["birth_date"], d["diagnosis_date"])
+    if _needs_age(dataset, names):
+        age = pl.col(AGE)
         min_age = dd.subregistry(dataset).get("min_age", 0)
         rules.append(((age < 0) | (age > MAX_AGE), "age",
                       f"age at diagnosis must be 0-{MAX_AGE}", "birth_date"))
@@ -313,6 +321,9 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     work = raw.with_columns(_parse(f, f.name in untidy, raw.schema[f.name])
                             .alias(f"{f.name}__typed") for f in flds)
     work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
+    if _needs_age(dataset, names):  # once, not in each of the rules that test it
+        work = work.with_columns(age_at(pl.col("birth_date__typed"),
+                                        pl.col("diagnosis_date__typed")).alias(AGE))
     identity_cols = {f.name for f in flds if f.identity}
     pattern = output_pattern(scheme)
     case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
