@@ -204,12 +204,22 @@ def _case_columns() -> dict[str, pl.DataType]:
 
 
 def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The subregistries' accepted rows as one frame of every variable (null where an
+    extract has no such column), with the derived columns.
+
+    Column by column, each taken out of the parts as it is stacked (the parts are emptied):
+    the memory of the stacked cases then grows as the parts' shrinks, where stacking
+    whole frames holds both at once, and a null column per missing variable per part
+    besides."""
     cols = _case_columns()
-    aligned = [p.with_columns(pl.lit(None, dt).alias(c) for c, dt in cols.items()
-                              if c not in p.columns).select(list(cols)).cast(cols)
-               for p in parts]
-    frame = pl.concat(aligned) if aligned else pl.DataFrame(schema=cols)
-    return derive_case_columns(frame)
+    stacked = []
+    for name, dtype in cols.items():
+        pieces = [p.drop_in_place(name).cast(dtype) if name in p.columns
+                  else pl.repeat(None, p.height, dtype=dtype, eager=True) for p in parts]
+        stacked.append(pl.concat(pieces, rechunk=True).alias(name) if pieces
+                       else pl.Series(name, [], dtype))
+        del pieces
+    return derive_case_columns(pl.DataFrame(stacked))
 
 
 def _load_combined(path: Path, settings: FolderSettings) -> list[tuple[FileCheck, pl.DataFrame]]:
