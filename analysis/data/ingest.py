@@ -151,8 +151,10 @@ def _check_file(path: Path, dataset: str, settings: FolderSettings,
         raw = read_table(path, settings.sheet_for(dataset), typed=True)
     checked = check(_canonical_names(raw, path), dataset, str(path),
                     settings.identity_scheme, settings.extract_date)
+    read = raw.height
+    del raw  # the extract's text, no longer needed: freed before the accepted rows' copy
     accepted = checked.accepted()
-    fc = FileCheck(dataset, path, digest or sha256(path), raw.height, accepted.height,
+    fc = FileCheck(dataset, path, digest or sha256(path), read, accepted.height,
                    checked.failures, checked.rejected(), checked.extra_columns)
     return fc, accepted
 
@@ -183,9 +185,17 @@ def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
     """Region, age, age group, year of diagnosis, follow-up in years and in whole days
     (e.g. for 30-day mortality) and death status."""
     end = pl.coalesce("death_date", "vital_status_date")
-    return (cases.with_columns(region_of_county())
-            .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age"))
-            .with_columns(age_group_expr(pl.col("age")).alias("age_group"),
+    cases = (cases.with_columns(region_of_county())
+             .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age")))
+    # Each distinct age's label once, then looked up: building the text per case made
+    # three columns of text and cost more than the rest of this function.
+    ages = cases.select(pl.col("age").unique().drop_nulls())
+    labels = dict(ages.with_columns(age_group_expr(pl.col("age")).alias("age_group"))
+                  .iter_rows())
+    return (cases
+            .with_columns(pl.col("age").replace_strict(labels, default=None,
+                                                       return_dtype=pl.String)
+                          .alias("age_group"),
                           pl.col("diagnosis_date").dt.year().cast(pl.Int64).alias("year"),
                           ((end - pl.col("diagnosis_date")).dt.total_days() / 365.25)
                           .alias("followup_years"),

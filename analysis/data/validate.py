@@ -55,9 +55,9 @@ MAX_SHOWN = 60
 @dataclass(frozen=True)
 class Checked:
     """A checked extract: typed rows (all of them, in file order), their failures, the
-    rows as read (text: the dictionary's columns the file has, identity columns left out)
-    for the rejected-rows file, the file's columns the dictionary does not know (read,
-    never copied to any output), and the identity shapes hidden in any output."""
+    failing rows as read (text: the dictionary's columns the file has, identity columns
+    left out) for the rejected-rows file, the file's columns the dictionary does not know
+    (read, never copied to any output), and the identity shapes hidden in any output."""
 
     frame: pl.DataFrame
     failures: pl.DataFrame
@@ -365,5 +365,8 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
         + [pl.col(ROW)])
-    as_read = work.select(*(c for c in in_file if c not in identity_cols), ROW)
+    # Only the failing rows' text is kept (for the rejected-rows file): the text of the
+    # whole extract can then be freed before the accepted rows are copied out.
+    as_read = work.filter(pl.col(ROW).is_in(failures.get_column("row").implode())).select(
+        *(c for c in in_file if c not in identity_cols), ROW)
     return Checked(typed, failures, as_read, extra, pattern)
