@@ -25,6 +25,7 @@ from analysis.data.folder import FolderSettings, folder_settings
 from analysis.data.identity import hide_shaped
 from analysis.data.readers import JOURNAL, SUFFIXES, find_file, read_table
 from analysis.data.validate import (
+    AGE,
     FAILURE_SCHEMA,
     POLARS_TYPES,
     age_at,
@@ -185,8 +186,11 @@ def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
     """Region, age, age group, year of diagnosis, follow-up in years and in whole days
     (e.g. for 30-day mortality) and death status."""
     end = pl.coalesce("death_date", "vital_status_date")
-    cases = (cases.with_columns(region_of_county())
-             .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age")))
+    # The age validation computed (AGE), where the cases carry it.
+    age = (pl.col(AGE) if AGE in cases.columns
+           else age_at(pl.col("birth_date"), pl.col("diagnosis_date")))
+    cases = cases.with_columns(region_of_county()).with_columns(age.alias("age"))
+    cases = cases.drop(AGE, strict=False)
     # Each distinct age's label once, then looked up: building the text per case made
     # three columns of text and cost more than the rest of this function.
     ages = cases.select(pl.col("age").unique().drop_nulls())
@@ -222,6 +226,8 @@ def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
     whole frames holds both at once, and a null column per missing variable per part
     besides."""
     cols = _case_columns()
+    if parts and all(AGE in p.columns for p in parts):
+        cols[AGE] = pl.Int64
     stacked = []
     for name, dtype in cols.items():
         pieces = [p.drop_in_place(name).cast(dtype) if name in p.columns

@@ -361,10 +361,11 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
 
     # Columns the dictionary does not know (e.g. a life table's region) stay, with any
     # identity-shaped value hidden, since nothing checked them.
+    # The age at diagnosis goes along (as AGE), so that ingest need not compute it again.
     typed = work.select(
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
-        + [pl.col(ROW)])
+        + [pl.col(ROW)] + ([pl.col(AGE)] if AGE in work.columns else []))
     # Only the failing rows' text is kept (for the rejected-rows file): the text of the
     # whole extract can then be freed before the accepted rows are copied out.
     as_read = work.filter(pl.col(ROW).is_in(failures.get_column("row").implode())).select(
