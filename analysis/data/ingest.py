@@ -25,6 +25,7 @@ from analysis.data.folder import FolderSettings, folder_settings
 from analysis.data.identity import hide_shaped
 from analysis.data.readers import JOURNAL, SUFFIXES, find_file, read_table
 from analysis.data.validate import (
+    AGE,
     FAILURE_SCHEMA,
     POLARS_TYPES,
     age_at,
@@ -151,8 +152,10 @@ def _check_file(path: Path, dataset: str, settings: FolderSettings,
         raw = read_table(path, settings.sheet_for(dataset), typed=True)
     checked = check(_canonical_names(raw, path), dataset, str(path),
                     settings.identity_scheme, settings.extract_date)
+    read = raw.height
+    del raw  # the extract's text, no longer needed: freed before the accepted rows' copy
     accepted = checked.accepted()
-    fc = FileCheck(dataset, path, digest or sha256(path), raw.height, accepted.height,
+    fc = FileCheck(dataset, path, digest or sha256(path), read, accepted.height,
                    checked.failures, checked.rejected(), checked.extra_columns)
     return fc, accepted
 
@@ -183,9 +186,20 @@ def derive_case_columns(cases: pl.DataFrame) -> pl.DataFrame:
     """Region, age, age group, year of diagnosis, follow-up in years and in whole days
     (e.g. for 30-day mortality) and death status."""
     end = pl.coalesce("death_date", "vital_status_date")
-    return (cases.with_columns(region_of_county())
-            .with_columns(age_at(pl.col("birth_date"), pl.col("diagnosis_date")).alias("age"))
-            .with_columns(age_group_expr(pl.col("age")).alias("age_group"),
+    # The age validation computed (AGE), where the cases carry it.
+    age = (pl.col(AGE) if AGE in cases.columns
+           else age_at(pl.col("birth_date"), pl.col("diagnosis_date")))
+    cases = cases.with_columns(region_of_county()).with_columns(age.alias("age"))
+    cases = cases.drop(AGE, strict=False)
+    # Each distinct age's label once, then looked up: building the text per case made
+    # three columns of text and cost more than the rest of this function.
+    ages = cases.select(pl.col("age").unique().drop_nulls())
+    labels = dict(ages.with_columns(age_group_expr(pl.col("age")).alias("age_group"))
+                  .iter_rows())
+    return (cases
+            .with_columns(pl.col("age").replace_strict(labels, default=None,
+                                                       return_dtype=pl.String)
+                          .alias("age_group"),
                           pl.col("diagnosis_date").dt.year().cast(pl.Int64).alias("year"),
                           ((end - pl.col("diagnosis_date")).dt.total_days() / 365.25)
                           .alias("followup_years"),
@@ -204,12 +218,24 @@ def _case_columns() -> dict[str, pl.DataType]:
 
 
 def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The subregistries' accepted rows as one frame of every variable (null where an
+    extract has no such column), with the derived columns.
+
+    Column by column, each taken out of the parts as it is stacked (the parts are emptied):
+    the memory of the stacked cases then grows as the parts' shrinks, where stacking
+    whole frames holds both at once, and a null column per missing variable per part
+    besides."""
     cols = _case_columns()
-    aligned = [p.with_columns(pl.lit(None, dt).alias(c) for c, dt in cols.items()
-                              if c not in p.columns).select(list(cols)).cast(cols)
-               for p in parts]
-    frame = pl.concat(aligned) if aligned else pl.DataFrame(schema=cols)
-    return derive_case_columns(frame)
+    if parts and all(AGE in p.columns for p in parts):
+        cols[AGE] = pl.Int64
+    stacked = []
+    for name, dtype in cols.items():
+        pieces = [p.drop_in_place(name).cast(dtype) if name in p.columns
+                  else pl.repeat(None, p.height, dtype=dtype, eager=True) for p in parts]
+        stacked.append(pl.concat(pieces, rechunk=True).alias(name) if pieces
+                       else pl.Series(name, [], dtype))
+        del pieces
+    return derive_case_columns(pl.DataFrame(stacked))
 
 
 def _load_combined(path: Path, settings: FolderSettings) -> list[tuple[FileCheck, pl.DataFrame]]:

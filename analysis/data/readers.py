@@ -84,10 +84,50 @@ def _read_plain_utf8(path: Path) -> pl.DataFrame | None:
         return None
 
 
-def _read_csv(path: Path) -> pl.DataFrame:
+# What may make a value lose characters to strip_chars(), polars' Unicode White_Space: the
+# ASCII blanks, and the UTF-8 lead bytes of the others (U+0085 and U+00A0: C2; U+1680: E1;
+# U+2000-U+205F: E2; U+3000: E3; the same lead bytes start other characters, e.g. an en
+# dash, which is only a false alarm). A carriage return before a newline ends a line
+# (polars removes it); a newline inside a value needs quotes.
+_BLANKS = (b" ", b"\t", b"\x0b", b"\x0c", b"\xc2", b"\xe1", b"\xe2", b"\xe3")
+
+
+def blank_scan(path: Path) -> tuple[bool, bool]:
+    """(whether a UTF-8 CSV file holds a blank that may surround a value, whether it holds
+    a quote, inside which a value may hold a newline): a few passes over its bytes at
+    memchr speed, 4 MiB at a time. Stripping every value costs more than reading the
+    file, and a file without blanks has no value to strip."""
+    quoted, last = False, b""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            if any(b in chunk for b in _BLANKS):
+                return True, True
+            if b"\r" in chunk or last == b"\r":
+                # A return at the end of a chunk is judged with the next one's first byte.
+                data = last + chunk
+                if data.count(b"\r") - data.count(b"\r\n") - (data[-1:] == b"\r"):
+                    return True, True
+            quoted = quoted or b'"' in chunk
+            last = chunk[-1:]
+    return last == b"\r", quoted
+
+
+def _to_strip(path: Path, frame: pl.DataFrame) -> list[str]:
+    """The columns of a UTF-8 CSV file's frame that may hold values to strip: all when the
+    file holds blanks, else those with a (quoted) newline in a value, else none."""
+    blanks, quoted = blank_scan(path)
+    if blanks or not quoted:
+        return frame.columns if blanks else []
+    multiline = frame.select(pl.col(c).str.contains("\n", literal=True).any()
+                             for c in frame.columns).row(0)
+    return [c for c, found in zip(frame.columns, multiline, strict=True) if found]
+
+
+def _read_csv(path: Path) -> tuple[pl.DataFrame, list[str]]:
+    """The file's frame of text, and the columns whose values may need stripping."""
     frame = _read_plain_utf8(path)
     if frame is not None:
-        return frame
+        return frame, _to_strip(path, frame)
     raw = path.read_bytes()
     if not raw.strip():
         raise UserError(f"{path}: the file is empty")
@@ -107,7 +147,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
                             truncate_ragged_lines=False)
     except pl.exceptions.PolarsError:
         raise unreadable_csv(path, data.decode("utf-8"), detect_separator(header)) from None
-    return frame
+    return frame, frame.columns
 
 
 def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
@@ -161,9 +201,10 @@ def read_table(path: Path, sheet: str | None = None, typed: bool = False) -> pl.
     if not path.exists():
         raise UserError(f"{path}: file not found")
     suffix = path.suffix.lower()
+    strip = None  # the columns whose values may have surrounding blanks (None: all)
     try:
         if suffix in (".csv", ".txt", ".tsv"):
-            frame = _read_csv(path)
+            frame, strip = _read_csv(path)
         elif suffix == ".parquet":
             frame = pl.read_parquet(path)
         elif suffix in (".xlsx", ".xls"):
@@ -189,10 +230,19 @@ def read_table(path: Path, sheet: str | None = None, typed: bool = False) -> pl.
     if repeated:
         raise UserError(f"{path}: column(s) {', '.join(repeated)} appear more than once in "
                         "the header (rule duplicate_column)")
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    return frame.with_columns(
-        pl.col(c).cast(pl.String).str.strip_chars().replace("", None)
-        for c, dtype in frame.schema.items() if not (typed and _kept_typed(dtype)))
+    stripped = {new for old, new in zip(frame.columns, names, strict=True)
+                if strip is None or old in strip}
+    # One chunk per column (polars reads a CSV into one per thread's block): every later
+    # step that lines up columns of different chunking would copy them all, several times.
+    frame = frame.rename(dict(zip(frame.columns, names, strict=True))).rechunk()
+    text = [c for c, dtype in frame.schema.items() if not (typed and _kept_typed(dtype))]
+    frame = frame.with_columns(pl.col(c).cast(pl.String).str.strip_chars() if c in stripped
+                               else pl.col(c).cast(pl.String) for c in text)
+    # Only the columns holding an empty text (a quoted "" or a stripped blank) are
+    # rewritten; an empty unquoted field is read as null already.
+    empty = frame.select((pl.col(c) == "").any() for c in text).row(0) if text else ()
+    return frame.with_columns(pl.col(c).replace("", None)
+                              for c, has_empty in zip(text, empty, strict=True) if has_empty)
 
 
 def find_file(directory: Path, name: str) -> Path | None:

@@ -45,6 +45,7 @@ from analysis.errors import UserError
 
 MAX_AGE = 110
 ROW = "__row"
+AGE = "__age"  # age at diagnosis, for the rules across fields
 FAILURE_SCHEMA = {"row": pl.Int64, "case_id": pl.String, "column": pl.String,
                   "value": pl.String, "rule": pl.String, "message": pl.String}
 # Longest value a message shows; a longer one is cut and ends in an ellipsis.
@@ -54,9 +55,9 @@ MAX_SHOWN = 60
 @dataclass(frozen=True)
 class Checked:
     """A checked extract: typed rows (all of them, in file order), their failures, the
-    rows as read (text: the dictionary's columns the file has, identity columns left out)
-    for the rejected-rows file, the file's columns the dictionary does not know (read,
-    never copied to any output), and the identity shapes hidden in any output."""
+    failing rows as read (text: the dictionary's columns the file has, identity columns
+    left out) for the rejected-rows file, the file's columns the dictionary does not know
+    (read, never copied to any output), and the identity shapes hidden in any output."""
 
     frame: pl.DataFrame
     failures: pl.DataFrame
@@ -222,7 +223,8 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
         rules.append((value.is_not_null() & ~value.is_first_distinct(),
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and cx.scheme != "pseudonym":
-        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference)
+        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
+                        ("valid", "birth_date", "sex"))
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {cx.scheme}"))
         # The number encodes birth date and legal sex: the extract's columns must agree.
@@ -234,8 +236,15 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     return rules
 
 
+def _needs_age(dataset: str, names: set[str]) -> bool:
+    """Whether the rules of :func:`_cross_rules` test the age at diagnosis."""
+    return (not dd.primary_key(dataset) and dataset in dd.subregistry_ids()
+            and {"birth_date", "diagnosis_date"} <= names)
+
+
 def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str, str]]:
-    """Rules across fields: (failure mask, rule, message, column named in the failure)."""
+    """Rules across fields: (failure mask, rule, message, column named in the failure).
+    The age at diagnosis is the column AGE (see :func:`_needs_age`)."""
     key = dd.primary_key(dataset)
     if key:
         row_key = pl.struct([pl.col(f"{k}__typed") for k in key])
@@ -250,8 +259,8 @@ def _cross_rules(dataset: str, names: set[str]) -> list[tuple[pl.Expr, str, str,
     for a_i, a in enumerate(order):
         for b in order[a_i + 1:]:
             rules.append((d[a] > d[b], "date_order", f"{a} is after {b}", b))
-    if {"birth_date", "diagnosis_date"} <= names:
-        age = age_at(d["birth_date"], d["diagnosis_date"])
+    if _needs_age(dataset, names):
+        age = pl.col(AGE)
         min_age = dd.subregistry(dataset).get("min_age", 0)
         rules.append(((age < 0) | (age > MAX_AGE), "age",
                       f"age at diagnosis must be 0-{MAX_AGE}", "birth_date"))
@@ -312,6 +321,9 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     work = raw.with_columns(_parse(f, f.name in untidy, raw.schema[f.name])
                             .alias(f"{f.name}__typed") for f in flds)
     work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
+    if _needs_age(dataset, names):  # once, not in each of the rules that test it
+        work = work.with_columns(age_at(pl.col("birth_date__typed"),
+                                        pl.col("diagnosis_date__typed")).alias(AGE))
     identity_cols = {f.name for f in flds if f.identity}
     pattern = output_pattern(scheme)
     case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
@@ -334,20 +346,28 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     checks += _cross_rules(dataset, names)
     lazy = work.lazy()
     # Lazy, so that each check reads only the columns it needs, and all run in parallel.
+    # Each shown value's expression built once (building them per rule cost more than
+    # evaluating them on the few failing rows).
+    values = {c: pl.lit(HIDDEN) if c in identity_cols else shown(pl.col(c), pattern)
+              for c in dict.fromkeys(column for *_, column in checks)}
+    case_shown = shown(case_id, pattern).alias("case_id")
     parts = [lazy.filter(mask.fill_null(False)).select(
-        pl.col(ROW).alias("row"), shown(case_id, pattern).alias("case_id"),
-        pl.lit(column).alias("column"),
-        (pl.lit(HIDDEN) if column in identity_cols else shown(pl.col(column), pattern))
-        .alias("value"), pl.lit(rule).alias("rule"), pl.lit(msg).alias("message"))
+        pl.col(ROW).alias("row"), case_shown, pl.lit(column).alias("column"),
+        values[column].alias("value"), pl.lit(rule).alias("rule"),
+        pl.lit(msg).alias("message"))
         for mask, rule, msg, column in checks]
     failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
     failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
 
     # Columns the dictionary does not know (e.g. a life table's region) stay, with any
     # identity-shaped value hidden, since nothing checked them.
+    # The age at diagnosis goes along (as AGE), so that ingest need not compute it again.
     typed = work.select(
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
-        + [pl.col(ROW)])
-    as_read = work.select(*(c for c in in_file if c not in identity_cols), ROW)
+        + [pl.col(ROW)] + ([pl.col(AGE)] if AGE in work.columns else []))
+    # Only the failing rows' text is kept (for the rejected-rows file): the text of the
+    # whole extract can then be freed before the accepted rows are copied out.
+    as_read = work.filter(pl.col(ROW).is_in(failures.get_column("row").implode())).select(
+        *(c for c in in_file if c not in identity_cols), ROW)
     return Checked(typed, failures, as_read, extra, pattern)
