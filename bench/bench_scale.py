@@ -1,6 +1,7 @@
 """Benchmark: a registry from the demo's size up to a NORDCAN-sized one on one machine.
 
     python bench/bench_scale.py [--scales 1,10,30,80] [--root /tmp/bcr-scale]
+                                [--id-scheme pseudonym]
 
 For each scale the demo registry is written as Parquet once (`bcr demo --format parquet
 --scale S`, not timed again if present), then one fresh process per scale loads and
@@ -9,6 +10,9 @@ validates it and runs, timing each step: incidence by region x sex x age group x
 (the cases diagnosed in the last five years), and coverage against the cancer registry
 (matching, then coverage by subregistry and region). It prints one row per scale: cases,
 seconds per step, the process's peak memory (max RSS) and the cost per 1 000 cases.
+Personnummer number at most 495 persons per birth date and sex (about scale 60); from
+scale 70 the registry is written with research serial numbers (`--id-scheme pseudonym`,
+named in its data_folder.yaml), or at every scale with `--id-scheme pseudonym`.
 Results: bench/RESULTS.md.
 """
 
@@ -63,21 +67,27 @@ print(json.dumps({"cases": cases.height, "seconds": seconds, "peak_mb": peak,
 """
 
 
+PSEUDONYMS_FROM = 70  # personnummer serials run out at about scale 60
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scales", default="1,10,30,80")
     parser.add_argument("--root", type=Path, default=Path("/tmp/bcr-scale"))
+    parser.add_argument("--id-scheme", default=None)
     args = parser.parse_args()
     print("| scale | cases | ingest + validation | incidence | Pohar Perme | coverage | total "
           "| peak memory | s per 1 000 cases |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for scale in (float(s) for s in args.scales.split(",")):
-        folder = args.root / f"scale-{scale:g}"
+        scheme = args.id_scheme or ("pseudonym" if scale >= PSEUDONYMS_FROM else None)
+        folder = args.root / f"scale-{scale:g}{'-' + scheme if scheme else ''}"
         if not (folder / "population.parquet").exists():
             start = time.perf_counter()
             made = subprocess.run([sys.executable, "-m", "analysis", "demo", "--out",
                                    str(folder), "--scale", f"{scale:g}", "--format",
-                                   "parquet"], capture_output=True, text=True)
+                                   "parquet", *(["--id-scheme", scheme] if scheme else [])],
+                                  capture_output=True, text=True)
             if made.returncode:
                 print(f"| {scale:g} | {made.stderr.strip()} |")
                 continue
@@ -88,7 +98,8 @@ def main() -> None:
         result = json.loads(done.stdout.strip().splitlines()[-1])
         s = result["seconds"]
         total = sum(s.values())
-        print(f"| {scale:g} | {result['cases']:,} | {s['ingest + validation']:.1f} s "
+        label = f"{scale:g}{' (pseudonyms)' if scheme else ''}"
+        print(f"| {label} | {result['cases']:,} | {s['ingest + validation']:.1f} s "
               f"| {s['incidence']:.1f} s | {s['Pohar Perme']:.1f} s | {s['coverage']:.1f} s "
               f"| {total:.1f} s | {result['peak_mb'] / 1024:.1f} GB "
               f"| {1000 * total / result['cases']:.3f} |", flush=True)

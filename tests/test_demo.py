@@ -110,6 +110,35 @@ def test_parquet_demo_loads_as_the_csv_one(tmp_path: Path) -> None:
         demo.write_demo(tmp_path / "x", fmt="xml")
 
 
+def test_pseudonym_demo_numbers_persons_and_loads_with_its_folder_setting(
+        tmp_path: Path) -> None:
+    """`bcr demo --id-scheme pseudonym`: research serial numbers 1..n, one per person (a
+    person's second cancer keeps it), nothing of the birth date or sex in them; the folder
+    says its scheme, so every row but the faults on purpose is accepted as read, and the
+    cancer registry carries the birth dates a pseudonym cannot give."""
+    from analysis.data.ingest import load_data
+
+    made = demo.write_demo(tmp_path / "p", seed=3, years=(2021, 2022), error_rate=0.005,
+                           identity_scheme="pseudonym")
+    assert "identity_scheme: pseudonym" in (tmp_path / "p" / "data_folder.yaml").read_text()
+    assert "--id-scheme pseudonym" in (tmp_path / "p" / "README.txt").read_text("utf-8")
+    subs = [s for s in dd.subregistry_ids() if s in made.frames]
+    ids = pl.concat([made.frames[s].select("person_id", "birth_date", "sex") for s in subs])
+    persons = ids.unique()
+    # One number per person: as many numbers as (number, birth date, sex) triples.
+    assert persons["person_id"].n_unique() == persons.height
+    numbers = persons["person_id"].cast(pl.Int64)
+    assert numbers.min() >= 1 and numbers.max() <= made.frames["cancer_registry"].height * 2
+    assert "birth_date" in made.frames["cancer_registry"].columns
+    # No fault breaks the identity rule: a pseudonym has no check digit.
+    assert "identity" not in made.frames["demo_errors"]["rule"].to_list()
+    loaded = load_data(tmp_path / "p")
+    failed = loaded.failures()
+    assert failed.height == made.frames["demo_errors"].height > 0
+    assert loaded.cases.height == sum(made.frames[s].height for s in subs) - failed.height
+    assert loaded.cases["age"].null_count() == 0
+
+
 def test_scale_multiplies_cases(tmp_path: Path) -> None:
     small = demo.generate_demo(seed=2, scale=1, years=(2021, 2022), error_rate=0)
     big = demo.generate_demo(seed=2, scale=4, years=(2021, 2022), error_rate=0)

@@ -22,6 +22,10 @@ def demo(
                                           "(listed in demo_errors.csv); 0 for none."),
     fmt: str = typer.Option("csv", "--format", help="csv, or parquet (the same tables, "
                             "typed: faster to read)."),
+    id_scheme: str | None = typer.Option(
+        None, "--id-scheme", help="What person_id holds: the registry's identity numbers "
+        "(default), or pseudonym (research serial numbers, for any --scale; written into "
+        "data_folder.yaml)."),
 ) -> None:
     """Write a synthetic national blood-cancer registry (all persons made up).
 
@@ -35,7 +39,7 @@ def demo(
     from analysis.demo.registry import write_demo
 
     registry = write_demo(out, seed=seed, scale=scale, years=parse_years(years),
-                          error_rate=error_rate, fmt=fmt)
+                          error_rate=error_rate, fmt=fmt, identity_scheme=id_scheme)
     counts = pl.DataFrame({"file": [f"{name}.{fmt}" for name in registry.frames],
                            "rows": [f.height for f in registry.frames.values()]})
     print_table(counts, title=f"Demo registry in {out} (synthetic data)",

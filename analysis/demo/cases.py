@@ -200,7 +200,8 @@ def personnummer(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray) -
     rank = np.arange(key.size) - np.flatnonzero(first)[group]
     if rank.size and rank.max() >= 495:
         raise UserError("--scale is too large: more than 495 persons share a birth date and "
-                        "sex, which personnummer serials cannot number uniquely")
+                        "sex, which personnummer serials cannot number uniquely (use "
+                        "--id-scheme pseudonym)")
     j = (rng.integers(0, 495, group.max() + 1 if group.size else 0)[group] + 7 * rank) % 495
     serial = np.empty_like(j)
     serial[order] = (1 + j // 5) * 10 + 2 * (j % 5) + (sex[order] == 1)
@@ -281,7 +282,16 @@ def fodselsnummer(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray) 
             .to_series().alias("person_id"))
 
 
-IDENTITY_NUMBERS = {"personnummer": personnummer, "fodselsnummer": fodselsnummer}
+def research_serials(rng: np.random.Generator, birth: np.ndarray, sex: np.ndarray
+                     ) -> pl.Series:
+    """Research serial numbers (löpnummer), as a pseudonymised research extract holds
+    them: 1..n in random order, one per person, nothing of the person in them. Unlike
+    personnummer serials (495 per birth date and sex) they number any registry."""
+    return pl.Series(rng.permutation(birth.size) + 1).cast(pl.String)
+
+
+IDENTITY_NUMBERS = {"personnummer": personnummer, "fodselsnummer": fodselsnummer,
+                    "pseudonym": research_serials}
 
 
 def hospital_draw(rng: np.random.Generator, county_codes: list[str],

@@ -87,6 +87,7 @@ class DemoRegistry:
     years: tuple[int, int]
     error_rate: float
     extract_date: date
+    identity_scheme: str
 
 
 def _optional_fields() -> list[str]:
@@ -100,8 +101,11 @@ def _optional_fields() -> list[str]:
 
 
 def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2000, 2025),
-                  error_rate: float = 0.0005) -> DemoRegistry:
-    """Generate the synthetic registry (see the module docstring); same arguments, same data."""
+                  error_rate: float = 0.0005, identity_scheme: str | None = None
+                  ) -> DemoRegistry:
+    """Generate the synthetic registry (see the module docstring); same arguments, same data.
+    ``identity_scheme``: what person_id holds (default: registry.yaml's); ``pseudonym``
+    gives research serial numbers and the cancer registry the birth dates they lack."""
     if not scale > 0:
         raise UserError(f"--scale must be positive, not {scale}")
     if not 0 <= error_rate <= 0.1:
@@ -154,11 +158,10 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
     in_cr = ~(in_qr & (rng.random(n) < crc["missing_share"]))
     shift = rng.integers(1, crc["date_shift_max_days"] + 1, n) * rng.choice([-1, 1], n)
     cr_diag = c["diag"] + np.where(rng.random(n) < crc["date_shift_share"], shift, 0)
-    scheme = dd.registry()["identity_scheme"]
+    scheme = identity_scheme or dd.registry()["identity_scheme"]
     if scheme not in IDENTITY_NUMBERS:
-        raise dd.DictionaryError(f"registry.yaml: the demo cannot make identity numbers of "
-                                 f"the scheme '{scheme}' (it makes: "
-                                 f"{', '.join(IDENTITY_NUMBERS)})")
+        raise UserError(f"the demo cannot make identity numbers of the scheme '{scheme}' "
+                        f"(it makes: {', '.join(IDENTITY_NUMBERS)})")
     person_id = IDENTITY_NUMBERS[scheme](rng, c["birth"][~c["second"]], c["sex"][~c["second"]])
     pid = person_id.gather(c["person"])
     missing = {name: rng.random(n) < cfg["missing"]["fields"].get(name,
@@ -188,10 +191,15 @@ def generate_demo(seed: int = 1, scale: float = 1.0, years: tuple[int, int] = (2
         "morphology": table["morphology"].gather(code[cr_rows]),
         "county": pl.Series(county_codes).gather(c["county"][cr_rows]),
         "hospital": pl.Series(dd.hospital_codes()).gather(hosp[cr_rows])})
+    if scheme == "pseudonym":  # a pseudonym tells no age: the registry's own birth date
+        frames["cancer_registry"] = frames["cancer_registry"].with_columns(
+            date_series("birth_date", c["birth"][cr_rows]))
     frames["population"] = population_frame(cal, county_codes, pop)
     frames["lifetable"] = lifetable_frame(lt_years, mu)
-    _add_faults(rng, cfg, subs, frames, error_rate)
-    return DemoRegistry(frames, seed, scale, years, error_rate, extract)
+    # Any non-empty pseudonym is valid: no check digit to break.
+    faults = [f for f in cfg["faults"] if scheme != "pseudonym" or f["rule"] != "identity"]
+    _add_faults(rng, faults, cfg["fault_shift_days"], subs, frames, error_rate)
+    return DemoRegistry(frames, seed, scale, years, error_rate, extract, scheme)
 
 
 def _extract_frame(s: Sub, c: dict[str, np.ndarray], rows: np.ndarray, pid: pl.Series,
@@ -256,23 +264,22 @@ def _extract_frame(s: Sub, c: dict[str, np.ndarray], rows: np.ndarray, pid: pl.S
     return pl.DataFrame([cols[f.name].alias(f.name) for f in dd.fields(s.sid)])
 
 
-def _add_faults(rng: np.random.Generator, cfg: dict[str, Any], subs: list[Sub],
-                frames: dict[str, pl.DataFrame], error_rate: float) -> None:
-    """Make a share of extract rows break one validation rule each (demo.yaml `faults`);
-    the list of them becomes frames["demo_errors"] (no identity numbers)."""
-    faults = cfg["faults"]
+def _add_faults(rng: np.random.Generator, faults: list[dict[str, Any]], shift_days: int,
+                subs: list[Sub], frames: dict[str, pl.DataFrame], error_rate: float) -> None:
+    """Make a share of extract rows break one validation rule each (``faults``, of
+    demo.yaml); the list of them becomes frames["demo_errors"] (no identity numbers)."""
     # Faulty rows sit at odd positions only, so no two are neighbours: a duplicated
     # case_id copies its (clean) predecessor's. A margin after birth keeps a treatment
     # start moved before diagnosis after birth.
     pool = [(k, pos) for k, s in enumerate(subs) for pos in np.flatnonzero(
         frames[s.sid].select(
             ((pl.col("diagnosis_date") - pl.col("birth_date")).dt.total_days()
-             > cfg["fault_shift_days"])
+             > shift_days)
             & (pl.int_range(pl.len()) % 2 == 1)).to_series().to_numpy())]
     n_faults = min(round(error_rate * sum(frames[s.sid].height for s in subs)), len(pool))
     picked = [pool[i] for i in rng.choice(len(pool), n_faults, replace=False)]
     kinds = rng.permutation(np.arange(n_faults) % len(faults))
-    shifts = rng.integers(1, cfg["fault_shift_days"] + 1, n_faults)
+    shifts = rng.integers(1, shift_days + 1, n_faults)
     errors = []
     for k, s in enumerate(subs):
         mine = [i for i, (kk, _) in enumerate(picked) if kk == k]
@@ -337,7 +344,7 @@ Files: one extract per subregistry ({subs}.{suffix}), cancer_registry.{suffix},
 population.{suffix}, lifetable.{suffix}, demo_errors.{suffix}, and data_folder.yaml naming
 the extract date. {form}
 Regenerate with: bcr demo --out DIR --seed {seed} --scale {scale} --years {first}-{last}
---error-rate {error_rate} --format {suffix}
+--error-rate {error_rate} --format {suffix}{scheme}
 """
 
 # The file formats `bcr demo` writes, with the README's words for each.
@@ -348,25 +355,29 @@ FORMATS = {"csv": "CSV, UTF-8, comma separated, ISO dates, empty = missing.",
 
 def write_demo(out: Path, seed: int = 1, scale: float = 1.0,
                years: tuple[int, int] = (2000, 2025), error_rate: float = 0.0005,
-               fmt: str = "csv") -> DemoRegistry:
+               fmt: str = "csv", identity_scheme: str | None = None) -> DemoRegistry:
     """Generate the demo registry and write it as CSV (or Parquet) files, README.txt and a
-    data_folder.yaml with its extract date into `out`."""
+    data_folder.yaml with its extract date (and its identity scheme, when not the
+    registry's) into `out`."""
     if fmt not in FORMATS:
         raise UserError(f"--format '{fmt}': use one of {', '.join(FORMATS)}")
-    demo = generate_demo(seed, scale, years, error_rate)
+    demo = generate_demo(seed, scale, years, error_rate, identity_scheme)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in demo.frames.items():
         if fmt == "csv":
             frame.write_csv(out / f"{name}.csv")
         else:
             frame.write_parquet(out / f"{name}.parquet")
+    own = ("" if demo.identity_scheme == dd.registry()["identity_scheme"]
+           else f"identity_scheme: {demo.identity_scheme}\n")
     (out / FOLDER_SETTINGS).write_text(
         "# The synthetic demo registry's extract date (see README.txt).\n"
-        f"extract_date: {demo.extract_date.isoformat()}\n", encoding="utf-8")
+        f"extract_date: {demo.extract_date.isoformat()}\n{own}", encoding="utf-8")
     (out / "README.txt").write_text(README.format(
         version=__version__, seed=seed, scale=scale, first=years[0], last=years[1],
         extract=demo.extract_date.isoformat(), error_rate=error_rate,
-        subs=", ".join(dd.subregistry_ids()), suffix=fmt, form=FORMATS[fmt]),
+        subs=", ".join(dd.subregistry_ids()), suffix=fmt, form=FORMATS[fmt],
+        scheme=f" --id-scheme {demo.identity_scheme}" if own else ""),
         encoding="utf-8")
     return demo
 
