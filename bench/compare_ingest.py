@@ -81,6 +81,9 @@ def make_messy(source: Path, target: Path, seed: int = 7, share: float = 0.004) 
     from analysis.data import dictionary as dd
 
     rng = random.Random(seed)
+    # An identity number in a text column: one of the folder's own, none written here.
+    extract = sorted(p for p in source.glob("*.csv") if p.stem in dd.subregistry_ids())[0]
+    an_id = pl.read_csv(extract, n_rows=1, infer_schema=False)["person_id"][0]
     forms = {
         "date": lambda v: rng.choice([f" {v}", f"{v} ", f"{v} 00:00", f"{v}T00:00:00",
                                       "2020-02-30", "2020-1-5", "20200105", "abc", "  ",
@@ -89,7 +92,7 @@ def make_messy(source: Path, target: Path, seed: int = 7, share: float = 0.004) 
                                          "-3", "99999999999999999999", "1,0"]),
         "number": lambda v: rng.choice([f" {v}", v.replace(".", ","), "abc", "", "-1",
                                         "1e-3", " 0.5 "]),
-        "string": lambda v: rng.choice([f" {v}", f"{v} ", "  ", "", "19121212-1212",
+        "string": lambda v: rng.choice([f" {v}", f"{v} ", "  ", "", an_id,
                                         v.lower(), "ÅÄÖ", '"', "a" * 80]),
     }
     shutil.copytree(source, target)

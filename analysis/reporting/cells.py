@@ -16,7 +16,7 @@ from analysis.reporting.run import Run
 
 # A cell's background by the target level reached ("few": a target, too few cases).
 LEVEL_FILLS = {"high": "#8FD1BB", "intermediate": "#F0E442", "below": "#F4A582",
-               "few": "#C8C8C8", "none": "#E6E6E6", "hidden": "#FFFFFF"}
+               "few": "#C8C8C8"}
 
 
 def threshold() -> int:

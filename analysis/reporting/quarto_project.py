@@ -20,8 +20,9 @@ import yaml
 
 QUARTO_PROJECT = "_quarto.yml"  # a Quarto project: its settings file
 COMBINED_PDF = "publication-pdf"  # a book's chapters as one typst document
-# Quarto's fixed work per output, in bytes of source of the same cost (fitted on the
-# default demo's calls, bench/RESULTS.md): a short document still costs its filters.
+# Quarto's fixed work per output, in bytes of source of the same cost: a short document
+# still costs its filters. A fit on the default demo's calls gives about 90 000 and the
+# same groups (bench/RESULTS.md, "Publishing through Quarto").
 PER_OUTPUT = 120_000
 
 
