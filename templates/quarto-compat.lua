@@ -12,7 +12,8 @@ Used only on the built-in render path (no `quarto` executable). It
   * uses `fig-alt` as the image's alt text;
   * turns callouts (`.callout-note`, ...) into styled boxes;
   * turns `.panel-tabset` into plain headed sections;
-  * adds builtin.css (a side table of contents, a readable measure) to the HTML.
+  * adds layout.css (a side table of contents, a readable measure) to the HTML, unless
+    the document names it.
 ]]
 
 local is_typst = FORMAT:match("typst") ~= nil
@@ -56,12 +57,19 @@ function Meta(meta)
   end
   for _, key in ipairs(QUARTO_ONLY) do meta[key] = nil end
   if not is_typst then
-    -- Pandoc's page is bare: add the built-in layout (side table of contents, measure)
-    -- after the house style the document names. Quarto brings its own layout.
+    -- Pandoc's page is bare: add the house layout (side table of contents, measure)
+    -- after the house style, unless the document names it (a single document does;
+    -- Quarto's book brings its own layout).
     local css = meta.css
     if css == nil then css = pandoc.List{}
     elseif pandoc.utils.type(css) ~= "List" then css = pandoc.List{ css } end
-    css:insert(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "builtin.css" }))
+    local named = false
+    for _, sheet in ipairs(css) do
+      if pandoc.path.filename(pandoc.utils.stringify(sheet)) == "layout.css" then named = true end
+    end
+    if not named then
+      css:insert(pandoc.path.join({ pandoc.path.directory(PANDOC_SCRIPT_FILE), "layout.css" }))
+    end
     meta.css = css
   end
   return meta

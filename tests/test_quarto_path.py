@@ -28,6 +28,10 @@ def test_quarto_renders_the_same_qmd_to_html_and_pdf(tmp_path, monkeypatch):
     render.render_all([_job()], tmp_path, ["html", "pdf"], workers=1)
     html = (tmp_path / "doc-a" / "doc-a.html").read_text(encoding="utf-8")
     assert "Tabell\u00a01" in html and 'src="data:image/svg+xml' in html
+    # The house page, as from the built-in path, not Bootstrap: the side table of
+    # contents, the callout's title in the report's language and the date as written.
+    assert "--bs-" not in html and "nav#TOC > ul" in html
+    assert "Observera" in html and "Note" not in html and "31 mars 2026" in html
     text = "".join(p.extract_text() for p in
                    pypdf.PdfReader(tmp_path / "doc-a" / "doc-a.pdf").pages)
     assert "Regionrapport Sydöst" in text and "5,2" in text

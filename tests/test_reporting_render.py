@@ -32,7 +32,8 @@ def _job(name: str = "doc-a", template: str = "report.qmd.j2") -> DocumentJob:
         "labels": {"x": "År", "y": "Incidens", "alt": "Linjediagram över incidens"},
         "focus": "Syd", "reference": "Riket"})
     section = Section("Översikt", paragraphs=["Se @tbl-cases och @fig-trend."],
-                      tables=[table], figures=[figure], callout="Preliminära uppgifter.")
+                      tables=[table], figures=[figure], callout="Preliminära uppgifter.",
+                      callout_title="Observera")
     front = qmd.front_matter("Regionrapport Sydöst", "Blodcancerregistret", "sv",
                                    "31 mars 2026")
     return DocumentJob(name, name, dt.date(2026, 3, 31), [Page("index.qmd", template, front,
@@ -48,7 +49,9 @@ def test_builtin_render_gives_html_and_pdf_with_numbered_references(tmp_path):
     assert 'aria-label="Linjediagram över incidens"' in html or \
         'alt="Linjediagram över incidens"' in html
     assert 'src="data:image/svg+xml' in html
-    assert "bcr-callout" in html and "<style" in html
+    assert "bcr-callout" in html and "<strong>Observera</strong>" in html
+    # The house style and page layout, each embedded once (the document names both).
+    assert html.count("nav#TOC > ul") == 1 and html.count("Segoe UI") == 1
     reader = pypdf.PdfReader(tmp_path / "doc-a" / "doc-a.pdf")
     text = "".join(p.extract_text() for p in reader.pages)
     assert "Regionrapport Sydöst" in text

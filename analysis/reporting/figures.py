@@ -52,6 +52,7 @@ from plotnine import (  # noqa: E402
     theme_minimal,
 )
 from plotnine.exceptions import PlotnineWarning  # noqa: E402
+from plotnine.guides.guides import guides as _Guides  # noqa: E402
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
              "#000000")
@@ -62,6 +63,23 @@ LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"
 FOCUS, REFERENCE, OTHER = "#0072B2", "#000000", "#BBBBBB"
 TARGET_COLOURS = {"high": "#009E73", "intermediate": "#E69F00"}
 WIDTH_IN = 7.0  # fits an A4 portrait text column at 100 %
+
+
+def _legend_themes(self: _Guides, gdefs: list) -> None:
+    """Apply each legend's theme to the legend only. plotnine (0.15) applies it, the
+    plot's theme plus the legend's own, to every panel again: the same properties, set
+    once more per legend, a tenth of a small multiple's drawing time. Figures are
+    byte-identical."""
+    for g in gdefs:
+        panels, g.theme.axs = g.theme.axs, []
+        try:
+            g.theme.apply()
+        finally:
+            g.theme.axs = panels
+
+
+if hasattr(_Guides, "_apply_guide_themes"):
+    _Guides._apply_guide_themes = _legend_themes
 
 
 @dataclass

@@ -30,6 +30,7 @@ from analysis.reporting.render import FIGURE_CACHE, TEMPLATES_DIR, RenderError
 
 ROOT_QUARTO = resources.quarto_config()
 CSS = TEMPLATES_DIR / "report.css"
+LAYOUT_CSS = TEMPLATES_DIR / "layout.css"
 _MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>#|@$~^"})
 
 
@@ -142,6 +143,7 @@ class Section:
     figures: list[FigureSpec] = field(default_factory=list)
     subsections: list[Section] = field(default_factory=list)
     callout: str = ""  # a note shown in a box, e.g. "preliminary data"
+    callout_title: str = ""  # the box's title, in the report's language
     tabset: bool = False  # subsections as tabs in Quarto HTML
     # On landscape pages in the PDF (a table too wide for A4 portrait); HTML ignores it.
     landscape: bool = False
@@ -199,7 +201,8 @@ class DocumentJob:
                 raise RenderError(self.name, f"template '{page.template}'",
                                   f"{type(exc).__name__}: {exc}") from None
             (directory / page.file).write_text(text, encoding="utf-8")
-        shutil.copyfile(CSS, directory / CSS.name)
+        for sheet in (CSS, LAYOUT_CSS):
+            shutil.copyfile(sheet, directory / sheet.name)
         if self.project is not None:
             (directory / "_quarto.yml").write_text(yaml_dump(self.project), encoding="utf-8")
         return {"figures": drawn - start, "templating": time.perf_counter() - drawn}
@@ -248,5 +251,7 @@ def front_matter(title: str, subtitle: str, lang: str, date_text: str) -> dict[s
     front: dict[str, Any] = {"title": title, "subtitle": subtitle, "lang": lang,
                              "date": date_text}
     front.update({k: v for k, v in root_quarto().items() if k not in {"project", "lang"}})
-    front["format"]["html"]["css"] = CSS.name
+    # The house page (layout.css) instead of Bootstrap: the same page from both renderers.
+    front["format"]["html"].update(
+        {"theme": "none", "css": [CSS.name, LAYOUT_CSS.name], "date-format": "long"})
     return front

@@ -84,6 +84,12 @@ class Run:
     def text(self) -> Text:
         return Text(self.lang)
 
+    @property
+    def preliminary_note(self) -> dict[str, str]:
+        """A section's box saying that the run's year is preliminary (Section keywords)."""
+        return {"callout": self.text("notes.preliminary", year=self.analyses.year),
+                "callout_title": self.text("notes.callout_title")}
+
     # Each table kind is protected once, whole (every region and the nation, all years),
     # so that every document shows the same cells masked: two documents masking
     # differently could be combined to undo the masking.

@@ -39,7 +39,7 @@ def publication(run: Run) -> DocumentJob:
         "publication.intro", cases=fmt.number(int(nation_now["n"].sum()), 0, lang),
         year=a.year, n_subregistries=len(sids))), *summary_paragraphs(run)],
         tables=[key_numbers_table(run, "summary", sids)],
-        callout=text("notes.preliminary", year=a.year))
+        **run.preliminary_note)
     moved = moved_table(run, "moved")
     summary.subsections.append(Section(
         text("publication.moved"),

@@ -34,7 +34,7 @@ def key_figures_section(run: Run, region: str, sids: list[str]) -> Section:
     table.caption = text("captions.key_figures", year=a.year, region=rname)
     return Section(text("sections.key_figures"),
                    paragraphs=[md(text("regional.intro", region=rname, year=a.year))],
-                   tables=[table], callout=text("notes.preliminary", year=a.year))
+                   tables=[table], **run.preliminary_note)
 
 
 def regional_trend_section(run: Run, region: str) -> Section:
@@ -78,7 +78,7 @@ def subregistry_incidence_section(run: Run, sid: str) -> Section:
     sname = dd.subregistry(sid)[f"name_{lang}"]
     section = Section(
         text("sections.incidence"),
-        callout=text("notes.preliminary", year=a.year),
+        **run.preliminary_note,
         paragraphs=[md(text("subregistry.intro", subregistry=lower_first(sname), year=a.year))])
     figures = [sir_figure(run, "sir", sid), age_sex_figure(run, "agesex", sid)]
     if sid in pooled.settings()[0]:
