@@ -54,7 +54,8 @@ def test_good_row_is_accepted_with_derived_columns(tmp_path):
 def test_excel_exports_integers_and_midnight_times_are_read_only_where_present(tmp_path):
     """An Excel export's ``1.0`` and ``2020-05-04 00:00:00`` are the integer and the date;
     another time of day is not a date. Columns without such values skip that tidying
-    (validate._untidy), which must not change what they parse to."""
+    (the plain parse reads every value of them), which must not change what they
+    parse to."""
     rows = [good("A1", sex="1.0", diagnosis_date="2020-05-04 00:00:00"),
             good("A2", diagnosis_date="2020-05-04T00:00"),
             good("A3", diagnosis_date="2020-05-04 12:00"), good("A4")]

@@ -34,13 +34,20 @@ Rules, by the name used in every message and summary:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
 from analysis.data import dictionary as dd
-from analysis.data.identity import HIDDEN, hide_shaped, parse, shape_pattern
+from analysis.data.identity import (
+    HIDDEN,
+    SHAPE_MIN_BYTES,
+    hide_shaped,
+    parse,
+    shape_pattern,
+)
 from analysis.errors import UserError
 
 MAX_AGE = 110
@@ -98,33 +105,41 @@ def shown(value: pl.Expr, pattern: str | None) -> pl.Expr:
 
 @dataclass(frozen=True)
 class _Context:
-    """What the field rules need beyond the field: the rows as read, the identity scheme
-    and the century reference of ten-digit numbers, the identity shapes, and the latest
-    date allowed with its description for the message."""
+    """What the field rules need beyond the field: the rows as read and parsed (``work``:
+    each field as read and as ``name__typed``), the identity scheme and the century
+    reference of ten-digit numbers, the identity shapes, and the latest date allowed with
+    its description for the message."""
 
     dataset: str
-    raw: pl.DataFrame
+    work: pl.DataFrame
     scheme: str
     reference: date | None
     pattern: str | None
     latest: date
     latest_is: str
+    distinct: dict[str, pl.Series] = field(default_factory=dict)  # per column, as found
 
+    def can_be_null(self, name: str) -> bool:
+        """Whether a column holds a null (a count polars keeps: no pass over the values)."""
+        return self.work.get_column(name).null_count() > 0
 
-# A value longer than this can hold a date with a midnight time (YYYY-MM-DD 00:00).
-_DATE_ONLY = 10
+    def unparsed(self, name: str) -> bool:
+        """Whether a value of a field failed to parse (more nulls typed than as read)."""
+        return (self.work.get_column(f"{name}__typed").null_count()
+                > self.work.get_column(name).null_count())
 
+    def failing(self, name: str, fails: Callable[[pl.Series], pl.Series]) -> pl.Expr | None:
+        """The rows holding one of the column's distinct values that ``fails`` (a test
+        over distinct values) finds; None when none does, so that the rule is left out."""
+        if name not in self.distinct:
+            self.distinct[name] = self.work.get_column(name).drop_nulls().unique()
+        codes = self.distinct[name]
+        bad = codes.filter(fails(codes))
+        return pl.col(name).is_in(bad.implode()) if bad.len() else None
 
-def _untidy(raw: pl.DataFrame, flds: list[dd.Field]) -> set[str]:
-    """The integer and date columns that may hold an Excel export's ``12.0`` or
-    ``2020-01-31 00:00``: those with a ``.``, or a value longer than a date. Only these
-    pay for the regular expression that removes it (the others would be unchanged by it,
-    and most columns of most extracts are), in one pass over the frame."""
-    probes = [(pl.col(f.name).str.contains(".", literal=True) if f.type == "integer"
-               else pl.col(f.name).str.len_bytes() > _DATE_ONLY).any().alias(f.name)
-              for f in flds if f.type in ("integer", "date") and raw.schema[f.name] == pl.String]
-    found = raw.select(probes).row(0, named=True) if probes else {}
-    return {name for name, untidy in found.items() if untidy}
+    def longest(self, name: str) -> int:
+        """The longest value of a text column, in bytes (0 when all are null)."""
+        return self.work.select(pl.col(name).str.len_bytes().max()).item() or 0
 
 
 # The polars type of each dictionary type.
@@ -147,7 +162,10 @@ def _as_text_unless_fitting(raw: pl.DataFrame, flds: list[dd.Field]) -> pl.DataF
         if dtype != pl.String and not (c in by_name and _fits(by_name[c], dtype)))
 
 
-def _parse(f: dd.Field, untidy: bool = True, dtype: pl.DataType = pl.String) -> pl.Expr:
+def _parse(f: dd.Field, untidy: bool = False, dtype: pl.DataType = pl.String) -> pl.Expr:
+    """A field's typed value. ``untidy`` first removes an Excel export's ``12.0`` or
+    ``2020-01-31 00:00`` (a regular expression over every value: only for a column where
+    the plain parse left values unread, which it would not change otherwise)."""
     raw = pl.col(f.name)
     if dtype != pl.String:  # a fitting typed column (_as_text_unless_fitting)
         return raw.cast(POLARS_TYPES[f.type])
@@ -166,33 +184,46 @@ def _parse(f: dd.Field, untidy: bool = True, dtype: pl.DataType = pl.String) -> 
     return raw
 
 
-def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | None:
+def _code_list_ok(f: dd.Field, dataset: str) -> Callable[[pl.Series], pl.Series] | None:
+    """Whether each of a field's distinct values is in its code list (None: no list)."""
     if f.code_list == "counties":
-        return pl.col(f.name).is_in(dd.counties().get_column("county").implode())
+        return lambda codes: codes.is_in(dd.counties().get_column("county").implode())
     if f.code_list == "hospitals":
-        return pl.col(f.name).is_in(pl.Series(dd.hospital_codes(), dtype=pl.String).implode())
+        return lambda codes: codes.is_in(pl.Series(dd.hospital_codes(),
+                                                   dtype=pl.String).implode())
     if dataset not in dd.subregistry_ids() or f.code_list not in ("icd10", "morphology"):
         return None
     spec = dd.subregistry(dataset)[f.code_list]
     belongs = dd.icd10_in if f.code_list == "icd10" else dd.morphology_in
-    # An extract has few distinct codes: test each once, not once per row.
-    valid = [c for c in raw.get_column(f.name).drop_nulls().unique() if belongs(c, spec)]
-    return pl.col(f.name).is_in(pl.Series(valid, dtype=pl.String).implode())
+    return lambda codes: pl.Series([belongs(c, spec) for c in codes], dtype=pl.Boolean)
 
 
 _CODE_LIST_SOURCE = {"counties": "the county list (regions.yaml)",
                      "hospitals": "the reporting units (hospitals.yaml)"}
 
 
+def _shaped(f: dd.Field, cx: _Context) -> pl.Expr | None:
+    """The rows of a text field holding what looks like an identity number (None: none
+    can). A value of fewer bytes than the shortest identity number cannot hold one, so a
+    column without a longer value is not searched."""
+    if f.constraints.get("pattern") or f.code_list:  # codes: few distinct values
+        return cx.failing(f.name, lambda codes: codes.str.contains(cx.pattern))
+    if cx.longest(f.name) < SHAPE_MIN_BYTES:
+        return None
+    return pl.col(f.name).str.contains(cx.pattern)
+
+
 def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     """(failure mask, rule, message[, column named]) for one field; masks see raw
-    strings as `name` and the parsed value as `name__typed`."""
+    strings as `name` and the parsed value as `name__typed`. A rule that no value can
+    break (e.g. required in a column without nulls, type where every value parsed) is
+    left out: polars keeps the counts of nulls, so that costs no pass over the values."""
     c = f.constraints
     value, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
-    rules: list[tuple[pl.Expr, str, str]] = []
-    if c.get("required"):
+    rules: list[tuple[pl.Expr | None, str, str]] = []
+    if c.get("required") and cx.can_be_null(f.name):
         rules.append((value.is_null(), "required", f"{f.name} is required"))
-    if f.type != "string":
+    if f.type != "string" and cx.unparsed(f.name):
         fmt = {"date": "an ISO date YYYY-MM-DD", "integer": "an integer",
                "number": "a number", "boolean": "yes/no (1/0)"}[f.type]
         rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
@@ -200,9 +231,11 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
         allowed = c["enum"]
         rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed).implode()), "enum",
                       f"{f.name} must be one of {', '.join(map(str, allowed))}"))
+    # A pattern, a code list and the identity shapes are tested on each distinct value
+    # once (cx.failing): a field with a pattern or a code list holds few.
     if "pattern" in c:
-        rules.append((value.is_not_null() & ~value.str.contains(c["pattern"]), "pattern",
-                      f"{f.name} must match {c['pattern']}"))
+        rules.append((cx.failing(f.name, lambda codes: ~codes.str.contains(c["pattern"])),
+                      "pattern", f"{f.name} must match {c['pattern']}"))
     if "minimum" in c:
         rules.append((typed < c["minimum"], "minimum", f"{f.name} must be >= {c['minimum']}"))
     if "maximum" in c:
@@ -210,30 +243,30 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     if f.type == "date":
         rules.append((typed > cx.latest, "future_date", f"{f.name} is after {cx.latest_is}"))
     if f.type == "string" and not f.identity and cx.pattern is not None:
-        rules.append((value.str.contains(cx.pattern), "identity_shaped",
+        rules.append((_shaped(f, cx), "identity_shaped",
                       f"{f.name} holds what looks like an identity number; identity "
                       "numbers belong in person_id only"))
-    ok = _code_list_ok(f, cx.dataset, cx.raw)
-    if ok is not None:
+    in_list = _code_list_ok(f, cx.dataset)
+    if in_list is not None:
         where = _CODE_LIST_SOURCE.get(f.code_list, cx.dataset)
-        rules.append((value.is_not_null() & ~ok.fill_null(False), "code_list",
+        rules.append((cx.failing(f.name, lambda codes: ~in_list(codes)), "code_list",
                       f"{f.name} is not in {where}"))
     if c.get("unique"):
         # Not the value's first occurrence (one pass; a window per value is 30x slower).
         rules.append((value.is_not_null() & ~value.is_first_distinct(),
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and cx.scheme != "pseudonym":
-        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
+        decoded = parse(cx.work.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
                         ("valid", "birth_date", "sex"))
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {cx.scheme}"))
         # The number encodes birth date and legal sex: the extract's columns must agree.
         for column in ("birth_date", "sex"):
-            if column in cx.raw.columns:
+            if column in cx.work.columns:
                 rules.append((pl.col(f"{column}__typed") != pl.lit(decoded[column]),
                               "identity_mismatch",
                               f"{column} differs from the one {f.name} encodes", column))
-    return rules
+    return [(mask, *rest) for mask, *rest in rules if mask is not None]
 
 
 def _needs_age(dataset: str, names: set[str]) -> bool:
@@ -317,9 +350,14 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     extra = tuple(c for c in raw.columns if c not in names)
     raw = _as_text_unless_fitting(raw, flds).with_columns(
         pl.lit(None, pl.String).alias(f.name) for f in flds if f.name not in raw.columns)
-    untidy = _untidy(raw, flds)
-    work = raw.with_columns(_parse(f, f.name in untidy, raw.schema[f.name])
-                            .alias(f"{f.name}__typed") for f in flds)
+    work = raw.with_columns(_parse(f, dtype=raw.schema[f.name]).alias(f"{f.name}__typed")
+                            for f in flds)
+    # An Excel export's 12.0 or 2020-01-31 00:00 is read again, tidied, only in a column
+    # where some value was not read (typed has more nulls than the text).
+    work = work.with_columns(
+        _parse(f, untidy=True).alias(f"{f.name}__typed") for f in flds
+        if f.type in ("integer", "date") and raw.schema[f.name] == pl.String
+        and work.get_column(f"{f.name}__typed").null_count() > raw.get_column(f.name).null_count())
     work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
     if _needs_age(dataset, names):  # once, not in each of the rules that test it
         work = work.with_columns(age_at(pl.col("birth_date__typed"),
@@ -338,7 +376,7 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
              if c in raw.columns]
     reference = (work.select(pl.min_horizontal(pl.max_horizontal(pl.col(dates).max()),
                                                pl.lit(latest))).item() if dates else None)
-    cx = _Context(dataset, raw, scheme, reference, pattern, latest, latest_is)
+    cx = _Context(dataset, work, scheme, reference, pattern, latest, latest_is)
     # A rule may name another column than its field's (identity_mismatch names the
     # birth_date or sex that disagrees, never the identity number).
     checks = [(mask, rule, msg, where[0] if where else f.name) for f in flds
