@@ -176,7 +176,9 @@ def _parse(f: dd.Field, untidy: bool = False, dtype: pl.DataType = pl.String) ->
         return raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
     if f.type == "date":
         tidy = raw.str.replace(r"[ T]00:00(:00(\.0+)?)?$", "") if untidy else raw
-        return tidy.str.to_date("%Y-%m-%d", strict=False)
+        # No cache of parsed texts: with tens of thousands of distinct dates (birth
+        # dates) it costs more than it saves.
+        return tidy.str.to_date("%Y-%m-%d", strict=False, cache=False)
     if f.type == "boolean":
         return raw.str.to_lowercase().replace_strict(
             {"1": True, "true": True, "ja": True, "yes": True,
@@ -206,7 +208,7 @@ def _shaped(f: dd.Field, cx: _Context) -> pl.Expr | None:
     """The rows of a text field holding what looks like an identity number (None: none
     can). A value of fewer bytes than the shortest identity number cannot hold one, so a
     column without a longer value is not searched."""
-    if f.constraints.get("pattern") or f.code_list:  # codes: few distinct values
+    if {"pattern", "enum"} & f.constraints.keys() or f.code_list:  # few distinct values
         return cx.failing(f.name, lambda codes: codes.str.contains(cx.pattern))
     if cx.longest(f.name) < SHAPE_MIN_BYTES:
         return None
@@ -227,12 +229,14 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
         fmt = {"date": "an ISO date YYYY-MM-DD", "integer": "an integer",
                "number": "a number", "boolean": "yes/no (1/0)"}[f.type]
         rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
+    # A text's enum, pattern, code list and identity shapes are tested on each distinct
+    # value once (cx.failing): a field with one of these holds few.
     if "enum" in c:
-        allowed = c["enum"]
-        rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed).implode()), "enum",
-                      f"{f.name} must be one of {', '.join(map(str, allowed))}"))
-    # A pattern, a code list and the identity shapes are tested on each distinct value
-    # once (cx.failing): a field with a pattern or a code list holds few.
+        allowed = pl.Series(c["enum"])
+        rules.append((cx.failing(f.name, lambda codes: ~codes.is_in(allowed.implode()))
+                      if f.type == "string" and cx.work.schema[f.name] == pl.String
+                      else typed.is_not_null() & ~typed.is_in(allowed.implode()), "enum",
+                      f"{f.name} must be one of {', '.join(map(str, c['enum']))}"))
     if "pattern" in c:
         rules.append((cx.failing(f.name, lambda codes: ~codes.str.contains(c["pattern"])),
                       "pattern", f"{f.name} must match {c['pattern']}"))
