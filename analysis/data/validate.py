@@ -74,9 +74,13 @@ class Checked:
 
     def accepted(self) -> pl.DataFrame:
         if self.failures.is_empty():  # no copy of a clean file's rows
-            return self.frame.drop(ROW)
+            return self.frame
         bad = self.failures.get_column("row").unique()
-        return self.frame.filter(~pl.col(ROW).is_in(bad.implode())).drop(ROW)
+        # The row numbers as an expression, not a column of the frame: a column made
+        # in one piece among columns read in pieces would have polars copy every column
+        # into one piece first.
+        row = pl.int_range(2, pl.len() + 2, dtype=pl.Int64)
+        return self.frame.filter(~row.is_in(bad.implode()))
 
     def rejected(self) -> pl.DataFrame:
         """The rejected rows as they stand in the file (an unreadable value kept, not
@@ -331,6 +335,39 @@ def _header_hint(raw: pl.DataFrame, required: list[str]) -> str:
     return ""
 
 
+def _failures(work: pl.DataFrame, checks: list[tuple[pl.Expr, str, str, str]],
+              identity_cols: set[str], pattern: str | None) -> pl.DataFrame:
+    """One row per broken rule per row (FAILURE_SCHEMA), by row and then in the order of
+    `checks` (mask, rule, message, column named).
+
+    All masks in one select: polars evaluates its expressions in parallel and shares
+    their common parts, and each gives only the places of its failing rows (no boolean
+    frame per rule, no row-number column in the frame). The values are then shown
+    (hidden, cut) for the failing rows only."""
+    if not checks:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    places = work.select(mask.fill_null(False).arg_true().implode().alias(str(i))
+                         for i, (mask, *_) in enumerate(checks))
+    case_id = "case_id" in work.columns
+    parts = []
+    for i, (_, rule, message, column) in enumerate(checks):
+        at = places.get_column(str(i))[0]
+        if at.is_empty():
+            continue
+        hit = work.select(pl.col(c).gather(at) for c in
+                          dict.fromkeys([column, *(["case_id"] if case_id else [])]))
+        parts.append(hit.select(
+            pl.lit(at.cast(pl.Int64) + 2).alias("row"),
+            shown(pl.col("case_id"), pattern).alias("case_id") if case_id
+            else pl.lit(None, pl.String).alias("case_id"),
+            pl.lit(column).alias("column"),
+            (pl.lit(HIDDEN) if column in identity_cols else shown(pl.col(column), pattern))
+            .alias("value"),
+            pl.lit(rule).alias("rule"), pl.lit(message).alias("message")))
+    failures = pl.concat(parts) if parts else pl.DataFrame(schema=FAILURE_SCHEMA)
+    return failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
+
+
 def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | None = None,
           extract_date: date | None = None) -> Checked:
     """Check a frame of strings against the variables of `dataset` (a subregistry id,
@@ -362,14 +399,11 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
         _parse(f, untidy=True).alias(f"{f.name}__typed") for f in flds
         if f.type in ("integer", "date") and raw.schema[f.name] == pl.String
         and work.get_column(f"{f.name}__typed").null_count() > raw.get_column(f.name).null_count())
-    work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
     if _needs_age(dataset, names):  # once, not in each of the rules that test it
         work = work.with_columns(age_at(pl.col("birth_date__typed"),
                                         pl.col("diagnosis_date__typed")).alias(AGE))
     identity_cols = {f.name for f in flds if f.identity}
     pattern = output_pattern(scheme)
-    case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
-
     today = date.today()
     latest, latest_is = ((extract_date, f"the extract date {extract_date.isoformat()}")
                          if extract_date is not None and extract_date <= today
@@ -386,20 +420,7 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     checks = [(mask, rule, msg, where[0] if where else f.name) for f in flds
               for mask, rule, msg, *where in _field_rules(f, cx)]
     checks += _cross_rules(dataset, names)
-    lazy = work.lazy()
-    # Lazy, so that each check reads only the columns it needs, and all run in parallel.
-    # Each shown value's expression built once (building them per rule cost more than
-    # evaluating them on the few failing rows).
-    values = {c: pl.lit(HIDDEN) if c in identity_cols else shown(pl.col(c), pattern)
-              for c in dict.fromkeys(column for *_, column in checks)}
-    case_shown = shown(case_id, pattern).alias("case_id")
-    parts = [lazy.filter(mask.fill_null(False)).select(
-        pl.col(ROW).alias("row"), case_shown, pl.lit(column).alias("column"),
-        values[column].alias("value"), pl.lit(rule).alias("rule"),
-        pl.lit(msg).alias("message"))
-        for mask, rule, msg, column in checks]
-    failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
-    failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
+    failures = _failures(work, checks, identity_cols, pattern)
 
     # Columns the dictionary does not know (e.g. a life table's region) stay, with any
     # identity-shaped value hidden, since nothing checked them.
@@ -407,9 +428,10 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     typed = work.select(
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
-        + [pl.col(ROW)] + ([pl.col(AGE)] if AGE in work.columns else []))
+        + ([pl.col(AGE)] if AGE in work.columns else []))
     # Only the failing rows' text is kept (for the rejected-rows file): the text of the
     # whole extract can then be freed before the accepted rows are copied out.
-    as_read = work.filter(pl.col(ROW).is_in(failures.get_column("row").implode())).select(
-        *(c for c in in_file if c not in identity_cols), ROW)
+    at = failures.get_column("row").unique().sort() - 2
+    as_read = work.select(*(pl.col(c).gather(at) for c in in_file if c not in identity_cols),
+                          pl.lit(at + 2).alias(ROW))
     return Checked(typed, failures, as_read, extra, pattern)
