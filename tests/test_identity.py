@@ -157,3 +157,34 @@ def test_canonical_spelling_links_the_forms_of_one_number() -> None:
                       "197010632391"]
     assert se[6:] == ["bad", None]                 # invalid: only stripped
     assert canonical(ids[5:6], "fodselsnummer").to_list() == ["01019012480"]
+
+
+def _luhn_digit(nine: str) -> int:
+    """The textbook Luhn check digit (weights 2, 1, 2, ... from the left)."""
+    total = sum(sum(divmod(int(d) * (2 - i % 2), 10)) for i, d in enumerate(nine))
+    return (10 - total % 10) % 10
+
+
+def test_every_birth_date_and_check_digit_of_a_century_decodes_by_the_lookups() -> None:
+    """The Luhn sum looked up per three digits and the date per month give the textbook
+    results: every 5th day of 1900-2023 (leap days included) with a right check digit is
+    valid with its date and sex, the same number with any other check digit is not, and
+    29 February of a year that is not a leap year is no date."""
+    days = [D(1900, 1, 1) + dt.timedelta(days=k) for k in range(0, 45000, 5)]
+    days += [D(2000, 2, 29), D(1904, 2, 29)]
+    ids, wrong, births, sexes = [], [], [], []
+    for k, day in enumerate(days):
+        serial = f"{(k * 37) % 999 + 1:03d}"
+        nine = day.strftime("%y%m%d") + serial
+        digit = _luhn_digit(nine)
+        ids.append(f"{day:%Y%m%d}-{serial}{digit}")
+        wrong.append(f"{day:%Y%m%d}-{serial}{(digit + 1 + k % 9) % 10}")
+        births.append(day)
+        sexes.append(1 if int(serial) % 2 else 2)
+    frame = parse(pl.Series(ids), "personnummer", REF)
+    assert frame["valid"].all()
+    assert frame["birth_date"].to_list() == births
+    assert frame["sex"].to_list() == sexes
+    assert not valid_mask(pl.Series(wrong), "personnummer", REF).any()
+    no_day = [f"19000229-123{_luhn_digit('000229123')}", f"21000229-123{_luhn_digit('000229123')}"]
+    assert not valid_mask(pl.Series(no_day), "personnummer", D(2200, 1, 1)).any()

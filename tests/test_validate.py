@@ -54,7 +54,8 @@ def test_good_row_is_accepted_with_derived_columns(tmp_path):
 def test_excel_exports_integers_and_midnight_times_are_read_only_where_present(tmp_path):
     """An Excel export's ``1.0`` and ``2020-05-04 00:00:00`` are the integer and the date;
     another time of day is not a date. Columns without such values skip that tidying
-    (validate._untidy), which must not change what they parse to."""
+    (the plain parse reads every value of them), which must not change what they
+    parse to."""
     rows = [good("A1", sex="1.0", diagnosis_date="2020-05-04 00:00:00"),
             good("A2", diagnosis_date="2020-05-04T00:00"),
             good("A3", diagnosis_date="2020-05-04 12:00"), good("A4")]
@@ -124,6 +125,17 @@ def test_duplicate_case_id_rejects_the_later_row(tmp_path):
     assert data.failures().select("row", "rule").rows() == [(4, "unique")]
     s = data.summary().row(0, named=True)
     assert (s["read"], s["accepted"], s["rejected"]) == (3, 2, 1)
+
+
+def test_duplicate_case_ids_in_a_sorted_file_are_found_by_their_neighbours(tmp_path):
+    """A file in case_id order takes the comparison with the row before; the same rows
+    fail as in any order (the hash of every value)."""
+    rows = [good("A1"), good("A2"), good("A2"), good("A2"), good("A3")]
+    assert failures_of(tmp_path, rows).select("row", "case_id", "rule").rows() == [
+        (4, "A2", "unique"), (5, "A2", "unique")]
+    shuffled = [good("A2"), good("A1"), good("A2"), good("A3"), good("A2")]
+    assert failures_of(tmp_path, shuffled).select("row", "case_id", "rule").rows() == [
+        (4, "A2", "unique"), (6, "A2", "unique")]
 
 
 def test_identity_numbers_never_appear_in_failures_or_rejected_rows(tmp_path):
@@ -266,9 +278,24 @@ def test_lifetable_qx_becomes_hazard(tmp_path):
     ("1952-02-29", "2021-03-01", 69),
 ])
 def test_age_in_completed_years(birth, at, age):
-    from analysis.data.validate import age_at
+    from analysis.data.validate import age_at, years_between
     frame = pl.DataFrame({"b": [birth], "a": [at]}).with_columns(pl.all().str.to_date())
     assert frame.select(age_at(pl.col("b"), pl.col("a"))).item() == age
+    assert frame.select(years_between(frame, "b", "a")).item() == age
+
+
+def test_years_between_by_lookup_equals_age_at_on_every_pair_of_a_span():
+    """Every birth date of 1951-1952 (a leap year) against every date of 2020-2021."""
+    from analysis.data.validate import age_at, years_between
+    births = pl.date_range(date(1951, 1, 1), date(1952, 12, 31), "1d", eager=True)
+    ats = pl.date_range(date(2020, 1, 1), date(2021, 12, 31), "13d", eager=True)
+    frame = (pl.DataFrame({"b": births}).join(pl.DataFrame({"a": ats}), how="cross")
+             .vstack(pl.DataFrame({"b": [None], "a": [date(2020, 1, 1)]},
+                                  schema={"b": pl.Date, "a": pl.Date})))
+    expected = frame.select(age_at(pl.col("b"), pl.col("a"))).to_series()
+    got = frame.select(years_between(frame, "b", "a")).to_series()
+    assert got.to_list() == expected.to_list()
+    assert got.null_count() == 1 and got.min() == 67 and got.max() == 70
 
 
 def test_column_aliases_from_the_dictionary(tmp_path):

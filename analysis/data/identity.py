@@ -36,6 +36,7 @@ as ``(hidden)`` in every message and output file (:func:`shape_pattern`,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -57,6 +58,8 @@ _SHAPES = {
                     r"|9[01])[-+]?[0-9]{4}",
     "fodselsnummer": r"[0-7][0-9](?:0[1-9]|1[0-2]|4[1-9]|5[0-2])[0-9]{2}[ -]?[0-9]{5}",
 }
+# The fewest bytes a value holding one of the shapes has (a ten-digit personnummer).
+SHAPE_MIN_BYTES = 10
 HIDDEN = "(hidden)"
 
 
@@ -71,68 +74,95 @@ def _digit(s: pl.Expr, i: int) -> pl.Expr:
     return s.str.slice(i, 1).cast(pl.Int64, strict=False)
 
 
-def _decimal_digit(n: pl.Expr, i: int, width: int) -> pl.Expr:
-    """Digit ``i`` (from the left) of a ``width``-digit number held as an integer:
-    arithmetic, much faster than slicing the text once per digit."""
-    return n // 10 ** (width - 1 - i) % 10
-
-
 def _days_in_month(year: pl.Expr, month: pl.Expr) -> pl.Expr:
     leap = ((year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))).cast(pl.Int64)
     return (pl.when(month == 2).then(28 + leap).when(month.is_in([4, 6, 9, 11])).then(30)
             .otherwise(31))
 
 
-def _date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
-    """A date from integer parts, null where they make no calendar date (e.g. 1900-02-29).
-
-    Days since 1970-01-01 by Hinnant's days_from_civil (2013, "chrono-Compatible
-    Low-Level Date Algorithms"), in integer arithmetic: about three times faster than
-    formatting the parts as text and parsing it, with the same dates."""
+def _days_from_civil(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
+    """Days since 1970-01-01 of a year, month and day, by Hinnant's days_from_civil
+    (2013, "chrono-Compatible Low-Level Date Algorithms"), in integer arithmetic."""
     before_march = (month <= 2).cast(pl.Int64)
     y = year - before_march
     era = y // 400
     year_of_era = y - era * 400
     day_of_year = (153 * (month + 9 - 12 * (1 - before_march)) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    makes_one = month.is_between(1, 12) & day.is_between(1, _days_in_month(year, month))
-    return (pl.when(makes_one).then(era * 146097 + day_of_era - 719468)
+    return era * 146097 + day_of_era - 719468
+
+
+# The years a date can be built in (an identity number's year is two or four digits).
+_LAST_YEAR = 9999
+
+
+@functools.cache
+def _months() -> tuple[pl.Series, pl.Series]:
+    """The first day (days since 1970-01-01) and the length of every month of the years
+    0.._LAST_YEAR, indexed by year * 12 + month - 1."""
+    index = pl.DataFrame({"i": pl.int_range(0, 12 * (_LAST_YEAR + 1), eager=True)})
+    year, month = pl.col("i") // 12, pl.col("i") % 12 + 1
+    table = index.select(first=_days_from_civil(year, month, pl.lit(1)),
+                         length=_days_in_month(year, month))
+    return table.get_column("first"), table.get_column("length")
+
+
+def _date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
+    """A date from integer parts, null where they make no calendar date (e.g. 1900-02-29)
+    or the year is outside 0.._LAST_YEAR.
+
+    Two lookups in a table of months (:func:`_months`): a tenth of the passes over the
+    values that computing days_from_civil per value takes, with the same dates."""
+    first, length = _months()
+    month_index = (pl.when(month.is_between(1, 12) & year.is_between(0, _LAST_YEAR))
+                   .then(year * 12 + month - 1))
+    return (pl.when(day.is_between(1, pl.lit(length).gather(month_index)))
+            .then(pl.lit(first).gather(month_index) + day - 1)
             .cast(pl.Int32).cast(pl.Date))
+
+
+def _luhn_blocks() -> tuple[list[int], list[int]]:
+    """Luhn's sum of each block of three digits 000..999, weighted 2,1,2 and 1,2,1 (the
+    digit sum of each product)."""
+    def block(weights: tuple[int, ...]) -> list[int]:
+        return [sum(sum(divmod(int(d) * w, 10)) for d, w in zip(f"{i:03d}", weights,
+                                                                  strict=True))
+                for i in range(1000)]
+    return block((2, 1, 2)), block((1, 2, 1))
+
+
+_LUHN_212, _LUHN_121 = _luhn_blocks()
 
 
 def _luhn_ok(nine: pl.Expr, check: pl.Expr) -> pl.Expr:
     """Luhn (1960) check: weights 2,1,2,... from the left over nine digits (``nine``: the
     digits as one integer); the digit sum of each product is added; the check digit
-    brings the total to a multiple of 10."""
-    total = pl.lit(0, dtype=pl.Int64)
-    for i in range(9):
-        p = _decimal_digit(nine, i, 9) * (2 if i % 2 == 0 else 1)
-        total = total + pl.when(p > 9).then(p - 9).otherwise(p)
+    brings the total to a multiple of 10. The sum is looked up per block of three digits
+    (weights 2,1,2 / 1,2,1 / 2,1,2): three lookups instead of 45 passes."""
+    outer, inner = pl.Series(_LUHN_212), pl.Series(_LUHN_121)
+    total = (pl.lit(outer).gather(nine // 1_000_000) + pl.lit(inner).gather(nine // 1000 % 1000)
+             + pl.lit(outer).gather(nine % 1000))
     return (10 - total % 10) % 10 == check
 
 
 def _personnummer(frame: pl.LazyFrame, reference: dt.date) -> pl.LazyFrame:
-    # The pattern checks the form once; the parts then stand at fixed places (serial and
-    # check digit the last four characters, a separator before them when the length is
-    # odd, the century the first two of twelve digits) and are read as integers: no
-    # capture groups and no text built per row, several times faster on a million
-    # numbers. A "digit" that is not 0-9 (\d matches other scripts' digits) gives a null
-    # integer, so an invalid number.
+    # The pattern checks the form once; the digits before the serial number (YYMMDD or
+    # YYYYMMDD) and the last four (serial and check digit) are then read as two integers
+    # and the parts taken out of them by arithmetic: no capture groups and no text built
+    # per row, several times faster on a million numbers. A "digit" that is not 0-9 (\d
+    # matches other scripts' digits) gives a null integer, so an invalid number.
     pid = pl.col("pid")
     length = pid.str.len_chars()
     shaped = pid.str.contains(_SE).fill_null(False)
     separated = length % 2 == 1
-
-    def number(offset: int, chars: int | None = None) -> pl.Expr:
-        return pid.str.slice(offset, chars).cast(pl.Int64, strict=False)
-
+    front = pl.when(shaped).then(pid.str.head(-4 - separated.cast(pl.Int64))
+                                 .cast(pl.Int64, strict=False))
     g = frame.select(
         "pid",
-        yymmdd=pl.when(shaped).then(pl.when(separated).then(number(-11, 6))
-                                    .otherwise(number(-10, 6))),
-        last4=pl.when(shaped).then(number(-4)),
+        yymmdd=front % 1_000_000,
+        last4=pl.when(shaped).then(pid.str.tail(4).cast(pl.Int64, strict=False)),
         has_century=shaped & (length >= 12),
-        century=number(0, 2),
+        century=front // 1_000_000,
         plus=shaped & separated & (pid.str.slice(-5, 1) == "+"))
     g = g.with_columns(yy=pl.col("yymmdd") // 10_000, mm=pl.col("yymmdd") // 100 % 100,
                        dd=pl.col("yymmdd") % 100, serial=pl.col("last4") // 10,

@@ -112,22 +112,25 @@ def blank_scan(path: Path) -> tuple[bool, bool]:
     return last == b"\r", quoted
 
 
-def _to_strip(path: Path, frame: pl.DataFrame) -> list[str]:
+def _to_strip(path: Path, frame: pl.DataFrame) -> tuple[list[str], bool]:
     """The columns of a UTF-8 CSV file's frame that may hold values to strip: all when the
-    file holds blanks, else those with a (quoted) newline in a value, else none."""
+    file holds blanks, else those with a (quoted) newline in a value, else none; and
+    whether a value may be an empty text (only a quoted "" is read as one, or a blank
+    stripped)."""
     blanks, quoted = blank_scan(path)
     if blanks or not quoted:
-        return frame.columns if blanks else []
+        return (frame.columns, True) if blanks else ([], False)
     multiline = frame.select(pl.col(c).str.contains("\n", literal=True).any()
                              for c in frame.columns).row(0)
-    return [c for c, found in zip(frame.columns, multiline, strict=True) if found]
+    return [c for c, found in zip(frame.columns, multiline, strict=True) if found], True
 
 
-def _read_csv(path: Path) -> tuple[pl.DataFrame, list[str]]:
-    """The file's frame of text, and the columns whose values may need stripping."""
+def _read_csv(path: Path) -> tuple[pl.DataFrame, list[str], bool]:
+    """The file's frame of text, the columns whose values may need stripping, and whether
+    a value may be an empty text."""
     frame = _read_plain_utf8(path)
     if frame is not None:
-        return frame, _to_strip(path, frame)
+        return frame, *_to_strip(path, frame)
     raw = path.read_bytes()
     if not raw.strip():
         raise UserError(f"{path}: the file is empty")
@@ -147,7 +150,7 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, list[str]]:
                             truncate_ragged_lines=False)
     except pl.exceptions.PolarsError:
         raise unreadable_csv(path, data.decode("utf-8"), detect_separator(header)) from None
-    return frame, frame.columns
+    return frame, frame.columns, True
 
 
 def unreadable_csv(path: Path, text: str, separator: str) -> UserError:
@@ -202,9 +205,10 @@ def read_table(path: Path, sheet: str | None = None, typed: bool = False) -> pl.
         raise UserError(f"{path}: file not found")
     suffix = path.suffix.lower()
     strip = None  # the columns whose values may have surrounding blanks (None: all)
+    empties = True  # whether a value may be an empty text
     try:
         if suffix in (".csv", ".txt", ".tsv"):
-            frame, strip = _read_csv(path)
+            frame, strip, empties = _read_csv(path)
         elif suffix == ".parquet":
             frame = pl.read_parquet(path)
         elif suffix in (".xlsx", ".xls"):
@@ -240,7 +244,8 @@ def read_table(path: Path, sheet: str | None = None, typed: bool = False) -> pl.
                                else pl.col(c).cast(pl.String) for c in text)
     # Only the columns holding an empty text (a quoted "" or a stripped blank) are
     # rewritten; an empty unquoted field is read as null already.
-    empty = frame.select((pl.col(c) == "").any() for c in text).row(0) if text else ()
+    empty = (frame.select((pl.col(c) == "").any() for c in text).row(0) if text and empties
+             else [False] * len(text))
     return frame.with_columns(pl.col(c).replace("", None)
                               for c, has_empty in zip(text, empty, strict=True) if has_empty)
 

@@ -34,13 +34,20 @@ Rules, by the name used in every message and summary:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
 from analysis.data import dictionary as dd
-from analysis.data.identity import HIDDEN, hide_shaped, parse, shape_pattern
+from analysis.data.identity import (
+    HIDDEN,
+    SHAPE_MIN_BYTES,
+    hide_shaped,
+    parse,
+    shape_pattern,
+)
 from analysis.errors import UserError
 
 MAX_AGE = 110
@@ -67,9 +74,13 @@ class Checked:
 
     def accepted(self) -> pl.DataFrame:
         if self.failures.is_empty():  # no copy of a clean file's rows
-            return self.frame.drop(ROW)
+            return self.frame
         bad = self.failures.get_column("row").unique()
-        return self.frame.filter(~pl.col(ROW).is_in(bad.implode())).drop(ROW)
+        # The row numbers as an expression, not a column of the frame: a column made
+        # in one piece among columns read in pieces would have polars copy every column
+        # into one piece first.
+        row = pl.int_range(2, pl.len() + 2, dtype=pl.Int64)
+        return self.frame.filter(~row.is_in(bad.implode()))
 
     def rejected(self) -> pl.DataFrame:
         """The rejected rows as they stand in the file (an unreadable value kept, not
@@ -98,33 +109,41 @@ def shown(value: pl.Expr, pattern: str | None) -> pl.Expr:
 
 @dataclass(frozen=True)
 class _Context:
-    """What the field rules need beyond the field: the rows as read, the identity scheme
-    and the century reference of ten-digit numbers, the identity shapes, and the latest
-    date allowed with its description for the message."""
+    """What the field rules need beyond the field: the rows as read and parsed (``work``:
+    each field as read and as ``name__typed``), the identity scheme and the century
+    reference of ten-digit numbers, the identity shapes, and the latest date allowed with
+    its description for the message."""
 
     dataset: str
-    raw: pl.DataFrame
+    work: pl.DataFrame
     scheme: str
     reference: date | None
     pattern: str | None
     latest: date
     latest_is: str
+    distinct: dict[str, pl.Series] = field(default_factory=dict)  # per column, as found
 
+    def can_be_null(self, name: str) -> bool:
+        """Whether a column holds a null (a count polars keeps: no pass over the values)."""
+        return self.work.get_column(name).null_count() > 0
 
-# A value longer than this can hold a date with a midnight time (YYYY-MM-DD 00:00).
-_DATE_ONLY = 10
+    def unparsed(self, name: str) -> bool:
+        """Whether a value of a field failed to parse (more nulls typed than as read)."""
+        return (self.work.get_column(f"{name}__typed").null_count()
+                > self.work.get_column(name).null_count())
 
+    def failing(self, name: str, fails: Callable[[pl.Series], pl.Series]) -> pl.Expr | None:
+        """The rows holding one of the column's distinct values that ``fails`` (a test
+        over distinct values) finds; None when none does, so that the rule is left out."""
+        if name not in self.distinct:
+            self.distinct[name] = self.work.get_column(name).drop_nulls().unique()
+        codes = self.distinct[name]
+        bad = codes.filter(fails(codes))
+        return pl.col(name).is_in(bad.implode()) if bad.len() else None
 
-def _untidy(raw: pl.DataFrame, flds: list[dd.Field]) -> set[str]:
-    """The integer and date columns that may hold an Excel export's ``12.0`` or
-    ``2020-01-31 00:00``: those with a ``.``, or a value longer than a date. Only these
-    pay for the regular expression that removes it (the others would be unchanged by it,
-    and most columns of most extracts are), in one pass over the frame."""
-    probes = [(pl.col(f.name).str.contains(".", literal=True) if f.type == "integer"
-               else pl.col(f.name).str.len_bytes() > _DATE_ONLY).any().alias(f.name)
-              for f in flds if f.type in ("integer", "date") and raw.schema[f.name] == pl.String]
-    found = raw.select(probes).row(0, named=True) if probes else {}
-    return {name for name, untidy in found.items() if untidy}
+    def longest(self, name: str) -> int:
+        """The longest value of a text column, in bytes (0 when all are null)."""
+        return self.work.select(pl.col(name).str.len_bytes().max()).item() or 0
 
 
 # The polars type of each dictionary type.
@@ -147,7 +166,10 @@ def _as_text_unless_fitting(raw: pl.DataFrame, flds: list[dd.Field]) -> pl.DataF
         if dtype != pl.String and not (c in by_name and _fits(by_name[c], dtype)))
 
 
-def _parse(f: dd.Field, untidy: bool = True, dtype: pl.DataType = pl.String) -> pl.Expr:
+def _parse(f: dd.Field, untidy: bool = False, dtype: pl.DataType = pl.String) -> pl.Expr:
+    """A field's typed value. ``untidy`` first removes an Excel export's ``12.0`` or
+    ``2020-01-31 00:00`` (a regular expression over every value: only for a column where
+    the plain parse left values unread, which it would not change otherwise)."""
     raw = pl.col(f.name)
     if dtype != pl.String:  # a fitting typed column (_as_text_unless_fitting)
         return raw.cast(POLARS_TYPES[f.type])
@@ -158,7 +180,9 @@ def _parse(f: dd.Field, untidy: bool = True, dtype: pl.DataType = pl.String) -> 
         return raw.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
     if f.type == "date":
         tidy = raw.str.replace(r"[ T]00:00(:00(\.0+)?)?$", "") if untidy else raw
-        return tidy.str.to_date("%Y-%m-%d", strict=False)
+        # No cache of parsed texts: with tens of thousands of distinct dates (birth
+        # dates) it costs more than it saves.
+        return tidy.str.to_date("%Y-%m-%d", strict=False, cache=False)
     if f.type == "boolean":
         return raw.str.to_lowercase().replace_strict(
             {"1": True, "true": True, "ja": True, "yes": True,
@@ -166,43 +190,60 @@ def _parse(f: dd.Field, untidy: bool = True, dtype: pl.DataType = pl.String) -> 
     return raw
 
 
-def _code_list_ok(f: dd.Field, dataset: str, raw: pl.DataFrame) -> pl.Expr | None:
+def _code_list_ok(f: dd.Field, dataset: str) -> Callable[[pl.Series], pl.Series] | None:
+    """Whether each of a field's distinct values is in its code list (None: no list)."""
     if f.code_list == "counties":
-        return pl.col(f.name).is_in(dd.counties().get_column("county").implode())
+        return lambda codes: codes.is_in(dd.counties().get_column("county").implode())
     if f.code_list == "hospitals":
-        return pl.col(f.name).is_in(pl.Series(dd.hospital_codes(), dtype=pl.String).implode())
+        return lambda codes: codes.is_in(pl.Series(dd.hospital_codes(),
+                                                   dtype=pl.String).implode())
     if dataset not in dd.subregistry_ids() or f.code_list not in ("icd10", "morphology"):
         return None
     spec = dd.subregistry(dataset)[f.code_list]
     belongs = dd.icd10_in if f.code_list == "icd10" else dd.morphology_in
-    # An extract has few distinct codes: test each once, not once per row.
-    valid = [c for c in raw.get_column(f.name).drop_nulls().unique() if belongs(c, spec)]
-    return pl.col(f.name).is_in(pl.Series(valid, dtype=pl.String).implode())
+    return lambda codes: pl.Series([belongs(c, spec) for c in codes], dtype=pl.Boolean)
 
 
 _CODE_LIST_SOURCE = {"counties": "the county list (regions.yaml)",
                      "hospitals": "the reporting units (hospitals.yaml)"}
 
 
+def _shaped(f: dd.Field, cx: _Context) -> pl.Expr | None:
+    """The rows of a text field holding what looks like an identity number (None: none
+    can). A value of fewer bytes than the shortest identity number cannot hold one, so a
+    column without a longer value is not searched."""
+    if {"pattern", "enum"} & f.constraints.keys() or f.code_list:  # few distinct values
+        return cx.failing(f.name, lambda codes: codes.str.contains(cx.pattern))
+    if cx.longest(f.name) < SHAPE_MIN_BYTES:
+        return None
+    return pl.col(f.name).str.contains(cx.pattern)
+
+
 def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     """(failure mask, rule, message[, column named]) for one field; masks see raw
-    strings as `name` and the parsed value as `name__typed`."""
+    strings as `name` and the parsed value as `name__typed`. A rule that no value can
+    break (e.g. required in a column without nulls, type where every value parsed) is
+    left out: polars keeps the counts of nulls, so that costs no pass over the values."""
     c = f.constraints
     value, typed = pl.col(f.name), pl.col(f"{f.name}__typed")
-    rules: list[tuple[pl.Expr, str, str]] = []
-    if c.get("required"):
+    rules: list[tuple[pl.Expr | None, str, str]] = []
+    if c.get("required") and cx.can_be_null(f.name):
         rules.append((value.is_null(), "required", f"{f.name} is required"))
-    if f.type != "string":
+    if f.type != "string" and cx.unparsed(f.name):
         fmt = {"date": "an ISO date YYYY-MM-DD", "integer": "an integer",
                "number": "a number", "boolean": "yes/no (1/0)"}[f.type]
         rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
+    # A text's enum, pattern, code list and identity shapes are tested on each distinct
+    # value once (cx.failing): a field with one of these holds few.
     if "enum" in c:
-        allowed = c["enum"]
-        rules.append((typed.is_not_null() & ~typed.is_in(pl.Series(allowed).implode()), "enum",
-                      f"{f.name} must be one of {', '.join(map(str, allowed))}"))
+        allowed = pl.Series(c["enum"])
+        rules.append((cx.failing(f.name, lambda codes: ~codes.is_in(allowed.implode()))
+                      if f.type == "string" and cx.work.schema[f.name] == pl.String
+                      else typed.is_not_null() & ~typed.is_in(allowed.implode()), "enum",
+                      f"{f.name} must be one of {', '.join(map(str, c['enum']))}"))
     if "pattern" in c:
-        rules.append((value.is_not_null() & ~value.str.contains(c["pattern"]), "pattern",
-                      f"{f.name} must match {c['pattern']}"))
+        rules.append((cx.failing(f.name, lambda codes: ~codes.str.contains(c["pattern"])),
+                      "pattern", f"{f.name} must match {c['pattern']}"))
     if "minimum" in c:
         rules.append((typed < c["minimum"], "minimum", f"{f.name} must be >= {c['minimum']}"))
     if "maximum" in c:
@@ -210,30 +251,35 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     if f.type == "date":
         rules.append((typed > cx.latest, "future_date", f"{f.name} is after {cx.latest_is}"))
     if f.type == "string" and not f.identity and cx.pattern is not None:
-        rules.append((value.str.contains(cx.pattern), "identity_shaped",
+        rules.append((_shaped(f, cx), "identity_shaped",
                       f"{f.name} holds what looks like an identity number; identity "
                       "numbers belong in person_id only"))
-    ok = _code_list_ok(f, cx.dataset, cx.raw)
-    if ok is not None:
+    in_list = _code_list_ok(f, cx.dataset)
+    if in_list is not None:
         where = _CODE_LIST_SOURCE.get(f.code_list, cx.dataset)
-        rules.append((value.is_not_null() & ~ok.fill_null(False), "code_list",
+        rules.append((cx.failing(f.name, lambda codes: ~in_list(codes)), "code_list",
                       f"{f.name} is not in {where}"))
     if c.get("unique"):
         # Not the value's first occurrence (one pass; a window per value is 30x slower).
-        rules.append((value.is_not_null() & ~value.is_first_distinct(),
+        # In a column sorted without nulls (an extract in case_id order) a value can only
+        # repeat the row before: comparing neighbours is 20x cheaper than a hash of all.
+        column = cx.work.get_column(f.name)
+        repeats = (value == value.shift() if not column.null_count() and column.is_sorted()
+                   else ~value.is_first_distinct())
+        rules.append((value.is_not_null() & repeats,
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and cx.scheme != "pseudonym":
-        decoded = parse(cx.raw.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
+        decoded = parse(cx.work.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
                         ("valid", "birth_date", "sex"))
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {cx.scheme}"))
         # The number encodes birth date and legal sex: the extract's columns must agree.
         for column in ("birth_date", "sex"):
-            if column in cx.raw.columns:
+            if column in cx.work.columns:
                 rules.append((pl.col(f"{column}__typed") != pl.lit(decoded[column]),
                               "identity_mismatch",
                               f"{column} differs from the one {f.name} encodes", column))
-    return rules
+    return [(mask, *rest) for mask, *rest in rules if mask is not None]
 
 
 def _needs_age(dataset: str, names: set[str]) -> bool:
@@ -282,6 +328,28 @@ def age_at(birth: pl.Expr, at: pl.Expr) -> pl.Expr:
 
 
 
+def years_between(frame: pl.DataFrame, birth: str, at: str) -> pl.Expr:
+    """:func:`age_at` of two date columns of a frame, the same values by lookup: each date
+    as the number YYYYMMDD, from a table of the days between the earliest and the latest
+    date, and the completed years (A - B) // 10000 (the month and day, at most 1231,
+    take a year off exactly when `at` falls before the birthday). Taking the year, month
+    and day of every date costs several times more."""
+    bounds = frame.select(pl.min_horizontal(pl.col(birth, at).min()).alias("first"),
+                          pl.max_horizontal(pl.col(birth, at).max()).alias("last"))
+    first, last = bounds.row(0)
+    if first is None:
+        return pl.lit(None, pl.Int64)
+    days = pl.date_range(first, last, eager=True)
+    number = (days.dt.year().cast(pl.Int64) * 10_000 + days.dt.month().cast(pl.Int64) * 100
+              + days.dt.day().cast(pl.Int64))
+    offset = pl.lit(first).cast(pl.Int32)
+
+    def as_number(d: pl.Expr) -> pl.Expr:
+        return pl.lit(number).gather(d.cast(pl.Int32) - offset)
+
+    return (as_number(pl.col(at)) - as_number(pl.col(birth))) // 10_000
+
+
 def _header_hint(raw: pl.DataFrame, required: list[str]) -> str:
     """Why required columns may be missing: the column names stand in a later row (a
     title above the header). Empty when no row of the first few holds them all."""
@@ -292,6 +360,39 @@ def _header_hint(raw: pl.DataFrame, required: list[str]) -> str:
             return ("; the column names stand in a later row, below what looks like a "
                     "title: delete the rows above the header")
     return ""
+
+
+def _failures(work: pl.DataFrame, checks: list[tuple[pl.Expr, str, str, str]],
+              identity_cols: set[str], pattern: str | None) -> pl.DataFrame:
+    """One row per broken rule per row (FAILURE_SCHEMA), by row and then in the order of
+    `checks` (mask, rule, message, column named).
+
+    All masks in one select: polars evaluates its expressions in parallel and shares
+    their common parts, and each gives only the places of its failing rows (no boolean
+    frame per rule, no row-number column in the frame). The values are then shown
+    (hidden, cut) for the failing rows only."""
+    if not checks:
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+    places = work.select(mask.fill_null(False).arg_true().implode().alias(str(i))
+                         for i, (mask, *_) in enumerate(checks))
+    case_id = "case_id" in work.columns
+    parts = []
+    for i, (_, rule, message, column) in enumerate(checks):
+        at = places.get_column(str(i))[0]
+        if at.is_empty():
+            continue
+        hit = work.select(pl.col(c).gather(at) for c in
+                          dict.fromkeys([column, *(["case_id"] if case_id else [])]))
+        parts.append(hit.select(
+            pl.lit(at.cast(pl.Int64) + 2).alias("row"),
+            shown(pl.col("case_id"), pattern).alias("case_id") if case_id
+            else pl.lit(None, pl.String).alias("case_id"),
+            pl.lit(column).alias("column"),
+            (pl.lit(HIDDEN) if column in identity_cols else shown(pl.col(column), pattern))
+            .alias("value"),
+            pl.lit(rule).alias("rule"), pl.lit(message).alias("message")))
+    failures = pl.concat(parts) if parts else pl.DataFrame(schema=FAILURE_SCHEMA)
+    return failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
 
 
 def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | None = None,
@@ -317,17 +418,19 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     extra = tuple(c for c in raw.columns if c not in names)
     raw = _as_text_unless_fitting(raw, flds).with_columns(
         pl.lit(None, pl.String).alias(f.name) for f in flds if f.name not in raw.columns)
-    untidy = _untidy(raw, flds)
-    work = raw.with_columns(_parse(f, f.name in untidy, raw.schema[f.name])
-                            .alias(f"{f.name}__typed") for f in flds)
-    work = work.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(ROW))
+    work = raw.with_columns(_parse(f, dtype=raw.schema[f.name]).alias(f"{f.name}__typed")
+                            for f in flds)
+    # An Excel export's 12.0 or 2020-01-31 00:00 is read again, tidied, only in a column
+    # where some value was not read (typed has more nulls than the text).
+    work = work.with_columns(
+        _parse(f, untidy=True).alias(f"{f.name}__typed") for f in flds
+        if f.type in ("integer", "date") and raw.schema[f.name] == pl.String
+        and work.get_column(f"{f.name}__typed").null_count() > raw.get_column(f.name).null_count())
     if _needs_age(dataset, names):  # once, not in each of the rules that test it
-        work = work.with_columns(age_at(pl.col("birth_date__typed"),
-                                        pl.col("diagnosis_date__typed")).alias(AGE))
+        work = work.with_columns(years_between(work, "birth_date__typed",
+                                               "diagnosis_date__typed").alias(AGE))
     identity_cols = {f.name for f in flds if f.identity}
     pattern = output_pattern(scheme)
-    case_id = pl.col("case_id") if "case_id" in raw.columns else pl.lit(None, pl.String)
-
     today = date.today()
     latest, latest_is = ((extract_date, f"the extract date {extract_date.isoformat()}")
                          if extract_date is not None and extract_date <= today
@@ -338,26 +441,13 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
              if c in raw.columns]
     reference = (work.select(pl.min_horizontal(pl.max_horizontal(pl.col(dates).max()),
                                                pl.lit(latest))).item() if dates else None)
-    cx = _Context(dataset, raw, scheme, reference, pattern, latest, latest_is)
+    cx = _Context(dataset, work, scheme, reference, pattern, latest, latest_is)
     # A rule may name another column than its field's (identity_mismatch names the
     # birth_date or sex that disagrees, never the identity number).
     checks = [(mask, rule, msg, where[0] if where else f.name) for f in flds
               for mask, rule, msg, *where in _field_rules(f, cx)]
     checks += _cross_rules(dataset, names)
-    lazy = work.lazy()
-    # Lazy, so that each check reads only the columns it needs, and all run in parallel.
-    # Each shown value's expression built once (building them per rule cost more than
-    # evaluating them on the few failing rows).
-    values = {c: pl.lit(HIDDEN) if c in identity_cols else shown(pl.col(c), pattern)
-              for c in dict.fromkeys(column for *_, column in checks)}
-    case_shown = shown(case_id, pattern).alias("case_id")
-    parts = [lazy.filter(mask.fill_null(False)).select(
-        pl.col(ROW).alias("row"), case_shown, pl.lit(column).alias("column"),
-        values[column].alias("value"), pl.lit(rule).alias("rule"),
-        pl.lit(msg).alias("message"))
-        for mask, rule, msg, column in checks]
-    failures = (pl.concat(parts).collect() if parts else pl.DataFrame(schema=FAILURE_SCHEMA))
-    failures = failures.cast(FAILURE_SCHEMA).sort("row", maintain_order=True)
+    failures = _failures(work, checks, identity_cols, pattern)
 
     # Columns the dictionary does not know (e.g. a life table's region) stay, with any
     # identity-shaped value hidden, since nothing checked them.
@@ -365,9 +455,10 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     typed = work.select(
         [pl.col(f"{f.name}__typed").alias(f.name) for f in flds]
         + [hide_shaped(pl.col(c), pattern).alias(c) for c in extra]
-        + [pl.col(ROW)] + ([pl.col(AGE)] if AGE in work.columns else []))
+        + ([pl.col(AGE)] if AGE in work.columns else []))
     # Only the failing rows' text is kept (for the rejected-rows file): the text of the
     # whole extract can then be freed before the accepted rows are copied out.
-    as_read = work.filter(pl.col(ROW).is_in(failures.get_column("row").implode())).select(
-        *(c for c in in_file if c not in identity_cols), ROW)
+    at = failures.get_column("row").unique().sort() - 2
+    as_read = work.select(*(pl.col(c).gather(at) for c in in_file if c not in identity_cols),
+                          pl.lit(at + 2).alias(ROW))
     return Checked(typed, failures, as_read, extra, pattern)
