@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -30,8 +31,12 @@ def kept_figures(tmp_path_factory):
     """One figure cache for the whole run (analysis.reporting.figure_cache): the suite
     publishes the same demo figures in many tests; each is drawn once. A test of
     drawing itself removes the variable."""
+    root = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist every worker has its own base folder: share their parent's.
+    kept = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "figures"
+    kept.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BCR_FIGURE_CACHE", str(tmp_path_factory.mktemp("figures")))
+        patch.setenv("BCR_FIGURE_CACHE", str(kept))
         yield
 
 
