@@ -40,9 +40,12 @@ SheetOption = Annotated[str | None, typer.Option(
 
 def data_folder(data: Path | None) -> Path:
     """The --data folder, or the built-in demo registry when none is given."""
+    if data is not None:
+        return data
+    # Imported only here: a command given --data needs no demo generator.
     from analysis.demo.registry import cached_demo_dir
 
-    return data if data is not None else cached_demo_dir()
+    return cached_demo_dir()
 
 
 def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN201
