@@ -175,6 +175,11 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
     cum = np.zeros(len(base))  # expected cumulative hazard at the start of the interval
     last_weight = np.zeros(len(base))  # the weight in the patient's last interval
     delayed = bool((entry > 0).any())  # period approach: some enter after diagnosis
+    # Each patient's last cell depends on no running sum: all of them at once, rather
+    # than a few hundred per interval (the same arithmetic, value by value).
+    last = n_cells - 1
+    exits = _edge_cells(rt, np.arange(len(base)), entry, exit_, base, age0, cal0,
+                        last / grid, (last + 1) / grid)
     for j in range(n_int):
         m, m_next = in_fu[j], in_fu[j + 1]
         if m == 0:
@@ -184,11 +189,17 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
         # Cells not at risk throughout the interval: the last ones, and in the period
         # approach those before or at the entry; the others need no lo, hi or y.
         edge = np.arange(m_next, m)
+        cells = [v[m_next:m] for v in exits]
         if delayed:
-            edge = np.concatenate([np.flatnonzero(entry[:m_next] > a), edge])
+            entering = np.flatnonzero(entry[:m_next] > a)
+            edge = np.concatenate([entering, edge])
+            cells = [np.concatenate(pair) for pair in zip(
+                _edge_cells(rt, entering, entry, exit_, base, age0, cal0, a, b), cells,
+                strict=True)]
         if edge.size:
-            y, expected, weight_edge = _edge_cells(rt, edge, entry, exit_, base, age0, cal0,
-                                                   full[edge], cum[edge], a, b, grid)
+            lo, y, whole, own = cells
+            expected = np.where(whole, full[edge], own)
+            weight_edge = np.exp(cum[edge] + full[edge] * grid * ((lo + b) / 2 - a))
         # 1/S* at the middle of the remaining time in the interval, interpolating the
         # cumulative hazard linearly within the interval.
         weight = np.exp(cum[:m] + full * grid * ((a + b) / 2 - a))
@@ -216,22 +227,23 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
 
 
 def _edge_cells(rt: RateTable, edge: np.ndarray, entry: np.ndarray, exit_: np.ndarray,
-                base: np.ndarray, age0: np.ndarray, cal0: np.ndarray, full: np.ndarray,
-                cum: np.ndarray, a: float, b: float, grid: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time at risk, expected deaths and weight of the cells `edge` of interval [a, b]
-    (their integral of the population hazard over it `full`, their cumulative hazard
-    at a `cum`) that are not at risk throughout it."""
+                base: np.ndarray, age0: np.ndarray, cal0: np.ndarray,
+                a: float | np.ndarray, b: float | np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of the patients `edge` in the intervals [a, b] (one interval, or one
+    each): the start of their time at risk, its length y, whether they are at risk
+    throughout (their expected deaths are then the interval's integral, known only in
+    the loop), and otherwise their expected deaths (0 without time at risk)."""
     lo = np.maximum(entry[edge], a)
     hi = np.minimum(exit_[edge], b)
     y = np.maximum(hi - lo, 0.0)
-    partial = np.flatnonzero((y > 0) & ((lo > a) | (hi < b)))
-    expected = np.where(y > 0, full, 0.0)
-    if partial.size:
-        at = edge[partial]
-        expected[partial] = _integrate(rt, base[at], age0[at], cal0[at], lo[partial],
-                                       hi[partial])
-    return y, expected, np.exp(cum + full * grid * ((lo + b) / 2 - a))
+    partial = (y > 0) & ((lo > a) | (hi < b))
+    own = np.zeros(len(edge))
+    at = np.flatnonzero(partial)
+    if at.size:
+        who = edge[at]
+        own[at] = _integrate(rt, base[who], age0[who], cal0[who], lo[at], hi[at])
+    return lo, y, (y > 0) & ~partial, own
 
 
 def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndarray],
