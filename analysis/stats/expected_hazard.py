@@ -100,11 +100,16 @@ def rate_table(lifetable: pl.DataFrame, source: str = "lifetable") -> RateTable:
 def _hazard(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray) -> np.ndarray:
     """Population hazard at an attained age and calendar time (nearest age/year beyond
     the table)."""
+    return _hazard_floored(rt, base, np.floor(age), np.floor(cal))
+
+
+def _hazard_floored(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray
+                    ) -> np.ndarray:
+    """:func:`_hazard` of ages and calendar times already rounded down to whole years."""
     # np.minimum/np.maximum rather than np.clip, whose Python wrapper costs more than
     # the clipping of a few thousand values.
-    ia = np.minimum(np.maximum(np.floor(age).astype(np.int64) - rt.age_min, 0), rt.n_age - 1)
-    iy = np.minimum(np.maximum(np.floor(cal).astype(np.int64) - rt.year_min, 0),
-                    rt.n_year - 1)
+    ia = np.minimum(np.maximum(age.astype(np.int64) - rt.age_min, 0), rt.n_age - 1)
+    iy = np.minimum(np.maximum(cal.astype(np.int64) - rt.year_min, 0), rt.n_year - 1)
     return rt.rates[(base * rt.n_age + ia) * rt.n_year + iy]
 
 
@@ -141,9 +146,9 @@ def _constant_piece(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.
     changes: the next birthday or New Year, whichever comes first, and the other one
     (the same expressions as :func:`_integrate`, so that both cut an interval at the
     same points)."""
-    birthday = np.floor(age0 + start) + 1 - age0
-    new_year = np.floor(cal0 + start) + 1 - cal0
-    return (_hazard(rt, base, age0 + start, cal0 + start), np.minimum(birthday, new_year),
+    age, year = np.floor(age0 + start), np.floor(cal0 + start)
+    birthday, new_year = age + 1 - age0, year + 1 - cal0
+    return (_hazard_floored(rt, base, age, year), np.minimum(birthday, new_year),
             np.maximum(birthday, new_year))
 
 
@@ -256,18 +261,16 @@ def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndar
     full = hazard[:m] * (b - a)
     cut = np.flatnonzero(change[:m] < b)
     if cut.size:
-        # The hazard so far up to the first change, the one from b on after the last
-        # (carried to the next intervals), and a third in between where both fall
-        # inside: the pieces of _integrate.
+        # The hazard so far up to the first change, the one from b on after the second
+        # (carried to the next intervals), and the one in between, up to the second
+        # change or b: the pieces of _integrate. The middle piece has a length nearly
+        # always; where it has none (a birthday on New Year's Day) it adds exactly 0.
         c_base, c_age, c_cal = base[cut], age0[cut], cal0[cut]
         first, second = change[cut], np.minimum(change2[cut], b)
         after = _constant_piece(rt, c_base, c_age, c_cal, b)
         inside = (first - a) * hazard[cut]
-        both = np.flatnonzero(second > first)
-        if both.size:
-            mid = (first[both] + second[both]) / 2
-            inside[both] += (second[both] - first[both]) * _hazard(
-                rt, c_base[both], c_age[both] + mid, c_cal[both] + mid)
+        mid = (first + second) / 2
+        inside += (second - first) * _hazard(rt, c_base, c_age + mid, c_cal + mid)
         full[cut] = inside + (b - second) * after[0]
         hazard[cut], change[cut], change2[cut] = after
     return full
