@@ -7,6 +7,7 @@ through ``importlib.resources``; a checkout or an editable install uses the repo
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,12 @@ def registries() -> Path:
     """The further shipped registries' configurations, one folder each, named by the
     registry (``data_dictionary/registries/<name>/``, selected with ``--registry``)."""
     return data_dictionary() / "registries"
+
+
+def cache_dir() -> Path:
+    """Where the toolkit keeps what it can make again (the demo registry, the parsed data
+    dictionary): $BCR_CACHE_DIR, default ~/.cache/bcr."""
+    return Path(os.environ.get("BCR_CACHE_DIR") or Path.home() / ".cache" / "bcr")
 
 
 def templates() -> Path:
