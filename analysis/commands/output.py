@@ -60,11 +60,10 @@ def print_table(frame: pl.DataFrame, title: str | None = None,
         table.add_row(*(symbol if hidden and v is None else _cell(v, d)
                         for v, d in zip(row, decimals, strict=True)))
     console = console or Console()
-    wanted = console.measure(table, options=console.options.update_width(10_000)).maximum
-    if wanted > console.width:
-        # Wider than the terminal: let it run off the edge rather than cut numbers to "…".
-        console = Console(width=wanted, file=console.file)
-    console.print(table)
+    # On a console wider than any table: the table keeps its own width, running off the
+    # edge of a narrower terminal rather than cutting numbers to "…" (the same lines as
+    # measuring it first, which cost as much as printing it).
+    Console(width=10_000, file=console.file).print(table)
     if any(masked):
         console.print(footnote(lang))
 
