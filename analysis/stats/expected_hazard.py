@@ -185,12 +185,15 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
     last = n_cells - 1
     exits = _edge_cells(rt, np.arange(len(base)), entry, exit_, base, age0, cal0,
                         last / grid, (last + 1) / grid)
+    # The steps' arrays of one value per patient in follow-up, reused from interval to
+    # interval: allocating them anew cost more than the arithmetic in them.
+    work = np.empty((4, len(base)))
     for j in range(n_int):
         m, m_next = in_fu[j], in_fu[j + 1]
         if m == 0:
             break
         a, b = j / grid, (j + 1) / grid
-        full = _interval_hazard(rt, piece, base, age0, cal0, m, a, b)
+        full = _interval_hazard(rt, piece, base, age0, cal0, m, a, b, work[0, :m])
         # Cells not at risk throughout the interval: the last ones, and in the period
         # approach those before or at the entry; the others need no lo, hi or y.
         edge = np.arange(m_next, m)
@@ -207,9 +210,12 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
             weight_edge = np.exp(cum[edge] + full[edge] * grid * ((lo + b) / 2 - a))
         # 1/S* at the middle of the remaining time in the interval, interpolating the
         # cumulative hazard linearly within the interval.
-        weight = np.exp(cum[:m] + full * grid * ((a + b) / 2 - a))
+        weight = np.multiply(full, grid, out=work[1, :m])
+        weight *= (a + b) / 2 - a
+        weight += cum[:m]
+        np.exp(weight, out=weight)
         cum[:m] += full
-        y_weight = weight * (b - a)
+        y_weight = np.multiply(weight, b - a, out=work[2, :m])
         # Person-time as whole intervals less what the edge cells lack: one rounding
         # instead of one per patient (a sum of 100 000 equal lengths is off by 1e-12).
         sums["y"][:, j] = followed[:, j] * (b - a)
@@ -219,7 +225,8 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
                                            minlength=n_groups)
         last_weight[m_next:m] = weight[m_next:m]
         key = group[:m]
-        for name, values in (("e", full), ("yw", y_weight), ("ew", full * weight)):
+        for name, values in (("e", full), ("yw", y_weight),
+                             ("ew", np.multiply(full, weight, out=work[3, :m]))):
             sums[name][:, j] = (values.sum() if n_groups == 1  # bincount: 5-10 ns a value
                                 else np.bincount(key, weights=values, minlength=n_groups))
     # A death is in the patient's last interval.
@@ -253,12 +260,13 @@ def _edge_cells(rt: RateTable, edge: np.ndarray, entry: np.ndarray, exit_: np.nd
 
 def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndarray],
                      base: np.ndarray, age0: np.ndarray, cal0: np.ndarray, m: int, a: float,
-                     b: float) -> np.ndarray:
-    """The integral of the population hazard over [a, b] for the first m patients, from
-    `piece` (each patient's hazard and its next two changes, :func:`_constant_piece`),
-    which is moved on to b where a birthday or a New Year falls inside."""
+                     b: float, out: np.ndarray) -> np.ndarray:
+    """The integral of the population hazard over [a, b] for the first m patients (in
+    `out`), from `piece` (each patient's hazard and its next two changes,
+    :func:`_constant_piece`), which is moved on to b where a birthday or a New Year falls
+    inside."""
     hazard, change, change2 = piece
-    full = hazard[:m] * (b - a)
+    full = np.multiply(hazard[:m], b - a, out=out)
     cut = np.flatnonzero(change[:m] < b)
     if cut.size:
         # The hazard so far up to the first change, the one from b on after the second
