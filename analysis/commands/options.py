@@ -54,13 +54,14 @@ def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN20
     overrides the folder's identity scheme), with one line on stderr counting the rows
     validation left out, so that none go silently."""
     import polars as pl
-    from rich.console import Console
 
     from analysis.data.ingest import load_data
 
     loaded = load_data(data_folder(data), subregistry or None, identity_scheme=id_scheme)
     files = loaded.summary().filter(pl.col("rejected") > 0)
     if files.height:
+        from rich.console import Console  # only with something to say
+
         each = ", ".join(f"{r['file']} {r['rejected']}" for r in files.iter_rows(named=True))
         Console(stderr=True).print(
             f"left out: {files['rejected'].sum()} row(s) that failed validation ({each}); "

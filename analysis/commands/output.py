@@ -74,8 +74,6 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
 
     With ``fmt="table"`` and an ``out`` path, the format is taken from the file suffix.
     """
-    from rich.console import Console
-
     if out is not None and fmt == "table":
         fmt = out.suffix.lstrip(".").lower() or "csv"
     if fmt not in FORMATS:
@@ -99,4 +97,6 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
         frame.write_parquet(out)
     else:
         frame.write_excel(out)
+    from rich.console import Console  # here: a CSV on stdout needs no rich
+
     Console(stderr=True).print(f"wrote {out}")
