@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -75,6 +74,8 @@ def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
           subregistry: list[str], id_scheme: str | None, stack: ExitStack):
     """The registry data: a folder, or single files in the registry-extract contract (a
     --cases file is read with the data_folder.yaml beside it, if there is one)."""
+    import tempfile
+
     from analysis.data.folder import FOLDER_SETTINGS
 
     if cases is None and lifetable is None:

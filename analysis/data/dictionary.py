@@ -11,8 +11,6 @@ beyond a cache of the parsed YAML.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -66,6 +64,10 @@ _PARSED = b"bcr parsed yaml as json 1\n"
 
 @cache
 def _load(path: Path) -> Any:
+    # Imported here: `bcr --help` reads no dictionary.
+    import hashlib
+    import json
+
     if not path.exists():
         raise DictionaryError(f"{path}: data-dictionary file not found")
     text = path.read_bytes()
@@ -78,7 +80,7 @@ def _load(path: Path) -> Any:
         return json.loads(kept.read_bytes())
     except (OSError, ValueError):
         pass
-    import yaml  # here, not at the top: `bcr --help` reads no dictionary
+    import yaml
 
     try:
         # libyaml's parser where present.
@@ -93,6 +95,8 @@ def _load(path: Path) -> Any:
 def _keep(kept: Path, parsed: Any) -> None:
     """Write a parsed file to the cache, if JSON gives it back exactly (not, e.g., dates
     or numbers as keys) and the cache can be written; written whole, then renamed."""
+    import json
+
     try:
         text = json.dumps(parsed)
         if json.loads(text) != parsed:
