@@ -1,5 +1,5 @@
 """`python -m analysis` runs the `bcr` command."""
 
-from analysis.cli import run
+from analysis.cli import program
 
-run()
+program()

@@ -92,3 +92,50 @@ def test_dictionary_document_lists_regions_code_lists_and_variables(tmp_path, la
     tables = re.findall(r"(?m)^\s*table\s*\{[^}]*\}", page)
     assert tables and not any("overflow" in t or "display: block" in t for t in tables)
     assert "Segoe UI" in page
+
+
+def test_the_parsed_dictionary_from_the_cache_is_what_yaml_gives(tmp_path, monkeypatch):
+    """Every shipped dictionary file, parsed and kept, then read back from the cache, is
+    exactly what PyYAML parses; one cached file per distinct content."""
+    import yaml
+
+    from analysis import resources
+
+    monkeypatch.setenv("BCR_CACHE_DIR", str(tmp_path))
+    files = sorted(resources.data_dictionary().rglob("*.yaml"))
+    for path in files:
+        parsed = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert dd._load.__wrapped__(path) == parsed  # parsed, and kept
+        assert dd._load.__wrapped__(path) == parsed  # from the cache
+    kept = list((tmp_path / "dictionary").glob("*.json"))
+    assert len(kept) == len({p.read_bytes() for p in files}) > 20
+
+
+def test_an_edited_file_is_parsed_again_and_dates_are_not_cached(tmp_path, monkeypatch):
+    from datetime import date
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("BCR_CACHE_DIR", str(cache))
+    path = tmp_path / "x.yaml"
+    path.write_text("a: 1\n")
+    assert dd._load.__wrapped__(path) == {"a": 1}
+    path.write_text("a: 2\n")  # same size, same second
+    assert dd._load.__wrapped__(path) == {"a": 2}
+    # JSON would give these back as text: parsed from the YAML every time.
+    path.write_text("when: 2020-01-31\n1: one\n")
+    for _ in range(2):
+        assert dd._load.__wrapped__(path) == {"when": date(2020, 1, 31), 1: "one"}
+    kept = sorted(cache.joinpath("dictionary").glob("*.json"))
+    assert len(kept) == 2
+    # A damaged cache file is parsed again; a cache that cannot be written is no error.
+    for k in kept:
+        k.write_text("{not json")
+    path.write_text("a: 2\n")
+    assert dd._load.__wrapped__(path) == {"a": 2}
+    cache.joinpath("dictionary").rename(tmp_path / "moved")
+    cache.joinpath("dictionary").write_text("a file where the folder should be")
+    path.write_text("a: 3\n")
+    assert dd._load.__wrapped__(path) == {"a": 3}
+    path.write_text("a: [1\n")
+    with pytest.raises(dd.DictionaryError, match="not valid YAML"):
+        dd._load.__wrapped__(path)

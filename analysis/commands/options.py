@@ -40,9 +40,12 @@ SheetOption = Annotated[str | None, typer.Option(
 
 def data_folder(data: Path | None) -> Path:
     """The --data folder, or the built-in demo registry when none is given."""
+    if data is not None:
+        return data
+    # Imported only here: a command given --data needs no demo generator.
     from analysis.demo.registry import cached_demo_dir
 
-    return data if data is not None else cached_demo_dir()
+    return cached_demo_dir()
 
 
 def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN201
@@ -51,13 +54,14 @@ def load(data: Path | None, subregistry: list[str] | None = None,  # noqa: ANN20
     overrides the folder's identity scheme), with one line on stderr counting the rows
     validation left out, so that none go silently."""
     import polars as pl
-    from rich.console import Console
 
     from analysis.data.ingest import load_data
 
     loaded = load_data(data_folder(data), subregistry or None, identity_scheme=id_scheme)
     files = loaded.summary().filter(pl.col("rejected") > 0)
     if files.height:
+        from rich.console import Console  # only with something to say
+
         each = ", ".join(f"{r['file']} {r['rejected']}" for r in files.iter_rows(named=True))
         Console(stderr=True).print(
             f"left out: {files['rejected'].sum()} row(s) that failed validation ({each}); "

@@ -60,11 +60,10 @@ def print_table(frame: pl.DataFrame, title: str | None = None,
         table.add_row(*(symbol if hidden and v is None else _cell(v, d)
                         for v, d in zip(row, decimals, strict=True)))
     console = console or Console()
-    wanted = console.measure(table, options=console.options.update_width(10_000)).maximum
-    if wanted > console.width:
-        # Wider than the terminal: let it run off the edge rather than cut numbers to "…".
-        console = Console(width=wanted, file=console.file)
-    console.print(table)
+    # On a console wider than any table: the table keeps its own width, running off the
+    # edge of a narrower terminal rather than cutting numbers to "…" (the same lines as
+    # measuring it first, which cost as much as printing it).
+    Console(width=10_000, file=console.file).print(table)
     if any(masked):
         console.print(footnote(lang))
 
@@ -75,8 +74,6 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
 
     With ``fmt="table"`` and an ``out`` path, the format is taken from the file suffix.
     """
-    from rich.console import Console
-
     if out is not None and fmt == "table":
         fmt = out.suffix.lstrip(".").lower() or "csv"
     if fmt not in FORMATS:
@@ -100,4 +97,6 @@ def write_frame(frame: pl.DataFrame, fmt: str = "table", out: Path | None = None
         frame.write_parquet(out)
     else:
         frame.write_excel(out)
+    from rich.console import Console  # here: a CSV on stdout needs no rich
+
     Console(stderr=True).print(f"wrote {out}")

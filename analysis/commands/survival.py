@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -75,6 +74,8 @@ def _load(data: Path | None, cases: Path | None, lifetable: Path | None,
           subregistry: list[str], id_scheme: str | None, stack: ExitStack):
     """The registry data: a folder, or single files in the registry-extract contract (a
     --cases file is read with the data_folder.yaml beside it, if there is one)."""
+    import tempfile
+
     from analysis.data.folder import FOLDER_SETTINGS
 
     if cases is None and lifetable is None:
@@ -144,7 +145,6 @@ def survival(
     counted on stderr; groups below the minimum size get no estimate.
     """
     import polars as pl
-    from rich.console import Console
 
     from analysis.stats import relative_survival as rs
     from analysis.stats import survival as sv
@@ -174,9 +174,12 @@ def survival(
         source = str(cases) if cases is not None else "cases"
         fu = sv.prepare_followup(frame, source=source)
         life = own_lifetable if own_lifetable is not None else loaded.lifetable
-    err = Console(stderr=True)
-    for reason, n in fu.excluded.iter_rows():
-        err.print(f"excluded from survival: {n} case(s), {reason}", highlight=False)
+    if fu.excluded.height:
+        from rich.console import Console  # only with something to say
+
+        err = Console(stderr=True)
+        for reason, n in fu.excluded.iter_rows():
+            err.print(f"excluded from survival: {n} case(s), {reason}", highlight=False)
     followup = fu.data
     window = _period(period)
     if window is not None:

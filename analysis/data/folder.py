@@ -27,8 +27,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from analysis.data import dictionary as dd
 from analysis.data.identity import SCHEMES
 from analysis.errors import UserError
@@ -55,6 +53,8 @@ def read_file(directory: Path) -> dict[str, Any]:
     path = directory / FOLDER_SETTINGS
     if not path.exists():
         return {}
+    import yaml  # here: most folders have no data_folder.yaml
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError:

@@ -400,7 +400,7 @@ def cached_demo_dir() -> Path:
     for path in sorted(mine.rglob("*.yaml")):
         if mine.is_relative_to(others) or not path.is_relative_to(others):
             h.update(path.read_bytes())
-    root = Path(os.environ.get("BCR_CACHE_DIR") or Path.home() / ".cache" / "bcr")
+    root = resources.cache_dir()
     target = root / f"demo-{__version__}-{dd.registry().get('id', 'custom')}-{h.hexdigest()[:16]}"
     if target.is_dir():
         return target

@@ -100,11 +100,16 @@ def rate_table(lifetable: pl.DataFrame, source: str = "lifetable") -> RateTable:
 def _hazard(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray) -> np.ndarray:
     """Population hazard at an attained age and calendar time (nearest age/year beyond
     the table)."""
+    return _hazard_floored(rt, base, np.floor(age), np.floor(cal))
+
+
+def _hazard_floored(rt: RateTable, base: np.ndarray, age: np.ndarray, cal: np.ndarray
+                    ) -> np.ndarray:
+    """:func:`_hazard` of ages and calendar times already rounded down to whole years."""
     # np.minimum/np.maximum rather than np.clip, whose Python wrapper costs more than
     # the clipping of a few thousand values.
-    ia = np.minimum(np.maximum(np.floor(age).astype(np.int64) - rt.age_min, 0), rt.n_age - 1)
-    iy = np.minimum(np.maximum(np.floor(cal).astype(np.int64) - rt.year_min, 0),
-                    rt.n_year - 1)
+    ia = np.minimum(np.maximum(age.astype(np.int64) - rt.age_min, 0), rt.n_age - 1)
+    iy = np.minimum(np.maximum(cal.astype(np.int64) - rt.year_min, 0), rt.n_year - 1)
     return rt.rates[(base * rt.n_age + ia) * rt.n_year + iy]
 
 
@@ -141,9 +146,9 @@ def _constant_piece(rt: RateTable, base: np.ndarray, age0: np.ndarray, cal0: np.
     changes: the next birthday or New Year, whichever comes first, and the other one
     (the same expressions as :func:`_integrate`, so that both cut an interval at the
     same points)."""
-    birthday = np.floor(age0 + start) + 1 - age0
-    new_year = np.floor(cal0 + start) + 1 - cal0
-    return (_hazard(rt, base, age0 + start, cal0 + start), np.minimum(birthday, new_year),
+    age, year = np.floor(age0 + start), np.floor(cal0 + start)
+    birthday, new_year = age + 1 - age0, year + 1 - cal0
+    return (_hazard_floored(rt, base, age, year), np.minimum(birthday, new_year),
             np.maximum(birthday, new_year))
 
 
@@ -175,25 +180,42 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
     cum = np.zeros(len(base))  # expected cumulative hazard at the start of the interval
     last_weight = np.zeros(len(base))  # the weight in the patient's last interval
     delayed = bool((entry > 0).any())  # period approach: some enter after diagnosis
+    # Each patient's last cell depends on no running sum: all of them at once, rather
+    # than a few hundred per interval (the same arithmetic, value by value).
+    last = n_cells - 1
+    exits = _edge_cells(rt, np.arange(len(base)), entry, exit_, base, age0, cal0,
+                        last / grid, (last + 1) / grid)
+    # The steps' arrays of one value per patient in follow-up, reused from interval to
+    # interval: allocating them anew cost more than the arithmetic in them.
+    work = np.empty((4, len(base)))
     for j in range(n_int):
         m, m_next = in_fu[j], in_fu[j + 1]
         if m == 0:
             break
         a, b = j / grid, (j + 1) / grid
-        full = _interval_hazard(rt, piece, base, age0, cal0, m, a, b)
+        full = _interval_hazard(rt, piece, base, age0, cal0, m, a, b, work[0, :m])
         # Cells not at risk throughout the interval: the last ones, and in the period
         # approach those before or at the entry; the others need no lo, hi or y.
         edge = np.arange(m_next, m)
+        cells = [v[m_next:m] for v in exits]
         if delayed:
-            edge = np.concatenate([np.flatnonzero(entry[:m_next] > a), edge])
+            entering = np.flatnonzero(entry[:m_next] > a)
+            edge = np.concatenate([entering, edge])
+            cells = [np.concatenate(pair) for pair in zip(
+                _edge_cells(rt, entering, entry, exit_, base, age0, cal0, a, b), cells,
+                strict=True)]
         if edge.size:
-            y, expected, weight_edge = _edge_cells(rt, edge, entry, exit_, base, age0, cal0,
-                                                   full[edge], cum[edge], a, b, grid)
+            lo, y, whole, own = cells
+            expected = np.where(whole, full[edge], own)
+            weight_edge = np.exp(cum[edge] + full[edge] * grid * ((lo + b) / 2 - a))
         # 1/S* at the middle of the remaining time in the interval, interpolating the
         # cumulative hazard linearly within the interval.
-        weight = np.exp(cum[:m] + full * grid * ((a + b) / 2 - a))
+        weight = np.multiply(full, grid, out=work[1, :m])
+        weight *= (a + b) / 2 - a
+        weight += cum[:m]
+        np.exp(weight, out=weight)
         cum[:m] += full
-        y_weight = weight * (b - a)
+        y_weight = np.multiply(weight, b - a, out=work[2, :m])
         # Person-time as whole intervals less what the edge cells lack: one rounding
         # instead of one per patient (a sum of 100 000 equal lengths is off by 1e-12).
         sums["y"][:, j] = followed[:, j] * (b - a)
@@ -203,7 +225,8 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
                                            minlength=n_groups)
         last_weight[m_next:m] = weight[m_next:m]
         key = group[:m]
-        for name, values in (("e", full), ("yw", y_weight), ("ew", full * weight)):
+        for name, values in (("e", full), ("yw", y_weight),
+                             ("ew", np.multiply(full, weight, out=work[3, :m]))):
             sums[name][:, j] = (values.sum() if n_groups == 1  # bincount: 5-10 ns a value
                                 else np.bincount(key, weights=values, minlength=n_groups))
     # A death is in the patient's last interval.
@@ -216,46 +239,46 @@ def aggregate(entry: np.ndarray, exit_: np.ndarray, event: np.ndarray, base: np.
 
 
 def _edge_cells(rt: RateTable, edge: np.ndarray, entry: np.ndarray, exit_: np.ndarray,
-                base: np.ndarray, age0: np.ndarray, cal0: np.ndarray, full: np.ndarray,
-                cum: np.ndarray, a: float, b: float, grid: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Time at risk, expected deaths and weight of the cells `edge` of interval [a, b]
-    (their integral of the population hazard over it `full`, their cumulative hazard
-    at a `cum`) that are not at risk throughout it."""
+                base: np.ndarray, age0: np.ndarray, cal0: np.ndarray,
+                a: float | np.ndarray, b: float | np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of the patients `edge` in the intervals [a, b] (one interval, or one
+    each): the start of their time at risk, its length y, whether they are at risk
+    throughout (their expected deaths are then the interval's integral, known only in
+    the loop), and otherwise their expected deaths (0 without time at risk)."""
     lo = np.maximum(entry[edge], a)
     hi = np.minimum(exit_[edge], b)
     y = np.maximum(hi - lo, 0.0)
-    partial = np.flatnonzero((y > 0) & ((lo > a) | (hi < b)))
-    expected = np.where(y > 0, full, 0.0)
-    if partial.size:
-        at = edge[partial]
-        expected[partial] = _integrate(rt, base[at], age0[at], cal0[at], lo[partial],
-                                       hi[partial])
-    return y, expected, np.exp(cum + full * grid * ((lo + b) / 2 - a))
+    partial = (y > 0) & ((lo > a) | (hi < b))
+    own = np.zeros(len(edge))
+    at = np.flatnonzero(partial)
+    if at.size:
+        who = edge[at]
+        own[at] = _integrate(rt, base[who], age0[who], cal0[who], lo[at], hi[at])
+    return lo, y, (y > 0) & ~partial, own
 
 
 def _interval_hazard(rt: RateTable, piece: tuple[np.ndarray, np.ndarray, np.ndarray],
                      base: np.ndarray, age0: np.ndarray, cal0: np.ndarray, m: int, a: float,
-                     b: float) -> np.ndarray:
-    """The integral of the population hazard over [a, b] for the first m patients, from
-    `piece` (each patient's hazard and its next two changes, :func:`_constant_piece`),
-    which is moved on to b where a birthday or a New Year falls inside."""
+                     b: float, out: np.ndarray) -> np.ndarray:
+    """The integral of the population hazard over [a, b] for the first m patients (in
+    `out`), from `piece` (each patient's hazard and its next two changes,
+    :func:`_constant_piece`), which is moved on to b where a birthday or a New Year falls
+    inside."""
     hazard, change, change2 = piece
-    full = hazard[:m] * (b - a)
+    full = np.multiply(hazard[:m], b - a, out=out)
     cut = np.flatnonzero(change[:m] < b)
     if cut.size:
-        # The hazard so far up to the first change, the one from b on after the last
-        # (carried to the next intervals), and a third in between where both fall
-        # inside: the pieces of _integrate.
+        # The hazard so far up to the first change, the one from b on after the second
+        # (carried to the next intervals), and the one in between, up to the second
+        # change or b: the pieces of _integrate. The middle piece has a length nearly
+        # always; where it has none (a birthday on New Year's Day) it adds exactly 0.
         c_base, c_age, c_cal = base[cut], age0[cut], cal0[cut]
         first, second = change[cut], np.minimum(change2[cut], b)
         after = _constant_piece(rt, c_base, c_age, c_cal, b)
         inside = (first - a) * hazard[cut]
-        both = np.flatnonzero(second > first)
-        if both.size:
-            mid = (first[both] + second[both]) / 2
-            inside[both] += (second[both] - first[both]) * _hazard(
-                rt, c_base[both], c_age[both] + mid, c_cal[both] + mid)
+        mid = (first + second) / 2
+        inside += (second - first) * _hazard(rt, c_base, c_age + mid, c_cal + mid)
         full[cut] = inside + (b - second) * after[0]
         hazard[cut], change[cut], change2[cut] = after
     return full
