@@ -107,6 +107,13 @@ def shown(value: pl.Expr, pattern: str | None) -> pl.Expr:
             .then(text.str.slice(0, MAX_SHOWN - 1) + "\u2026").otherwise(text))
 
 
+def _unparsed(work: pl.DataFrame, name: str) -> bool:
+    """Whether a value of a field failed to parse: more nulls typed than as read (counts
+    polars keeps, no pass over the values)."""
+    return (work.get_column(f"{name}__typed").null_count()
+            > work.get_column(name).null_count())
+
+
 @dataclass(frozen=True)
 class _Context:
     """What the field rules need beyond the field: the rows as read and parsed (``work``:
@@ -126,11 +133,6 @@ class _Context:
     def can_be_null(self, name: str) -> bool:
         """Whether a column holds a null (a count polars keeps: no pass over the values)."""
         return self.work.get_column(name).null_count() > 0
-
-    def unparsed(self, name: str) -> bool:
-        """Whether a value of a field failed to parse (more nulls typed than as read)."""
-        return (self.work.get_column(f"{name}__typed").null_count()
-                > self.work.get_column(name).null_count())
 
     def failing(self, name: str, fails: Callable[[pl.Series], pl.Series]) -> pl.Expr | None:
         """The rows holding one of the column's distinct values that ``fails`` (a test
@@ -229,7 +231,7 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
     rules: list[tuple[pl.Expr | None, str, str]] = []
     if c.get("required") and cx.can_be_null(f.name):
         rules.append((value.is_null(), "required", f"{f.name} is required"))
-    if f.type != "string" and cx.unparsed(f.name):
+    if f.type != "string" and _unparsed(cx.work, f.name):
         fmt = {"date": "an ISO date YYYY-MM-DD", "integer": "an integer",
                "number": "a number", "boolean": "yes/no (1/0)"}[f.type]
         rules.append((value.is_not_null() & typed.is_null(), "type", f"{f.name} must be {fmt}"))
@@ -425,7 +427,7 @@ def check(raw: pl.DataFrame, dataset: str, file: str, identity_scheme: str | Non
     work = work.with_columns(
         _parse(f, untidy=True).alias(f"{f.name}__typed") for f in flds
         if f.type in ("integer", "date") and raw.schema[f.name] == pl.String
-        and work.get_column(f"{f.name}__typed").null_count() > raw.get_column(f.name).null_count())
+        and _unparsed(work, f.name))
     if _needs_age(dataset, names):  # once, not in each of the rules that test it
         work = work.with_columns(years_between(work, "birth_date__typed",
                                                "diagnosis_date__typed").alias(AGE))

@@ -22,9 +22,9 @@ from analysis.reporting.tables import target_cell
 
 
 def level_fill(r: dict | None) -> str:
-    """The colour of a judged indicator cell: the level
-    reached, grey where a target exists but the cases are too few; none without a target
-    or where the release masks the cell (its level would tell about the masked count)."""
+    """The colour of a judged indicator cell: the level reached, grey where a target
+    exists but the cases are too few; none without a target or where the release masks
+    the cell (its level would tell about the masked count)."""
     if r is None or r["high"] is None or r.get(disclosure.FLAG) or r.get("preliminary"):
         return ""
     return LEVEL_FILLS[r["classification"] or "few"]
