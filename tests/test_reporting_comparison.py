@@ -212,7 +212,7 @@ def test_indicator_panels_share_one_axis_in_the_registrys_order(prepared):
 def test_seven_regions_as_small_multiples_without_yellow_and_km_with_bands(prepared):
     run, a = prepared.run, prepared.analyses
     myeloma = a.survival_curves.filter(pl.col("subregistry") == "myeloma")
-    spec = figure_specs.survival_figure(run, "s", myeloma, None, facet=False)
+    spec = figure_specs.survival_figure(run, "s", myeloma, None)
     assert spec.function == "spotlight_chart"
     regions = [cells.region_label(r, run.text) for r in dd.region_ids()]
     assert spec.arguments["panel_order"] == regions
@@ -225,11 +225,19 @@ def test_seven_regions_as_small_multiples_without_yellow_and_km_with_bands(prepa
     assert {"lower", "upper"} <= set(frame.columns)
     first = a.year - a.settings.survival_years + 1
     assert f"diagnosår {first}–{a.year}" in spec.caption and "konfidensband" in spec.caption
-    # The region's report: the region beside the nation, with confidence bands.
+    # The region's report: the region beside the nation in a panel per subregistry, in
+    # the registry's order, with the region's confidence band.
     pair = figure_specs.survival_figure(run, "s", a.survival_curves.filter(
-        pl.col("region").is_in([REGION, NATION])), REGION, facet=True)
-    assert pair.function == "survival_chart" and pair.arguments["bands"]
-    assert pair.arguments["frame"]["lower"].is_not_null().any()
+        pl.col("region").is_in([REGION, NATION])), REGION)
+    assert pair.function == "spotlight_chart" and pair.arguments["ncol"] == 4
+    assert pair.arguments["panel_order"] == [cells.subregistry_label(s, "sv")
+                                             for s in dd.subregistry_ids()]
+    shown = pair.arguments["frame"]
+    region = cells.region_label(REGION, run.text)
+    assert dict(shown.select("region", "role").unique().iter_rows()) == {
+        region: "focus", "Riket": "reference"}
+    assert shown.filter(pl.col("role") == "focus")["lower"].is_not_null().any()
+    assert pair.arguments["labels"]["focus"] == region
     # Net survival by region: the same panels, on the survival axes (years, 0-100 %).
     net, _ = figure_specs.relative_figure(run, "rs", "myeloma")
     assert net.function == "spotlight_chart" and net.arguments["survival"]

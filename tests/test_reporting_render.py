@@ -25,12 +25,14 @@ def _job(name: str = "doc-a", template: str = "report.qmd.j2") -> DocumentJob:
     table = Table("tbl-cases", "Nya fall per region", ["Region", "Nya fall", "Andel"],
                   [["Sydöst", "1\u00a0234", "5,2\u00a0%"], ["Syd", "–", "–"]],
                   ["l", "r", "r"], "– = otillräckligt underlag")
-    figure = FigureSpec("fig-trend", "Incidens över tid", "trend_chart", {
+    figure = FigureSpec("fig-trend", "Incidens över tid", "spotlight_chart", {
         "frame": pl.DataFrame({"year": [2024, 2025, 2024, 2025], "estimate": [1.0, 2.0, 1.5, 1.2],
-                               "region": ["Syd", "Syd", "Riket", "Riket"]}),
-        "x": "year", "y": "estimate", "group": "region",
-        "labels": {"x": "År", "y": "Incidens", "alt": "Linjediagram över incidens"},
-        "focus": "Syd", "reference": "Riket"})
+                               "region": ["Syd", "Syd", "Riket", "Riket"],
+                               "panel": ["Syd"] * 4,
+                               "role": ["focus", "focus", "reference", "reference"]}),
+        "x": "year", "y": "estimate", "group": "region", "panel_order": ["Syd"],
+        "labels": {"x": "År", "y": "Incidens", "alt": "Linjediagram över incidens",
+                   "focus": "Syd", "reference": "Riket", "others": "Övriga"}})
     section = Section("Översikt", paragraphs=["Se @tbl-cases och @fig-trend."],
                       tables=[table], figures=[figure], callout="Preliminära uppgifter.",
                       callout_title="Observera")
@@ -199,7 +201,7 @@ def test_a_figure_has_one_key_however_its_frame_was_built():
     whole = pl.DataFrame({"year": [2020, 2021], "estimate": [1.5, 2.5]})
     chunked = pl.concat([whole.head(1), whole.tail(1)], rechunk=False)
     assert chunked.n_chunks() == 2
-    spec = {"function": "trend_chart", "caption": "c", "id": "fig-a"}
+    spec = {"function": "spotlight_chart", "caption": "c", "id": "fig-a"}
     labels = {"alt": "a", "x": "year"}
     one = FigureSpec(**spec, arguments={"frame": whole, "labels": labels})
     two = FigureSpec(**spec, arguments={"frame": chunked, "labels": dict(labels)})

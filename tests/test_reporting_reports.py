@@ -245,7 +245,7 @@ def test_no_survival_curve_for_a_cohort_the_release_masks(prepared):
     assert masked.len()  # the demo's CML cohorts of five regions leave out 1-4 cases each
     hidden = {cells.region_label(r, run.text) for r in masked.to_list()}
     km = figure_specs.survival_figure(run, "s", run.analyses.survival_curves.filter(
-        pl.col("subregistry") == "cml"), None, facet=False)
+        pl.col("subregistry") == "cml"), None)
     net, _ = figure_specs.relative_figure(run, "rs", "cml")
     for figure in (km, net):
         drawn = set(figure.arguments["frame"]["region"].to_list())
@@ -596,7 +596,7 @@ def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):
     frame = run.asr.filter(pl.col("region").is_in([REGION, nation]))
     masked = frame.filter(pl.col(disclosure.FLAG).is_not_null())
     assert masked.height, "the demo region has masked years"
-    figure = figure_specs.trend_figure(run, "trend", frame, [REGION, nation], REGION, facet=True)
+    figure = figure_specs.trend_figure(run, "trend", frame, [REGION, nation], REGION)
     drawn = figure.arguments["frame"]
     assert drawn.height == frame.height  # masked years are kept, as gaps
     assert drawn["estimate"].null_count() == masked.height

@@ -48,28 +48,46 @@ def add_figure(run: Run, section: Section, spec: FigureSpec | None) -> None:
                                               what=lower_first(spec.caption))))
 
 
-def spotlight(run: Run, frame: pl.DataFrame, group: str, alt: str,
-              x: str, y: str) -> dict:
-    """The arguments of figures.spotlight_chart for seven lines that would tangle: a
-    panel per region (in the registry's order), the region in the focus colour, the
-    nation black and the other regions grey."""
+def spotlight(run: Run, frame: pl.DataFrame, group: str, alt: str, x: str, y: str,
+              focus: str | None = None) -> dict:
+    """The arguments of panel_figures.spotlight_chart for lines that would tangle.
+    Without a ``focus``: a panel per region (in the registry's order), the region in the
+    focus colour, the nation black and the other regions grey. With a focus region: a
+    panel per subregistry (``frame``'s ``subregistry`` labels), that region in the focus
+    colour in every panel, the nation black, any other region grey; each panel on its
+    own rate axis (subregistries' rates differ by orders of magnitude)."""
     text = run.text
     nation = text("nation")
-    panels = [region_label(r, text) for r in dd.region_ids()
-              if region_label(r, text) in set(frame[group].to_list())]
-    # No region to draw (sparse data): no rows, and the section says "too few cases".
-    shown = pl.concat([frame.with_columns(
-        pl.lit(p).alias("panel"),
-        pl.when(pl.col(group) == p).then(pl.lit("focus"))
-        .when(pl.col(group) == nation).then(pl.lit("reference"))
-        .otherwise(pl.lit("other")).alias("role")) for p in panels]) if panels else (
-        frame.clear().with_columns(pl.lit("").alias("panel"), pl.lit("").alias("role")))
+    if focus is None:
+        panels = [region_label(r, text) for r in dd.region_ids()
+                  if region_label(r, text) in set(frame[group].to_list())]
+        parts = [frame.with_columns(pl.lit(p).alias("panel"), _role(group, p, nation))
+                 for p in panels]
+    else:
+        present = set(frame["subregistry"].to_list())
+        panels = [label for label in (subregistry_label(s, run.lang)
+                                      for s in dd.subregistry_ids()) if label in present]
+        parts = [frame.rename({"subregistry": "panel"}).with_columns(
+            _role(group, region_label(focus, text), nation))] if panels else []
+    # No panel to draw (sparse data): no rows, and the section says "too few cases".
+    shown = pl.concat(parts) if parts else frame.clear().drop(
+        "subregistry", strict=False).with_columns(pl.lit("").alias("panel"),
+                                                   pl.lit("").alias("role"))
+    survival = x == "time"
     return {"frame": shown, "x": x, "y": y, "group": group, "panel_order": panels,
-            "labels": {"x": text("axes.years") if x == "time" else text("axes.year"),
-                       "y": text("axes.survival") if x == "time" else text("axes.rate"),
+            "labels": {"x": text("axes.years") if survival else text("axes.year"),
+                       "y": text("axes.survival") if survival else text("axes.rate"),
                        "decimal": fmt.decimal_mark(run.lang), "alt": alt,
-                       "focus": text("comparison.spotlight_focus"), "reference": nation,
-                       "others": text("legend.other_regions")}}
+                       "focus": region_label(focus, text) if focus
+                       else text("comparison.spotlight_focus"), "reference": nation,
+                       "others": text("legend.other_regions")},
+            **({"ncol": 4, "free_y": not survival} if focus else {})}
+
+
+def _role(group: str, focus: str, nation: str) -> pl.Expr:
+    return (pl.when(pl.col(group) == focus).then(pl.lit("focus"))
+            .when(pl.col(group) == nation).then(pl.lit("reference"))
+            .otherwise(pl.lit("other")).alias("role"))
 
 
 def sir_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
@@ -108,7 +126,9 @@ def age_sex_figure(run: Run, doc_id: str, sid: str) -> FigureSpec:
 
 
 def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],
-                  focus: str | None, facet: bool) -> FigureSpec:
+                 focus: str | None) -> FigureSpec:
+    """Age-standardised incidence by year: a panel per region (no ``focus``), or the
+    focus region beside the nation in a panel per subregistry."""
     text, a = run.text, run.analyses
     # Masked years stay in (estimate null): the line breaks there instead of bridging.
     shown = frame.filter(pl.col("region").is_in(list(regions)))
@@ -116,29 +136,17 @@ def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[s
         pl.col("region").map_elements(lambda r: region_label(r, text), pl.String),
         pl.col("subregistry").map_elements(lambda s: subregistry_label(s, run.lang),
                                            pl.String))
-    order = [region_label(r, text) for r in regions_nation_last()]
     what = region_label(focus, text) if focus else text("all_regions")
-    labels = {"x": text("axes.year"), "y": text("axes.rate"),
-              "decimal": fmt.decimal_mark(run.lang), "others": text("legend.other_regions"),
-              "alt": text("alt.trend", what=what,
-                          per=text("columns.subregistry").lower() if facet
-                          else text("columns.region").lower())}
+    alt = text("alt.trend", what=what, per=text("columns.subregistry").lower() if focus
+               else text("columns.region").lower())
     caption = text("captions.trend_figure", first=a.first_year, last=a.year)
     if shown["estimate"].null_count():
         caption += f"; {text('notes.trend_gaps')}"
-    if focus is None and not facet:  # seven regions: one panel each, the others grey
-        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
-            **spotlight(run, shown.select("year", "estimate", "region"), "region",
-                        labels["alt"], "year", "estimate"), "points": True})
-    return FigureSpec(f"fig-{doc_id}", caption,
-                      "trend_chart", {
-                          "frame": shown.select("year", "estimate", "region", "subregistry"),
-                          "x": "year", "y": "estimate", "group": "region", "labels": labels,
-                          "facet": "subregistry" if facet else None,
-                          "focus": region_label(focus, text) if focus else None,
-                          "reference": text("nation"), "group_order": order,
-                          "facet_order": [subregistry_label(s, run.lang)
-                                          for s in dd.subregistry_ids()]})
+    # Seven regions (a panel each, the others grey) or a region in a panel per subregistry.
+    return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
+        **spotlight(run, shown.select("year", "estimate", "region",
+                                      *(["subregistry"] if focus else [])),
+                    "region", alt, "year", "estimate", focus), "points": True})
 
 
 def masked_cohorts(run: Run) -> pl.DataFrame:
@@ -151,8 +159,10 @@ def masked_cohorts(run: Run) -> pl.DataFrame:
         "subregistry", "region").unique()
 
 
-def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | None,
-                     facet: bool) -> FigureSpec:
+def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame,
+                    focus: str | None) -> FigureSpec:
+    """Observed survival curves: a panel per region (no ``focus``), or the focus region
+    beside the nation in a panel per subregistry."""
     text = run.text
     # Only groups large enough for a survival estimate are drawn (disclosure.may_draw),
     # and none whose cohort the release masks.
@@ -175,25 +185,16 @@ def survival_figure(run: Run, doc_id: str, frame: pl.DataFrame, focus: str | Non
                  pl.col("subregistry").replace_strict(
                      {s: subregistry_label(s, run.lang) for s in dd.subregistry_ids()},
                      return_dtype=pl.String)))
-    what = region_label(focus, text) if focus else text("all_regions")
-    labels = {"x": text("axes.years"), "y": text("axes.survival"),
-              "decimal": fmt.decimal_mark(run.lang),
-              "alt": text("alt.survival", what=what)}
+    alt = text("alt.survival", what=region_label(focus, text) if focus
+               else text("all_regions"))
     a = run.analyses
     caption = text("comparison.survival_caption", first=a.survival_window[0], last=a.year)
-    if focus is None and not facet:  # seven regions: one panel each, the others grey
-        return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
-            **spotlight(run, shown.select("time", "estimate", "lower", "upper", "region"),
-                        "region", labels["alt"], "time", "estimate"), "step": True,
-            "survival": True})
-    return FigureSpec(f"fig-{doc_id}", caption, "survival_chart", {
-        "frame": shown.select("time", "estimate", "lower", "upper", "region", "subregistry"),
-        "group": "region", "bands": True,
-        "labels": labels, "focus": region_label(focus, text) if focus else None,
-        "reference": text("nation"),
-        "group_order": [region_label(r, text) for r in regions_nation_last()],
-        "facet": "subregistry" if facet else None,
-        "facet_order": [subregistry_label(s, run.lang) for s in dd.subregistry_ids()]})
+    # Seven regions (a panel each, the others grey) or a region in a panel per subregistry.
+    return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
+        **spotlight(run, shown.select("time", "estimate", "lower", "upper", "region",
+                                      *(["subregistry"] if focus else [])),
+                    "region", alt, "time", "estimate", focus), "step": True,
+        "survival": True})
 
 
 def indicator_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[str],

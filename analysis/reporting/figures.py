@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.figure
 
 matplotlib.use("Agg")  # files only, never a screen
 
@@ -84,9 +85,10 @@ if hasattr(_Guides, "_apply_guide_themes"):
 
 @dataclass
 class Figure:
-    """A plot with its alt text (for the img alt attribute and the PDF)."""
+    """A plot with its alt text (for the img alt attribute and the PDF): a plotnine
+    plot, or a matplotlib figure already laid out at ``WIDTH_IN`` by ``height_in``."""
 
-    plot: ggplot
+    plot: ggplot | matplotlib.figure.Figure
     alt: str
     height_in: float = 4.0
 
@@ -139,49 +141,6 @@ def _like(frame: pl.DataFrame, column: str, data: pl.DataFrame) -> pl.DataFrame:
     categories = data[column].dtype.categories
     return frame.filter(pl.col(column).is_in(categories.to_list())).with_columns(
         pl.col(column).cast(pl.Enum(categories)))
-
-
-def trend_chart(frame: pl.DataFrame, x: str, y: str, group: str, labels: Mapping[str, str],
-                facet: str | None = None, focus: str | None = None,
-                reference: str | None = None, group_order: Sequence[str] = (),
-                facet_order: Sequence[str] = ()) -> Figure:
-    """Lines over time per group (e.g. incidence per year, region beside the nation).
-    With a `focus` and ``labels["others"]``, the groups other than the focus and the
-    reference are thin grey lines behind them, under one legend entry."""
-    groups = list(group_order) or sorted(frame[group].unique().to_list())
-    # A missing value (a masked year) breaks its line: plotnine splits a path at NaN.
-    data = _ordered(frame.with_columns(pl.col(y).cast(pl.Float64).fill_null(float("nan"))),
-                    group, groups)
-    if facet:
-        data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
-    if focus and labels.get("others"):
-        role = (pl.when(pl.col(group).is_in([focus, reference]))
-                .then(pl.col(group).cast(pl.String))
-                .otherwise(pl.lit(labels["others"])).alias("_role"))
-        data = data.with_columns(role)
-        front = pl.col(group).is_in([focus, reference])
-        back, ahead = data.filter(~front).to_pandas(), data.filter(front).to_pandas()
-        breaks = [g for g in (focus, reference, labels["others"])
-                  if g in set(data["_role"])]
-        plot = (ggplot(mapping=aes(x, y, color="_role", group=group))
-                + geom_line(data=back, size=0.5) + geom_line(data=ahead, size=0.9)
-                + geom_point(data=ahead, size=1.2)
-                + scale_color_manual(values={focus: FOCUS, reference: REFERENCE,
-                                             labels["others"]: OTHER}, breaks=breaks))
-    else:
-        plot = (ggplot(data.to_pandas(), aes(x, y, color=group, group=group))
-                + geom_line(size=0.8) + geom_point(size=1.2)
-                + scale_color_manual(values=_palette(groups, focus, reference),
-                                     breaks=groups))
-    plot = (plot
-            + scale_x_continuous(breaks=_year_breaks(data[x]))
-            + scale_y_continuous(labels=_numbers(labels))
-            + labs(x=labels["x"], y=labels["y"]) + house_theme())
-    if facet:
-        plot = plot + facet_wrap(facet, scales="free_y", ncol=4)
-    height = 4.0 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 0.8
-    alt = labels["alt"]
-    return Figure(plot, alt, height)
 
 
 def _year_breaks(years: pl.Series) -> list[int]:
@@ -346,8 +305,7 @@ def _joined_labels(data: pl.DataFrame, facet: str | None) -> pl.DataFrame:
 
 def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
                    focus: str | None = None, reference: str | None = None,
-                   group_order: Sequence[str] = (), facet: str | None = None,
-                   facet_order: Sequence[str] = (), step: bool = True,
+                   group_order: Sequence[str] = (), step: bool = True,
                    bands: bool = False) -> Figure:
     """Survival curves (time in years against the survival proportion): steps for
     Kaplan-Meier, lines for a curve given on a fine grid (net survival). ``bands``: the
@@ -355,8 +313,6 @@ def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
     own time points (a fine grid, so the band follows the steps closely)."""
     groups = list(group_order) or sorted(frame[group].unique().to_list())
     data = _ordered(frame.drop_nulls("estimate"), group, groups)
-    if facet:
-        data = _ordered(data, facet, list(facet_order) or sorted(frame[facet].unique()))
     colours = _palette(groups, focus, reference)
     plot = ggplot(data.to_pandas(), aes("time", "estimate", color=group))
     if bands:
@@ -371,10 +327,7 @@ def survival_chart(frame: pl.DataFrame, group: str, labels: Mapping[str, str],
             + scale_y_continuous(limits=(0, 1),
                                  labels=lambda v: [f"{x * 100:.0f}" for x in v])
             + labs(x=labels["x"], y=labels["y"]) + house_theme())
-    if facet:
-        plot = plot + facet_wrap(facet, ncol=4)
-    height = 4.0 if not facet else 1.9 * -(-data[facet].n_unique() // 4) + 0.9
-    return Figure(plot, labels["alt"], height)
+    return Figure(plot, labels["alt"], 4.0)
 
 
 def _whole_years(times: pl.Series) -> list[int]:
@@ -422,6 +375,10 @@ def save(figure: Figure, path: Path) -> Path:
     with (matplotlib.rc_context({"svg.hashsalt": "bcr", "svg.fonttype": "path"}),
           warnings.catch_warnings()):
         warnings.simplefilter("ignore", PlotnineWarning)
-        figure.plot.save(path, width=WIDTH_IN, height=figure.height_in, units="in",
-                         verbose=False, metadata={"Date": None, "Creator": None})
+        metadata = {"Date": None, "Creator": None}
+        if isinstance(figure.plot, ggplot):
+            figure.plot.save(path, width=WIDTH_IN, height=figure.height_in, units="in",
+                             verbose=False, metadata=metadata)
+        else:
+            figure.plot.savefig(path, format="svg", metadata=metadata)
     return path

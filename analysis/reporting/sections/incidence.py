@@ -41,7 +41,7 @@ def regional_trend_section(run: Run, region: str) -> Section:
     """Age-standardised incidence by year, a panel per subregistry, the region emphasised."""
     section = Section(run.text("sections.trend"))
     add_figure(run, section, trend_figure(run, "trend", run.asr, regions_nation_last(),
-                                          region, facet=True))
+                                          region))
     return section
 
 
@@ -89,8 +89,7 @@ def subregistry_incidence_section(run: Run, sid: str) -> Section:
             incidence_table(run, "inc", run.asr.filter(of_sid & (pl.col("year") == a.year)),
                             "region", regions, label),
             apc_table(run, "apc", run.apc.filter(of_sid), regions, label)]
-        figures.insert(0, trend_figure(run, "trend", run.asr.filter(of_sid), regions, None,
-                                       facet=False))
+        figures.insert(0, trend_figure(run, "trend", run.asr.filter(of_sid), regions, None))
     for figure in figures:
         add_figure(run, section, figure)
     return section

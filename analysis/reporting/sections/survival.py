@@ -128,7 +128,7 @@ def regional_survival_section(run: Run, region: str, sids: list[str]) -> Section
             [text("columns.subregistry"), text("relative.area")]))
     curves = a.survival_curves.filter(pl.col("region").is_in(pair))
     if curves.height:
-        add_figure(run, section, survival_figure(run, "survival", curves, region, True))
+        add_figure(run, section, survival_figure(run, "survival", curves, region))
     elif not run.relative.height:
         section.paragraphs.append(text("notes.not_available"))
     return section
@@ -147,7 +147,7 @@ def subregistry_survival_section(run: Run, sid: str) -> Section:
         section.tables.append(survival_table(run, "surv", km, "region", regions, label))
         section.tables.append(survival_groups_table(run, "surv-groups", sid))
         add_figure(run, section, survival_figure(run, "survival", a.survival_curves.filter(
-            of_sid), None, facet=False))
+            of_sid), None))
     rel = run.relative.filter(of_sid) if run.relative.height else run.relative
     if rel.height:
         std = rel.filter(pl.col("standardised"))["standard"]
