@@ -27,7 +27,7 @@ def _code_version() -> str:
     digest = hashlib.sha256()
     for name in _SOURCES:
         digest.update((Path(__file__).parent / name).read_bytes())
-    for package in ("plotnine", "matplotlib"):
+    for package in ("plotnine", "matplotlib", "mizani"):
         digest.update(f"{package}={version(package)}".encode())
     return digest.hexdigest()[:16]
 
