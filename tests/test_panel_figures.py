@@ -185,3 +185,14 @@ def test_a_region_in_a_panel_per_subregistry_each_on_its_own_axis():
     assert aml.get_position().width == pytest.approx(lymphoma.get_position().width)
     assert [t.get_text() for t in drawn.plot.legends[0].get_texts()] == [
         "Väst", "Riket", "Övriga regioner"]
+
+
+def test_panel_titles_wrap_to_the_panel_at_spaces_and_slashes():
+    assert panel_figures._wrapped("Mastocytose/histiocytose", 1.3, 9) == (
+        "Mastocytose/\nhistiocytose")
+    assert panel_figures._wrapped("AML", 1.3, 9) == "AML"
+    # an indicator's own line breaks are kept, a long line is broken further
+    wrapped = panel_figures._wrapped("Död inom 30 dagar från diagnos hos intensivbehandlade\n"
+                                     "(AML)", 2.0, 7.5)
+    assert wrapped == "Död inom 30 dagar från\ndiagnos hos\nintensivbehandlade\n(AML)"
+    assert all(len(line) <= 2.0 * 72 / (7.5 * 0.65) for line in wrapped.split("\n"))

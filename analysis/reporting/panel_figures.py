@@ -10,6 +10,7 @@ grid, strips, breaks (mizani's, as plotnine's scales) and legend below.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.figure
@@ -63,11 +64,12 @@ def _grid(titles: Sequence[str], ncol: int, height_in: float, strip_size: float,
     its title in bold; every strip as tall as the title of most lines. ``free_y``: every
     panel has its own y axis, labelled (with room for the labels between panels)."""
     rows = -(-len(titles) // ncol)
+    gap = _GAP + (0.3 if free_y else 0)
+    width = (WIDTH_IN - _LEFT - _RIGHT - gap * (ncol - 1)) / ncol
+    titles = [_wrapped(t, width, strip_size) for t in titles]
     lines = max(t.count("\n") + 1 for t in titles)
     strip = (lines * 1.25 * strip_size + 8) / 72  # lines and a little room, in inches
     fig = matplotlib.figure.Figure(figsize=(WIDTH_IN, height_in))
-    gap = _GAP + (0.3 if free_y else 0)
-    width = (WIDTH_IN - _LEFT - _RIGHT - gap * (ncol - 1)) / ncol
     row = (height_in - _TOP - _BOTTOM - _GAP * (rows - 1)) / rows
     axes = []
     for i, title in enumerate(titles):
@@ -83,13 +85,21 @@ def _grid(titles: Sequence[str], ncol: int, height_in: float, strip_size: float,
                 color=_STRIP_TEXT, linespacing=1.1)
         ax.set_axisbelow(True)
         ax.grid(True, color=_GRID, linewidth=0.4)
-        ax.tick_params(length=0, labelsize=_BASE * 0.8, labelcolor=_TEXT, pad=2.5)
+        # Tick labels at the figure's edges only, as a plotnine facet with fixed scales.
+        ax.tick_params(length=0, labelsize=_BASE * 0.8, labelcolor=_TEXT, pad=2.5,
+                       labelleft=c == 0 or free_y, labelbottom=i + ncol >= len(titles))
         for spine in ax.spines.values():
             spine.set_visible(False)
-        # Tick labels at the figure's edges only, as a plotnine facet with fixed scales.
-        ax.tick_params(labelleft=c == 0 or free_y, labelbottom=i + ncol >= len(titles))
         axes.append(ax)
     return fig, axes
+
+
+def _wrapped(title: str, width_in: float, size: float) -> str:
+    """A panel title broken into lines that fit the panel (a bold character is about
+    0.65 of the font size wide), at spaces and after a slash ("Mastocytose/")."""
+    chars = max(8, int(width_in * 72 / (size * 0.65)))
+    return "\n".join(textwrap.fill(line.replace("/", "/ "), chars).replace("/ ", "/")
+                     for line in title.split("\n"))
 
 
 _Scale = tuple[tuple[float, float], list[float], list[str]]
