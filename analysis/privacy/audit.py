@@ -62,14 +62,18 @@ class Relations:
 
 def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equations,
            targets: Sequence[int] | None = None, ineqs: Equations = (),
-           relations: Relations | None = None) -> dict[int, tuple[float, float]]:
+           relations: Relations | None = None, enough: float | None = None
+           ) -> dict[int, tuple[float, float]]:
     """(lowest, highest) feasible value of each target cell (default: every masked one).
 
     ``eqs``: (cell, members) with cell = sum of members; ``ineqs``: (cell, members) with
     cell >= sum of members (or both as ``relations``, built once for many calls).
     ``values`` of masked cells are never read (null in a published file). Cells are
     solved per set linked by the relations through masked cells (found breadth first
-    from the targets); an unbounded cell has highest ``inf``.
+    from the targets); an unbounded cell has highest ``inf``. With ``enough``, a target
+    that the optimal solutions found so far for its set already put at least ``enough``
+    apart is not solved: its interval is given as the values seen, a part of the true one
+    that is wide enough for a judgement such as :func:`too_narrow` with ``k-1``.
     """
     system = relations if relations is not None else Relations(eqs, ineqs)
     hidden = np.asarray(masked, dtype=bool)
@@ -88,7 +92,7 @@ def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equation
     out: dict[int, tuple[float, float]] = {}
     for cols, rows, here in sets:
         if len(rows):
-            out.update(_solve(*_programme(system, hidden, shown, rows, cols), here))
+            out.update(_solve(*_programme(system, hidden, shown, rows, cols), here, enough))
         else:
             out.update({i: (0.0, math.inf) for i in here})
     return out
@@ -161,15 +165,22 @@ def _highs() -> highspy.Highs:
     return h
 
 
-def _solve(lp: highspy.HighsLp, col: dict[int, int], targets: list[int]
-           ) -> dict[int, tuple[float, float]]:
+def _solve(lp: highspy.HighsLp, col: dict[int, int], targets: list[int],
+           enough: float | None = None) -> dict[int, tuple[float, float]]:
     """Minimum and maximum of each target over {x >= 0 : lower <= A x <= upper}: one
     HiGHS model per linked set, re-solved with a new objective per target (warm-started
-    simplex)."""
+    simplex). With ``enough``, the range of the values each variable took in the optimal
+    solutions so far (feasible points) stands for a target's interval once it is wide
+    enough (see :func:`ranges`)."""
     h = _highs()
     h.passModel(lp)
+    seen_low = np.full(lp.num_col_, np.inf)
+    seen_high = np.full(lp.num_col_, -np.inf)
     out = {}
     for i in targets:
+        if enough is not None and seen_high[col[i]] - seen_low[col[i]] >= enough:
+            out[i] = (float(seen_low[col[i]]), float(seen_high[col[i]]))
+            continue
         h.changeColCost(col[i], 1.0)
         bounds = []
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
@@ -178,6 +189,10 @@ def _solve(lp: highspy.HighsLp, col: dict[int, int], targets: list[int]
             status = h.getModelStatus()
             if status == highspy.HighsModelStatus.kOptimal:
                 bounds.append(h.getInfo().objective_function_value)
+                if enough is not None:
+                    x = np.asarray(h.getSolution().col_value)
+                    np.minimum(seen_low, x, out=seen_low)
+                    np.maximum(seen_high, x, out=seen_high)
             elif status == highspy.HighsModelStatus.kUnbounded:
                 bounds.append(math.inf)
             else:
@@ -210,7 +225,7 @@ def failures(values: Sequence[float], masked: Sequence[bool], primary: Sequence[
     # A count of 2k-2 or more lies in no interval narrower than k-1 that reaches 1..k-1.
     targets = [i for i, (m, h, s) in enumerate(zip(masked, hidden, sensitive, strict=True))
                if (m and not h) or (s and values[i] < 2 * k - 2)]
-    found = ranges(values, masked, eqs, targets, ineqs)
+    found = ranges(values, masked, eqs, targets, ineqs, enough=k - 1)
     return sorted(i for i, (lo, hi) in found.items()
                   if (exposes(lo, hi, k) if sensitive[i] else too_narrow(lo, hi, k)))
 
