@@ -163,15 +163,29 @@ def _complement(table: Table, masked: list[bool], group: int, need_sum: bool) ->
     already linked to the group's masked ones first (a complement elsewhere needs its
     own), non-zero cells first (a masked zero protects little and must be protected
     itself), the margin only after the members."""
-    parent, members = table.groups[group]
-    candidates = [i for i in (*members, parent) if i < table.real and not masked[i]
-                  and not (need_sum and table.values[i] == 0 and i != parent)]
-    if not candidates:
-        return None
-    near = _near(table, masked, [i for i in (parent, *members)
+    return _choose(table, masked, group, _candidates(table, masked, group, need_sum))
+
+
+def _candidates(table: Table, masked: list[bool], group: int, need_sum: bool) -> list[int]:
+    """The cells of a group that may be masked as its complement, in the first class of
+    the order of :func:`_complement`: non-zero before zero, members before the margin."""
+    parent = table.groups[group][0]
+    found = [i for i in table.cells[group] if i < table.real and not masked[i]
+             and not (need_sum and table.values[i] == 0 and i != parent)]
+    if not found:
+        return found
+    first = min((table.values[i] == 0, i == parent) for i in found)
+    return [i for i in found if (table.values[i] == 0, i == parent) == first]
+
+
+def _choose(table: Table, masked: list[bool], group: int, candidates: list[int]) -> int | None:
+    """The complement among a group's :func:`_candidates`: those linked to its masked
+    cells first (looked for only when there is a choice), then the smallest."""
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    near = _near(table, masked, [i for i in table.cells[group]
                                  if masked[i] and i not in table.free], group)
-    return min(candidates, key=lambda i: (table.values[i] == 0, i == parent,
-                                          i not in near, table.values[i], i))
+    return min(candidates, key=lambda i: (i not in near, table.values[i], i))
 
 
 def _near(table: Table, masked: list[bool], start: list[int], group: int) -> set[int]:
@@ -263,7 +277,8 @@ def _follow(links: Sequence[tuple[int, Sequence[int]]], masked: list[bool]) -> s
 
 def _reach(table: Table, masked: list[bool], start: int) -> int | None:
     """The complement for a derivable cell: from its own margin groups if they have a
-    visible cell, else from groups reached through masked cells (breadth first)."""
+    visible cell, else from groups reached through masked cells (breadth first); of the
+    groups at the same distance, the smallest of their complements."""
     seen_groups: set[int] = set()
     frontier = [start]
     seen_cells = {start}
@@ -275,16 +290,30 @@ def _reach(table: Table, masked: list[bool], start: int) -> int | None:
                 if g in seen_groups:
                     continue
                 seen_groups.add(g)
-                pick = _complement(table, masked, g, need_sum=False)
-                if pick is not None:
-                    options.append(pick)
-                parent, members = table.groups[g]
-                nxt += [i for i in (parent, *members) if masked[i] and i not in seen_cells]
-        if options:
-            return min(options, key=lambda i: (table.values[i] == 0, table.values[i], i))
+                candidates = _candidates(table, masked, g, need_sum=False)
+                if candidates:
+                    options.append((min(_rank(table, i) for i in candidates), g, candidates))
+                nxt += [i for i in table.cells[g] if masked[i] and i not in seen_cells]
+        best = None
+        # A group's complement is one of its candidates, so it is no smaller than the
+        # smallest of them: groups are tried from that bound up, until none can win.
+        for bound, g, candidates in sorted(options):
+            if best is not None and bound >= _rank(table, best):
+                break
+            pick = _choose(table, masked, g, candidates)
+            if best is None or _rank(table, pick) < _rank(table, best):
+                best = pick
+        if best is not None:
+            return best
         seen_cells.update(nxt)
         frontier = nxt
     return None
+
+
+def _rank(table: Table, cell: int) -> tuple[bool, float, int]:
+    """The order in which complements of different groups are preferred: non-zero
+    first, then the smallest."""
+    return table.values[cell] == 0, table.values[cell], cell
 
 
 def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence[int]]],

@@ -27,11 +27,12 @@ Relations: regions add to the nation, counties and hospitals to their region, se
 age groups to the total, single years to every window; a cohort and the cases it leaves
 out add to its parent's count; an indicator's eligible cases are at most the new cases of
 its region and year (an inequality; coverage indicators count cancer-registry cases and
-have none); built in ``analysis.privacy.relations``. An indicator or cohort cell is also masked with the new cases of its group
-(linked tables, within the one suppression pass). Complements are added until the
-linear-programming audit (``analysis.privacy.audit``) finds no masked count, and no
-sensitive hidden one, pinned down or bounded inside 1..k-1. The windows and tables are
-set in ``release:`` of registry.yaml.
+have none); built in ``analysis.privacy.relations``. An indicator or cohort cell is also
+masked with the new cases of its group (linked tables, within the one suppression
+pass). Complements are added until the linear-programming audit
+(``analysis.privacy.audit``) finds no masked count, and no sensitive hidden one, pinned
+down or bounded inside 1..k-1. The windows and tables are set in ``release:`` of
+registry.yaml.
 """
 
 from __future__ import annotations
