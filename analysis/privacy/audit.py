@@ -174,33 +174,41 @@ def _solve(lp: highspy.HighsLp, col: dict[int, int], targets: list[int],
     enough (see :func:`ranges`)."""
     h = _highs()
     h.passModel(lp)
-    seen_low = np.full(lp.num_col_, np.inf)
-    seen_high = np.full(lp.num_col_, -np.inf)
+    seen = np.full((2, lp.num_col_), [[np.inf], [-np.inf]])  # lowest, highest seen
+    track = seen if enough is not None else None
+
+    def wide(c: int) -> bool:
+        return enough is not None and seen[1, c] - seen[0, c] >= enough
+
     out = {}
     for i in targets:
-        if enough is not None and seen_high[col[i]] - seen_low[col[i]] >= enough:
-            out[i] = (float(seen_low[col[i]]), float(seen_high[col[i]]))
-            continue
-        h.changeColCost(col[i], 1.0)
-        bounds = []
-        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-            h.changeObjectiveSense(sense)
-            h.run()
-            status = h.getModelStatus()
-            if status == highspy.HighsModelStatus.kOptimal:
-                bounds.append(h.getInfo().objective_function_value)
-                if enough is not None:
-                    x = np.asarray(h.getSolution().col_value)
-                    np.minimum(seen_low, x, out=seen_low)
-                    np.maximum(seen_high, x, out=seen_high)
-            elif status == highspy.HighsModelStatus.kUnbounded:
-                bounds.append(math.inf)
-            else:
-                raise RuntimeError("audit: the linear programme is "
-                                   f"{h.modelStatusToString(status)}")
-        h.changeColCost(col[i], 0.0)
-        out[i] = (bounds[0], bounds[1])
+        c = col[i]
+        if not wide(c):
+            h.changeColCost(c, 1.0)
+            low = _optimum(h, highspy.ObjSense.kMinimize, track)
+            if not wide(c):
+                out[i] = (low, _optimum(h, highspy.ObjSense.kMaximize, track))
+            h.changeColCost(c, 0.0)
+        if i not in out:
+            out[i] = (float(seen[0, c]), float(seen[1, c]))
     return out
+
+
+def _optimum(h: highspy.Highs, sense: highspy.ObjSense, seen: np.ndarray | None) -> float:
+    """The optimal objective value (``inf`` when unbounded); with ``seen``, the range of
+    values seen per variable widened by the optimal solution."""
+    h.changeObjectiveSense(sense)
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kUnbounded:
+        return math.inf
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"audit: the linear programme is {h.modelStatusToString(status)}")
+    if seen is not None:
+        x = np.asarray(h.getSolution().col_value)
+        np.minimum(seen[0], x, out=seen[0])
+        np.maximum(seen[1], x, out=seen[1])
+    return h.getInfo().objective_function_value
 
 
 def too_narrow(low: float, high: float, k: int) -> bool:

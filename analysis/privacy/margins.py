@@ -40,6 +40,7 @@ class Table:
         sizes = [len(c) for c in self.cells]
         self.entry_group = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
         self.entry_cell = np.array([i for c in self.cells for i in c], dtype=np.int64)
+        self.group_start = np.cumsum([0, *sizes], dtype=np.int64)
         self.entry_margin = np.zeros(len(self.entry_cell), dtype=bool)
         if sizes:
             self.entry_margin[np.cumsum([0, *sizes[:-1]], dtype=np.int64)] = True
@@ -101,31 +102,29 @@ def derivable(table: Table, masked: list[bool], k: int) -> list[list[int]]:
     """
     hidden = _known_zeros_visible(table, np.array(masked, dtype=bool))
     out = []
-    flags: list[bool] | None = None
     for cells, groups in _components(table, hidden):
         key = tuple(cells.tolist())
         found = table.revealed.get(key)
         if found is None:
-            if flags is None:
-                flags = hidden.tolist()
-            found = table.revealed[key] = _revealed(table, key, groups.tolist(), flags, k)
+            found = table.revealed[key] = _revealed(table, key, groups, hidden, k)
         if found:
             out.append(found)
     return out
 
 
-def _revealed(table: Table, cells: tuple[int, ...], groups: list[int], hidden: list[bool],
+def _revealed(table: Table, cells: tuple[int, ...], groups: np.ndarray, hidden: np.ndarray,
               k: int) -> list[int]:
     """What the equations of one linked set of masked cells reveal (see :func:`derivable`)."""
     if all(i in table.free for i in cells):
         return []  # nothing in it needs protection
-    col = {i: c for c, i in enumerate(cells)}
+    entries = np.concatenate([np.arange(table.group_start[g], table.group_start[g + 1])
+                              for g in groups]) if len(groups) else np.zeros(0, dtype=np.int64)
+    entries = entries[hidden[table.entry_cell[entries]]]
+    row = np.searchsorted(groups, table.entry_group[entries])
+    cell = table.entry_cell[entries]
     a = np.zeros((max(len(groups), 1), len(cells)))
-    for r, g in enumerate(groups):
-        parent = table.groups[g][0]
-        for i in table.cells[g]:
-            if hidden[i]:
-                a[r, col[i]] = 1.0 if i == parent else -1.0
+    a[row, np.searchsorted(cells, cell)] = np.where(
+        cell == table.parent[table.entry_group[entries]], 1.0, -1.0)
     values, vectors = np.linalg.eigh(a.T @ a)
     null = vectors[:, values < 1e-9 * max(1.0, values[-1])]
     fixed = np.all(np.abs(null) < 1e-7, axis=1)
