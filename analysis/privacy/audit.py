@@ -62,8 +62,8 @@ class Relations:
 
 def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equations,
            targets: Sequence[int] | None = None, ineqs: Equations = (),
-           relations: Relations | None = None, enough: float | None = None
-           ) -> dict[int, tuple[float, float]]:
+           relations: Relations | None = None, enough: float | None = None,
+           memo: dict | None = None) -> dict[int, tuple[float, float]]:
     """(lowest, highest) feasible value of each target cell (default: every masked one).
 
     ``eqs``: (cell, members) with cell = sum of members; ``ineqs``: (cell, members) with
@@ -74,6 +74,8 @@ def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equation
     that the optimal solutions found so far for its set already put at least ``enough``
     apart is not solved: its interval is given as the values seen, a part of the true one
     that is wide enough for a judgement such as :func:`too_narrow` with ``k-1``.
+    ``memo``: the answers for linked sets already solved, by their linear programme and
+    targets, kept between calls (e.g. the audit rounds of one release).
     """
     system = relations if relations is not None else Relations(eqs, ineqs)
     hidden = np.asarray(masked, dtype=bool)
@@ -92,7 +94,14 @@ def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equation
     out: dict[int, tuple[float, float]] = {}
     for cols, rows, here in sets:
         if len(rows):
-            out.update(_solve(*_programme(system, hidden, shown, rows, cols), here, enough))
+            lp, col, model = _programme(system, hidden, shown, rows, cols)
+            key = (model, tuple(here), enough)
+            found = memo.get(key) if memo is not None else None
+            if found is None:
+                found = _solve(lp, col, here, enough)
+                if memo is not None:
+                    memo[key] = found
+            out.update(found)
         else:
             out.update({i: (0.0, math.inf) for i in here})
     return out
@@ -114,9 +123,10 @@ def _linked(system: Relations, hidden: np.ndarray, start: int
 
 
 def _programme(system: Relations, hidden: np.ndarray, shown: np.ndarray, rows: np.ndarray,
-               cols: np.ndarray) -> tuple[highspy.HighsLp, dict[int, int]]:
+               cols: np.ndarray) -> tuple[highspy.HighsLp, dict[int, int], bytes]:
     """The linear programme of one linked set: a variable >= 0 per masked cell, a row
-    per relation, its visible cells moved to the bounds."""
+    per relation, its visible cells moved to the bounds; and the bytes that determine
+    it (its relations, cells and bounds)."""
     entries = system.entries(rows)
     cell, sign = system.cell[entries], system.sign[entries]
     local = np.repeat(np.arange(len(rows)), np.diff(system.start)[rows])
@@ -139,7 +149,8 @@ def _programme(system: Relations, hidden: np.ndarray, shown: np.ndarray, rows: n
     lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(np.bincount(col, minlength=n))])
     lp.a_matrix_.index_ = local[unknown][order].astype(np.int32)
     lp.a_matrix_.value_ = sign[unknown][order]
-    return lp, {int(c): j for j, c in enumerate(cols)}
+    model = b"|".join(a.tobytes() for a in (rows, cols, lower))
+    return lp, {int(c): j for j, c in enumerate(cols)}, model
 
 
 @cache
@@ -226,14 +237,16 @@ def exposes(low: float, high: float, k: int) -> bool:
 
 def failures(values: Sequence[float], masked: Sequence[bool], primary: Sequence[bool],
              hidden: Sequence[bool], eqs: Equations, k: int,
-             sensitive: Sequence[bool] | None = None, ineqs: Equations = ()) -> list[int]:
+             sensitive: Sequence[bool] | None = None, ineqs: Equations = (),
+             memo: dict | None = None) -> list[int]:
     """The masked published cells whose feasible interval is too narrow, and the
-    ``sensitive`` hidden ones whose interval exposes them (:func:`exposes`), by index."""
+    ``sensitive`` hidden ones whose interval exposes them (:func:`exposes`), by index.
+    ``memo``: see :func:`ranges`."""
     sensitive = sensitive if sensitive is not None else [False] * len(values)
     # A count of 2k-2 or more lies in no interval narrower than k-1 that reaches 1..k-1.
     targets = [i for i, (m, h, s) in enumerate(zip(masked, hidden, sensitive, strict=True))
                if (m and not h) or (s and values[i] < 2 * k - 2)]
-    found = ranges(values, masked, eqs, targets, ineqs, enough=k - 1)
+    found = ranges(values, masked, eqs, targets, ineqs, enough=k - 1, memo=memo)
     return sorted(i for i, (lo, hi) in found.items()
                   if (exposes(lo, hi, k) if sensitive[i] else too_narrow(lo, hi, k)))
 

@@ -376,10 +376,11 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
     sensitive = cells["sensitive"].to_list()
     links = _links(cells)
     extra: list[int] = []
+    solved: dict = {}  # the audit's linear programmes, solved once across rounds
     for _ in range(AUDIT_ROUNDS):
         masked, primary = suppress_cells(values, eqs, k, links, hidden, extra, sensitive)
         failing = lp_audit.failures(values, masked, primary, hidden, eqs, k, sensitive,
-                                    ineqs)
+                                    ineqs, solved)
         if not failing:
             break
         more = lp_audit.complements(values, masked, hidden, eqs, failing, k, sensitive,
