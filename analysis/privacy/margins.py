@@ -11,6 +11,8 @@ is vectorised and its per-set linear algebra is kept for the sets that recur unc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -102,11 +104,10 @@ def derivable(table: Table, masked: list[bool], k: int) -> list[list[int]]:
     """
     hidden = _known_zeros_visible(table, np.array(masked, dtype=bool))
     out = []
-    for cells, groups in _components(table, hidden):
-        key = tuple(cells.tolist())
+    for key, groups in _components(table, hidden):
         found = table.revealed.get(key)
         if found is None:
-            found = table.revealed[key] = _revealed(table, key, groups, hidden, k)
+            found = table.revealed[key] = _revealed(table, key, groups(), hidden, k)
         if found:
             out.append(found)
     return out
@@ -117,8 +118,10 @@ def _revealed(table: Table, cells: tuple[int, ...], groups: np.ndarray, hidden: 
     """What the equations of one linked set of masked cells reveal (see :func:`derivable`)."""
     if all(i in table.free for i in cells):
         return []  # nothing in it needs protection
-    entries = np.concatenate([np.arange(table.group_start[g], table.group_start[g + 1])
-                              for g in groups]) if len(groups) else np.zeros(0, dtype=np.int64)
+    sizes = table.group_start[groups + 1] - table.group_start[groups]
+    ends = np.cumsum(sizes)
+    entries = (np.repeat(table.group_start[groups] - ends + sizes, sizes)
+               + np.arange(ends[-1] if len(ends) else 0))
     entries = entries[hidden[table.entry_cell[entries]]]
     row = np.searchsorted(groups, table.entry_group[entries])
     cell = table.entry_cell[entries]
@@ -176,10 +179,11 @@ def _known_zeros_visible(table: Table, masked: np.ndarray) -> np.ndarray:
         masked[cells[known[groups] & hid]] = False
 
 
-def _components(table: Table, hidden: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+def _components(table: Table, hidden: np.ndarray
+                ) -> list[tuple[tuple[int, ...], Callable[[], np.ndarray]]]:
     """The masked cells split into sets linked by shared margin equations, each with the
-    groups holding them: cells and groups ascending, the sets in the order of their first
-    cell."""
+    groups holding them (asked for only when needed): cells and groups ascending, the
+    sets in the order of their first cell."""
     cells = np.flatnonzero(hidden)
     if not len(cells):
         return []
@@ -197,9 +201,10 @@ def _components(table: Table, hidden: np.ndarray) -> list[tuple[np.ndarray, np.n
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     cell_set, group_set = rank[label[:len(cells)]], rank[label[len(cells):]]
     n_sets = int(cell_set.max()) + 1
-    by_cell = np.argsort(cell_set, kind="stable")
-    by_group = np.argsort(group_set, kind="stable")
-    cell_parts = np.split(cells[by_cell], np.cumsum(np.bincount(cell_set, minlength=n_sets))[:-1])
-    group_parts = np.split(groups[by_group],
-                           np.cumsum(np.bincount(group_set, minlength=n_sets))[:-1])
-    return list(zip(cell_parts, group_parts, strict=True))
+    by_cell = cells[np.argsort(cell_set, kind="stable")].tolist()
+    by_group = groups[np.argsort(group_set, kind="stable")]
+    cell_end = np.cumsum(np.bincount(cell_set, minlength=n_sets)).tolist()
+    group_end = np.cumsum(np.bincount(group_set, minlength=n_sets)).tolist()
+    return [(tuple(by_cell[a:b]), partial(by_group.__getitem__, slice(c, d)))
+            for a, b, c, d in zip([0, *cell_end[:-1]], cell_end, [0, *group_end[:-1]],
+                                  group_end, strict=True)]
