@@ -23,6 +23,8 @@ from functools import cache
 import highspy
 import numpy as np
 
+from analysis.privacy.margins import spans
+
 Equations = Sequence[tuple[int, Sequence[int]]]
 _TOL = 1e-6
 
@@ -51,13 +53,12 @@ class Relations:
     def rows_of(self, cells: np.ndarray) -> np.ndarray:
         """The relations holding any of ``cells``."""
         cells = cells[cells < len(self.cell_start) - 1]
-        return np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *(
-            self.rows_of_cell[self.cell_start[c]:self.cell_start[c + 1]] for c in cells)]))
+        return np.unique(self.rows_of_cell[spans(self.cell_start[cells],
+                                                  self.cell_start[cells + 1])])
 
     def entries(self, rows: np.ndarray) -> np.ndarray:
         """The entries of ``rows``, in the order of the relations."""
-        return np.concatenate([np.zeros(0, dtype=np.int64), *(
-            np.arange(self.start[r], self.start[r + 1]) for r in rows)])
+        return spans(self.start[rows], self.start[rows + 1])
 
 
 def ranges(values: Sequence[float | None], masked: Sequence[bool], eqs: Equations,
@@ -111,15 +112,18 @@ def _linked(system: Relations, hidden: np.ndarray, start: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """The masked cells linked to ``start`` through relations (ascending) and those
     relations (in their order)."""
-    cells = np.array([start], dtype=np.int64)
-    frontier, rows = cells, np.zeros(0, dtype=np.int64)
+    cell_in = np.zeros(len(hidden), dtype=bool)
+    row_in = np.zeros(len(system.start) - 1, dtype=bool)
+    cell_in[start] = True
+    frontier = np.array([start], dtype=np.int64)
     while len(frontier):
-        new_rows = np.setdiff1d(system.rows_of(frontier), rows)
-        rows = np.union1d(rows, new_rows)
-        reached = system.cell[system.entries(new_rows)]
-        frontier = np.setdiff1d(reached[hidden[reached]], cells)
-        cells = np.union1d(cells, frontier)
-    return cells, rows
+        rows = system.rows_of(frontier)
+        rows = rows[~row_in[rows]]
+        row_in[rows] = True
+        reached = system.cell[system.entries(rows)]
+        frontier = np.unique(reached[hidden[reached] & ~cell_in[reached]])
+        cell_in[frontier] = True
+    return np.flatnonzero(cell_in), np.flatnonzero(row_in)
 
 
 def _programme(system: Relations, hidden: np.ndarray, shown: np.ndarray, rows: np.ndarray,

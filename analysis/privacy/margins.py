@@ -89,6 +89,14 @@ class Table:
         return cls(values, groups, real)
 
 
+def spans(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The integers of each [start, stop) one after the other, without a loop (the
+    entries of some groups, when the entries are stored group after group)."""
+    sizes = stops - starts
+    ends = np.cumsum(sizes)
+    return np.repeat(starts - ends + sizes, sizes) + np.arange(ends[-1] if len(ends) else 0)
+
+
 def derivable(table: Table, masked: list[bool], k: int) -> list[list[int]]:
     """Masked cells whose value the margin equations fix, given the visible cells, per
     linked set of masked cells, and one cell of each pair whose joint count the equations
@@ -118,10 +126,7 @@ def _revealed(table: Table, cells: tuple[int, ...], groups: np.ndarray, hidden: 
     """What the equations of one linked set of masked cells reveal (see :func:`derivable`)."""
     if all(i in table.free for i in cells):
         return []  # nothing in it needs protection
-    sizes = table.group_start[groups + 1] - table.group_start[groups]
-    ends = np.cumsum(sizes)
-    entries = (np.repeat(table.group_start[groups] - ends + sizes, sizes)
-               + np.arange(ends[-1] if len(ends) else 0))
+    entries = spans(table.group_start[groups], table.group_start[groups + 1])
     entries = entries[hidden[table.entry_cell[entries]]]
     row = np.searchsorted(groups, table.entry_group[entries])
     cell = table.entry_cell[entries]
