@@ -28,6 +28,7 @@ from analysis.privacy.disclosure import (
     rules,
     suppress,
 )
+from analysis.privacy.margins import Table, derivable
 
 K5 = Rules(k=5)
 
@@ -210,6 +211,21 @@ def test_three_way_table_needs_the_global_audit() -> None:
     out = suppress(frame, keys, margins=keys, config=K5)
     assert _derivable_cells(out, keys, equations) == []
     assert not out["n"].drop_nulls().is_between(1, 4).any()
+
+
+def test_what_the_margin_equations_give_away() -> None:
+    # 10 = x + 7: x is 3. 4 = x + y with x = 1, y = 3: the pair's joint count 4 is small.
+    assert derivable(Table([10, 3, 7], [(0, [1, 2])]), [False, True, False], 5) == [[1]]
+    assert derivable(Table([4, 1, 3], [(0, [1, 2])]), [False, True, True], 5) == [[1]]
+    # 10 = x + y with x = 3, y = 7: only x is small, nothing follows.
+    assert derivable(Table([10, 3, 7], [(0, [1, 2])]), [False, True, True], 5) == []
+    # 5 = 5 + x + y: x and y are known zeros, so in 6 = x + z, z is 6 (asked twice: the
+    # second answer comes from what the first kept, and is the same).
+    table = Table([5, 5, 0, 0, 6, 6], [(0, [1, 2, 3]), (4, [2, 5])])
+    masked = [False, False, True, True, False, True]
+    assert derivable(table, masked, 5) == [[5]]
+    assert derivable(table, masked, 5) == [[5]]
+    assert list(table.revealed.values()) == [[5]]
 
 
 # --- bad input -----------------------------------------------------------------------------

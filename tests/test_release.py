@@ -49,6 +49,25 @@ def test_audit_finds_a_single_masked_cell_and_a_small_masked_pair():
     assert audit.ranges([4], [True], []) == {0: (0.0, math.inf)}
 
 
+def test_failures_solve_until_a_range_is_seen_wide_enough_and_judge_the_same():
+    # Two masked 2 x 2 tables in one release. The first's cells each range over ten
+    # values (as above: a in 1..10); the second, 1 1 | 2 / 1 1 | 2 / 2 2 | 4, has
+    # a in 0..2, b = 2 - a, c = 2 - a, d = a: every cell narrower than k - 1 = 4.
+    values = [3, 7, 8, 2, 10, 10, 11, 9, 20, 1, 1, 1, 1, 2, 2, 2, 2, 4]
+    masked = ([True] * 4 + [False] * 5) * 2
+    square = [(4, [0, 1]), (5, [2, 3]), (6, [0, 2]), (7, [1, 3]), (8, [4, 5]), (8, [6, 7])]
+    eqs = square + [(p + 9, [m + 9 for m in ms]) for p, ms in square]
+    exact = {0: (1.0, 10.0), 1: (0.0, 9.0), 2: (1.0, 10.0), 3: (0.0, 9.0),
+             9: (0.0, 2.0), 10: (0.0, 2.0), 11: (0.0, 2.0), 12: (0.0, 2.0)}
+    assert audit.ranges(values, masked, eqs) == exact
+    seen = audit.ranges(values, masked, eqs, enough=K - 1)
+    for cell, (low, high) in seen.items():  # a part of the exact range ...
+        assert exact[cell][0] <= low <= high <= exact[cell][1]
+        # ... wide enough, or the exact range itself
+        assert high - low >= K - 1 or (low, high) == exact[cell]
+    assert audit.failures(values, masked, masked, [False] * 18, eqs, K) == [9, 10, 11, 12]
+
+
 def test_complements_pick_the_smallest_visible_non_zero_cell_of_the_sum():
     # 10 = x + y + 7 + 0 with x = 1, y = 2 masked: x lies in 0..3 until the 7 is masked
     # too (then 0..10); the 0 would widen nothing, the margin costs more.
@@ -79,6 +98,18 @@ def cell(release: rl.Release, **key: str) -> dict:
     found = release.cells.filter(*(pl.col(k) == v for k, v in row.items()))
     assert found.height == 1, key
     return found.row(0, named=True)
+
+
+def test_equations_of_regions_and_windows_in_the_order_of_the_cells():
+    # Cells 0-8: the nation (*), a and b by 2024, 2025 and the window 2024-2025.
+    keys = [(r, p) for r in ("*", "a", "b") for p in ("2024", "2025", "2024-2025")]
+    cells = pl.DataFrame([("cases", "aml", r, "*", "*", "*", "*", p) for r, p in keys],
+                         schema=list(rl.KEYS), orient="row")
+    assert rl.equations(cells) == [
+        (0, [3, 6]), (1, [4, 7]), (2, [5, 8]), (2, [0, 1]), (5, [3, 4]), (8, [6, 7])]
+    # Without (b, 2025) the sums holding it are not equations of the release.
+    fewer = cells.filter(~((pl.col("region") == "b") & (pl.col("period") == "2025")))
+    assert rl.equations(fewer) == [(0, [3, 6]), (2, [5, 7]), (2, [0, 1]), (5, [3, 4])]
 
 
 def test_cells_are_counted_and_windows_are_sums_of_years():

@@ -47,16 +47,17 @@ or "estimate" when only estimates are masked) so renderers print the symbol and
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from analysis.data import dictionary
 from analysis.data.dictionary import DictionaryError
 from analysis.errors import UserError
+from analysis.privacy.margins import Table, derivable
 
 FLAG = "suppressed"
 PRIMARY, SECONDARY, ESTIMATE = "primary", "secondary", "estimate"
@@ -157,79 +158,37 @@ def _spec(frame: pl.DataFrame, keys: Sequence[str], n: str,
     return est, totals
 
 
-class _Table:
-    """Cell values and the equations between them: each group is (margin cell, member
-    cells), the margin being the sum of its members. The first ``real`` cells are the
-    table's rows; any others are margins published elsewhere."""
-
-    def __init__(self, values: list[float], groups: list[tuple[int, list[int]]],
-                 real: int | None = None, free: set[int] | None = None) -> None:
-        self.values = list(values)
-        self.real = len(values) if real is None else real
-        # Unpublished cells whose value needs no protection (a sensitive one that is 0
-        # or at least k): unknowns of the equations, never a reason for a complement.
-        self.free = free or set()
-        self.groups = groups
-        self.groups_of: list[list[int]] = [[] for _ in self.values]
-        for g, (parent, members) in enumerate(self.groups):
-            for i in (parent, *members):
-                self.groups_of[i].append(g)
-
-    @classmethod
-    def from_margins(cls, keys: list[tuple], values: list[float],
-                     totals: list[tuple[int, Any]], external: bool) -> _Table:
-        """The equations of a table whose margin rows hold a total marker in a key."""
-        keys, values = list(keys), list(values)
-        real = len(keys)
-        index = {key: i for i, key in enumerate(keys)}
-
-        def is_total(key: tuple, pos: int, marker: Any) -> bool:
-            return key[pos] is None if marker is None else key[pos] == marker
-
-        # Margins assumed published elsewhere, closed over every margin column.
-        grew = external
-        while grew:
-            grew = False
-            for pos, marker in totals:
-                sums: dict[tuple, float] = {}
-                for key, value in zip(keys, values, strict=True):
-                    if not is_total(key, pos, marker):
-                        parent = key[:pos] + (marker,) + key[pos + 1:]
-                        sums[parent] = sums.get(parent, 0) + value
-                for parent, value in sums.items():
-                    if parent not in index:
-                        index[parent] = len(keys)
-                        keys.append(parent)
-                        values.append(value)
-                        grew = True
-        # One equation per margin cell and margin column: margin = sum of its members.
-        groups: list[tuple[int, list[int]]] = []
-        for pos, marker in totals:
-            members: dict[tuple, list[int]] = {}
-            for i, key in enumerate(keys):
-                if not is_total(key, pos, marker):
-                    members.setdefault(key[:pos] + (marker,) + key[pos + 1:], []).append(i)
-            groups += [(index[p], m) for p, m in members.items() if p in index]
-        return cls(values, groups, real)
-
-
-def _complement(table: _Table, masked: list[bool], group: int, need_sum: bool) -> int | None:
+def _complement(table: Table, masked: list[bool], group: int, need_sum: bool) -> int | None:
     """The cell to mask next in a margin group: the smallest visible member, cells
     already linked to the group's masked ones first (a complement elsewhere needs its
     own), non-zero cells first (a masked zero protects little and must be protected
     itself), the margin only after the members."""
-    parent, members = table.groups[group]
-    candidates = [i for i in (*members, parent) if i < table.real and not masked[i]
-                  and not (need_sum and table.values[i] == 0 and i != parent)]
-    if not candidates:
-        return None
-    near = _near(table, masked, [i for i in (parent, *members)
+    return _choose(table, masked, group, _candidates(table, masked, group, need_sum))
+
+
+def _candidates(table: Table, masked: list[bool], group: int, need_sum: bool) -> list[int]:
+    """The cells of a group that may be masked as its complement, in the first class of
+    the order of :func:`_complement`: non-zero before zero, members before the margin."""
+    parent = table.groups[group][0]
+    found = [i for i in table.cells[group] if i < table.real and not masked[i]
+             and not (need_sum and table.values[i] == 0 and i != parent)]
+    if not found:
+        return found
+    first = min((table.values[i] == 0, i == parent) for i in found)
+    return [i for i in found if (table.values[i] == 0, i == parent) == first]
+
+
+def _choose(table: Table, masked: list[bool], group: int, candidates: list[int]) -> int | None:
+    """The complement among a group's :func:`_candidates`: those linked to its masked
+    cells first (looked for only when there is a choice), then the smallest."""
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    near = _near(table, masked, [i for i in table.cells[group]
                                  if masked[i] and i not in table.free], group)
-    return min(candidates, key=lambda i: (table.values[i] == 0, i == parent,
-                                          i not in near, table.values[i], i))
+    return min(candidates, key=lambda i: (i not in near, table.values[i], i))
 
 
-def _near(table: _Table, masked: list[bool], start: list[int], group: int) -> set[int]:
+def _near(table: Table, masked: list[bool], start: list[int], group: int) -> set[int]:
     """The cells of the other groups reached from ``start`` through masked non-zero
     cells: masking one of them lets the masked cells share their slack there."""
     seen, frontier, near, done = set(start), list(start), set(), {group}
@@ -245,7 +204,7 @@ def _near(table: _Table, masked: list[bool], start: list[int], group: int) -> se
     return near
 
 
-def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple[bool, bool]:
+def _group_needs(table: Table, masked: list[bool], group: int, k: int) -> tuple[bool, bool]:
     """(needs another masked cell, because of the joint-count rule)."""
     parent, members = table.groups[group]
     hidden = [i for i in members if masked[i]]
@@ -259,122 +218,43 @@ def _group_needs(table: _Table, masked: list[bool], group: int, k: int) -> tuple
     return False, False
 
 
-def _components(table: _Table, hidden: list[int]) -> list[tuple[list[int], list[list[int]]]]:
-    """The masked cells split into sets linked by shared margin equations, each with its
-    equations as (margin cell, masked cells of the equation)."""
-    root = {i: i for i in hidden}
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = root[i]
-        return i
-
-    eqs = []
-    for parent, members in table.groups:
-        cells = [i for i in (parent, *members) if i in root]
-        if cells:
-            eqs.append((parent, cells))
-            for i in cells[1:]:
-                root[find(i)] = find(cells[0])
-    comps: dict[int, tuple[list[int], list]] = {}
-    for i in hidden:
-        comps.setdefault(find(i), ([], []))[0].append(i)
-    for parent, cells in eqs:
-        comps[find(cells[0])][1].append((parent, cells))
-    return list(comps.values())
-
-
-def _derivable(table: _Table, masked: list[bool], k: int) -> list[list[int]]:
-    """Masked cells whose value the margin equations fix, given the visible cells, per
-    linked set of masked cells, and one cell of each pair whose joint count the equations
-    fix at 1..k-1.
-
-    A combination c of masked cells is fixed iff c is orthogonal to the null space of the
-    homogeneous system A x = 0 on the masked cells (a basis: the eigenvectors of A'A with
-    eigenvalue 0): cell j iff position j vanishes in every basis vector, the pair a + b
-    iff positions a and b are opposite. Counts are not negative, so masked members of a
-    shown margin that the visible members already add up to are all 0 and known: they
-    count as visible here (e.g. a column whose margin is 0).
-    """
-    masked = _known_zeros_visible(table, masked)
-    hidden = [i for i, m in enumerate(masked) if m]
-    out = []
-    for cells, eqs in _components(table, hidden):
-        if all(i in table.free for i in cells):
-            continue  # nothing in it needs protection
-        col = {i: c for c, i in enumerate(cells)}
-        a = np.zeros((max(len(eqs), 1), len(cells)))
-        for r, (parent, members) in enumerate(eqs):
-            for i in members:
-                a[r, col[i]] = 1.0 if i == parent else -1.0
-        values, vectors = np.linalg.eigh(a.T @ a)
-        null = vectors[:, values < 1e-9 * max(1.0, values[-1])]
-        fixed = np.all(np.abs(null) < 1e-7, axis=1)
-        small = [c for c in np.flatnonzero(~fixed) if table.values[cells[c]] < k]
-        pairs = _opposite_pairs(null, small, [table.values[cells[c]] for c in small], k)
-        found = [cells[c] for c in (*np.flatnonzero(fixed), *pairs)
-                 if cells[c] not in table.free]
-        if found:
-            out.append(found)
-    return out
-
-
-def _opposite_pairs(null: np.ndarray, small: list[int], values: list[float],
-                    k: int) -> list[int]:
-    """The first cell of each pair of small cells whose null-space rows are opposite
-    (their sum is fixed) and whose joint count is 1..k-1; rows are matched by their
-    rounded values instead of comparing every pair."""
-    rows = {}
-    for c in small:
-        rows.setdefault(tuple(np.round(null[c], 6) + 0.0), []).append(c)
-    value = dict(zip(small, values, strict=True))
-    out = []
-    for x in small:
-        for y in rows.get(tuple(np.round(-null[x], 6) + 0.0), []):
-            if x < y and 0 < value[x] + value[y] < k \
-                    and np.all(np.abs(null[x] + null[y]) < 1e-7):
-                out.append(x)
-    return out
-
-
-def _known_zeros_visible(table: _Table, masked: list[bool]) -> list[bool]:
-    """The masking with every cell unmasked whose value non-negativity fixes at 0."""
-    masked = list(masked)
-    changed = True
-    while changed:
-        changed = False
-        for parent, members in table.groups:
-            hidden = [i for i in members if masked[i]]
-            if (hidden and not masked[parent]
-                    and table.values[parent] == sum(table.values[i] for i in members
-                                                    if not masked[i])):
-                for i in hidden:
-                    masked[i] = False
-                changed = True
-    return masked
-
-
-def _secondary(table: _Table, masked: list[bool], k: int,
+def _secondary(table: Table, masked: list[bool], k: int,
                links: Sequence[tuple[int, Sequence[int]]] = ()) -> None:
     """Add complementary suppressions in place until no masked cell can be derived;
     ``links``: (cell, cells masked whenever it is), applied after every change so that
-    linked cells follow the final masking, not a first guess of it."""
+    linked cells follow the final masking, not a first guess of it.
+
+    The margin groups are looked at in their order, pass after pass, until a pass masks
+    nothing. Whether a group needs a complement depends on its own cells only, so a pass
+    looks only at the groups with a cell masked since they were last looked at: the same
+    complements, in the same order, as looking at every group."""
+    todo = set(range(len(table.groups)))
     while True:
         changed = True
         while changed:
-            changed = _follow(links, masked)
-            for g in range(len(table.groups)):
+            added = _follow(links, masked)
+            changed = bool(added)
+            todo.update(g for i in added for g in table.groups_of[i])
+            queue, todo = sorted(todo), set()
+            queued = set(queue)
+            while queue:
+                g = heapq.heappop(queue)
                 need, need_sum = _group_needs(table, masked, g, k)
                 while need:
                     pick = _complement(table, masked, g, need_sum)
                     if pick is None:
                         break
                     masked[pick] = changed = True
+                    for h in table.groups_of[pick]:
+                        if h < g:
+                            todo.add(h)  # looked at in the next pass
+                        elif h > g and h not in queued:
+                            queued.add(h)
+                            heapq.heappush(queue, h)
                     need, need_sum = _group_needs(table, masked, g, k)
         # One complement per linked set per round: sets do not affect each other.
         picks = set()
-        for fixed in _derivable(table, masked, k):
+        for fixed in derivable(table, masked, k):
             for j in fixed:
                 pick = _reach(table, masked, j)
                 if pick is not None:
@@ -384,19 +264,21 @@ def _secondary(table: _Table, masked: list[bool], k: int,
             return
         for pick in picks:
             masked[pick] = True
+            todo.update(table.groups_of[pick])
 
 
-def _follow(links: Sequence[tuple[int, Sequence[int]]], masked: list[bool]) -> bool:
-    """Mask the linked cells of every masked cell, in place; whether any was added."""
+def _follow(links: Sequence[tuple[int, Sequence[int]]], masked: list[bool]) -> set[int]:
+    """Mask the linked cells of every masked cell, in place; the cells added."""
     added = {i for cell, others in links if masked[cell] for i in others if not masked[i]}
     for i in added:
         masked[i] = True
-    return bool(added)
+    return added
 
 
-def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
+def _reach(table: Table, masked: list[bool], start: int) -> int | None:
     """The complement for a derivable cell: from its own margin groups if they have a
-    visible cell, else from groups reached through masked cells (breadth first)."""
+    visible cell, else from groups reached through masked cells (breadth first); of the
+    groups at the same distance, the smallest of their complements."""
     seen_groups: set[int] = set()
     frontier = [start]
     seen_cells = {start}
@@ -408,16 +290,30 @@ def _reach(table: _Table, masked: list[bool], start: int) -> int | None:
                 if g in seen_groups:
                     continue
                 seen_groups.add(g)
-                pick = _complement(table, masked, g, need_sum=False)
-                if pick is not None:
-                    options.append(pick)
-                parent, members = table.groups[g]
-                nxt += [i for i in (parent, *members) if masked[i] and i not in seen_cells]
-        if options:
-            return min(options, key=lambda i: (table.values[i] == 0, table.values[i], i))
+                candidates = _candidates(table, masked, g, need_sum=False)
+                if candidates:
+                    options.append((min(_rank(table, i) for i in candidates), g, candidates))
+                nxt += [i for i in table.cells[g] if masked[i] and i not in seen_cells]
+        best = None
+        # A group's complement is one of its candidates, so it is no smaller than the
+        # smallest of them: groups are tried from that bound up, until none can win.
+        for bound, g, candidates in sorted(options):
+            if best is not None and bound >= _rank(table, best):
+                break
+            pick = _choose(table, masked, g, candidates)
+            if best is None or _rank(table, pick) < _rank(table, best):
+                best = pick
+        if best is not None:
+            return best
         seen_cells.update(nxt)
         frontier = nxt
     return None
+
+
+def _rank(table: Table, cell: int) -> tuple[bool, float, int]:
+    """The order in which complements of different groups are preferred: non-zero
+    first, then the smallest."""
+    return table.values[cell] == 0, table.values[cell], cell
 
 
 def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence[int]]],
@@ -449,7 +345,7 @@ def suppress_cells(values: Sequence[float], groups: Sequence[tuple[int, Sequence
     # Hidden cells stay out of the choice of complements: they come after the real ones.
     order = sorted(range(len(values)), key=lambda i: hidden[i])
     position = {c: i for i, c in enumerate(order)}
-    table = _Table([values[c] for c in order],
+    table = Table([values[c] for c in order],
                    [(position[p], [position[m] for m in ms]) for p, ms in groups],
                    real=len(values) - sum(hidden),
                    free={position[c] for c, s in enumerate(sensitive)
@@ -490,7 +386,7 @@ def suppress(
     masked = [0 < v < r.k or f for v, f in zip(counts, forced, strict=True)]
     if totals:
         positions = [(list(keys).index(c), m) for c, m in totals.items()]
-        table = _Table.from_margins(frame.select(keys).rows(), counts, positions,
+        table = Table.from_margins(frame.select(keys).rows(), counts, positions,
                                      external_margins)
         masked += [0 < v < r.k for v in table.values[table.real:]]
         primary = list(masked)

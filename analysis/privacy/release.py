@@ -27,11 +27,12 @@ Relations: regions add to the nation, counties and hospitals to their region, se
 age groups to the total, single years to every window; a cohort and the cases it leaves
 out add to its parent's count; an indicator's eligible cases are at most the new cases of
 its region and year (an inequality; coverage indicators count cancer-registry cases and
-have none). An indicator or cohort cell is also masked with the new cases of its group
-(linked tables, within the one suppression pass). Complements are added until the
-linear-programming audit (``analysis.privacy.audit``) finds no masked count, and no
-sensitive hidden one, pinned down or bounded inside 1..k-1. The windows and tables are
-set in ``release:`` of registry.yaml.
+have none); built in ``analysis.privacy.relations``. An indicator or cohort cell is also
+masked with the new cases of its group (linked tables, within the one suppression
+pass). Complements are added until the linear-programming audit
+(``analysis.privacy.audit``) finds no masked count, and no sensitive hidden one, pinned
+down or bounded inside 1..k-1. The windows and tables are set in ``release:`` of
+registry.yaml.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ from analysis.errors import UserError
 from analysis.privacy import audit as lp_audit
 from analysis.privacy import cohorts, prevalence
 from analysis.privacy import pooled as pooled_counts
-from analysis.privacy.cohorts import CASES, EXCLUDED, TOTAL, window_label
+from analysis.privacy.cohorts import CASES, TOTAL, window_label
 from analysis.privacy.counties import county_cells, county_indicator_rows
 from analysis.privacy.disclosure import rules, suppress_cells
-from analysis.privacy.distributions import distribution_cells, distribution_equations
+from analysis.privacy.distributions import distribution_cells
+from analysis.privacy.relations import KEYS, equations, inequalities
 from analysis.quality.coverage import match_registries
 from analysis.quality.indicators import (
     Indicator,
@@ -65,7 +67,6 @@ from analysis.stats.incidence import age_group_expr
 from analysis.stats.standard_populations import age_groups, default_age_breaks
 
 UNKNOWN = "unknown"  # cases with no hospital: never published, part of the sums
-KEYS = ("family", "subregistry", "region", "county", "hospital", "sex", "age_group", "period")
 AUDIT_ROUNDS = 20
 
 
@@ -337,69 +338,6 @@ def indicator_cells(rows: pl.DataFrame, spec: ReleaseSpec) -> pl.DataFrame:
         pl.lit(TOTAL).alias("age_group"), pl.col("n").cast(pl.Int64))
 
 
-def equations(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
-    """Every margin equation between the cells: (margin cell, member cells), for each
-    dimension whose value in the margin is a total or a window (``FIRST-LAST``)."""
-    keys = cells.select(KEYS).rows()
-    index = {key: i for i, key in enumerate(keys)}
-    county_region = dict(dd.counties().select("county", "region").iter_rows())
-    counties_of: dict[str, list[str]] = {}
-    for county, region in county_region.items():
-        counties_of.setdefault(region, []).append(county)
-    window_years = {}
-    for label in cells["period"].unique().to_list():
-        first, dash, last = label.partition("-")
-        if dash:
-            window_years[label] = [str(y) for y in range(int(first), int(last) + 1)]
-    position = {k: i for i, k in enumerate(KEYS)}
-    # The values of each dimension within each family (the survival's age bands are not
-    # the cases' age groups).
-    values = {(f, k): set(part[k].unique().to_list()) for (f,), part in cells.partition_by(
-        "family", as_dict=True).items() for k in KEYS}
-
-    def children(dim: str, key: tuple) -> list[str]:
-        value = key[position[dim]]
-        if dim == "period":
-            return window_years.get(value, [])
-        if value != TOTAL:
-            return []
-        if dim == "county":
-            return counties_of.get(key[position["region"]], [])
-        return sorted(values[key[0], dim] - {TOTAL})
-
-    out = []
-    for i, key in enumerate(keys):
-        for dim in ("region", "county", "hospital", "sex", "age_group", "period"):
-            members = [index.get(key[:position[dim]] + (c,) + key[position[dim] + 1:])
-                       for c in children(dim, key)]
-            found = [m for m in members if m is not None]
-            if found and len(found) == len(members):
-                out.append((i, found))
-        # A cohort and the cases it leaves out add to its parent family's cell.
-        if key[0].endswith(EXCLUDED):
-            family = key[0][:-len(EXCLUDED)]
-            whole = index.get((cohorts.parent_family(family), *key[1:]))
-            part = index.get((family, *key[1:]))
-            if whole is not None and part is not None:
-                out.append((whole, [part, i]))
-    return out + distribution_equations(keys, index, KEYS) + cohorts.group_equations(keys,
-                                                                                   index)
-
-
-def inequalities(cells: pl.DataFrame) -> list[tuple[int, list[int]]]:
-    """(cases cell, [indicator cell]): an indicator's eligible cases of a region and year
-    are some of its new cases (not so for coverage, counted in the cancer registry)."""
-    ids = {i.id for i in load_indicators() if i.kind != "coverage"}
-    keyed = cells.select(KEYS).with_row_index("_i")
-    cases = keyed.filter(pl.col("family") == CASES)
-    indicator = keyed.filter(
-        (pl.col("family") != CASES) & (pl.col("hospital") == TOTAL)
-        & pl.col("family").is_in(list(ids)))
-    pairs = indicator.join(cases.drop("family"), on=[k for k in KEYS if k != "family"],
-                           suffix="_cases")
-    return [(int(c), [int(i)]) for i, c in pairs.select("_i", "_i_cases").rows()]
-
-
 def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
                   indicator_rows: pl.DataFrame | None = None,
                   cohort_rows: pl.DataFrame | None = None,
@@ -438,10 +376,11 @@ def build_release(cases: pl.DataFrame, spec: ReleaseSpec,
     sensitive = cells["sensitive"].to_list()
     links = _links(cells)
     extra: list[int] = []
+    solved: dict = {}  # the audit's linear programmes, solved once across rounds
     for _ in range(AUDIT_ROUNDS):
         masked, primary = suppress_cells(values, eqs, k, links, hidden, extra, sensitive)
         failing = lp_audit.failures(values, masked, primary, hidden, eqs, k, sensitive,
-                                    ineqs)
+                                    ineqs, solved)
         if not failing:
             break
         more = lp_audit.complements(values, masked, hidden, eqs, failing, k, sensitive,
