@@ -196,3 +196,13 @@ def test_panel_titles_wrap_to_the_panel_at_spaces_and_slashes():
                                      "(AML)", 2.0, 7.5)
     assert wrapped == "Död inom 30 dagar från\ndiagnos hos\nintensivbehandlade\n(AML)"
     assert all(len(line) <= 2.0 * 72 / (7.5 * 0.65) for line in wrapped.split("\n"))
+
+
+def test_a_panel_of_zero_rates_has_no_negative_axis():
+    assert panel_figures._span(np.array([0.0, 0.0, np.nan])) == pytest.approx((-0.025, 0.525))
+    assert panel_figures._span(np.array([np.nan])) == pytest.approx((-0.05, 1.05))
+    assert panel_figures._span(np.array([2.0])) == pytest.approx((1.45, 2.55))
+    assert panel_figures._span(np.array([-1.0])) == pytest.approx((-1.55, -0.45))
+    limits, breaks, labels = panel_figures._scale(panel_figures._span(np.array([0.0])), None,
+                                                  figures._numbers({"decimal": ","}))
+    assert min(breaks) == 0 and labels[0] == "0" and all(b >= 0 for b in breaks)

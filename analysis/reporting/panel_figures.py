@@ -51,10 +51,13 @@ def _marker(size: float, stroke: float = 0.5) -> dict:
 
 def _span(values: np.ndarray, fixed: tuple[float, float] | None = None) -> tuple[float, float]:
     """The axis range: the data's (or the fixed limits) widened by 5 % each side, as a
-    plotnine continuous scale."""
+    plotnine continuous scale. One value (e.g. only zero rates): half a unit about it,
+    never below zero for values that cannot be negative."""
     finite = values[np.isfinite(values)]
     lo, hi = fixed or ((float(finite.min()), float(finite.max())) if finite.size else (0, 1))
-    pad = (hi - lo) * 0.05 or 0.5
+    if hi == lo:
+        lo, hi = (max(lo - 0.5, 0.0) if lo >= 0 else lo - 0.5), hi + 0.5
+    pad = (hi - lo) * 0.05
     return lo - pad, hi + pad
 
 
