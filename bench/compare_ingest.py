@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from revisions import ROOT, dump, export, verdict
 
 DUMP = """
 import sys
@@ -44,12 +45,6 @@ for i, check in enumerate(data.checks):
     check.rejected.write_parquet(out / f"rejected_{i}_{check.dataset}.parquet")
     (out / f"extra_{i}_{check.dataset}.txt").write_text(repr(check.extra_columns))
 """
-
-
-def _dump(code_root: Path, folder: Path, out: Path) -> None:
-    out.mkdir(parents=True)
-    subprocess.run([sys.executable, "-c", DUMP, str(folder), str(out)], check=True,
-                   cwd=code_root)
 
 
 def _differences(a: Path, b: Path) -> list[str]:
@@ -122,23 +117,16 @@ def main() -> None:
     if args.messy:
         make_messy(args.data[0], args.data[1])
         return
-    here = Path(__file__).resolve().parent.parent
     differ = False
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        base.mkdir()
-        archive = subprocess.run(["git", "archive", args.base], cwd=here, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        base = export(args.base, Path(tmp))
         for i, folder in enumerate(args.data):
             old, new = Path(tmp) / f"old{i}", Path(tmp) / f"new{i}"
-            _dump(base, folder.resolve(), old)
-            _dump(here, folder.resolve(), new)
+            dump(DUMP, base, folder.resolve(), old)
+            dump(DUMP, ROOT, folder.resolve(), new)
             found = _differences(old, new)
             differ = differ or bool(found)
-            print(f"{folder}: {len(list(old.iterdir()))} outputs, "
-                  + ("identical" if not found else "DIFFERENT: " + "; ".join(found)),
-                  flush=True)
+            print(f"{folder}: {len(list(old.iterdir()))} outputs, {verdict(found)}", flush=True)
     sys.exit(1 if differ else 0)
 
 

@@ -16,11 +16,12 @@ DIR``: keep the base revision's releases in DIR and reuse them on the next call.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from revisions import ROOT, dump, export, verdict
 
 DUMP = """
 import sys, time
@@ -42,10 +43,7 @@ release.cells.write_parquet(out / "cells.parquet")
 
 
 def _dump(code_root: Path, folder: Path, out: Path, registry: str | None) -> float:
-    out.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **({"BCR_REGISTRY": registry} if registry else {}))
-    subprocess.run([sys.executable, "-c", DUMP, str(folder), str(out)], check=True,
-                   cwd=code_root, env=env)
+    dump(DUMP, code_root, folder, out, registry)
     return float((out / "cpu.txt").read_text())
 
 
@@ -71,15 +69,10 @@ def main() -> None:
     parser.add_argument("--registry", help="configuration id (BCR_REGISTRY), e.g. no")
     parser.add_argument("--cache", type=Path, help="folder for the base's releases")
     args = parser.parse_args()
-    here = Path(__file__).resolve().parent.parent
     differ = False
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        base.mkdir()
-        archive = subprocess.run(["git", "archive", args.base], cwd=here, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-        rev = subprocess.run(["git", "rev-parse", args.base], cwd=here, check=True,
+        base = export(args.base, Path(tmp))
+        rev = subprocess.run(["git", "rev-parse", args.base], cwd=ROOT, check=True,
                              capture_output=True, text=True).stdout.strip()
         for i, folder in enumerate(args.data):
             name = f"{rev}-{args.registry or 'default'}-{folder.resolve()}".replace("/", "_")
@@ -89,12 +82,11 @@ def main() -> None:
                 before = float((old / "cpu.txt").read_text())
             else:
                 before = _dump(base, folder.resolve(), old, args.registry)
-            after = _dump(here, folder.resolve(), new, args.registry)
+            after = _dump(ROOT, folder.resolve(), new, args.registry)
             found = _differences(old, new)
             differ = differ or bool(found)
             print(f"{folder}: release CPU {before:.2f} s at {args.base}, {after:.2f} s now; "
-                  + ("identical" if not found else "DIFFERENT: " + "; ".join(found)),
-                  flush=True)
+                  f"{verdict(found)}", flush=True)
     sys.exit(1 if differ else 0)
 
 
