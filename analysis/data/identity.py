@@ -149,7 +149,8 @@ def _personnummer(pid: pl.Series, reference: dt.date, canonical: bool) -> pl.Dat
     length = pid.str.len_bytes().fill_null(0).to_numpy()
     valid = np.zeros(n, dtype=bool)
     days, serial_digit = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
-    year, ten = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    # The century and the ten-digit form, only where the canonical spelling is wanted.
+    year, ten = (np.zeros(n if canonical else 0, dtype=np.int64) for _ in range(2))
     first, month_length = _month_arrays()
     ref_days = (reference - dt.date(1970, 1, 1)).days
     for width, (has_century, separator) in _SE_FORMS.items():
