@@ -41,7 +41,7 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import polars as pl
@@ -135,11 +135,33 @@ _TENS = np.arange(100) % 10 == 0
 _SE_FORMS = {10: (False, None), 11: (False, 6), 12: (True, None), 13: (True, 8)}
 
 
+# Numbers decoded at a time: the work arrays of a block stay in the processor's cache,
+# and a large extract needs no more memory than a small one.
+_BLOCK = 1 << 16
+
+
+def _blocks(pid: pl.Series, length: np.ndarray) -> Iterator[tuple[int, slice | np.ndarray,
+                                                                   pl.Series]]:
+    """(length in bytes, places, values) of the numbers of each form, _BLOCK at a time:
+    a slice of the column where every value has that length (no copy), else the rows
+    gathered."""
+    for width in _SE_FORMS:
+        rows = np.flatnonzero(length == width)
+        every = rows.size == pid.len()
+        for start in range(0, rows.size, _BLOCK):
+            if every:
+                end = min(start + _BLOCK, rows.size)
+                yield width, slice(start, end), pid.slice(start, end - start)
+            else:
+                at = rows[start:start + _BLOCK]
+                yield width, at, pid.gather(at)
+
+
 def _personnummer(pid: pl.Series, reference: dt.date, canonical: bool) -> pl.DataFrame:
     """Columns valid, birth_date, sex (and canonical) of stripped personnummer, unmasked
     (birth date, sex and canonical mean something only where valid).
 
-    The numbers of each form are taken as one block of bytes, a row per number
+    The numbers of each form are taken in blocks of bytes, a row per number
     (numpy), and read by arithmetic on the digits: no regular expression and no text cut
     into pieces, a few cheap passes over small integers instead of some forty polars
     passes over text. A byte that is not an ASCII digit (e.g. another script's digit,
@@ -153,19 +175,15 @@ def _personnummer(pid: pl.Series, reference: dt.date, canonical: bool) -> pl.Dat
     year, ten = (np.zeros(n if canonical else 0, dtype=np.int64) for _ in range(2))
     first, month_length = _month_arrays()
     ref_days = (reference - dt.date(1970, 1, 1)).days
-    for width, (has_century, separator) in _SE_FORMS.items():
-        rows = np.flatnonzero(length == width)
-        if not rows.size:
-            continue
-        at = slice(None) if rows.size == n else rows
-        block = (pid if rows.size == n else pid.gather(rows)).str.join("")
-        raw = np.frombuffer(block.cast(pl.Binary).item(), dtype=np.uint8)
-        raw = raw.reshape(rows.size, width)
+    for width, at, block in _blocks(pid, length):
+        has_century, separator = _SE_FORMS[width]
+        raw = np.frombuffer(block.str.join("").cast(pl.Binary).item(), dtype=np.uint8)
+        raw = raw.reshape(block.len(), width)
         # Each digit's column as one byte (another byte wraps to a value above 9); small
         # integers, since every pass allocates and reads its result.
         d = [raw[:, i] - np.uint8(ord("0")) for i in range(width) if i != separator]
         ok = np.logical_and.reduce([x <= 9 for x in d])
-        plus = np.zeros(rows.size, dtype=bool)
+        plus = np.zeros(block.len(), dtype=bool)
         if separator is not None:
             plus = raw[:, separator] == ord("+")
             ok &= plus | (raw[:, separator] == ord("-"))
