@@ -66,6 +66,28 @@ def test_invalid_personnummer(pid: str) -> None:
     assert birth_date_and_sex(pid, "personnummer", REF) is None
 
 
+def test_personnummer_of_every_form_mixed_in_one_column_keep_their_rows() -> None:
+    """The numbers are decoded one block per length (10-13 bytes): in a column mixing the
+    four forms with invalid values of the same lengths, each row gets its own result.
+    A digit of another script (٣, two bytes) or a separator other than - and + is no
+    personnummer; '+' in the twelve-digit form neither."""
+    values = ["811218-9876", "121212+1212", "121212-1220", "8112189876", "811218/9876",
+              "19811218-9876", None, "198112189876", "81121٣-9876", "19811218+9876",
+              "701063-2391", "000229-0005", "", "19121212/1212", "1981121898760"]
+    frame = parse(pl.Series(values, dtype=pl.String), "personnummer", REF)
+    expected = {0: (D(1981, 12, 18), 1), 1: (D(1912, 12, 12), 1), 2: (D(2012, 12, 12), 2),
+                3: (D(1981, 12, 18), 1), 5: (D(1981, 12, 18), 1), 7: (D(1981, 12, 18), 1),
+                10: (D(1970, 10, 3), 1)}
+    assert frame["valid"].to_list() == [i in expected for i in range(len(values))]
+    assert frame["birth_date"].to_list() == [expected.get(i, (None,))[0]
+                                             for i in range(len(values))]
+    assert frame["sex"].to_list() == [expected.get(i, (None, None))[1]
+                                      for i in range(len(values))]
+    assert frame["canonical"].to_list()[:4] == ["198112189876", "191212121212",
+                                                "201212121220", "198112189876"]
+    assert frame["canonical"][4] == "811218/9876"  # invalid: as written
+
+
 # --- fødselsnummer -----------------------------------------------------------------------
 # 01019012480: digits 0 1 0 1 9 0 1 2 4;
 #   K1: 0+7+0+1+72+0+4+10+8 = 102, 102 mod 11 = 3 -> 11-3 = 8

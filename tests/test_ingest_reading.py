@@ -8,6 +8,7 @@ removes (Unicode White_Space)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import polars as pl
@@ -97,3 +98,21 @@ def test_extracts_with_different_variables_stack_with_nulls(tmp_path: Path) -> N
     assert cases[aml_only].null_count() == 3
     assert cases["age"].to_list() == [67, 67, 67]
     assert cases["region"].null_count() == 0
+
+
+def test_each_file_in_the_summary_has_its_own_sha256(tmp_path: Path) -> None:
+    """The checksums are computed in a thread beside the checking: each file's row holds
+    the digest of that file's bytes (hashlib over the whole file), in the summary's order;
+    a file with a header and no rows too."""
+    common = "person_id,sex,birth_date,diagnosis_date,county,hospital,vital_status_date"
+    row = "19121212-1212,1,1912-12-12,1980-05-04,12,1201,1990-12-31"
+    (tmp_path / "cml.csv").write_text(f"case_id,icd10,{common}\nK1,C92.1,{row}\n")
+    (tmp_path / "aml.csv").write_text(f"case_id,icd10,{common}\nA1,C92.0,{row}\n")
+    (tmp_path / "cancer_registry.csv").write_text(
+        "person_id,diagnosis_date,icd10,morphology,county\n")
+    summary = load_data(tmp_path).summary()
+    files = summary["file"].to_list()
+    assert files == ["aml.csv", "cml.csv", "cancer_registry.csv"]
+    assert summary["sha256"].to_list() == [
+        hashlib.sha256((tmp_path / f).read_bytes()).hexdigest() for f in files]
+    assert len(set(summary["sha256"])) == 3

@@ -14,6 +14,8 @@ accepted + rejected = read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -126,11 +128,19 @@ class RegistryData:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    """The file's SHA-256, read into one reused buffer (no new bytes per block)."""
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _checksums(paths: Iterable[Path]) -> Callable[[Path], str]:
+    """Each file's SHA-256, computed in one thread beside the reading and checking
+    (hashlib and file reads release the GIL): a tenth of ingest's CPU time taken off its
+    wall time. The function returned waits for a file's digest."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    digests = {path: pool.submit(sha256, path) for path in dict.fromkeys(paths)}
+    pool.shutdown(wait=False)
+    return lambda path: digests[path].result()
 
 
 def _canonical_names(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
@@ -146,8 +156,8 @@ def _canonical_names(raw: pl.DataFrame, path: Path) -> pl.DataFrame:
 
 
 def _check_file(path: Path, dataset: str, settings: FolderSettings,
-                raw: pl.DataFrame | None = None,
-                digest: str | None = None) -> tuple[FileCheck, pl.DataFrame]:
+                digest: Callable[[Path], str],
+                raw: pl.DataFrame | None = None) -> tuple[FileCheck, pl.DataFrame]:
     if raw is None:
         raw = read_table(path, settings.sheet_for(dataset), typed=True)
     checked = check(_canonical_names(raw, path), dataset, str(path),
@@ -155,7 +165,7 @@ def _check_file(path: Path, dataset: str, settings: FolderSettings,
     read = raw.height
     del raw  # the extract's text, no longer needed: freed before the accepted rows' copy
     accepted = checked.accepted()
-    fc = FileCheck(dataset, path, digest or sha256(path), read, accepted.height,
+    fc = FileCheck(dataset, path, digest(path), read, accepted.height,
                    checked.failures, checked.rejected(), checked.extra_columns)
     return fc, accepted
 
@@ -237,13 +247,13 @@ def _stack_cases(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return derive_case_columns(pl.DataFrame(stacked))
 
 
-def _load_combined(path: Path, settings: FolderSettings) -> list[tuple[FileCheck, pl.DataFrame]]:
+def _load_combined(path: Path, settings: FolderSettings,
+                   digest: Callable[[Path], str]) -> list[tuple[FileCheck, pl.DataFrame]]:
     """A single extract with a `subregistry` column, checked per subregistry."""
     raw = _canonical_names(read_table(path, settings.sheet_for(COMBINED), typed=True),
                            path)
     if "subregistry" not in raw.columns:
         raise UserError(f"{path}: missing required column subregistry (rule missing_column)")
-    digest = sha256(path)
     known = dd.subregistry_ids()
     unknown = raw.with_row_index("row", offset=2).filter(
         ~pl.col("subregistry").str.to_lowercase().is_in(known) | pl.col("subregistry").is_null())
@@ -262,13 +272,13 @@ def _load_combined(path: Path, settings: FolderSettings) -> list[tuple[FileCheck
                                     if not f.identity and f.name in raw.columns)]
         rejected = unknown.select("row", *(hide_shaped(pl.col(c), pattern).alias(c)
                                            for c in columns), reasons=pl.lit(message))
-        out.append((FileCheck("unknown subregistry", path, digest, unknown.height, 0,
+        out.append((FileCheck("unknown subregistry", path, digest(path), unknown.height, 0,
                               failures, rejected), pl.DataFrame()))
     lowered = raw.with_columns(pl.col("subregistry").str.to_lowercase())
     for sid in known:
         part = lowered.filter(pl.col("subregistry") == sid)
         if part.height:
-            fc, acc = _check_file(path, sid, settings, part.drop("subregistry"), digest)
+            fc, acc = _check_file(path, sid, settings, digest, part.drop("subregistry"))
             out.append((fc, acc.with_columns(pl.lit(sid).alias("subregistry"))))
     return out
 
@@ -302,25 +312,28 @@ def load_data(directory: Path | str, subregistries: list[str] | None = None, *,
     for sid in wanted:
         dd.subregistry(sid)  # an unknown id is a clear error here
 
-    results: list[tuple[FileCheck, pl.DataFrame]] = []
     combined = find_file(directory, COMBINED)
+    extracts = {sid: find_file(directory, sid) for sid in wanted}
+    auxiliary = {name: find_file(directory, name) for name in AUX_DATASETS}
+    digest = _checksums(p for p in (combined, *extracts.values(), *auxiliary.values())
+                        if p is not None)
+
+    results: list[tuple[FileCheck, pl.DataFrame]] = []
     if combined is not None:
-        results += [r for r in _load_combined(combined, settings)
+        results += [r for r in _load_combined(combined, settings, digest)
                     if r[0].dataset in wanted or r[0].dataset == "unknown subregistry"]
-    for sid in wanted:
-        path = find_file(directory, sid)
+    for sid, path in extracts.items():
         if path is not None:
-            fc, acc = _check_file(path, sid, settings)
+            fc, acc = _check_file(path, sid, settings, digest)
             results.append((fc, acc.with_columns(pl.lit(sid).alias("subregistry"))))
     case_parts = [acc for fc, acc in results if fc.dataset in dd.subregistry_ids()]
 
     aux: dict[str, pl.DataFrame | None] = {}
-    for name in AUX_DATASETS:
-        path = find_file(directory, name)
+    for name, path in auxiliary.items():
         if path is None:
             aux[name] = None
             continue
-        fc, acc = _check_file(path, name, settings)
+        fc, acc = _check_file(path, name, settings, digest)
         results.append((fc, acc))
         if name == "lifetable":
             acc = _lifetable_rates(acc, path)

@@ -138,7 +138,8 @@ class _Context:
         """The rows holding one of the column's distinct values that ``fails`` (a test
         over distinct values) finds; None when none does, so that the rule is left out."""
         if name not in self.distinct:
-            self.distinct[name] = self.work.get_column(name).drop_nulls().unique()
+            # Nulls dropped after the hash, from the few distinct values.
+            self.distinct[name] = self.work.get_column(name).unique().drop_nulls()
         codes = self.distinct[name]
         bad = codes.filter(fails(codes))
         return pl.col(name).is_in(bad.implode()) if bad.len() else None
@@ -271,7 +272,7 @@ def _field_rules(f: dd.Field, cx: _Context) -> list[tuple]:
         rules.append((value.is_not_null() & repeats,
                       "unique", f"{f.name} occurs earlier in the file"))
     if f.identity and cx.scheme != "pseudonym":
-        decoded = parse(cx.work.get_column(f.name).fill_null(""), cx.scheme, cx.reference,
+        decoded = parse(cx.work.get_column(f.name), cx.scheme, cx.reference,
                         ("valid", "birth_date", "sex"))
         rules.append((value.is_not_null() & ~pl.lit(decoded["valid"]), "identity",
                       f"{f.name} is not a valid {cx.scheme}"))
