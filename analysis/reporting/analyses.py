@@ -272,17 +272,6 @@ def _relative_survival(followup: pl.DataFrame, lifetable: pl.DataFrame,
     return relative, curves
 
 
-def _all_net_survival(followup: pl.DataFrame, cases: pl.DataFrame, lifetable: pl.DataFrame,
-                      window: tuple[int, int], last: int,
-                      groups: Sequence[tuple[str, str, str]], cfg: ReportSettings
-                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Every net survival of the reports (:func:`_relative_survival`,
-    :func:`_survival_trend`, :func:`_group_survival`), in one call for a worker."""
-    return (*_relative_survival(followup, lifetable, window, cfg),
-            _survival_trend(cases, lifetable, last, cfg),
-            _group_survival(followup, lifetable, window, groups, cfg))
-
-
 def _survival_trend(cases: pl.DataFrame, lifetable: pl.DataFrame, last: int,
                     cfg: ReportSettings) -> pl.DataFrame:
     """Net survival (Pohar Perme 2012, ICSS-standardised as the reports' other net
@@ -431,17 +420,11 @@ def compute_all(data, year: int | None = None,  # noqa: ANN001 (RegistryData)
     hospitals, curves = _hospital_funnels(cases, usable, last, cfg.funnel_points)
     counties = rel.county_indicator_rows(cases, linked, usable, last, extract)
     # The survival cohort is the release's (its counts are cells of the release): the
-    # Cox fits and the net survival, the slowest analyses after the release, run beside
-    # it in a worker process.
-    spec = rel.release_spec(cases, last, pop_first)
-    followup = survival.prepare_followup(cases.filter(
-        pl.col("year").is_between(*spec.survival))).data
-    window = spec.period
+    # Cox fits, the slowest analysis, run beside the release in a worker process.
+    followup = survival.prepare_followup(cases.filter(pl.col("year").is_between(
+        *rel.release_spec(cases, last, pop_first).survival))).data
     with _beside(len(followup), workers) as pool:
         cox_fits = pool.submit(_cox_by_subregistry, followup)
-        net = (pool.submit(_all_net_survival, followup, cases, data.lifetable, window, last,
-                           diagnosis_cohorts(indicator_list), cfg)
-               if data.lifetable is not None else None)
         protected = rel.release_for(data, last, linked, regional, counties)
         # The reports' years are the release's.
         if protected.spec.first != first or (first, last) not in protected.spec.windows:
@@ -462,8 +445,15 @@ def compute_all(data, year: int | None = None,  # noqa: ANN001 (RegistryData)
         completeness = _with_nation(
             coverage.completeness(current, key_vars, populations=asked),
             coverage.completeness(current, key_vars, ["region"], populations=asked))
-        relative, relative_curves, net_trend, groups = (
-            net.result() if net is not None else (pl.DataFrame(),) * 4)
+        window = protected.spec.period
+        relative, relative_curves = (
+            _relative_survival(followup, data.lifetable, window, cfg)
+            if data.lifetable is not None else (pl.DataFrame(), pl.DataFrame()))
+        net_trend = (_survival_trend(cases, data.lifetable, last, cfg)
+                     if data.lifetable is not None else pl.DataFrame())
+        groups = (_group_survival(followup, data.lifetable, window,
+                                  diagnosis_cohorts(indicator_list), cfg)
+                  if data.lifetable is not None else pl.DataFrame())
         # The net-survival indicators are rows of the survival section's net survival
         # (or of their diagnosis group's).
         judged = judged_year(last, extract)
