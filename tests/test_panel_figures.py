@@ -206,3 +206,21 @@ def test_a_panel_of_zero_rates_has_no_negative_axis():
     limits, breaks, labels = panel_figures._scale(panel_figures._span(np.array([0.0])), None,
                                                   figures._numbers({"decimal": ","}))
     assert min(breaks) == 0 and labels[0] == "0" and all(b >= 0 for b in breaks)
+
+
+def test_the_preliminary_year_is_an_open_point_on_the_lines_that_have_points():
+    rows = [{"year": year, "estimate": 3.0 - (year == 2025), "region": region, "panel": "Syd",
+             "role": role, "preliminary": year == 2025}
+            for region, role in (("Syd", "focus"), ("Riket", "reference"), ("Norr", "other"))
+            for year in range(2020, 2026)]
+    labels = {"x": "Diagnosår", "y": "Incidens", "decimal": ",", "alt": "alt",
+              "focus": "Regionen", "reference": "Riket", "others": "Övriga"}
+    ax = panel_figures.spotlight_chart(pl.DataFrame(rows), "year", "estimate", "region",
+                                       labels, ["Syd"], points=True).plot.axes[0]
+    marks = [line for line in ax.lines if line.get_linestyle() == "None"]
+    opened = [line for line in marks if line.get_markerfacecolor() == "white"]
+    assert len(marks) == 4 and len(opened) == 2  # the region's and the nation's
+    assert all(list(line.get_xdata()) == [2025] for line in opened)
+    assert {line.get_color() for line in opened} == {FOCUS, REFERENCE}
+    closed = [line for line in marks if line not in opened]
+    assert all(2025 not in list(line.get_xdata()) for line in closed)

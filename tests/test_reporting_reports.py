@@ -603,6 +603,18 @@ def test_trend_lines_break_at_masked_years_and_the_caption_says_so(prepared):
     assert figure.caption.endswith("ett avbrott i en linje är ett år med otillräckligt underlag")
 
 
+def test_incidence_trends_show_the_preliminary_year_as_open_points(prepared):
+    run, a = prepared.run, prepared.analyses
+    assert a.preliminary  # the demo's extract is in March after the report year
+    regions = cells.regions_nation_last()
+    for figure in (figure_specs.trend_figure(run, "trend", run.asr, regions, None),
+                   figure_specs.trend_figure(run, "trend", run.asr, regions, REGION)):
+        drawn = figure.arguments["frame"]
+        assert set(drawn.filter(pl.col("preliminary"))["year"]) == {a.year}
+        assert drawn.filter(pl.col("year") < a.year)["preliminary"].not_().all()
+        assert f"ofylld punkt = {a.year}, preliminärt" in figure.caption
+
+
 # --- preliminary years, lead times, target levels (issue 15) -----------------------------
 
 def test_the_judged_year_is_the_last_whose_12_months_have_passed(prepared):

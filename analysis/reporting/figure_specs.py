@@ -140,11 +140,14 @@ def trend_figure(run: Run, doc_id: str, frame: pl.DataFrame, regions: Sequence[s
     alt = text("alt.trend", what=what, per=text("columns.subregistry").lower() if focus
                else text("columns.region").lower())
     caption = text("captions.trend_figure", first=a.first_year, last=a.year)
+    if a.preliminary:  # its cases still being registered: drawn open, never as a drop
+        caption += "; " + text("captions.trend_preliminary", year=a.year)
     if shown["estimate"].null_count():
         caption += f"; {text('notes.trend_gaps')}"
+    shown = shown.with_columns(((pl.col("year") == a.year) & a.preliminary).alias("preliminary"))
     # Seven regions (a panel each, the others grey) or a region in a panel per subregistry.
     return FigureSpec(f"fig-{doc_id}", caption, "spotlight_chart", {
-        **spotlight(run, shown.select("year", "estimate", "region",
+        **spotlight(run, shown.select("year", "estimate", "region", "preliminary",
                                       *(["subregistry"] if focus else [])),
                     "region", alt, "year", "estimate", focus), "points": True})
 

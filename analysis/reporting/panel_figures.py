@@ -145,6 +145,16 @@ def _series(ax, frame: pl.DataFrame, x: str, y: str, colour: str, size: float,  
             solid_capstyle="butt")
 
 
+def _points(ax, line: pl.DataFrame, x: str, y: str, colour: str) -> None:  # noqa: ANN001
+    """A line's points, those of a preliminary year open (white inside)."""
+    early = ~pl.col("preliminary") if "preliminary" in line.columns else pl.lit(True)
+    for rows, fill, size in ((line.filter(early), colour, _marker(0.9)),
+                             (line.filter(~early), "white", _marker(1.2, 0.6))):
+        if rows.height:
+            ax.plot(rows[x].to_numpy(), rows[y].to_numpy(), "o", color=colour,
+                    markerfacecolor=fill, **size)
+
+
 def _legend_line(colour: str, size: float, point: float | None = None) -> Line2D:
     return Line2D([], [], color=colour, linewidth=_line(size),
                   **({"marker": "o", **_marker(point)} if point else {}))
@@ -217,7 +227,8 @@ def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
     grey line behind them.
 
     ``frame``: x, y, group, ``panel`` and ``role`` ('focus', 'reference', 'other'),
-    optionally lower and upper. ``labels``: x, y, alt, decimal, and the legend entries
+    optionally lower and upper, and ``preliminary`` (a year whose cases are still being
+    registered: its point drawn open). ``labels``: x, y, alt, decimal, and the legend entries
     focus, reference, others. ``step``: steps (Kaplan-Meier) instead of lines;
     ``survival``: years after diagnosis on x and 0-100 % on y, else calendar years;
     ``ncol``: panels in a row; ``free_y``: a y axis per panel."""
@@ -243,8 +254,7 @@ def spotlight_chart(frame: pl.DataFrame, x: str, y: str, group: str,
                     group, maintain_order=True):
                 _series(ax, line, x, y, colour, size, step)
                 if points and role != "other":
-                    ax.plot(line[x].to_numpy(), line[y].to_numpy(), "o", color=colour,
-                            **_marker(0.9))
+                    _points(ax, line, x, y, colour)
     values = data[x].to_numpy()
     if survival:
         x_axis = _scale(_span(values), _whole_years(data[x]), _numbers(labels))
