@@ -23,7 +23,7 @@ from functools import cache
 import highspy
 import numpy as np
 
-from analysis.privacy.margins import spans
+from analysis.privacy.margins import flattened, spans
 
 Equations = Sequence[tuple[int, Sequence[int]]]
 _TOL = 1e-6
@@ -35,16 +35,9 @@ class Relations:
     numbered equations first, in their order; and the relations of each cell."""
 
     def __init__(self, eqs: Equations, ineqs: Equations = ()) -> None:
-        relations = [*eqs, *ineqs]
-        sizes = [1 + len(members) for _, members in relations]
         self.equations = len(eqs)
-        self.row = np.repeat(np.arange(len(relations), dtype=np.int64), sizes)
-        self.cell = np.array([c for parent, members in relations for c in (parent, *members)],
-                             dtype=np.int64)
-        self.sign = np.full(len(self.cell), -1.0)
-        if sizes:
-            self.sign[np.cumsum([0, *sizes[:-1]], dtype=np.int64)] = 1.0
-        self.start = np.cumsum([0, *sizes], dtype=np.int64)
+        self.row, self.cell, self.start, whole = flattened([*eqs, *ineqs])
+        self.sign = np.where(whole, 1.0, -1.0)
         by_cell = np.argsort(self.cell, kind="stable")
         self.rows_of_cell = self.row[by_cell]
         self.cell_start = np.searchsorted(self.cell[by_cell],

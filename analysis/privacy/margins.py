@@ -11,7 +11,7 @@ is vectorised and its per-set linear algebra is kept for the sets that recur unc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -39,13 +39,8 @@ class Table:
             for i in cells:
                 self.groups_of[i].append(g)
         # The same equations as arrays: one entry per (group, cell), margins flagged.
-        sizes = [len(c) for c in self.cells]
-        self.entry_group = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
-        self.entry_cell = np.array([i for c in self.cells for i in c], dtype=np.int64)
-        self.group_start = np.cumsum([0, *sizes], dtype=np.int64)
-        self.entry_margin = np.zeros(len(self.entry_cell), dtype=bool)
-        if sizes:
-            self.entry_margin[np.cumsum([0, *sizes[:-1]], dtype=np.int64)] = True
+        (self.entry_group, self.entry_cell, self.group_start,
+         self.entry_margin) = flattened(groups)
         self.parent = np.array([p for p, _ in groups], dtype=np.int64)
         self.array = np.array(self.values, dtype=np.float64)
         # What the equations reveal of each linked set of masked cells, by its cells.
@@ -87,6 +82,21 @@ class Table:
                     members.setdefault(key[:pos] + (marker,) + key[pos + 1:], []).append(i)
             groups += [(index[p], m) for p, m in members.items() if p in index]
         return cls(values, groups, real)
+
+
+def flattened(groups: Sequence[tuple[int, Sequence[int]]]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Groups (margin, members) as arrays, group after group: each entry's group and
+    cell, where each group's entries start (and, last, where they end), and whether an
+    entry is its group's margin (the first of the group)."""
+    sizes = [1 + len(members) for _, members in groups]
+    group = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
+    cell = np.array([c for parent, members in groups for c in (parent, *members)],
+                    dtype=np.int64)
+    start = np.cumsum([0, *sizes], dtype=np.int64)
+    margin = np.zeros(len(cell), dtype=bool)
+    margin[start[:-1]] = True
+    return group, cell, start, margin
 
 
 def spans(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
